@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Validates template.yaml offline: SAM transform + cfn-lint (sam validate --lint),
+# and checks that the table's key schema is identical to infra/table.json.
+# Exits non-zero on any error or warning.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TEMPLATE="${1:-$ROOT/template.yaml}"
+
+"$ROOT/infra/tools.sh" sam
+
+export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+export SAM_CLI_TELEMETRY=0
+# Dummy credentials: nothing here talks to AWS, but botocore must not go
+# looking for real ones (config files, instance metadata).
+export AWS_ACCESS_KEY_ID=validate AWS_SECRET_ACCESS_KEY=validate
+unset AWS_PROFILE AWS_SESSION_TOKEN
+export AWS_EC2_METADATA_DISABLED=true
+export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+
+cd "$ROOT"
+out="$(mktemp)"
+trap 'rm -f "$out"' EXIT
+
+status=0
+"$ROOT/.tools/sam/bin/sam" validate --lint -t "$TEMPLATE" >"$out" 2>&1 || status=$?
+cat "$out"
+if (( status != 0 )); then
+  echo "sam-validate: sam validate --lint failed (exit $status)" >&2
+  exit "$status"
+fi
+# Belt and braces: treat any reported warning or error as a failure.
+if grep -qE '^\[?[EW][0-9]{4}|[Ww]arning|[Ee]rror' "$out"; then
+  echo "sam-validate: sam validate reported warnings or errors" >&2
+  exit 1
+fi
+
+# The deployed table must have exactly the key schema of infra/table.json.
+"$ROOT/.tools/sam/bin/python" - "$TEMPLATE" "$ROOT/infra/table.json" <<'PYEOF'
+import json, sys
+from cfnlint.decode import decode
+
+template, matches = decode(sys.argv[1])
+if matches or template is None:
+    sys.exit(f"sam-validate: cannot parse {sys.argv[1]}: {matches}")
+spec = json.load(open(sys.argv[2]))
+tables = {n: r for n, r in template["Resources"].items() if r.get("Type") == "AWS::DynamoDB::Table"}
+if list(tables) != ["Table"]:
+    sys.exit(f"sam-validate: expected exactly one table resource named Table, found {list(tables)}")
+props = json.loads(json.dumps(tables["Table"]["Properties"]))
+bad = [k for k in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode") if props.get(k) != spec.get(k)]
+if bad:
+    sys.exit(f"sam-validate: Table {', '.join(bad)} differ from infra/table.json")
+print("sam-validate: Table key schema matches infra/table.json")
+PYEOF
+echo "sam-validate: OK"

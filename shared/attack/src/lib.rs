@@ -1,0 +1,23 @@
+//! ATT&CK STIX model, parsing, diffing and ATT&CK semantics.
+//!
+//! This crate has no I/O beyond byte slices: it turns a STIX bundle into typed
+//! objects, tells what changed against a manifest of content hashes, and
+//! derives the ATT&CK views (tactic order, technique to tactic correlation)
+//! that the store and the API need.
+
+pub mod bundle;
+pub mod fixtures;
+pub mod domain;
+pub mod error;
+pub mod ids;
+pub mod manifest;
+pub mod model;
+pub mod summary;
+
+pub use bundle::{Bundle, ParsedObject, decode_source_bytes, parse_bundle};
+pub use domain::Domain;
+pub use error::BundleError;
+pub use ids::{AttackId, StixId, TechniqueId};
+pub use manifest::{Diff, Manifest};
+pub use model::{ExternalReference, KillChainPhase, StixObject};
+pub use summary::{DomainSummary, TacticSummary};
