@@ -1,1 +1,238 @@
-fn main() {}
+//! `mitre`: import ATT&CK, report status, and run the local tooling.
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use mitre_attack::Domain;
+use mitre_store::items::DomainState;
+use mitre_store::sync::Progress;
+use mitre_store::{Config, SourceSpec, Store, SyncOptions, Syncer};
+use serde_json::{Value, json};
+
+mod bench;
+
+#[derive(Parser)]
+#[command(name = "mitre", version, about = "MITRE ATT&CK module of sentineliq: sync, status and local tooling")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SourceKind {
+    Json,
+    Taxii,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Sync one ATT&CK domain from a STIX bundle into the table and the archive bucket.
+    Import {
+        /// Where the data comes from.
+        #[arg(long, value_enum, default_value = "json")]
+        source: SourceKind,
+        /// A bundle URL (http, https, file) or a local path, gzip or plain. Default: the domain's official bundle.
+        #[arg(long, env = "ATTACK_SOURCE")]
+        url: Option<String>,
+        #[arg(long, default_value = "enterprise-attack")]
+        domain: Domain,
+        /// Rewrite every object, whatever the manifest says.
+        #[arg(long)]
+        force: bool,
+        /// Leave relationship objects out of this run.
+        #[arg(long)]
+        no_relationships: bool,
+        /// Print one JSON object instead of a summary.
+        #[arg(long)]
+        json: bool,
+        /// BatchWriteItem calls in flight at once.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+    },
+    /// Per domain: ATT&CK version, last run and counts.
+    Status {
+        /// Add per-tactic technique counts, sub-techniques, revoked and deprecated.
+        #[arg(long)]
+        detailed: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Measure parse and diff throughput of bundles (used by `make bench-sync`).
+    #[command(hide = true)]
+    BenchParse {
+        bundle: std::path::PathBuf,
+        /// A previous release to diff against.
+        #[arg(long)]
+        previous: Option<std::path::PathBuf>,
+        #[arg(long, default_value_t = 5)]
+        rounds: u32,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("mitre: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Import { source, url, domain, force, no_relationships, json, concurrency } => {
+            if matches!(source, SourceKind::Taxii) {
+                bail!("the TAXII 2.1 source is not available in this version; use --source json");
+            }
+            let store = store().await?;
+            let spec = SourceSpec::parse(url.as_deref(), domain).map_err(|e| anyhow::anyhow!(e.0))?;
+            let source = spec.into_source();
+            let mut opts = SyncOptions::new(domain);
+            opts.force = force;
+            opts.relationships = !no_relationships;
+            opts.concurrency = concurrency;
+            opts.actor = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()));
+            import(&store, source.as_ref(), &opts, json).await
+        }
+        Command::Status { detailed, json } => {
+            let store = store().await?;
+            let states = store.domain_states().await.context("reading the domain states")?;
+            let doc = status_json(&states, detailed);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+            } else {
+                print_status(&states, detailed);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::BenchParse { bundle, previous, rounds } => bench::parse(&bundle, previous.as_deref(), rounds),
+    }
+}
+
+async fn store() -> Result<Store> {
+    let config = Config::from_env().context("reading the configuration (source .local/env for the local stack)")?;
+    Ok(Store::from_config(&config).await)
+}
+
+async fn import(store: &Store, source: &dyn mitre_store::BundleSource, opts: &SyncOptions, json: bool) -> Result<ExitCode> {
+    let bar = if json { ProgressBar::hidden() } else { ProgressBar::new_spinner() };
+    bar.set_style(ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} items").expect("template").progress_chars("=> "));
+    bar.set_message(format!("{}: starting", opts.domain));
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    let started = Instant::now();
+    let domain = opts.domain;
+    let progress = |p: Progress| match p {
+        Progress::Phase(name) => bar.set_message(format!("{domain}: {name}")),
+        Progress::WriteTotal(n) => bar.set_length(n),
+        Progress::Written(n) => bar.inc(n),
+    };
+    let result = Syncer::new(store).run(source, opts, &progress).await;
+    bar.finish_and_clear();
+    match result {
+        Ok(rec) => {
+            if json {
+                let out = json!({
+                    "domain": rec.domain,
+                    "version": rec.version,
+                    "objects": rec.objects,
+                    "written": rec.written,
+                    "unchanged": rec.unchanged,
+                    "deleted": rec.deleted,
+                    "seconds": (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+                    "outcome": rec.outcome,
+                    "run_id": rec.run_id,
+                });
+                println!("{out}");
+            } else {
+                println!(
+                    "{}: ATT&CK {} from {}\n  outcome {:?}: {} objects, {} written, {} unchanged, {} deleted in {:.1}s (run {})",
+                    rec.domain,
+                    rec.version.as_deref().unwrap_or("unknown"),
+                    rec.source,
+                    rec.outcome,
+                    rec.objects,
+                    rec.written,
+                    rec.unchanged,
+                    rec.deleted,
+                    started.elapsed().as_secs_f64(),
+                    rec.run_id
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            if json {
+                println!("{}", json!({"domain": domain, "error": {"code": "sync_failed", "message": e.to_string()}}));
+            }
+            Err(anyhow::Error::new(e).context(format!("import of {domain} failed; the previously synced data is unchanged")))
+        }
+    }
+}
+
+fn status_json(states: &[(Domain, DomainState)], detailed: bool) -> Value {
+    let mut domains = serde_json::Map::new();
+    for (domain, st) in states {
+        let mut d = json!({
+            "version": st.version,
+            "counts": st.summary.as_ref().map(|s| json!(s.counts)).unwrap_or(json!({})),
+            "objects": st.summary.as_ref().map(|s| s.objects).unwrap_or(0),
+            "synced_at": st.synced_at,
+            "source": st.source,
+            "last_run": st.last_run,
+            "last_success": st.last_success.as_ref().map(|r| json!({"run_id": r.run_id, "finished_at": r.finished_at, "version": r.version})),
+        });
+        if detailed && let Some(s) = &st.summary {
+            d["tactics"] = json!(s.tactics);
+            d["techniques"] = json!(s.techniques);
+            d["subtechniques"] = json!(s.subtechniques);
+            d["revoked"] = json!(s.revoked);
+            d["deprecated"] = json!(s.deprecated);
+        }
+        domains.insert(domain.to_string(), d);
+    }
+    json!({ "domains": domains })
+}
+
+fn print_status(states: &[(Domain, DomainState)], detailed: bool) {
+    if states.is_empty() {
+        println!("No ATT&CK domain has been synced yet. Run `mitre import`.");
+        return;
+    }
+    for (domain, st) in states {
+        println!("{domain}: ATT&CK {}", st.version.as_deref().unwrap_or("(never synced successfully)"));
+        if let Some(at) = &st.synced_at {
+            println!("  synced at     {at} from {}", st.source.as_deref().unwrap_or("?"));
+        }
+        if let Some(r) = &st.last_run {
+            println!(
+                "  last run      {} {:?}: {} written, {} deleted{}",
+                r.finished_at,
+                r.outcome,
+                r.written,
+                r.deleted,
+                r.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()
+            );
+        }
+        if let Some(s) = &st.summary {
+            println!("  objects       {}", s.objects);
+            for (t, n) in &s.counts {
+                println!("    {t:<28} {n:>6}");
+            }
+            if detailed {
+                println!("  active techniques {}, sub-techniques {}, revoked {}, deprecated {}", s.techniques, s.subtechniques, s.revoked, s.deprecated);
+                println!("  tactics (matrix order)           techniques  sub-techniques");
+                for t in &s.tactics {
+                    println!("    {:<7} {:<24} {:>10} {:>15}", t.attack_id, t.shortname, t.techniques, t.subtechniques);
+                }
+            }
+        }
+    }
+}

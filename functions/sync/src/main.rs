@@ -1,1 +1,61 @@
-fn main() {}
+//! Scheduled ATT&CK sync. EventBridge invokes it every 10 minutes; it syncs each domain of
+//! SYNC_DOMAINS from its source: ATTACK_SOURCE_URL_<DOMAIN> (for example
+//! ATTACK_SOURCE_URL_ICS_ATTACK), else ATTACK_SOURCE_URL for enterprise-attack, else the
+//! domain's official bundle.
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use mitre_attack::Domain;
+use mitre_store::{Config, SourceSpec, Store, SyncError, SyncOptions, Syncer};
+use serde_json::{Value, json};
+
+struct Settings {
+    domains: Vec<(Domain, SourceSpec)>,
+}
+
+impl Settings {
+    fn from_env() -> Result<Self, Error> {
+        let list = std::env::var("SYNC_DOMAINS").unwrap_or_else(|_| "enterprise-attack".into());
+        let mut domains = Vec::new();
+        for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let domain: Domain = name.parse()?;
+            let var = format!("ATTACK_SOURCE_URL_{}", domain.as_str().to_ascii_uppercase().replace('-', "_"));
+            let url = std::env::var(&var)
+                .ok()
+                .or_else(|| (domain == Domain::EnterpriseAttack).then(|| std::env::var("ATTACK_SOURCE_URL").ok()).flatten())
+                .filter(|u| !u.trim().is_empty());
+            domains.push((domain, SourceSpec::parse(url.as_deref(), domain).map_err(|e| e.0)?));
+        }
+        Ok(Settings { domains })
+    }
+}
+
+async fn handle(store: &Store, settings: &Settings, event: LambdaEvent<Value>) -> Result<Value, Error> {
+    let mut results = Vec::new();
+    let mut failed = Vec::new();
+    for (domain, spec) in &settings.domains {
+        let source = spec.clone().into_source();
+        let mut opts = SyncOptions::new(*domain);
+        opts.actor = "scheduler".into();
+        match Syncer::new(store).run(source.as_ref(), &opts, &|_| {}).await {
+            Ok(rec) => results.push(json!(rec)),
+            Err(SyncError::Locked { domain, until }) => {
+                tracing::info!(%domain, %until, "another run holds the lease; skipped");
+                results.push(json!({"domain": domain, "outcome": "skipped"}));
+            }
+            Err(e) => {
+                failed.push(format!("{domain}: {e}"));
+                results.push(json!({"domain": domain, "outcome": "failed", "error": e.to_string()}));
+            }
+        }
+    }
+    tracing::info!(request_id = %event.context.request_id, results = %json!(results), "sync finished");
+    if failed.is_empty() { Ok(json!({ "results": results })) } else { Err(failed.join("; ").into()) }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt().json().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).without_time().init();
+    let config = Config::from_env()?;
+    let settings = Settings::from_env()?;
+    let store = Store::from_config(&config).await;
+    run(service_fn(|event| handle(&store, &settings, event))).await
+}

@@ -14,16 +14,26 @@ use crate::model::StixObject;
 /// A bundle may not grow beyond this once decompressed (ATT&CK enterprise is about 40 MB).
 pub const MAX_BUNDLE_BYTES: usize = 512 * 1024 * 1024;
 
-/// Gunzips `bytes` when they start with the gzip magic, and returns them as they are otherwise.
+/// True when `bytes` start with the gzip magic.
+pub fn is_gzip(bytes: &[u8]) -> bool {
+    bytes.len() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b
+}
+
+/// The plain JSON of a source's bytes: gunzipped when they are gzip, as they are otherwise.
 pub fn decode_source_bytes(bytes: Vec<u8>) -> Result<Vec<u8>, BundleError> {
-    if bytes.len() < 2 || bytes[0] != 0x1f || bytes[1] != 0x8b {
+    if !is_gzip(&bytes) {
         if bytes.len() > MAX_BUNDLE_BYTES {
             return Err(BundleError::TooLarge { limit_mb: MAX_BUNDLE_BYTES >> 20 });
         }
         return Ok(bytes);
     }
-    let mut out = Vec::with_capacity(bytes.len().saturating_mul(6));
-    let mut decoder = flate2::read::MultiGzDecoder::new(&bytes[..]).take(MAX_BUNDLE_BYTES as u64 + 1);
+    gunzip(&bytes)
+}
+
+/// Gunzips with the size limit.
+pub fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, BundleError> {
+    let mut out = Vec::with_capacity(bytes.len().saturating_mul(6).min(MAX_BUNDLE_BYTES));
+    let mut decoder = flate2::read::MultiGzDecoder::new(bytes).take(MAX_BUNDLE_BYTES as u64 + 1);
     decoder.read_to_end(&mut out).map_err(|e| BundleError::Gzip(e.to_string()))?;
     if out.len() > MAX_BUNDLE_BYTES {
         return Err(BundleError::TooLarge { limit_mb: MAX_BUNDLE_BYTES >> 20 });

@@ -14,7 +14,7 @@ pub mod manifest;
 pub mod model;
 pub mod summary;
 
-pub use bundle::{Bundle, ParsedObject, decode_source_bytes, parse_bundle};
+pub use bundle::{Bundle, ParsedObject, decode_source_bytes, gunzip, is_gzip, parse_bundle};
 pub use domain::Domain;
 pub use error::BundleError;
 pub use ids::{AttackId, StixId, TechniqueId};

@@ -1,1 +1,43 @@
+//! The DynamoDB single-table store, the S3 archive and the ATT&CK sync pipeline.
+//!
+//! Everything here is configured from the environment ([`Config::from_env`]) and talks to
+//! AWS through the official SDK, so the same code runs in Lambda, in the CLI and against
+//! the local stack (DynamoDB Local and an S3-compatible server).
 
+pub mod archive;
+pub mod config;
+pub mod ddb;
+pub mod error;
+pub mod items;
+pub mod keys;
+pub mod lease;
+pub mod schema;
+pub mod source;
+pub mod status;
+pub mod sync;
+
+pub use config::{Config, aws_clients};
+pub use error::{StoreError, SyncError};
+pub use source::{BundleSource, FileSource, HttpSource, SourceSpec};
+pub use sync::{Progress, SyncOptions, SyncReport, Syncer};
+
+/// The store: one DynamoDB table and one S3 bucket.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub ddb: aws_sdk_dynamodb::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub table: String,
+    pub bucket: String,
+}
+
+impl Store {
+    pub fn new(ddb: aws_sdk_dynamodb::Client, s3: aws_sdk_s3::Client, table: impl Into<String>, bucket: impl Into<String>) -> Self {
+        Store { ddb, s3, table: table.into(), bucket: bucket.into() }
+    }
+
+    /// Builds the SDK clients once from the environment.
+    pub async fn from_config(config: &Config) -> Self {
+        let (ddb, s3) = aws_clients().await;
+        Store::new(ddb, s3, &config.table_name, &config.bucket_name)
+    }
+}

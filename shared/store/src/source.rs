@@ -1,0 +1,240 @@
+//! Where bundles come from. A source fetches raw bytes (gzip or plain) and may answer
+//! "not modified" to a conditional request.
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use mitre_attack::Domain;
+use serde::{Deserialize, Serialize};
+
+use crate::ddb::backoff;
+
+/// HTTP validators of the last fetched representation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum Fetched {
+    /// The source answered that nothing changed since `validators`.
+    NotModified,
+    Body { bytes: Vec<u8>, validators: Validators },
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SourceError(pub String);
+
+#[async_trait]
+pub trait BundleSource: Send + Sync {
+    /// A description for run records and logs (never carries credentials).
+    fn describe(&self) -> String;
+    /// The ATT&CK version the source's name suggests (`enterprise-attack-18.1.json`), if any.
+    fn version_hint(&self) -> Option<String> {
+        version_from_name(&self.describe())
+    }
+    /// Fetches the bundle, conditionally on `previous` when given.
+    async fn fetch(&self, previous: Option<&Validators>) -> Result<Fetched, SourceError>;
+}
+
+/// The source kinds the CLI and the scheduled sync can be pointed at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceSpec {
+    Http(String),
+    File(PathBuf),
+}
+
+impl SourceSpec {
+    /// A URL (http, https or file) or a local path; none means the domain's official bundle.
+    pub fn parse(location: Option<&str>, domain: Domain) -> Result<SourceSpec, SourceError> {
+        let loc = match location.map(str::trim) {
+            None | Some("") => return Ok(SourceSpec::Http(domain.default_source_url())),
+            Some(l) => l,
+        };
+        if let Some(path) = loc.strip_prefix("file://") {
+            return Ok(SourceSpec::File(PathBuf::from(path)));
+        }
+        if loc.starts_with("https://") || loc.starts_with("http://") {
+            return Ok(SourceSpec::Http(loc.to_string()));
+        }
+        if loc.contains("://") {
+            return Err(SourceError(format!("unsupported source {loc:?}: use an http(s) or file URL, or a path")));
+        }
+        Ok(SourceSpec::File(PathBuf::from(loc)))
+    }
+
+    pub fn into_source(self) -> Box<dyn BundleSource> {
+        match self {
+            SourceSpec::Http(url) => Box::new(HttpSource::new(url)),
+            SourceSpec::File(path) => Box::new(FileSource { path }),
+        }
+    }
+}
+
+/// Finds `NN.N` after a `-` or `v` in a file name like `enterprise-attack-18.1.json.gz`.
+pub fn version_from_name(name: &str) -> Option<String> {
+    let file = name.rsplit('/').next().unwrap_or(name);
+    let bytes = file.as_bytes();
+    for (i, _) in file.char_indices() {
+        if i == 0 || !(bytes[i - 1] == b'-' || bytes[i - 1] == b'v') {
+            continue;
+        }
+        let rest = &file[i..];
+        let digits1 = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits1 == 0 || rest.as_bytes().get(digits1) != Some(&b'.') {
+            continue;
+        }
+        let digits2 = rest[digits1 + 1..].bytes().take_while(u8::is_ascii_digit).count();
+        if digits2 > 0 {
+            return Some(rest[..digits1 + 1 + digits2].to_string());
+        }
+    }
+    None
+}
+
+pub struct FileSource {
+    pub path: PathBuf,
+}
+
+#[async_trait]
+impl BundleSource for FileSource {
+    fn describe(&self) -> String {
+        format!("file://{}", self.path.display())
+    }
+
+    async fn fetch(&self, _previous: Option<&Validators>) -> Result<Fetched, SourceError> {
+        let bytes = tokio::fs::read(&self.path)
+            .await
+            .map_err(|e| SourceError(format!("cannot read {}: {e}", self.path.display())))?;
+        Ok(Fetched::Body { bytes, validators: Validators::default() })
+    }
+}
+
+pub struct HttpSource {
+    url: String,
+    client: reqwest::Client,
+    attempts: u32,
+}
+
+impl HttpSource {
+    pub fn new(url: String) -> Self {
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("sentineliq-mitre/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(300))
+            .build()
+            .expect("HTTP client");
+        HttpSource { url, client, attempts: 3 }
+    }
+
+    /// How many times a failed connection, 429 or 5xx is tried in all (default 3).
+    pub fn with_attempts(mut self, attempts: u32) -> Self {
+        self.attempts = attempts.max(1);
+        self
+    }
+}
+
+fn header(resp: &reqwest::Response, name: reqwest::header::HeaderName) -> Option<String> {
+    resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+#[async_trait]
+impl BundleSource for HttpSource {
+    fn describe(&self) -> String {
+        // never echo credentials embedded in a URL
+        match reqwest::Url::parse(&self.url) {
+            Ok(mut u) => {
+                let _ = u.set_password(None);
+                let _ = u.set_username("");
+                u.to_string()
+            }
+            Err(_) => self.url.clone(),
+        }
+    }
+
+    async fn fetch(&self, previous: Option<&Validators>) -> Result<Fetched, SourceError> {
+        let mut last_error = String::new();
+        for attempt in 0..self.attempts {
+            if attempt > 0 {
+                tokio::time::sleep(backoff(attempt + 3)).await;
+            }
+            let mut req = self.client.get(&self.url);
+            if let Some(v) = previous {
+                if let Some(etag) = &v.etag {
+                    req = req.header(reqwest::header::IF_NONE_MATCH, etag);
+                }
+                if let Some(lm) = &v.last_modified {
+                    req = req.header(reqwest::header::IF_MODIFIED_SINCE, lm);
+                }
+            }
+            let resp = match req.send().await {
+                Ok(r) => r,
+                Err(e) => {
+                    last_error = format!("cannot reach {}: {}", self.describe(), error_chain(&e));
+                    continue;
+                }
+            };
+            let status = resp.status();
+            if status == reqwest::StatusCode::NOT_MODIFIED {
+                return Ok(Fetched::NotModified);
+            }
+            if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+                last_error = format!("HTTP {status} from {}", self.describe());
+                continue;
+            }
+            if !status.is_success() {
+                return Err(SourceError(format!("HTTP {status} from {}", self.describe())));
+            }
+            let validators = Validators {
+                etag: header(&resp, reqwest::header::ETAG),
+                last_modified: header(&resp, reqwest::header::LAST_MODIFIED),
+            };
+            let limit = mitre_attack::bundle::MAX_BUNDLE_BYTES;
+            if resp.content_length().is_some_and(|n| n as usize > limit) {
+                return Err(SourceError(format!("{} is larger than {} MB", self.describe(), limit >> 20)));
+            }
+            let bytes = resp
+                .bytes()
+                .await
+                .map_err(|e| SourceError(format!("download from {} broke off: {}", self.describe(), error_chain(&e))))?;
+            return Ok(Fetched::Body { bytes: bytes.to_vec(), validators });
+        }
+        Err(SourceError(last_error))
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cur = c.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_from_names() {
+        assert_eq!(version_from_name("../shared/attack-data/enterprise-attack-18.1.json.gz").as_deref(), Some("18.1"));
+        assert_eq!(version_from_name("https://x/enterprise-attack/enterprise-attack-v17.1.json").as_deref(), Some("17.1"));
+        assert_eq!(version_from_name("https://x/enterprise-attack/enterprise-attack.json"), None);
+    }
+
+    #[test]
+    fn source_specs() {
+        let d = Domain::EnterpriseAttack;
+        assert!(matches!(SourceSpec::parse(None, d).unwrap(), SourceSpec::Http(u) if u.ends_with("enterprise-attack/enterprise-attack.json")));
+        assert_eq!(SourceSpec::parse(Some("file:///a/b.json"), d).unwrap(), SourceSpec::File("/a/b.json".into()));
+        assert_eq!(SourceSpec::parse(Some("a/b.json"), d).unwrap(), SourceSpec::File("a/b.json".into()));
+        assert!(SourceSpec::parse(Some("ftp://x/y"), d).is_err());
+        let s = HttpSource::new("https://user:secret@example.org/a.json".into());
+        assert!(!s.describe().contains("secret"));
+    }
+}
