@@ -4,7 +4,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-STATE="$ROOT/.local"
+# LOCAL_STATE_DIR: where pid files, logs and env go (default .local; the tests use .local/test).
+STATE="${LOCAL_STATE_DIR:-$ROOT/.local}"
 
 # name -> command-line pattern, guarding against a recycled pid.
 declare -A PATTERN=([dynamodb]=DynamoDBLocal.jar [s3]=moto_server)

@@ -8,7 +8,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-STATE="$ROOT/.local"
+# LOCAL_STATE_DIR: where pid files, logs and env go (default .local; the tests use .local/test).
+STATE="${LOCAL_STATE_DIR:-$ROOT/.local}"
 LOCAL_DDB_PORT="${LOCAL_DDB_PORT:-8000}"
 LOCAL_S3_PORT="${LOCAL_S3_PORT:-4566}"
 TABLE_NAME="${TABLE_NAME:-sentineliq-mitre}"
@@ -68,7 +69,7 @@ start() {
   # exec in the subshell: the recorded pid is the server process itself.
   ( cd "$STATE" && exec nohup "$@" </dev/null >"$STATE/$name.log" 2>&1 ) &
   echo "$!" >"$STATE/$name.pid"
-  echo "local-up: started $name (pid $!, port $port, log .local/$name.log)"
+  echo "local-up: started $name (pid $!, port $port, log $STATE/$name.log)"
 }
 
 # Check both ports before starting anything.
@@ -91,9 +92,9 @@ for svc in "dynamodb DynamoDBLocal.jar $LOCAL_DDB_PORT" "s3 moto_server $LOCAL_S
   until answers "$port"; do
     if ! our_pid "$name" "$pattern" >/dev/null; then
       tail -n 20 "$STATE/$name.log" >&2 2>/dev/null || true
-      die "$name exited during startup (see .local/$name.log)"
+      die "$name exited during startup (see $STATE/$name.log)"
     fi
-    (( SECONDS < deadline )) || die "$name did not answer on port $port within ${LOCAL_UP_TIMEOUT}s (see .local/$name.log)"
+    (( SECONDS < deadline )) || die "$name did not answer on port $port within ${LOCAL_UP_TIMEOUT}s (see $STATE/$name.log)"
     sleep 0.5
   done
 done
@@ -119,5 +120,5 @@ local-up: ready
   DynamoDB Local  $AWS_ENDPOINT_URL_DYNAMODB  (pid $(cat "$STATE/dynamodb.pid"), in memory; listens on all interfaces)
   S3 (moto)       $AWS_ENDPOINT_URL_S3  (pid $(cat "$STATE/s3.pid"), 127.0.0.1 only)
   table $TABLE_NAME, bucket $BUCKET_NAME
-  environment: source .local/env     stop: infra/local-down.sh
+  environment: source $STATE/env     stop: infra/local-down.sh
 SUMMARY

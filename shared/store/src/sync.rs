@@ -216,7 +216,7 @@ impl<'a> Syncer<'a> {
         rec.written = diff.to_write.len() as u64;
         rec.deleted = diff.removed.len() as u64;
         rec.unchanged = diff.unchanged as u64;
-        rec.outcome = Outcome::Succeeded;
+        rec.outcome = if changes { Outcome::Succeeded } else { Outcome::Unchanged };
 
         progress(Progress::Phase("commit"));
         let summary = DomainSummary::of(&bundle.objects, domain);

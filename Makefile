@@ -1,0 +1,41 @@
+# sentineliq-mitre: the MITRE ATT&CK module. `make dev` and `make test` are all a new machine needs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+CARGO ?= cargo
+
+.PHONY: help dev local-up local-down build test test-unit test-integration validate bench-sync lint
+
+help:
+	@echo "make dev        start the local stack, sync ATT&CK into it and show its status"
+	@echo "make test       the whole test suite (starts and stops its own local stack)"
+	@echo "make bench-sync sync benchmark against the naive boto3 loader"
+	@echo "make local-up / local-down   the local stack alone (DynamoDB Local + S3 server)"
+
+local-up:
+	infra/local-up.sh
+
+local-down:
+	infra/local-down.sh
+
+build:
+	$(CARGO) build --workspace
+
+# ATTACK_SOURCE: a bundle URL or path (gzip or plain) for machines without internet access.
+dev: local-up build
+	source .local/env && ./target/debug/mitre import --domain enterprise-attack $(if $(ATTACK_SOURCE),--url "$(ATTACK_SOURCE)")
+	source .local/env && ./target/debug/mitre status
+
+validate:
+	infra/sam-validate.sh
+
+test:
+	infra/test.sh
+
+test-unit:
+	$(CARGO) test --workspace --exclude mitre-tests
+
+test-integration:
+	infra/test.sh integration
+
+bench-sync:
+	bench/sync.sh

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The whole test suite: template validation, unit tests, then the integration tests against
+# a local stack of their own (ports 8100 and 4666, state in .local/test), stopped at the end.
+# `infra/test.sh integration` runs only the integration tests.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+CARGO="${CARGO:-cargo}"
+
+if [[ "${1:-all}" == "all" ]]; then
+  echo "== template validation"
+  infra/sam-validate.sh
+  echo "== build"
+  "$CARGO" build --workspace --tests
+  echo "== unit tests"
+  "$CARGO" test --workspace --exclude mitre-tests
+fi
+
+echo "== local stack for the integration tests"
+export LOCAL_STATE_DIR="$ROOT/.local/test"
+export LOCAL_DDB_PORT="${TEST_DDB_PORT:-8100}" LOCAL_S3_PORT="${TEST_S3_PORT:-4666}"
+export TABLE_NAME=sentineliq-mitre-test BUCKET_NAME=sentineliq-mitre-test
+trap 'infra/local-down.sh >/dev/null 2>&1 || true' EXIT
+infra/local-up.sh
+# shellcheck disable=SC1091
+source "$LOCAL_STATE_DIR/env"
+export ATTACK_DATA_DIR="${ATTACK_DATA_DIR:-$ROOT/../shared/attack-data}"
+echo "== integration tests"
+"$CARGO" test -p mitre-tests -- --test-threads="${TEST_THREADS:-4}"

@@ -1,0 +1,5 @@
+//! The integration tests: one binary, against the local stack.
+mod integration {
+    pub mod sync;
+    pub mod template;
+}
