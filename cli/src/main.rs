@@ -9,9 +9,10 @@ use mitre_attack::Domain;
 use mitre_store::items::DomainState;
 use mitre_store::sync::Progress;
 use mitre_store::{Config, SourceSpec, Store, SyncOptions, Syncer};
-use serde_json::{Value, json};
+use serde_json::json;
 
 mod bench;
+mod serve;
 
 #[derive(Parser)]
 #[command(name = "mitre", version, about = "MITRE ATT&CK module of sentineliq: sync, status and local tooling")]
@@ -59,6 +60,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve the whole API on 127.0.0.1 (identity from the x-dev-principal-arn header).
+    Serve {
+        #[arg(long, default_value_t = 3000)]
+        port: u16,
+    },
     /// Measure parse and diff throughput of bundles (used by `make bench-sync`).
     #[command(hide = true)]
     BenchParse {
@@ -105,12 +111,17 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Status { detailed, json } => {
             let store = store().await?;
             let states = store.domain_states().await.context("reading the domain states")?;
-            let doc = status_json(&states, detailed);
+            let doc = mitre_store::status::status_document(&states, detailed);
             if json {
                 println!("{}", serde_json::to_string_pretty(&doc)?);
             } else {
                 print_status(&states, detailed);
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve { port } => {
+            let store = store().await?;
+            serve::serve(mitre_api::App::new(store, mitre_api::Settings::from_env()), port).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::BenchParse { bundle, previous, rounds } => bench::parse(&bundle, previous.as_deref(), rounds),
@@ -175,30 +186,6 @@ async fn import(store: &Store, source: &dyn mitre_store::BundleSource, opts: &Sy
             Err(anyhow::Error::new(e).context(format!("import of {domain} failed; the previously synced data is unchanged")))
         }
     }
-}
-
-fn status_json(states: &[(Domain, DomainState)], detailed: bool) -> Value {
-    let mut domains = serde_json::Map::new();
-    for (domain, st) in states {
-        let mut d = json!({
-            "version": st.version,
-            "counts": st.summary.as_ref().map(|s| json!(s.counts)).unwrap_or(json!({})),
-            "objects": st.summary.as_ref().map(|s| s.objects).unwrap_or(0),
-            "synced_at": st.synced_at,
-            "source": st.source,
-            "last_run": st.last_run,
-            "last_success": st.last_success.as_ref().map(|r| json!({"run_id": r.run_id, "finished_at": r.finished_at, "version": r.version})),
-        });
-        if detailed && let Some(s) = &st.summary {
-            d["tactics"] = json!(s.tactics);
-            d["techniques"] = json!(s.techniques);
-            d["subtechniques"] = json!(s.subtechniques);
-            d["revoked"] = json!(s.revoked);
-            d["deprecated"] = json!(s.deprecated);
-        }
-        domains.insert(domain.to_string(), d);
-    }
-    json!({ "domains": domains })
 }
 
 fn print_status(states: &[(Domain, DomainState)], detailed: bool) {

@@ -6,12 +6,14 @@
 //! that the store and the API need.
 
 pub mod bundle;
+pub mod catalog;
 pub mod fixtures;
 pub mod domain;
 pub mod error;
 pub mod ids;
 pub mod manifest;
 pub mod model;
+pub mod search;
 pub mod summary;
 
 pub use bundle::{Bundle, ParsedObject, decode_source_bytes, gunzip, is_gzip, parse_bundle};

@@ -14,6 +14,11 @@ pub fn manifest_key(domain: Domain, sha256: &str) -> String {
     format!("manifests/{domain}/{sha256}.txt.gz")
 }
 
+/// `snapshots/{domain}/{sha256}-s{schema}.json.gz`: the API's catalog snapshot of that bundle.
+pub fn snapshot_key(domain: Domain, sha256: &str) -> String {
+    format!("snapshots/{domain}/{sha256}-s{}.json.gz", mitre_attack::catalog::SNAPSHOT_SCHEMA)
+}
+
 fn sanitize(version: &str) -> String {
     version.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' }).collect()
 }

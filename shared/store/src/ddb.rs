@@ -57,9 +57,11 @@ impl Store {
             .table_name(&self.table)
             .set_key(Some(key(pk, sk)))
             .consistent_read(true)
+            .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(|e| StoreError::dynamo("GetItem", e))?;
+        crate::metrics::record(crate::metrics::capacity_of(out.consumed_capacity()));
         out.item.map(from_item).transpose()
     }
 
@@ -87,7 +89,12 @@ impl Store {
                     .expression_attribute_values(":s", s(prefix)),
                 None => q.key_condition_expression("#p = :p"),
             };
-            let out = q.send().await.map_err(|e| StoreError::dynamo("Query", e))?;
+            let out = q
+                .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(|e| StoreError::dynamo("Query", e))?;
+            crate::metrics::record(crate::metrics::capacity_of(out.consumed_capacity()));
             items.extend(out.items.unwrap_or_default());
             match out.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),

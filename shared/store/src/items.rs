@@ -234,6 +234,11 @@ pub struct DomainState {
     pub last_modified: Option<String>,
     #[serde(default)]
     pub item_schema: u32,
+    /// The catalog snapshot the API serves (`snapshots/{domain}/...`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_key: Option<String>,
+    #[serde(default)]
+    pub snapshot_schema: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub synced_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

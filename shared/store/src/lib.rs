@@ -11,6 +11,7 @@ pub mod error;
 pub mod items;
 pub mod keys;
 pub mod lease;
+pub mod metrics;
 pub mod schema;
 pub mod source;
 pub mod status;

@@ -1,5 +1,6 @@
 //! Reading what the sync stored: domain states, run records and audit entries.
 use mitre_attack::Domain;
+use serde_json::{Value, json};
 
 use crate::ddb::from_item;
 use crate::error::StoreError;
@@ -36,4 +37,31 @@ impl Store {
         let items = self.query_partition(None, &keys::audit_pk(tenant), None).await?;
         items.into_iter().map(|i| from_item::<AuditItem>(i).map(|a| a.entry)).collect()
     }
+}
+
+/// The status document of `mitre status --json` and `GET status`:
+/// `{"domains": {"enterprise-attack": {"version": "18.1", "counts": {...}, "last_run": {...}}}}`.
+/// `detailed` adds per-tactic technique counts, sub-techniques, revoked and deprecated.
+pub fn status_document(states: &[(Domain, DomainState)], detailed: bool) -> Value {
+    let mut domains = serde_json::Map::new();
+    for (domain, st) in states {
+        let mut d = json!({
+            "version": st.version,
+            "counts": st.summary.as_ref().map(|s| json!(s.counts)).unwrap_or(json!({})),
+            "objects": st.summary.as_ref().map(|s| s.objects).unwrap_or(0),
+            "synced_at": st.synced_at,
+            "source": st.source,
+            "last_run": st.last_run,
+            "last_success": st.last_success.as_ref().map(|r| json!({"run_id": r.run_id, "finished_at": r.finished_at, "version": r.version})),
+        });
+        if detailed && let Some(s) = &st.summary {
+            d["tactics"] = json!(s.tactics);
+            d["techniques"] = json!(s.techniques);
+            d["subtechniques"] = json!(s.subtechniques);
+            d["revoked"] = json!(s.revoked);
+            d["deprecated"] = json!(s.deprecated);
+        }
+        domains.insert(domain.to_string(), d);
+    }
+    json!({ "domains": domains })
 }

@@ -6,6 +6,7 @@ use std::time::Instant;
 use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem, Update, WriteRequest};
 use chrono::{SecondsFormat, Utc};
 use futures::{StreamExt, TryStreamExt, stream};
+use mitre_attack::catalog::{DomainCatalog, SNAPSHOT_SCHEMA};
 use mitre_attack::{Domain, DomainSummary, Manifest, ParsedObject, gunzip, is_gzip, parse_bundle};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -145,7 +146,11 @@ impl<'a> Syncer<'a> {
     ) -> Result<(), SyncError> {
         let domain = opts.domain;
         let state = self.store.domain_state(domain).await?.unwrap_or_default();
-        let trusted = !opts.force && !state.dirty && state.item_schema == ITEM_SCHEMA && state.source.as_deref() == Some(rec.source.as_str());
+        let trusted = !opts.force
+            && !state.dirty
+            && state.item_schema == ITEM_SCHEMA
+            && state.snapshot_schema == SNAPSHOT_SCHEMA
+            && state.source.as_deref() == Some(rec.source.as_str());
 
         progress(Progress::Phase("fetch"));
         let previous = trusted.then(|| Validators { etag: state.etag.clone(), last_modified: state.last_modified.clone() });
@@ -194,6 +199,10 @@ impl<'a> Syncer<'a> {
         self.store
             .put_object_once(&bundle_key, || original_gz.unwrap_or_else(|| gzip(&data)), "application/gzip")
             .await?;
+        let snapshot_key = archive::snapshot_key(domain, &sha);
+        self.store
+            .put_object_once(&snapshot_key, || DomainCatalog::build(&bundle.objects, domain, &version, &sha).encode(), "application/gzip")
+            .await?;
         let manifest_key = archive::manifest_key(domain, &rec.run_id);
         self.store.put_object(&manifest_key, new_manifest.encode(), "application/gzip").await?;
 
@@ -233,6 +242,8 @@ impl<'a> Syncer<'a> {
             etag: validators.etag,
             last_modified: validators.last_modified,
             item_schema: ITEM_SCHEMA,
+            snapshot_key: Some(snapshot_key),
+            snapshot_schema: SNAPSHOT_SCHEMA,
             synced_at: Some(rec.finished_at.clone()),
             summary: Some(summary),
             last_run: Some(rec.clone()),

@@ -1,0 +1,94 @@
+//! The catalog each container serves from memory: loaded once from the snapshot the sync
+//! wrote to S3, and re-checked against the domain states at most every `ttl` (one Query).
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mitre_attack::Domain;
+use mitre_attack::catalog::DomainCatalog;
+use mitre_store::Store;
+use tokio::sync::RwLock;
+
+use crate::error::ApiError;
+
+#[derive(Default)]
+struct State {
+    checked_at: Option<Instant>,
+    /// The snapshot key each synced domain's state names.
+    keys: HashMap<Domain, String>,
+    loaded: HashMap<Domain, (String, Arc<DomainCatalog>)>,
+}
+
+pub struct CatalogCache {
+    store: Store,
+    ttl: Duration,
+    state: RwLock<State>,
+}
+
+impl CatalogCache {
+    pub fn new(store: Store, ttl: Duration) -> Self {
+        CatalogCache { store, ttl, state: RwLock::new(State::default()) }
+    }
+
+    /// The catalog of `domain`; 503 when the domain has never been synced.
+    pub async fn domain(&self, domain: Domain) -> Result<Arc<DomainCatalog>, ApiError> {
+        self.refresh_if_due().await?;
+        {
+            let st = self.state.read().await;
+            match (st.keys.get(&domain), st.loaded.get(&domain)) {
+                (Some(k), Some((lk, c))) if k == lk => return Ok(c.clone()),
+                (None, _) => return Err(ApiError::Unavailable(format!("{domain} has not been synced yet"))),
+                _ => {}
+            }
+        }
+        let mut st = self.state.write().await;
+        let key = st.keys.get(&domain).cloned().ok_or_else(|| ApiError::Unavailable(format!("{domain} has not been synced yet")))?;
+        if let Some((lk, c)) = st.loaded.get(&domain) {
+            if *lk == key {
+                return Ok(c.clone());
+            }
+        }
+        let started = Instant::now();
+        let bytes = self
+            .store
+            .get_object(&key)
+            .await?
+            .ok_or_else(|| ApiError::Internal(format!("snapshot {key} is missing")))?;
+        let catalog = Arc::new(DomainCatalog::decode(&bytes).map_err(ApiError::Internal)?);
+        tracing::info!(%domain, %key, ms = started.elapsed().as_millis() as u64, "catalog snapshot loaded");
+        st.loaded.insert(domain, (key, catalog.clone()));
+        Ok(catalog)
+    }
+
+    /// Domains that have a catalog, in enterprise, mobile, ics order.
+    pub async fn domains(&self) -> Result<Vec<Domain>, ApiError> {
+        self.refresh_if_due().await?;
+        let st = self.state.read().await;
+        Ok(Domain::ALL.into_iter().filter(|d| st.keys.contains_key(d)).collect())
+    }
+
+    async fn refresh_if_due(&self) -> Result<(), ApiError> {
+        let due = |st: &State| st.checked_at.is_none_or(|t| t.elapsed() >= self.ttl);
+        if !due(&*self.state.read().await) {
+            return Ok(());
+        }
+        let mut st = self.state.write().await;
+        if !due(&st) {
+            return Ok(());
+        }
+        match self.store.domain_states().await {
+            Ok(states) => {
+                st.keys = states.into_iter().filter_map(|(d, s)| s.snapshot_key.map(|k| (d, k))).collect();
+                st.checked_at = Some(Instant::now());
+                Ok(())
+            }
+            // Keep serving the last good catalog when the check fails.
+            Err(e) if !st.loaded.is_empty() => {
+                tracing::warn!(error = %e, "catalog version check failed; serving the loaded catalog");
+                st.checked_at = Some(Instant::now());
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! One error type for every route, mapped to a status and the common error shape
+//! `{"error": {"code": "...", "message": "...", "details": ...}}` in one place.
+use lambda_http::http::StatusCode;
+use serde_json::{Value, json};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String, details: Option<Value> },
+    #[error("the request carries no verified caller identity")]
+    Unauthenticated,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("method {method} is not allowed here; allowed: {}", allowed.join(", "))]
+    MethodNotAllowed { method: String, allowed: Vec<&'static str> },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    PreconditionFailed(String),
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("{message}")]
+    Unprocessable { message: String, details: Option<Value> },
+    #[error("{0}")]
+    Unavailable(String),
+    /// Logged with its detail, shown as a bare "internal error".
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn bad_param(name: &str, message: impl Into<String>) -> Self {
+        ApiError::BadRequest { code: "invalid_parameter", message: message.into(), details: Some(json!({ "parameter": name })) }
+    }
+
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest { code, .. } => code,
+            ApiError::Unauthenticated => "unauthenticated",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::PreconditionFailed(_) => "precondition_failed",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::Unprocessable { .. } => "unprocessable",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    /// The response body. Internal errors never show their detail.
+    pub fn body(&self) -> Value {
+        let (message, details) = match self {
+            ApiError::Internal(_) => ("internal error".to_string(), None),
+            ApiError::BadRequest { message, details, .. } | ApiError::Unprocessable { message, details } => (message.clone(), details.clone()),
+            ApiError::MethodNotAllowed { allowed, .. } => (self.to_string(), Some(json!({ "allowed": allowed }))),
+            ApiError::PayloadTooLarge { limit } => (self.to_string(), Some(json!({ "limit": limit }))),
+            other => (other.to_string(), None),
+        };
+        json!({ "error": { "code": self.code(), "message": message, "details": details } })
+    }
+}
+
+impl From<mitre_store::StoreError> for ApiError {
+    fn from(e: mitre_store::StoreError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}

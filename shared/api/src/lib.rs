@@ -1,0 +1,194 @@
+//! The HTTP API of the ATT&CK module: one router and one set of handlers, used by every
+//! Lambda function (API Gateway HTTP API, IAM authorization) and by `mitre serve`.
+//!
+//! Every request produces one response in the common shape and one metric line in
+//! CloudWatch Embedded Metric Format.
+pub mod catalog;
+pub mod catalog_cache;
+pub mod error;
+pub mod local;
+pub mod openapi;
+pub mod params;
+pub mod routes;
+pub mod views;
+
+use std::time::{Duration, Instant};
+
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use mitre_store::Store;
+use serde_json::{Value, json};
+
+pub use catalog_cache::CatalogCache;
+pub use error::ApiError;
+use params::Params;
+use routes::{RouteId, match_route};
+
+/// Bodies larger than this are refused with 413.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// Principals (IAM ARNs) with every right: MITRE_SUPERUSERS, comma-separated.
+    pub superusers: Vec<String>,
+    /// When set (MITRE_ROUTE, per deployed function), only this route key is served.
+    pub only_route: Option<String>,
+    /// Seconds between catalog version checks (MITRE_CATALOG_TTL_SECONDS, default 60).
+    pub catalog_ttl: Duration,
+}
+
+impl Settings {
+    pub fn from_env() -> Settings {
+        let superusers = std::env::var("MITRE_SUPERUSERS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        let only_route = std::env::var("MITRE_ROUTE").ok().filter(|r| !r.trim().is_empty());
+        let ttl = std::env::var("MITRE_CATALOG_TTL_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(60);
+        Settings { superusers, only_route, catalog_ttl: Duration::from_secs(ttl) }
+    }
+}
+
+/// Everything a request needs, built once per container.
+pub struct App {
+    pub store: Store,
+    pub catalog: CatalogCache,
+    pub settings: Settings,
+}
+
+impl App {
+    pub fn new(store: Store, settings: Settings) -> App {
+        let catalog = CatalogCache::new(store.clone(), settings.catalog_ttl);
+        App { store, catalog, settings }
+    }
+}
+
+/// The verified caller: the IAM principal API Gateway's authorizer put in the request context.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub principal: String,
+    pub request_id: String,
+}
+
+fn caller(req: &Request) -> Result<Caller, ApiError> {
+    let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() else { return Err(ApiError::Unauthenticated) };
+    let principal = ctx
+        .authorizer
+        .as_ref()
+        .and_then(|a| a.iam.as_ref())
+        .and_then(|iam| iam.user_arn.clone())
+        .filter(|a| !a.trim().is_empty())
+        .ok_or(ApiError::Unauthenticated)?;
+    Ok(Caller { principal, request_id: ctx.request_id.clone().unwrap_or_default() })
+}
+
+/// A served request with what it cost.
+pub struct Served {
+    pub response: Response<Body>,
+    pub route: String,
+    pub ddb_calls: u64,
+    pub consumed_capacity: f64,
+}
+
+/// Serves one request: route, check, handle, and map every error to the common shape.
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    serve(app, req).await.response
+}
+
+/// [`handle`], also telling the route and the DynamoDB calls and capacity the request used.
+pub async fn serve(app: &App, req: Request) -> Served {
+    let started = Instant::now();
+    let method = req.method().as_str().to_string();
+    let path = req.uri().path().to_string();
+    let (result, counters) = mitre_store::metrics::measured(dispatch(app, &req)).await;
+    let (route, outcome) = result;
+    let (status, body) = match outcome {
+        Ok(v) => (StatusCode::OK, v),
+        Err(e) => {
+            if let ApiError::Internal(detail) = &e {
+                tracing::error!(%method, %path, error = %detail, "internal error");
+            }
+            (e.status(), e.body())
+        }
+    };
+    let latency = started.elapsed();
+    emit_metric(&route, status.as_u16(), latency, counters.calls(), counters.capacity());
+    Served { response: json_response(status, &body), route, ddb_calls: counters.calls(), consumed_capacity: counters.capacity() }
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
+    let mut resp = Response::new(Body::Text(body.to_string()));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp.headers_mut().insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    resp
+}
+
+async fn dispatch(app: &App, req: &Request) -> (String, Result<Value, ApiError>) {
+    let matched = match match_route(req.method().as_str(), req.uri().path()) {
+        Ok(m) => m,
+        Err(e) => return ("unmatched".into(), Err(e)),
+    };
+    let route = matched.spec.route_key();
+    if app.settings.only_route.as_ref().is_some_and(|only| *only != route) {
+        return (route, Err(ApiError::NotFound(format!("no route {}", req.uri().path()))));
+    }
+    let out = async {
+        let _caller = caller(req)?;
+        if req.body().len() > MAX_BODY_BYTES {
+            return Err(ApiError::PayloadTooLarge { limit: MAX_BODY_BYTES });
+        }
+        let params = Params::parse(matched.spec, req.uri().query())?;
+        let id = matched.params.first().map(String::as_str).unwrap_or_default();
+        use catalog::EntityKind::*;
+        match matched.spec.id {
+            RouteId::ListTactics => catalog::list_tactics(app, &params).await,
+            RouteId::GetTactic => catalog::get_tactic(app, &params, id).await,
+            RouteId::ListTechniques => catalog::list_techniques(app, &params).await,
+            RouteId::GetTechnique => catalog::get_technique(app, &params, id).await,
+            RouteId::ListMitigations => catalog::list_entities(app, &params, Mitigation).await,
+            RouteId::GetMitigation => catalog::get_entity(app, &params, Mitigation, id).await,
+            RouteId::ListRelationships => catalog::list_relationships(app, &params).await,
+            RouteId::ListGroups => catalog::list_entities(app, &params, Group).await,
+            RouteId::GetGroup => catalog::get_entity(app, &params, Group, id).await,
+            RouteId::ListSoftware => catalog::list_entities(app, &params, Software).await,
+            RouteId::GetSoftware => catalog::get_entity(app, &params, Software, id).await,
+            RouteId::ListKillChainPhases => catalog::list_kill_chain_phases(app, &params).await,
+            RouteId::GetStatus => catalog::status(app, &params).await,
+            RouteId::GetOpenApi => Ok(openapi::document()),
+        }
+    }
+    .await;
+    (route, out)
+}
+
+/// One CloudWatch Embedded Metric Format line per request, on stdout.
+fn emit_metric(route: &str, status: u16, latency: Duration, ddb_calls: u64, capacity: f64) {
+    let line = json!({
+        "_aws": {
+            "Timestamp": chrono::Utc::now().timestamp_millis(),
+            "CloudWatchMetrics": [{
+                "Namespace": "SentineliqMitre",
+                "Dimensions": [["Route"]],
+                "Metrics": [
+                    {"Name": "Latency", "Unit": "Milliseconds"},
+                    {"Name": "DynamoDBCalls", "Unit": "Count"},
+                    {"Name": "ConsumedCapacity", "Unit": "Count"}
+                ]
+            }]
+        },
+        "Route": route,
+        "Status": status,
+        "Latency": (latency.as_secs_f64() * 1e6).round() / 1e3,
+        "DynamoDBCalls": ddb_calls,
+        "ConsumedCapacity": capacity,
+    });
+    if std::env::var_os("MITRE_QUIET_METRICS").is_none() {
+        println!("{line}");
+    }
+}

@@ -1,0 +1,178 @@
+//! The OpenAPI 3.1 document, generated from the route table and the response types.
+use std::sync::OnceLock;
+
+use serde_json::Value;
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApiBuilder, PathItem, PathsBuilder, Ref, RefOr, Required, ResponseBuilder, Schema};
+
+use crate::routes::{ROUTES, RouteId, RouteSpec};
+use crate::views::*;
+
+fn param_doc(name: &str) -> (&'static str, Type) {
+    match name {
+        "domain" => ("ATT&CK domain: enterprise-attack (default for lists), mobile-attack or ics-attack. Detail routes without it look in every synced domain, enterprise first.", Type::String),
+        "tactic" => ("Only techniques of this tactic (TA id, shortname or name).", Type::String),
+        "kill_chain_phase" => ("Only techniques of this kill-chain phase (the tactic's shortname).", Type::String),
+        "platform" => ("Only techniques for this platform (case-insensitive).", Type::String),
+        "q" => ("Ranked search over ATT&CK IDs, names, aliases and descriptions; results come best first.", Type::String),
+        "include_subtechniques" => ("Include sub-techniques (default true).", Type::Boolean),
+        "include_revoked" => ("Include revoked objects (default false).", Type::Boolean),
+        "include_deprecated" => ("Include deprecated objects (default false).", Type::Boolean),
+        "limit" => ("Page size, 1 to 500 (default 50).", Type::Integer),
+        "cursor" => ("Opaque cursor from next_cursor of the previous page, valid only with the same filters.", Type::String),
+        "type" => ("Relationship type: uses, mitigates, subtechnique-of, detects, revoked-by, attributed-to.", Type::String),
+        "source" => ("Source object: STIX id or ATT&CK ID.", Type::String),
+        "target" => ("Target object: STIX id or ATT&CK ID.", Type::String),
+        "detailed" => ("Add per-tactic technique counts, sub-techniques, revoked and deprecated (default false).", Type::Boolean),
+        _ => ("", Type::String),
+    }
+}
+
+fn reference(name: &str) -> RefOr<Schema> {
+    RefOr::Ref(Ref::from_schema_name(name))
+}
+
+fn page_of(item: &str) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .property("items", ArrayBuilder::new().items(reference(item)))
+        .required("items")
+        .property("next_cursor", ObjectBuilder::new().schema_type(utoipa::openapi::schema::SchemaType::from_iter([Type::String, Type::Null])))
+        .required("next_cursor")
+        .into()
+}
+
+fn response_schema(id: RouteId) -> RefOr<Schema> {
+    match id {
+        RouteId::ListTactics => page_of("TacticView"),
+        RouteId::GetTactic => reference("TacticDetail"),
+        RouteId::ListTechniques => page_of("TechniqueView"),
+        RouteId::GetTechnique => reference("TechniqueDetail"),
+        RouteId::ListMitigations | RouteId::ListGroups | RouteId::ListSoftware => page_of("EntityView"),
+        RouteId::GetMitigation | RouteId::GetGroup | RouteId::GetSoftware => reference("EntityDetail"),
+        RouteId::ListRelationships => page_of("RelationshipView"),
+        RouteId::ListKillChainPhases => page_of("KillChainPhaseView"),
+        RouteId::GetStatus | RouteId::GetOpenApi => ObjectBuilder::new().into(),
+    }
+}
+
+fn operation(r: &RouteSpec) -> utoipa::openapi::path::Operation {
+    let mut op = OperationBuilder::new()
+        .operation_id(Some(r.function.trim_end_matches("Function")))
+        .summary(Some(r.summary))
+        .tag(r.tag);
+    if r.path.contains('{') {
+        op = op.parameter(
+            ParameterBuilder::new()
+                .name("id")
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .description(Some("ATT&CK ID, STIX id or (tactics) shortname; percent-encode reserved characters."))
+                .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
+        );
+    }
+    for q in r.query {
+        let (doc, ty) = param_doc(q);
+        op = op.parameter(
+            ParameterBuilder::new()
+                .name(*q)
+                .parameter_in(ParameterIn::Query)
+                .required(Required::False)
+                .description(Some(doc))
+                .schema(Some(ObjectBuilder::new().schema_type(ty))),
+        );
+    }
+    let ok = ResponseBuilder::new()
+        .description("OK")
+        .content("application/json", ContentBuilder::new().schema(Some(response_schema(r.id))).build())
+        .build();
+    op = op.response("200", ok);
+    let errors = [
+        ("400", "Bad or unknown parameter (details.parameter names it)"),
+        ("401", "No verified caller identity"),
+        ("403", "The caller may not do this"),
+        ("404", "Unknown id or route"),
+        ("405", "Method not allowed (details.allowed lists the methods)"),
+        ("413", "Request body over 256 KiB"),
+        ("500", "Internal error (no detail is shown)"),
+        ("503", "The domain has not been synced yet"),
+    ];
+    for (code, desc) in errors {
+        op = op.response(
+            code,
+            ResponseBuilder::new()
+                .description(desc)
+                .content("application/json", ContentBuilder::new().schema(Some(reference("ErrorBody"))).build())
+                .build(),
+        );
+    }
+    op.security(SecurityRequirement::new::<_, _, String>("sigv4", [])).build()
+}
+
+/// The document, built once.
+pub fn document() -> Value {
+    static DOC: OnceLock<Value> = OnceLock::new();
+    DOC.get_or_init(|| {
+        let mut paths = PathsBuilder::new();
+        for r in ROUTES {
+            let method = match r.method {
+                "GET" => HttpMethod::Get,
+                "POST" => HttpMethod::Post,
+                "PUT" => HttpMethod::Put,
+                "PATCH" => HttpMethod::Patch,
+                "DELETE" => HttpMethod::Delete,
+                other => panic!("unsupported method {other}"),
+            };
+            paths = paths.path(r.full_path(), PathItem::new(method, operation(r)));
+        }
+        let components = ComponentsBuilder::new()
+            .schema_from::<ErrorBody>()
+            .schema_from::<ErrorDetail>()
+            .schema_from::<ObjectRef>()
+            .schema_from::<TacticView>()
+            .schema_from::<TacticDetail>()
+            .schema_from::<TechniqueView>()
+            .schema_from::<TechniqueDetail>()
+            .schema_from::<EntityView>()
+            .schema_from::<EntityDetail>()
+            .schema_from::<RelationshipView>()
+            .schema_from::<KillChainPhaseView>()
+            .security_scheme("sigv4", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description("Authorization", "AWS Signature Version 4 (API Gateway IAM authorization)"))))
+            .build();
+        let api = OpenApiBuilder::new()
+            .info(
+                InfoBuilder::new()
+                    .title("sentineliq MITRE ATT&CK API")
+                    .version(env!("CARGO_PKG_VERSION"))
+                    .description(Some("The ATT&CK catalog (tactics, techniques, mitigations, groups, software, relationships) of the sentineliq incident-response platform. Every route needs IAM (SigV4) authorization. Lists are {items, next_cursor}; errors are {error: {code, message, details}}."))
+                    .build(),
+            )
+            .paths(paths.build())
+            .components(Some(components))
+            .build();
+        serde_json::to_value(&api).expect("the document serialises")
+    })
+    .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describes_every_route_and_parameter() {
+        let doc = document();
+        assert_eq!(doc["openapi"], "3.1.0");
+        for r in ROUTES {
+            let op = &doc["paths"][r.full_path()][r.method.to_lowercase()];
+            assert!(op.is_object(), "{} is missing", r.route_key());
+            let names: Vec<&str> = op["parameters"].as_array().map(|a| a.iter().filter_map(|p| p["name"].as_str()).collect()).unwrap_or_default();
+            for q in r.query {
+                assert!(names.contains(q), "{} lacks parameter {q}", r.route_key());
+            }
+            assert!(op["responses"]["404"].is_object());
+        }
+        assert!(doc["components"]["schemas"]["TechniqueDetail"].is_object());
+    }
+}

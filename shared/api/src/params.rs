@@ -1,0 +1,171 @@
+//! Query parameters: only the route's own, each at most once, each validated; and the
+//! opaque keyset cursor of paginated lists.
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use mitre_attack::Domain;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::routes::RouteSpec;
+
+pub const DEFAULT_LIMIT: usize = 50;
+pub const MAX_LIMIT: usize = 500;
+
+#[derive(Debug)]
+pub struct Params {
+    spec: &'static RouteSpec,
+    map: BTreeMap<String, String>,
+}
+
+impl Params {
+    pub fn parse(spec: &'static RouteSpec, raw_query: Option<&str>) -> Result<Params, ApiError> {
+        let mut map = BTreeMap::new();
+        for (k, v) in url::form_urlencoded::parse(raw_query.unwrap_or("").as_bytes()) {
+            if !spec.query.contains(&k.as_ref()) {
+                return Err(ApiError::BadRequest {
+                    code: "unknown_parameter",
+                    message: format!("unknown query parameter {k:?}"),
+                    details: Some(json!({ "parameter": k, "allowed": spec.query })),
+                });
+            }
+            if map.insert(k.to_string(), v.to_string()).is_some() {
+                return Err(ApiError::bad_param(&k, format!("query parameter {k:?} is given more than once")));
+            }
+        }
+        Ok(Params { spec, map })
+    }
+
+    /// The trimmed value; an empty value counts as absent.
+    pub fn str(&self, name: &str) -> Option<&str> {
+        self.map.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+    }
+
+    pub fn bool(&self, name: &str, default: bool) -> Result<bool, ApiError> {
+        match self.str(name).map(str::to_ascii_lowercase).as_deref() {
+            None => Ok(default),
+            Some("true" | "1" | "yes") => Ok(true),
+            Some("false" | "0" | "no") => Ok(false),
+            Some(v) => Err(ApiError::bad_param(name, format!("{name} must be true or false, not {v:?}"))),
+        }
+    }
+
+    pub fn domain_opt(&self) -> Result<Option<Domain>, ApiError> {
+        self.str("domain").map(|d| d.parse::<Domain>().map_err(|e| ApiError::bad_param("domain", e.to_string()))).transpose()
+    }
+
+    /// The domain, enterprise-attack by default.
+    pub fn domain(&self) -> Result<Domain, ApiError> {
+        Ok(self.domain_opt()?.unwrap_or(Domain::EnterpriseAttack))
+    }
+
+    pub fn limit(&self) -> Result<usize, ApiError> {
+        match self.str("limit") {
+            None => Ok(DEFAULT_LIMIT),
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+                _ => Err(ApiError::bad_param("limit", format!("limit must be an integer from 1 to {MAX_LIMIT}, not {v:?}"))),
+            },
+        }
+    }
+
+    /// Identifies the list a cursor belongs to: the route and every filter but limit and cursor.
+    fn fingerprint(&self) -> String {
+        let mut text = self.spec.route_key();
+        for (k, v) in &self.map {
+            if k != "limit" && k != "cursor" {
+                text.push_str(&format!("&{k}={v}"));
+            }
+        }
+        format!("{:016x}", xxhash_rust::xxh3::xxh3_64(text.as_bytes()))
+    }
+
+    /// One page of `items` (sorted by their key, ascending) after the cursor, and the next cursor.
+    pub fn paginate<T>(&self, items: Vec<(String, T)>) -> Result<(Vec<T>, Option<String>), ApiError> {
+        let limit = self.limit()?;
+        let fp = self.fingerprint();
+        let after = match self.str("cursor") {
+            None => None,
+            Some(c) => {
+                let bad = || ApiError::bad_param("cursor", "cursor is not valid for this list; start again without it");
+                let bytes = URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?;
+                let cur: Cursor = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+                if cur.f != fp {
+                    return Err(bad());
+                }
+                Some(cur.k)
+            }
+        };
+        let start = match &after {
+            Some(k) => items.partition_point(|(key, _)| key <= k),
+            None => 0,
+        };
+        let total = items.len();
+        let mut page: Vec<(String, T)> = items.into_iter().skip(start).take(limit).collect();
+        let next = if start + page.len() < total {
+            page.last().map(|(k, _)| URL_SAFE_NO_PAD.encode(serde_json::to_vec(&Cursor { k: k.clone(), f: fp.clone() }).expect("cursor")))
+        } else {
+            None
+        };
+        Ok((page.drain(..).map(|(_, t)| t).collect(), next))
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Cursor {
+    k: String,
+    f: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routes::{RouteId, spec};
+
+    #[test]
+    fn validates_parameters() {
+        let s = spec(RouteId::ListTechniques);
+        assert!(matches!(Params::parse(s, Some("nope=1")), Err(ApiError::BadRequest { code: "unknown_parameter", .. })));
+        assert!(Params::parse(s, Some("limit=1&limit=2")).is_err());
+        let p = Params::parse(s, Some("limit=0")).unwrap();
+        assert!(p.limit().is_err());
+        let p = Params::parse(s, Some("include_revoked=maybe&domain=ics")).unwrap();
+        assert!(p.bool("include_revoked", false).is_err());
+        assert_eq!(p.domain().unwrap(), Domain::IcsAttack);
+        let p = Params::parse(s, Some("domain=pre-attack")).unwrap();
+        assert!(p.domain().is_err());
+        let p = Params::parse(s, Some("q=spearphishing+attachment")).unwrap();
+        assert_eq!(p.str("q"), Some("spearphishing attachment"));
+    }
+
+    #[test]
+    fn pages_walk_every_item_once() {
+        let s = spec(RouteId::ListTechniques);
+        let items: Vec<(String, u32)> = (0..7).map(|i| (format!("k{i}"), i)).collect();
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let q = match &cursor {
+                Some(c) => format!("limit=3&cursor={c}"),
+                None => "limit=3".into(),
+            };
+            let p = Params::parse(s, Some(&q)).unwrap();
+            let (page, next) = p.paginate(items.clone()).unwrap();
+            seen.extend(page);
+            match next {
+                Some(n) => cursor = Some(n),
+                None => break,
+            }
+        }
+        assert_eq!(seen, (0..7).collect::<Vec<_>>());
+        // a cursor of another filter is refused
+        let p = Params::parse(s, Some("limit=3")).unwrap();
+        let (_, next) = p.paginate(items.clone()).unwrap();
+        let other = Params::parse(s, Some(&format!("tactic=execution&cursor={}", next.unwrap()))).unwrap();
+        assert!(other.paginate(items.clone()).is_err());
+        let junk = Params::parse(s, Some("cursor=%%%")).unwrap();
+        assert!(junk.paginate(items).is_err());
+    }
+}

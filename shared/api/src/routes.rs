@@ -1,0 +1,179 @@
+//! The route table: the one list of routes that the router matches, the OpenAPI document
+//! describes and template.yaml deploys (a test checks the last).
+use crate::error::ApiError;
+
+pub const PREFIX: &str = "/api/v1/mitre";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RouteId {
+    ListTactics,
+    GetTactic,
+    ListTechniques,
+    GetTechnique,
+    ListMitigations,
+    GetMitigation,
+    ListRelationships,
+    ListGroups,
+    GetGroup,
+    ListSoftware,
+    GetSoftware,
+    ListKillChainPhases,
+    GetStatus,
+    GetOpenApi,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct RouteSpec {
+    pub id: RouteId,
+    pub method: &'static str,
+    /// Path after the prefix, with `{name}` for path parameters.
+    pub path: &'static str,
+    /// The function name in template.yaml.
+    pub function: &'static str,
+    pub summary: &'static str,
+    pub tag: &'static str,
+    /// Query parameters the route accepts; any other is a 400.
+    pub query: &'static [&'static str],
+}
+
+impl RouteSpec {
+    pub fn full_path(&self) -> String {
+        format!("{PREFIX}/{}", self.path)
+    }
+
+    /// `GET /api/v1/mitre/techniques/{id}`: the API Gateway route key.
+    pub fn route_key(&self) -> String {
+        format!("{} {}", self.method, self.full_path())
+    }
+}
+
+const TECHNIQUE_LIST: &[&str] =
+    &["domain", "tactic", "kill_chain_phase", "platform", "q", "include_subtechniques", "include_revoked", "include_deprecated", "limit", "cursor"];
+const ENTITY_LIST: &[&str] = &["domain", "q", "include_revoked", "include_deprecated", "limit", "cursor"];
+const DETAIL: &[&str] = &["domain"];
+
+pub static ROUTES: &[RouteSpec] = &[
+    RouteSpec { id: RouteId::ListTactics, method: "GET", path: "tactics", function: "ListTacticsFunction", summary: "Tactics of a domain in matrix order", tag: "catalog", query: &["domain", "limit", "cursor"] },
+    RouteSpec { id: RouteId::GetTactic, method: "GET", path: "tactics/{id}", function: "GetTacticFunction", summary: "One tactic by TA id, shortname or STIX id, with its techniques", tag: "catalog", query: DETAIL },
+    RouteSpec { id: RouteId::ListTechniques, method: "GET", path: "techniques", function: "ListTechniquesFunction", summary: "Techniques and sub-techniques, filtered, searched and paginated", tag: "catalog", query: TECHNIQUE_LIST },
+    RouteSpec { id: RouteId::GetTechnique, method: "GET", path: "techniques/{id}", function: "GetTechniqueFunction", summary: "One technique by T-ID, sub-technique ID or STIX id, with its relations", tag: "catalog", query: DETAIL },
+    RouteSpec { id: RouteId::ListMitigations, method: "GET", path: "mitigations", function: "ListMitigationsFunction", summary: "Mitigations", tag: "catalog", query: ENTITY_LIST },
+    RouteSpec { id: RouteId::GetMitigation, method: "GET", path: "mitigations/{id}", function: "GetMitigationFunction", summary: "One mitigation with the techniques it mitigates", tag: "catalog", query: DETAIL },
+    RouteSpec { id: RouteId::ListRelationships, method: "GET", path: "relationships", function: "ListRelationshipsFunction", summary: "Relationships, filtered by type, source and target", tag: "catalog", query: &["domain", "type", "source", "target", "include_revoked", "include_deprecated", "limit", "cursor"] },
+    RouteSpec { id: RouteId::ListGroups, method: "GET", path: "groups", function: "ListGroupsFunction", summary: "Groups (intrusion sets)", tag: "catalog", query: ENTITY_LIST },
+    RouteSpec { id: RouteId::GetGroup, method: "GET", path: "groups/{id}", function: "GetGroupFunction", summary: "One group with the techniques and software it uses", tag: "catalog", query: DETAIL },
+    RouteSpec { id: RouteId::ListSoftware, method: "GET", path: "software", function: "ListSoftwareFunction", summary: "Software (malware and tools)", tag: "catalog", query: ENTITY_LIST },
+    RouteSpec { id: RouteId::GetSoftware, method: "GET", path: "software/{id}", function: "GetSoftwareFunction", summary: "One piece of software with the techniques it uses and the groups using it", tag: "catalog", query: DETAIL },
+    RouteSpec { id: RouteId::ListKillChainPhases, method: "GET", path: "kill-chain-phases", function: "ListKillChainPhasesFunction", summary: "Kill-chain phases per domain in matrix order, with technique counts", tag: "catalog", query: &["domain"] },
+    RouteSpec { id: RouteId::GetStatus, method: "GET", path: "status", function: "GetStatusFunction", summary: "Per domain: ATT&CK version, counts and the last sync run", tag: "status", query: &["detailed"] },
+    RouteSpec { id: RouteId::GetOpenApi, method: "GET", path: "openapi.json", function: "GetOpenApiFunction", summary: "This OpenAPI 3.1 document", tag: "status", query: &[] },
+];
+
+pub fn spec(id: RouteId) -> &'static RouteSpec {
+    ROUTES.iter().find(|r| r.id == id).expect("every route id is in the table")
+}
+
+/// A matched route with its decoded path parameters.
+#[derive(Debug)]
+pub struct Matched {
+    pub spec: &'static RouteSpec,
+    pub params: Vec<String>,
+}
+
+/// Matches a raw (percent-encoded) path, with or without a trailing slash.
+pub fn match_route(method: &str, raw_path: &str) -> Result<Matched, ApiError> {
+    let not_found = || ApiError::NotFound(format!("no route {raw_path}"));
+    let rest = raw_path.strip_prefix(PREFIX).ok_or_else(not_found)?;
+    let rest = rest.strip_prefix('/').unwrap_or(rest);
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let segments: Vec<&str> = rest.split('/').collect();
+    let mut allowed = Vec::new();
+    let mut found = None;
+    for r in ROUTES {
+        let tpl: Vec<&str> = r.path.split('/').collect();
+        if tpl.len() != segments.len() {
+            continue;
+        }
+        let mut params = Vec::new();
+        let ok = tpl.iter().zip(&segments).all(|(t, s)| {
+            if t.starts_with('{') {
+                if s.is_empty() {
+                    return false;
+                }
+                params.push(s.to_string());
+                true
+            } else {
+                t == s
+            }
+        });
+        if !ok {
+            continue;
+        }
+        if r.method == method {
+            found = Some(Matched { spec: r, params });
+            break;
+        }
+        allowed.push(r.method);
+    }
+    if let Some(m) = found {
+        let params = m
+            .params
+            .iter()
+            .map(|p| {
+                percent_decode(p).ok_or_else(|| ApiError::BadRequest {
+                    code: "invalid_path",
+                    message: "the path is not valid percent-encoded UTF-8".into(),
+                    details: None,
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        return Ok(Matched { spec: m.spec, params });
+    }
+    if !allowed.is_empty() {
+        return Err(ApiError::MethodNotAllowed { method: method.to_string(), allowed });
+    }
+    Err(not_found())
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let h = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(h, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_routes_slashes_and_methods() {
+        let m = match_route("GET", "/api/v1/mitre/techniques/T1059.001/").unwrap();
+        assert_eq!((m.spec.id, m.params.as_slice()), (RouteId::GetTechnique, &["T1059.001".to_string()][..]));
+        assert_eq!(match_route("GET", "/api/v1/mitre/techniques").unwrap().spec.id, RouteId::ListTechniques);
+        assert_eq!(match_route("GET", "/api/v1/mitre/kill-chain-phases/").unwrap().spec.id, RouteId::ListKillChainPhases);
+        assert!(matches!(match_route("POST", "/api/v1/mitre/techniques"), Err(ApiError::MethodNotAllowed { .. })));
+        assert!(matches!(match_route("GET", "/api/v1/mitre/nope"), Err(ApiError::NotFound(_))));
+        assert!(matches!(match_route("GET", "/api/v1/mitre/techniques//"), Err(ApiError::NotFound(_))));
+        assert_eq!(match_route("GET", "/api/v1/mitre/groups/G%30007").unwrap().params, ["G0007"]);
+        assert!(matches!(match_route("GET", "/api/v1/mitre/groups/%ff"), Err(ApiError::BadRequest { .. })));
+    }
+
+    #[test]
+    fn route_keys_are_unique() {
+        let mut keys: Vec<_> = ROUTES.iter().map(|r| r.route_key()).collect();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), ROUTES.len());
+    }
+}
