@@ -115,3 +115,69 @@ impl HttpFixture {
         self.seen.lock().unwrap().clone()
     }
 }
+
+/// A table and bucket with enterprise 18.1 and ICS 18.1 synced, shared by the API tests
+/// (synced once per test binary, on a runtime of its own).
+pub struct SyncedCatalog {
+    pub table: String,
+}
+
+pub fn synced_catalog() -> &'static SyncedCatalog {
+    static CELL: std::sync::OnceLock<SyncedCatalog> = std::sync::OnceLock::new();
+    CELL.get_or_init(|| {
+        std::thread::spawn(|| {
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                let app = spawn_app().await;
+                for (file, domain) in [
+                    ("enterprise-attack-18.1.json.gz", mitre_attack::Domain::EnterpriseAttack),
+                    ("ics-attack-18.1.json.gz", mitre_attack::Domain::IcsAttack),
+                ] {
+                    let source = mitre_store::FileSource { path: attack_data(file) };
+                    mitre_store::Syncer::new(&app.store)
+                        .run(&source, &mitre_store::SyncOptions::new(domain), &|_| {})
+                        .await
+                        .expect("sync for the API tests");
+                }
+                SyncedCatalog { table: app.store.table.clone() }
+            })
+        })
+        .join()
+        .unwrap()
+    })
+}
+
+/// A store (with clients of the calling runtime) on the shared synced table and bucket.
+pub async fn synced_store() -> Store {
+    let shared = synced_catalog();
+    let (ddb, s3) = aws_clients().await;
+    Store::new(ddb, s3, &shared.table, &shared.table)
+}
+
+/// What one API call answered.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub body: serde_json::Value,
+    pub ddb_calls: u64,
+}
+
+pub const ALICE: &str = "arn:aws:iam::123456789012:user/alice";
+
+/// Calls the API through the router, as API Gateway would deliver the request.
+pub async fn call(app: &mitre_api::App, method: &str, path: &str, principal: Option<&str>, body: &[u8]) -> Answer {
+    let req = mitre_api::local::apigw_request(method, path, &[("content-type".into(), "application/json".into())], body, principal);
+    let served = mitre_api::serve(app, req).await;
+    let status = served.response.status().as_u16();
+    let text = match served.response.body() {
+        lambda_http::Body::Text(t) => t.clone(),
+        lambda_http::Body::Binary(b) => String::from_utf8_lossy(b).to_string(),
+        _ => String::new(),
+    };
+    let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+    Answer { status, body, ddb_calls: served.ddb_calls }
+}
+
+pub async fn get(app: &mitre_api::App, path: &str) -> Answer {
+    call(app, "GET", path, Some(ALICE), b"").await
+}

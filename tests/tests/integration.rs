@@ -1,5 +1,6 @@
 //! The integration tests: one binary, against the local stack.
 mod integration {
+    pub mod api;
     pub mod sync;
     pub mod template;
 }

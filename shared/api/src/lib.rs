@@ -28,7 +28,7 @@ use routes::{RouteId, match_route};
 /// Bodies larger than this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     /// Principals (IAM ARNs) with every right: MITRE_SUPERUSERS, comma-separated.
     pub superusers: Vec<String>,
@@ -36,6 +36,12 @@ pub struct Settings {
     pub only_route: Option<String>,
     /// Seconds between catalog version checks (MITRE_CATALOG_TTL_SECONDS, default 60).
     pub catalog_ttl: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { superusers: Vec::new(), only_route: None, catalog_ttl: Duration::from_secs(60) }
+    }
 }
 
 impl Settings {

@@ -41,3 +41,35 @@ fn the_sync_runs_every_ten_minutes_on_arm64() {
         assert_eq!(bucket["PublicAccessBlockConfiguration"][k], Value::Bool(true), "{k}");
     }
 }
+
+#[test]
+fn every_route_is_a_function_and_every_function_a_route() {
+    use std::collections::BTreeSet;
+    let t = template();
+    let mut deployed = BTreeSet::new();
+    let mut functions = BTreeSet::new();
+    for (name, res) in t["Resources"].as_mapping().unwrap() {
+        let events = match res["Properties"]["Events"].as_mapping() {
+            Some(e) => e,
+            None => continue,
+        };
+        for ev in events.values().filter(|e| e["Type"] == Value::from("HttpApi")) {
+            let method = ev["Properties"]["Method"].as_str().unwrap().to_uppercase();
+            let path = ev["Properties"]["Path"].as_str().unwrap().to_string();
+            deployed.insert((method.clone(), path.clone()));
+            let route_env = res["Properties"]["Environment"]["Variables"]["MITRE_ROUTE"].as_str().unwrap();
+            assert_eq!(route_env, format!("{method} {}", path.trim_end_matches('/')), "{name:?}");
+            assert_eq!(res["Metadata"]["Binary"], Value::Null);
+            assert_eq!(res["Metadata"]["BuildProperties"]["Binary"], Value::from("api"), "{name:?}");
+            functions.insert(name.as_str().unwrap().to_string());
+        }
+    }
+    let mut routed = BTreeSet::new();
+    for r in mitre_api::routes::ROUTES {
+        routed.insert((r.method.to_string(), r.full_path()));
+        routed.insert((r.method.to_string(), format!("{}/", r.full_path())));
+        assert!(functions.contains(r.function), "{} has no function {}", r.route_key(), r.function);
+    }
+    assert_eq!(deployed, routed);
+    assert_eq!(functions.len(), mitre_api::routes::ROUTES.len());
+}
