@@ -3,12 +3,13 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help dev local-up local-down build test test-unit test-integration validate bench-sync lint
+.PHONY: help dev local-up local-down build test test-unit test-integration validate bench-sync bench-api serve
 
 help:
 	@echo "make dev        start the local stack, sync ATT&CK into it and show its status"
 	@echo "make test       the whole test suite (starts and stops its own local stack)"
 	@echo "make bench-sync sync benchmark against the naive boto3 loader"
+	@echo "make bench-api  API latency benchmark against mitreattack-python"
 	@echo "make local-up / local-down   the local stack alone (DynamoDB Local + S3 server)"
 
 local-up:
@@ -21,9 +22,17 @@ build:
 	$(CARGO) build --workspace
 
 # ATTACK_SOURCE: a bundle URL or path (gzip or plain) for machines without internet access.
+PORT ?= 3000
 dev: local-up build
 	source .local/env && ./target/debug/mitre import --domain enterprise-attack $(if $(ATTACK_SOURCE),--url "$(ATTACK_SOURCE)")
 	source .local/env && ./target/debug/mitre status
+	@echo
+	@echo "Serving the API on http://127.0.0.1:$(PORT) (Ctrl-C stops it; make local-down stops the stack). Try:"
+	@echo "  curl -s -H 'x-dev-principal-arn: arn:aws:iam::111111111111:user/analyst' 'http://127.0.0.1:$(PORT)/api/v1/mitre/techniques?q=powershell&limit=3'"
+	source .local/env && ./target/debug/mitre serve --port $(PORT)
+
+serve:
+	source .local/env && ./target/debug/mitre serve --port $(PORT)
 
 validate:
 	infra/sam-validate.sh
@@ -39,3 +48,6 @@ test-integration:
 
 bench-sync:
 	bench/sync.sh
+
+bench-api:
+	bench/api.sh

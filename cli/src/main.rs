@@ -65,6 +65,12 @@ enum Command {
         #[arg(long, default_value_t = 3000)]
         port: u16,
     },
+    /// Measure in-process API latency on the synced store (used by `make bench-api`).
+    #[command(hide = true)]
+    BenchApi {
+        #[arg(long, default_value_t = 200)]
+        iterations: usize,
+    },
     /// Measure parse and diff throughput of bundles (used by `make bench-sync`).
     #[command(hide = true)]
     BenchParse {
@@ -123,6 +129,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let store = store().await?;
             serve::serve(mitre_api::App::new(store, mitre_api::Settings::from_env()), port).await?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::BenchApi { iterations } => {
+            bench::api(store().await?, iterations).await
         }
         Command::BenchParse { bundle, previous, rounds } => bench::parse(&bundle, previous.as_deref(), rounds),
     }

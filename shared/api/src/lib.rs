@@ -36,11 +36,13 @@ pub struct Settings {
     pub only_route: Option<String>,
     /// Seconds between catalog version checks (MITRE_CATALOG_TTL_SECONDS, default 60).
     pub catalog_ttl: Duration,
+    /// Print the metric line of each request (on by default; benchmarks turn it off).
+    pub metric_lines: bool,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { superusers: Vec::new(), only_route: None, catalog_ttl: Duration::from_secs(60) }
+        Settings { superusers: Vec::new(), only_route: None, catalog_ttl: Duration::from_secs(60), metric_lines: true }
     }
 }
 
@@ -55,7 +57,7 @@ impl Settings {
             .collect();
         let only_route = std::env::var("MITRE_ROUTE").ok().filter(|r| !r.trim().is_empty());
         let ttl = std::env::var("MITRE_CATALOG_TTL_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(60);
-        Settings { superusers, only_route, catalog_ttl: Duration::from_secs(ttl) }
+        Settings { superusers, only_route, catalog_ttl: Duration::from_secs(ttl), metric_lines: true }
     }
 }
 
@@ -122,7 +124,9 @@ pub async fn serve(app: &App, req: Request) -> Served {
         }
     };
     let latency = started.elapsed();
-    emit_metric(&route, status.as_u16(), latency, counters.calls(), counters.capacity());
+    if app.settings.metric_lines {
+        emit_metric(&route, status.as_u16(), latency, counters.calls(), counters.capacity());
+    }
     Served { response: json_response(status, &body), route, ddb_calls: counters.calls(), consumed_capacity: counters.capacity() }
 }
 
@@ -194,7 +198,5 @@ fn emit_metric(route: &str, status: u16, latency: Duration, ddb_calls: u64, capa
         "DynamoDBCalls": ddb_calls,
         "ConsumedCapacity": capacity,
     });
-    if std::env::var_os("MITRE_QUIET_METRICS").is_none() {
-        println!("{line}");
-    }
+    println!("{line}");
 }
