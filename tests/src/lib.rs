@@ -139,6 +139,7 @@ pub fn synced_catalog() -> &'static SyncedCatalog {
                         .await
                         .expect("sync for the API tests");
                 }
+                register(&app.store, ALICE, "acme", mitre_store::tenancy::Role::Viewer).await;
                 SyncedCatalog { table: app.store.table.clone() }
             })
         })
@@ -180,4 +181,46 @@ pub async fn call(app: &mitre_api::App, method: &str, path: &str, principal: Opt
 
 pub async fn get(app: &mitre_api::App, path: &str) -> Answer {
     call(app, "GET", path, Some(ALICE), b"").await
+}
+
+/// Registers `arn` directly in the store (as a deployment's first superuser would through the API).
+pub async fn register(store: &Store, arn: &str, tenant: &str, role: mitre_store::tenancy::Role) {
+    let at = chrono::Utc::now().to_rfc3339();
+    let p = mitre_store::tenancy::Principal {
+        principal: arn.into(),
+        tenant: tenant.into(),
+        role,
+        created_at: at.clone(),
+        updated_at: at.clone(),
+        updated_by: "tests".into(),
+    };
+    let audit = mitre_store::items::AuditEntry {
+        id: ulid::Ulid::new().to_string(),
+        tenant: tenant.into(),
+        actor: "tests".into(),
+        action: "principal.put".into(),
+        target: format!("principals/{arn}"),
+        before: None,
+        after: None,
+        at,
+        request_id: "tests".into(),
+    };
+    store.put_principal(&p, audit).await.expect("register a principal");
+}
+
+/// Calls with extra headers (If-Match, ...).
+pub async fn call_with(app: &mitre_api::App, method: &str, path: &str, principal: Option<&str>, headers: &[(&str, &str)], body: &[u8]) -> (Answer, Option<String>) {
+    let mut h: Vec<(String, String)> = vec![("content-type".into(), "application/json".into())];
+    h.extend(headers.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let req = mitre_api::local::apigw_request(method, path, &h, body, principal);
+    let served = mitre_api::serve(app, req).await;
+    let status = served.response.status().as_u16();
+    let etag = served.response.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let text = match served.response.body() {
+        lambda_http::Body::Text(t) => t.clone(),
+        lambda_http::Body::Binary(b) => String::from_utf8_lossy(b).to_string(),
+        _ => String::new(),
+    };
+    let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+    (Answer { status, body, ddb_calls: served.ddb_calls }, etag)
 }

@@ -3,9 +3,12 @@
 //!
 //! Every request produces one response in the common shape and one metric line in
 //! CloudWatch Embedded Metric Format.
+pub mod admin;
 pub mod catalog;
 pub mod catalog_cache;
 pub mod error;
+pub mod identity;
+pub mod mappings;
 pub mod local;
 pub mod openapi;
 pub mod params;
@@ -38,11 +41,19 @@ pub struct Settings {
     pub catalog_ttl: Duration,
     /// Print the metric line of each request (on by default; benchmarks turn it off).
     pub metric_lines: bool,
+    /// How long catalog routes reuse a registry entry (MITRE_PRINCIPAL_TTL_SECONDS, default 30; 0 never).
+    pub principal_ttl: Duration,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { superusers: Vec::new(), only_route: None, catalog_ttl: Duration::from_secs(60), metric_lines: true }
+        Settings {
+            superusers: Vec::new(),
+            only_route: None,
+            catalog_ttl: Duration::from_secs(60),
+            metric_lines: true,
+            principal_ttl: Duration::from_secs(30),
+        }
     }
 }
 
@@ -56,8 +67,14 @@ impl Settings {
             .map(str::to_string)
             .collect();
         let only_route = std::env::var("MITRE_ROUTE").ok().filter(|r| !r.trim().is_empty());
-        let ttl = std::env::var("MITRE_CATALOG_TTL_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(60);
-        Settings { superusers, only_route, catalog_ttl: Duration::from_secs(ttl), metric_lines: true }
+        let secs = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+        Settings {
+            superusers,
+            only_route,
+            catalog_ttl: Duration::from_secs(secs("MITRE_CATALOG_TTL_SECONDS", 60)),
+            metric_lines: true,
+            principal_ttl: Duration::from_secs(secs("MITRE_PRINCIPAL_TTL_SECONDS", 30)),
+        }
     }
 }
 
@@ -66,12 +83,13 @@ pub struct App {
     pub store: Store,
     pub catalog: CatalogCache,
     pub settings: Settings,
+    principals: identity::PrincipalCache,
 }
 
 impl App {
     pub fn new(store: Store, settings: Settings) -> App {
         let catalog = CatalogCache::new(store.clone(), settings.catalog_ttl);
-        App { store, catalog, settings }
+        App { store, catalog, settings, principals: identity::PrincipalCache::default() }
     }
 }
 
@@ -94,6 +112,20 @@ fn caller(req: &Request) -> Result<Caller, ApiError> {
     Ok(Caller { principal, request_id: ctx.request_id.clone().unwrap_or_default() })
 }
 
+/// What a handler answers: a status, a JSON body (none for 204) and an ETag.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Option<Value>,
+    pub etag: Option<String>,
+}
+
+impl Reply {
+    pub fn json(body: Value) -> Reply {
+        Reply { status: 200, body: Some(body), etag: None }
+    }
+}
+
 /// A served request with what it cost.
 pub struct Served {
     pub response: Response<Body>,
@@ -114,32 +146,41 @@ pub async fn serve(app: &App, req: Request) -> Served {
     let path = req.uri().path().to_string();
     let (result, counters) = mitre_store::metrics::measured(dispatch(app, &req)).await;
     let (route, outcome) = result;
-    let (status, body) = match outcome {
-        Ok(v) => (StatusCode::OK, v),
+    let reply = match outcome {
+        Ok(r) => r,
         Err(e) => {
             if let ApiError::Internal(detail) = &e {
                 tracing::error!(%method, %path, error = %detail, "internal error");
             }
-            (e.status(), e.body())
+            Reply { status: e.status().as_u16(), body: Some(e.body()), etag: None }
         }
     };
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let latency = started.elapsed();
     if app.settings.metric_lines {
         emit_metric(&route, status.as_u16(), latency, counters.calls(), counters.capacity());
     }
-    Served { response: json_response(status, &body), route, ddb_calls: counters.calls(), consumed_capacity: counters.capacity() }
+    Served { response: json_response(status, reply.body.as_ref(), reply.etag.as_deref()), route, ddb_calls: counters.calls(), consumed_capacity: counters.capacity() }
 }
 
-fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
-    let mut resp = Response::new(Body::Text(body.to_string()));
+fn json_response(status: StatusCode, body: Option<&Value>, etag: Option<&str>) -> Response<Body> {
+    let mut resp = Response::new(match body {
+        Some(b) => Body::Text(b.to_string()),
+        None => Body::Empty,
+    });
     *resp.status_mut() = status;
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if body.is_some() {
+        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    }
+    if let Some(tag) = etag.and_then(|t| HeaderValue::from_str(t).ok()) {
+        resp.headers_mut().insert(header::ETAG, tag);
+    }
     resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp.headers_mut().insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     resp
 }
 
-async fn dispatch(app: &App, req: &Request) -> (String, Result<Value, ApiError>) {
+async fn dispatch(app: &App, req: &Request) -> (String, Result<Reply, ApiError>) {
     let matched = match match_route(req.method().as_str(), req.uri().path()) {
         Ok(m) => m,
         Err(e) => return ("unmatched".into(), Err(e)),
@@ -149,14 +190,35 @@ async fn dispatch(app: &App, req: &Request) -> (String, Result<Value, ApiError>)
         return (route, Err(ApiError::NotFound(format!("no route {}", req.uri().path()))));
     }
     let out = async {
-        let _caller = caller(req)?;
+        let caller = caller(req)?;
         if req.body().len() > MAX_BODY_BYTES {
             return Err(ApiError::PayloadTooLarge { limit: MAX_BODY_BYTES });
         }
         let params = Params::parse(matched.spec, req.uri().query())?;
+        let tenant_route = matched.spec.tag == "mappings" || matched.spec.tag == "admin";
+        let who = identity::identify(app, &caller, !tenant_route).await?;
         let id = matched.params.first().map(String::as_str).unwrap_or_default();
+        let body: &[u8] = req.body().as_ref();
+        let if_match = match req.headers().get(header::IF_MATCH).map(|v| v.to_str()) {
+            Some(Ok(v)) => Some(v),
+            Some(Err(_)) => return Err(ApiError::BadRequest { code: "invalid_header", message: "If-Match is not valid text".into(), details: None }),
+            None => None,
+        };
         use catalog::EntityKind::*;
+        let catalog_reply = |v: Result<Value, ApiError>| v.map(Reply::json);
         match matched.spec.id {
+            RouteId::CreateMapping(k) => return mappings::create(app, &who, k, body).await,
+            RouteId::ListMappings(k) => return mappings::list(app, &who, k, &params).await,
+            RouteId::GetMapping(k) => return mappings::get(app, &who, k, id).await,
+            RouteId::UpdateMapping(k) => return mappings::update(app, &who, k, id, body, if_match).await,
+            RouteId::DeleteMapping(k) => return mappings::delete(app, &who, k, id, if_match).await,
+            RouteId::PutPrincipal => return admin::put_principal(app, &who, id, body).await,
+            RouteId::DeletePrincipal => return admin::delete_principal(app, &who, id).await,
+            RouteId::ListPrincipals => return admin::list_principals(app, &who).await,
+            RouteId::ListAudit => return admin::list_audit(app, &who, &params).await,
+            _ => {}
+        }
+        catalog_reply(match matched.spec.id {
             RouteId::ListTactics => catalog::list_tactics(app, &params).await,
             RouteId::GetTactic => catalog::get_tactic(app, &params, id).await,
             RouteId::ListTechniques => catalog::list_techniques(app, &params).await,
@@ -171,7 +233,8 @@ async fn dispatch(app: &App, req: &Request) -> (String, Result<Value, ApiError>)
             RouteId::ListKillChainPhases => catalog::list_kill_chain_phases(app, &params).await,
             RouteId::GetStatus => catalog::status(app, &params).await,
             RouteId::GetOpenApi => Ok(openapi::document()),
-        }
+            _ => unreachable!("tenant routes are answered above"),
+        })
     }
     .await;
     (route, out)

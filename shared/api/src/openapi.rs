@@ -54,6 +54,12 @@ fn response_schema(id: RouteId) -> RefOr<Schema> {
         RouteId::ListRelationships => page_of("RelationshipView"),
         RouteId::ListKillChainPhases => page_of("KillChainPhaseView"),
         RouteId::GetStatus | RouteId::GetOpenApi => ObjectBuilder::new().into(),
+        RouteId::CreateMapping(_) | RouteId::GetMapping(_) | RouteId::UpdateMapping(_) => reference("Mapping"),
+        RouteId::ListMappings(_) => page_of("Mapping"),
+        RouteId::DeleteMapping(_) | RouteId::DeletePrincipal => ObjectBuilder::new().into(),
+        RouteId::PutPrincipal => reference("Principal"),
+        RouteId::ListPrincipals => page_of("Principal"),
+        RouteId::ListAudit => page_of("AuditEntry"),
     }
 }
 
@@ -83,15 +89,60 @@ fn operation(r: &RouteSpec) -> utoipa::openapi::path::Operation {
                 .schema(Some(ObjectBuilder::new().schema_type(ty))),
         );
     }
-    let ok = ResponseBuilder::new()
-        .description("OK")
-        .content("application/json", ContentBuilder::new().schema(Some(response_schema(r.id))).build())
-        .build();
-    op = op.response("200", ok);
+    let body = match r.id {
+        RouteId::CreateMapping(_) | RouteId::UpdateMapping(_) => Some("MappingInputDoc"),
+        RouteId::PutPrincipal => Some("PrincipalInputDoc"),
+        _ => None,
+    };
+    if let Some(schema) = body {
+        op = op.request_body(Some(
+            utoipa::openapi::request_body::RequestBodyBuilder::new()
+                .content("application/json", ContentBuilder::new().schema(Some(reference(schema))).build())
+                .required(Some(Required::True))
+                .build(),
+        ));
+    }
+    if matches!(r.id, RouteId::CreateMapping(_)) {
+        op = op.description(Some(
+            "Creates the mapping (201). A mapping is unique per entity ids, technique and tactic: posting the same \
+             combination again merges the observation into the existing mapping instead (200): the observation \
+             window becomes the union of both, the confidence the higher of both; other fields keep their values \
+             (change them with PATCH).",
+        ));
+    }
+    if matches!(r.id, RouteId::UpdateMapping(_) | RouteId::DeleteMapping(_)) {
+        op = op.parameter(
+            ParameterBuilder::new()
+                .name("If-Match")
+                .parameter_in(ParameterIn::Header)
+                .required(Required::True)
+                .description(Some("The ETag of the version being changed; a stale one gets 412."))
+                .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
+        );
+    }
+    let (code, desc) = match r.id {
+        RouteId::CreateMapping(_) => ("201", "Created (200 when merged into an existing mapping)"),
+        RouteId::DeleteMapping(_) | RouteId::DeletePrincipal => ("204", "Deleted"),
+        _ => ("200", "OK"),
+    };
+    let mut ok = ResponseBuilder::new().description(desc);
+    if code != "204" {
+        ok = ok.content("application/json", ContentBuilder::new().schema(Some(response_schema(r.id))).build());
+    }
+    op = op.response(code, ok.build());
+    if matches!(r.id, RouteId::CreateMapping(_)) {
+        op = op.response(
+            "200",
+            ResponseBuilder::new().description("Merged into the existing mapping").content("application/json", ContentBuilder::new().schema(Some(reference("Mapping"))).build()).build(),
+        );
+    }
     let errors = [
         ("400", "Bad or unknown parameter (details.parameter names it)"),
         ("401", "No verified caller identity"),
-        ("403", "The caller may not do this"),
+        ("403", "The caller is not registered or lacks the role"),
+        ("409", "Conflict (PATCH onto another mapping's entity, technique and tactic)"),
+        ("412", "If-Match names a stale version"),
+        ("422", "A value is out of range or names no (or a revoked) technique; details.field names it"),
         ("404", "Unknown id or route"),
         ("405", "Method not allowed (details.allowed lists the methods)"),
         ("413", "Request body over 256 KiB"),
@@ -138,6 +189,11 @@ pub fn document() -> Value {
             .schema_from::<EntityDetail>()
             .schema_from::<RelationshipView>()
             .schema_from::<KillChainPhaseView>()
+            .schema_from::<MappingDoc>()
+            .schema_from::<MappingInputDoc>()
+            .schema_from::<PrincipalDoc>()
+            .schema_from::<PrincipalInputDoc>()
+            .schema_from::<AuditEntryDoc>()
             .security_scheme("sigv4", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description("Authorization", "AWS Signature Version 4 (API Gateway IAM authorization)"))))
             .build();
         let api = OpenApiBuilder::new()

@@ -1,5 +1,7 @@
 //! The route table: the one list of routes that the router matches, the OpenAPI document
 //! describes and template.yaml deploys (a test checks the last).
+use mitre_store::tenancy::MappingKind;
+
 use crate::error::ApiError;
 
 pub const PREFIX: &str = "/api/v1/mitre";
@@ -20,6 +22,15 @@ pub enum RouteId {
     ListKillChainPhases,
     GetStatus,
     GetOpenApi,
+    CreateMapping(MappingKind),
+    ListMappings(MappingKind),
+    GetMapping(MappingKind),
+    UpdateMapping(MappingKind),
+    DeleteMapping(MappingKind),
+    PutPrincipal,
+    DeletePrincipal,
+    ListPrincipals,
+    ListAudit,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -67,6 +78,30 @@ pub static ROUTES: &[RouteSpec] = &[
     RouteSpec { id: RouteId::ListKillChainPhases, method: "GET", path: "kill-chain-phases", function: "ListKillChainPhasesFunction", summary: "Kill-chain phases per domain in matrix order, with technique counts", tag: "catalog", query: &["domain"] },
     RouteSpec { id: RouteId::GetStatus, method: "GET", path: "status", function: "GetStatusFunction", summary: "Per domain: ATT&CK version, counts and the last sync run", tag: "status", query: &["detailed"] },
     RouteSpec { id: RouteId::GetOpenApi, method: "GET", path: "openapi.json", function: "GetOpenApiFunction", summary: "This OpenAPI 3.1 document", tag: "status", query: &[] },
+    RouteSpec { id: RouteId::CreateMapping(MappingKind::Alert), method: "POST", path: "alert-mappings", function: "CreateAlertMappingFunction", summary: "Map a alert to a technique (idempotent per alert, technique and tactic: a repeat merges the observation)", tag: "mappings", query: &[] },
+    RouteSpec { id: RouteId::ListMappings(MappingKind::Alert), method: "GET", path: "alert-mappings", function: "ListAlertMappingsFunction", summary: "Alert mappings of the caller's tenant, filtered and paginated", tag: "mappings", query: &["alert_id", "case_id", "technique", "tactic", "observed_from", "observed_to", "limit", "cursor"] },
+    RouteSpec { id: RouteId::GetMapping(MappingKind::Alert), method: "GET", path: "alert-mappings/{id}", function: "GetAlertMappingFunction", summary: "One alert mapping (ETag carries its version)", tag: "mappings", query: &[] },
+    RouteSpec { id: RouteId::UpdateMapping(MappingKind::Alert), method: "PATCH", path: "alert-mappings/{id}", function: "UpdateAlertMappingFunction", summary: "Change a alert mapping (If-Match required)", tag: "mappings", query: &[] },
+    RouteSpec { id: RouteId::DeleteMapping(MappingKind::Alert), method: "DELETE", path: "alert-mappings/{id}", function: "DeleteAlertMappingFunction", summary: "Delete a alert mapping (If-Match required)", tag: "mappings", query: &[] },
+    RouteSpec { id: RouteId::CreateMapping(MappingKind::Incident), method: "POST", path: "incident-mappings", function: "CreateIncidentMappingFunction", summary: "Map a incident to a technique (idempotent per incident, technique and tactic: a repeat merges the observation)", tag: "mappings", query: &[] },
+    RouteSpec { id: RouteId::ListMappings(MappingKind::Incident), method: "GET", path: "incident-mappings", function: "ListIncidentMappingsFunction", summary: "Incident mappings of the caller's tenant, filtered and paginated", tag: "mappings", query: &["incident_id", "technique", "tactic", "observed_from", "observed_to", "limit", "cursor"] },
+    RouteSpec { id: RouteId::GetMapping(MappingKind::Incident), method: "GET", path: "incident-mappings/{id}", function: "GetIncidentMappingFunction", summary: "One incident mapping (ETag carries its version)", tag: "mappings", query: &[] },
+    RouteSpec { id: RouteId::UpdateMapping(MappingKind::Incident), method: "PATCH", path: "incident-mappings/{id}", function: "UpdateIncidentMappingFunction", summary: "Change a incident mapping (If-Match required)", tag: "mappings", query: &[] },
+    RouteSpec { id: RouteId::DeleteMapping(MappingKind::Incident), method: "DELETE", path: "incident-mappings/{id}", function: "DeleteIncidentMappingFunction", summary: "Delete a incident mapping (If-Match required)", tag: "mappings", query: &[] },
+    RouteSpec { id: RouteId::CreateMapping(MappingKind::Case), method: "POST", path: "case-mappings", function: "CreateCaseMappingFunction", summary: "Map a case to a technique (idempotent per case, technique and tactic: a repeat merges the observation)", tag: "mappings", query: &[] },
+    RouteSpec { id: RouteId::ListMappings(MappingKind::Case), method: "GET", path: "case-mappings", function: "ListCaseMappingsFunction", summary: "Case mappings of the caller's tenant, filtered and paginated", tag: "mappings", query: &["case_id", "alert_id", "technique", "tactic", "observed_from", "observed_to", "limit", "cursor"] },
+    RouteSpec { id: RouteId::GetMapping(MappingKind::Case), method: "GET", path: "case-mappings/{id}", function: "GetCaseMappingFunction", summary: "One case mapping (ETag carries its version)", tag: "mappings", query: &[] },
+    RouteSpec { id: RouteId::UpdateMapping(MappingKind::Case), method: "PATCH", path: "case-mappings/{id}", function: "UpdateCaseMappingFunction", summary: "Change a case mapping (If-Match required)", tag: "mappings", query: &[] },
+    RouteSpec { id: RouteId::DeleteMapping(MappingKind::Case), method: "DELETE", path: "case-mappings/{id}", function: "DeleteCaseMappingFunction", summary: "Delete a case mapping (If-Match required)", tag: "mappings", query: &[] },
+    RouteSpec { id: RouteId::CreateMapping(MappingKind::Observable), method: "POST", path: "observable-mappings", function: "CreateObservableMappingFunction", summary: "Map a observable to a technique (idempotent per observable, technique and tactic: a repeat merges the observation)", tag: "mappings", query: &[] },
+    RouteSpec { id: RouteId::ListMappings(MappingKind::Observable), method: "GET", path: "observable-mappings", function: "ListObservableMappingsFunction", summary: "Observable mappings of the caller's tenant, filtered and paginated", tag: "mappings", query: &["observable_id", "technique", "tactic", "observed_from", "observed_to", "limit", "cursor"] },
+    RouteSpec { id: RouteId::GetMapping(MappingKind::Observable), method: "GET", path: "observable-mappings/{id}", function: "GetObservableMappingFunction", summary: "One observable mapping (ETag carries its version)", tag: "mappings", query: &[] },
+    RouteSpec { id: RouteId::UpdateMapping(MappingKind::Observable), method: "PATCH", path: "observable-mappings/{id}", function: "UpdateObservableMappingFunction", summary: "Change a observable mapping (If-Match required)", tag: "mappings", query: &[] },
+    RouteSpec { id: RouteId::DeleteMapping(MappingKind::Observable), method: "DELETE", path: "observable-mappings/{id}", function: "DeleteObservableMappingFunction", summary: "Delete a observable mapping (If-Match required)", tag: "mappings", query: &[] },
+    RouteSpec { id: RouteId::ListPrincipals, method: "GET", path: "admin/principals", function: "ListPrincipalsFunction", summary: "The principal registry (superusers)", tag: "admin", query: &[] },
+    RouteSpec { id: RouteId::PutPrincipal, method: "PUT", path: "admin/principals/{id}", function: "PutPrincipalFunction", summary: "Register a principal (percent-encoded ARN) in a tenant with a role (superusers)", tag: "admin", query: &[] },
+    RouteSpec { id: RouteId::DeletePrincipal, method: "DELETE", path: "admin/principals/{id}", function: "DeletePrincipalFunction", summary: "Remove a principal from the registry (superusers)", tag: "admin", query: &[] },
+    RouteSpec { id: RouteId::ListAudit, method: "GET", path: "audit", function: "ListAuditFunction", summary: "The audit log, newest first: admins see their tenant, superusers every tenant", tag: "admin", query: &["tenant", "action", "actor", "target", "since", "until", "limit", "cursor"] },
 ];
 
 pub fn spec(id: RouteId) -> &'static RouteSpec {

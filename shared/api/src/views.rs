@@ -238,3 +238,119 @@ pub fn object_ref(c: &DomainCatalog, stix_id: &str, relationship: Option<&str>) 
     };
     Some(ObjectRef { attack_id, stix_id: stix_id.to_string(), name, relationship: relationship.map(str::to_string) })
 }
+
+/// A technique mapping of an alert, incident, case or observable.
+#[allow(dead_code)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Mapping)]
+pub struct MappingDoc {
+    /// ULID, time-ordered.
+    pub id: String,
+    /// alert, incident, case or observable.
+    pub kind: String,
+    pub tenant: String,
+    /// Alert and case mappings: alert_id and/or case_id (at least one). Incident mappings: incident_id. Observable mappings: observable_id.
+    pub alert_id: Option<String>,
+    pub case_id: Option<String>,
+    pub incident_id: Option<String>,
+    pub observable_id: Option<String>,
+    /// Technique or sub-technique ID, checked against the catalog.
+    pub technique: String,
+    pub technique_name: String,
+    pub domain: String,
+    /// The kill-chain phase (tactic shortname) the technique was observed in.
+    pub tactic: String,
+    /// 1 to 100.
+    pub confidence_score: u8,
+    /// siem, edr, ids, manual_analysis, threat_intel or other.
+    pub detection_method: String,
+    pub detection_detail: Option<String>,
+    /// Evidence, at most 64 KiB.
+    pub artifacts: Option<String>,
+    /// low, medium or high.
+    pub impact_level: String,
+    /// not_started, in_progress or completed.
+    pub mitigation_status: String,
+    pub first_observed: String,
+    pub last_observed: String,
+    pub notes: Option<String>,
+    /// Earlier techniques of the mapping, after ATT&CK upgrades.
+    #[schema(value_type = Vec<Object>)]
+    pub history: Vec<serde_json::Value>,
+    /// Why an analyst should review the mapping, if they should.
+    pub needs_review: Option<String>,
+    pub created_by: String,
+    pub created_at: String,
+    pub updated_by: String,
+    pub updated_at: String,
+    /// Bumped by every change; the ETag is this number in quotes.
+    pub version: u64,
+}
+
+/// The body of POST (technique required, the kind's entity ids required) and PATCH (any subset;
+/// entity ids cannot change). Unknown fields are refused.
+#[allow(dead_code)]
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MappingInputDoc {
+    pub alert_id: Option<String>,
+    pub case_id: Option<String>,
+    pub incident_id: Option<String>,
+    pub observable_id: Option<String>,
+    pub technique: Option<String>,
+    /// Required when the technique is in several tactics; filled in when it has one.
+    pub tactic: Option<String>,
+    /// Default 50.
+    pub confidence_score: Option<u8>,
+    /// Default manual_analysis.
+    pub detection_method: Option<String>,
+    pub detection_detail: Option<String>,
+    pub artifacts: Option<String>,
+    /// Default medium.
+    pub impact_level: Option<String>,
+    /// Default not_started.
+    pub mitigation_status: Option<String>,
+    /// RFC 3339; default now.
+    pub first_observed: Option<String>,
+    /// RFC 3339; default now; not before first_observed.
+    pub last_observed: Option<String>,
+    pub notes: Option<String>,
+}
+
+#[allow(dead_code)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Principal)]
+pub struct PrincipalDoc {
+    /// IAM ARN; assumed-role session ARNs are normalised to their role.
+    pub principal: String,
+    pub tenant: String,
+    /// superuser, admin, analyst or viewer.
+    pub role: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub updated_by: String,
+}
+
+#[allow(dead_code)]
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PrincipalInputDoc {
+    pub tenant: String,
+    pub role: String,
+}
+
+#[allow(dead_code)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AuditEntry)]
+pub struct AuditEntryDoc {
+    pub id: String,
+    pub tenant: String,
+    pub actor: String,
+    /// e.g. mapping.create, mapping.merge, mapping.update, mapping.delete, principal.put, principal.delete, sync.run.
+    pub action: String,
+    pub target: String,
+    #[schema(value_type = Option<Object>)]
+    pub before: Option<serde_json::Value>,
+    #[schema(value_type = Option<Object>)]
+    pub after: Option<serde_json::Value>,
+    pub at: String,
+    pub request_id: String,
+}

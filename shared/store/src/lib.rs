@@ -16,6 +16,7 @@ pub mod schema;
 pub mod source;
 pub mod status;
 pub mod sync;
+pub mod tenancy;
 
 pub use config::{Config, aws_clients};
 pub use error::{StoreError, SyncError};

@@ -191,9 +191,11 @@ async fn bad_requests_get_their_4xx_in_the_common_shape() {
     let c = page.body["next_cursor"].as_str().unwrap();
     let r = get(&app, &format!("{P}/techniques?limit=2&tactic=execution&cursor={c}")).await;
     assert_eq!(r.status, 400);
-    // no identity, too large a body
+    // no identity, an unregistered identity, too large a body
     let r = call(&app, "GET", &format!("{P}/techniques"), None, b"").await;
     assert_eq!((r.status, r.body["error"]["code"].as_str()), (401, Some("unauthenticated")));
+    let r = call(&app, "GET", &format!("{P}/techniques"), Some("arn:aws:iam::999999999999:user/mallory"), b"").await;
+    assert_eq!((r.status, r.body["error"]["code"].as_str()), (403, Some("forbidden")));
     let big = vec![b'x'; 300 * 1024];
     let r = call(&app, "GET", &format!("{P}/techniques"), Some(ALICE), &big).await;
     assert_eq!(r.status, 413);
@@ -218,7 +220,7 @@ async fn catalog_reads_cost_at_most_two_dynamodb_calls() {
         format!("{P}/status"),
         format!("{P}/openapi.json"),
     ];
-    assert_eq!(routes.len(), ROUTES.len());
+    assert_eq!(routes.len(), ROUTES.iter().filter(|r| r.tag == "catalog" || r.tag == "status").count());
     for (i, path) in routes.iter().enumerate() {
         let r = get(&app, path).await;
         assert_eq!(r.status, 200, "{path}: {}", r.body);
@@ -243,7 +245,7 @@ async fn internal_errors_show_no_detail() {
     let item = serde_json::json!({"pk": "CATALOG", "sk": "DOMAIN#enterprise-attack", "domain": "enterprise-attack", "snapshot_key": "snapshots/secret-path.json.gz", "dirty": false, "item_schema": 1, "snapshot_schema": 1});
     let item: mitre_store::ddb::Item = serde_dynamo::to_item(item).unwrap();
     app.store.ddb.put_item().table_name(&app.store.table).set_item(Some(item)).send().await.unwrap();
-    let api = App::new(app.store.clone(), Settings::default());
+    let api = App::new(app.store.clone(), Settings { superusers: vec![ALICE.into()], ..Settings::default() });
     let r = get(&api, &format!("{P}/tactics")).await;
     assert_eq!(r.status, 500);
     assert_eq!(r.body, serde_json::json!({"error": {"code": "internal", "message": "internal error", "details": null}}));
