@@ -49,7 +49,7 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// BatchWriteItem calls in flight at once.
-        #[arg(long, default_value_t = 16)]
+        #[arg(long, default_value_t = 32)]
         concurrency: usize,
     },
     /// Per domain: ATT&CK version, last run and counts.

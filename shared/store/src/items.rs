@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::keys;
 
 /// Bumped whenever the item layout of catalog objects changes: a sync then rewrites every object.
-pub const ITEM_SCHEMA: u32 = 1;
+pub const ITEM_SCHEMA: u32 = 3;
 
 /// One STIX object of a domain, with the attributes the catalog queries need and its full JSON.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -36,8 +36,9 @@ pub struct ObjectItem {
     pub source_ref: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_ref: Option<String>,
-    /// The object exactly as the bundle had it.
-    pub stix: String,
+    /// The object exactly as the bundle had it, deflate-compressed (see [`ObjectItem::stix_json`]).
+    #[serde(with = "serde_bytes")]
+    pub stix_deflate: Vec<u8>,
     pub content_hash: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gsi1pk: Option<String>,
@@ -72,15 +73,10 @@ pub fn object_item(domain: Domain, o: &ParsedObject<'_>) -> ObjectItem {
     let id = o.id();
     let attack_id = obj.attack_id().map(str::to_string);
     let is_rel = obj.object_type == "relationship";
+    // Relationships (four in five objects) are served from the catalog snapshot and looked up
+    // by id here; they stay out of the indexes, which keeps a full sync's index writes small.
     let (gsi1pk, gsi1sk, gsi2pk, gsi2sk) = if is_rel {
-        let rel = obj.relationship_type.as_deref().unwrap_or_default();
-        let (s, t) = (obj.source_ref.as_deref().unwrap_or_default(), obj.target_ref.as_deref().unwrap_or_default());
-        (
-            Some(keys::source_gsi(domain, s)),
-            Some(format!("{rel}#{t}#{id}")),
-            Some(keys::target_gsi(domain, t)),
-            Some(format!("{rel}#{s}#{id}")),
-        )
+        (None, None, None, None)
     } else {
         (
             Some(keys::type_gsi(domain, &obj.object_type)),
@@ -106,12 +102,45 @@ pub fn object_item(domain: Domain, o: &ParsedObject<'_>) -> ObjectItem {
         relationship_type: obj.relationship_type.as_deref().map(str::to_string),
         source_ref: obj.source_ref.as_deref().map(str::to_string),
         target_ref: obj.target_ref.as_deref().map(str::to_string),
-        stix: o.raw.to_string(),
+        stix_deflate: deflate(o.raw.as_bytes()),
         content_hash: format!("{:032x}", o.hash),
         gsi1pk,
         gsi1sk,
         gsi2pk,
         gsi2sk,
+    }
+}
+
+/// Raw deflate with one compressor per thread (a compressor's state is a few hundred KiB;
+/// allocating one per object would churn the allocator).
+fn deflate(bytes: &[u8]) -> Vec<u8> {
+    thread_local! {
+        static COMPRESS: std::cell::RefCell<flate2::Compress> = std::cell::RefCell::new(flate2::Compress::new(flate2::Compression::fast(), false));
+    }
+    COMPRESS.with(|c| {
+        let mut c = c.borrow_mut();
+        c.reset();
+        let mut out = Vec::with_capacity(bytes.len() / 2 + 64);
+        loop {
+            let consumed = c.total_in() as usize;
+            let status = c.compress_vec(&bytes[consumed..], &mut out, flate2::FlushCompress::Finish).expect("deflate into memory");
+            if status == flate2::Status::StreamEnd {
+                return out;
+            }
+            out.reserve(out.capacity().max(1024));
+        }
+    })
+}
+
+impl ObjectItem {
+    /// The stored STIX object's JSON text.
+    pub fn stix_json(&self) -> Result<String, crate::error::StoreError> {
+        use std::io::Read;
+        let mut out = String::new();
+        flate2::read::DeflateDecoder::new(&self.stix_deflate[..])
+            .read_to_string(&mut out)
+            .map_err(|e| crate::error::StoreError::Corrupt(format!("object {} does not decompress: {e}", self.stix_id)))?;
+        Ok(out)
     }
 }
 

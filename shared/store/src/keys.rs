@@ -2,7 +2,7 @@
 //!
 //! | item | pk | sk | gsi1 | gsi2 |
 //! | --- | --- | --- | --- | --- |
-//! | catalog object | `C#{domain}#{stix_id}` | `#OBJ` | `C#{domain}#TYPE#{type}` / `{sort}#{stix_id}`, relationships `C#{domain}#SRC#{source}` / `{rel}#{target}#{id}` | `C#{domain}#AID#{attack_id}` / `{type}#{stix_id}`, relationships `C#{domain}#TGT#{target}` / `{rel}#{source}#{id}` |
+//! | catalog object | `C#{domain}#{stix_id}` | `#OBJ` | `C#{domain}#TYPE#{type}` / `{sort}#{stix_id}` (not relationships) | `C#{domain}#AID#{attack_id}` / `{type}#{stix_id}` |
 //! | technique in tactic | `C#{domain}#{technique stix_id}` | `TACTIC#{shortname}` | `C#{domain}#TACTIC#{shortname}` / `{attack_id}#{stix_id}` | |
 //! | domain state | `CATALOG` | `DOMAIN#{domain}` | | |
 //! | sync lease | `SYNC#{domain}` | `LEASE` | | |
@@ -33,14 +33,6 @@ pub fn type_gsi(domain: Domain, object_type: &str) -> String {
 
 pub fn attack_id_gsi(domain: Domain, attack_id: &str) -> String {
     format!("C#{domain}#AID#{attack_id}")
-}
-
-pub fn source_gsi(domain: Domain, source_ref: &str) -> String {
-    format!("C#{domain}#SRC#{source_ref}")
-}
-
-pub fn target_gsi(domain: Domain, target_ref: &str) -> String {
-    format!("C#{domain}#TGT#{target_ref}")
 }
 
 pub fn tactic_gsi(domain: Domain, shortname: &str) -> String {

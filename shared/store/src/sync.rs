@@ -35,7 +35,7 @@ pub struct SyncOptions {
 
 impl SyncOptions {
     pub fn new(domain: Domain) -> Self {
-        SyncOptions { domain, force: false, relationships: true, concurrency: 16, actor: "system".into() }
+        SyncOptions { domain, force: false, relationships: true, concurrency: 32, actor: "system".into() }
     }
 }
 

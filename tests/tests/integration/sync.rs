@@ -86,7 +86,7 @@ async fn enterprise_18_0_then_18_1_writes_only_what_changed_and_ics_stays_apart(
     let pwsh = object(s, e, PWSH).await.unwrap();
     assert_eq!(pwsh.attack_id.as_deref(), Some("T1059.001"));
     assert_eq!(pwsh.is_subtechnique, Some(true));
-    let raw: serde_json::Value = serde_json::from_str(&pwsh.stix).unwrap();
+    let raw: serde_json::Value = serde_json::from_str(&pwsh.stix_json().unwrap()).unwrap();
     assert_eq!(raw["name"], "PowerShell");
     // The removed objects are gone.
     let runs = s.runs(e).await.unwrap();
