@@ -23,16 +23,28 @@ build:
 
 # ATTACK_SOURCE: a bundle URL or path (gzip or plain) for machines without internet access.
 PORT ?= 3000
+# Demo identities of the local server (the x-dev-principal-arn header names the caller).
+DEMO_SUPERUSER := arn:aws:iam::000000000000:user/demo-superuser
+DEMO_ACME := arn:aws:iam::000000000000:user/acme-analyst
+DEMO_GLOBEX := arn:aws:iam::000000000000:user/globex-analyst
+API := http://127.0.0.1:$(PORT)/api/v1/mitre
+
 dev: local-up build
 	source .local/env && ./target/debug/mitre import --domain enterprise-attack $(if $(ATTACK_SOURCE),--url "$(ATTACK_SOURCE)")
 	source .local/env && ./target/debug/mitre status
+	source .local/env && ./target/debug/mitre principal put $(DEMO_ACME) --tenant acme --role analyst
+	source .local/env && ./target/debug/mitre principal put $(DEMO_GLOBEX) --tenant globex --role analyst
 	@echo
-	@echo "Serving the API on http://127.0.0.1:$(PORT) (Ctrl-C stops it; make local-down stops the stack). Try:"
-	@echo "  curl -s -H 'x-dev-principal-arn: arn:aws:iam::111111111111:user/analyst' 'http://127.0.0.1:$(PORT)/api/v1/mitre/techniques?q=powershell&limit=3'"
-	source .local/env && ./target/debug/mitre serve --port $(PORT)
+	@echo "Serving the API on http://127.0.0.1:$(PORT) (Ctrl-C stops it; make local-down stops the stack)."
+	@echo "Demo callers: superuser $(DEMO_SUPERUSER); analysts of tenants acme ($(DEMO_ACME)) and globex ($(DEMO_GLOBEX)). Try:"
+	@echo "  curl -s -H 'x-dev-principal-arn: $(DEMO_ACME)' '$(API)/techniques?q=powershell&limit=3'"
+	@echo "  curl -s -H 'x-dev-principal-arn: $(DEMO_ACME)' -X POST '$(API)/alert-mappings' -d '{\"alert_id\": \"A-1\", \"technique\": \"T1059.001\", \"confidence_score\": 80}'"
+	@echo "  curl -s -H 'x-dev-principal-arn: $(DEMO_GLOBEX)' '$(API)/alert-mappings'   # globex sees none of acme's"
+	@echo "  curl -s -H 'x-dev-principal-arn: $(DEMO_SUPERUSER)' '$(API)/audit'"
+	source .local/env && MITRE_SUPERUSERS=$(DEMO_SUPERUSER) ./target/debug/mitre serve --port $(PORT)
 
 serve:
-	source .local/env && ./target/debug/mitre serve --port $(PORT)
+	source .local/env && MITRE_SUPERUSERS=$(DEMO_SUPERUSER) ./target/debug/mitre serve --port $(PORT)
 
 validate:
 	infra/sam-validate.sh

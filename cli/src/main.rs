@@ -60,6 +60,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The principal registry: who belongs to which tenant with which role.
+    Principal {
+        #[command(subcommand)]
+        command: PrincipalCommand,
+    },
     /// Serve the whole API on 127.0.0.1 (identity from the x-dev-principal-arn header).
     Serve {
         #[arg(long, default_value_t = 3000)]
@@ -80,6 +85,26 @@ enum Command {
         previous: Option<std::path::PathBuf>,
         #[arg(long, default_value_t = 5)]
         rounds: u32,
+    },
+}
+
+#[derive(Subcommand)]
+enum PrincipalCommand {
+    /// Register (or change) a principal: an IAM ARN in a tenant with a role.
+    Put {
+        arn: String,
+        #[arg(long)]
+        tenant: String,
+        /// superuser, admin, analyst or viewer
+        #[arg(long)]
+        role: String,
+    },
+    /// Remove a principal.
+    Delete { arn: String },
+    /// List the registry.
+    List {
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -125,6 +150,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Principal { command } => principal(store().await?, command).await,
         Command::Serve { port } => {
             let store = store().await?;
             serve::serve(mitre_api::App::new(store, mitre_api::Settings::from_env()), port).await?;
@@ -231,4 +257,71 @@ fn print_status(states: &[(Domain, DomainState)], detailed: bool) {
             }
         }
     }
+}
+
+async fn principal(store: Store, command: PrincipalCommand) -> Result<ExitCode> {
+    use mitre_store::items::AuditEntry;
+    use mitre_store::tenancy::{Principal, Role};
+    let actor = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()));
+    let now = chrono_now();
+    let audit = |tenant: &str, action: &str, arn: &str, before: Option<&Principal>, after: Option<&Principal>| AuditEntry {
+        id: ulid_new(),
+        tenant: tenant.to_string(),
+        actor: actor.clone(),
+        action: action.to_string(),
+        target: format!("principals/{arn}"),
+        before: before.map(|p| json!(p)),
+        after: after.map(|p| json!(p)),
+        at: now.clone(),
+        request_id: "cli".into(),
+    };
+    match command {
+        PrincipalCommand::Put { arn, tenant, role } => {
+            let arn = mitre_api::identity::normalize_principal(&arn);
+            let role = Role::parse(&role).ok_or_else(|| anyhow::anyhow!("role must be superuser, admin, analyst or viewer"))?;
+            anyhow::ensure!(
+                !tenant.is_empty() && tenant.len() <= 64 && tenant.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-'),
+                "tenant must be 1 to 64 lower-case letters, digits or '-'"
+            );
+            let before = store.principal(&arn).await?;
+            let p = Principal {
+                principal: arn.clone(),
+                tenant: tenant.clone(),
+                role,
+                created_at: before.as_ref().map(|b| b.created_at.clone()).unwrap_or_else(|| now.clone()),
+                updated_at: now.clone(),
+                updated_by: actor.clone(),
+            };
+            store.put_principal(&p, audit(&tenant, "principal.put", &arn, before.as_ref(), Some(&p))).await?;
+            println!("{arn}: {} in tenant {tenant}", role.as_str());
+        }
+        PrincipalCommand::Delete { arn } => {
+            let arn = mitre_api::identity::normalize_principal(&arn);
+            let p = store.principal(&arn).await?.ok_or_else(|| anyhow::anyhow!("no principal {arn}"))?;
+            store
+                .delete_principal(&p, audit(&p.tenant, "principal.delete", &arn, Some(&p), None))
+                .await
+                .map_err(|_| anyhow::anyhow!("{arn} changed meanwhile; try again"))?;
+            println!("{arn}: removed");
+        }
+        PrincipalCommand::List { json } => {
+            let all = store.principals().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&all)?);
+            } else {
+                for p in all {
+                    println!("{:<10} {:<20} {}", p.role.as_str(), p.tenant, p.principal);
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn chrono_now() -> String {
+    mitre_api::mappings::now()
+}
+
+fn ulid_new() -> String {
+    mitre_api::mappings::new_id()
 }

@@ -48,6 +48,11 @@ fn unprocessable(field: &str, message: impl Into<String>) -> ApiError {
     ApiError::Unprocessable { message: message.into(), details: Some(json!({ "field": field })) }
 }
 
+/// A new time-ordered id.
+pub fn new_id() -> String {
+    ulid::Ulid::new().to_string()
+}
+
 pub fn now() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
