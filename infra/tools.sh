@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the local development tools of sentineliq-mitre into .tools/ (git-ignored).
-# Usage: infra/tools.sh [dynamodb|s3|sam|all]...   (default: all)
+# Usage: infra/tools.sh [dynamodb|s3|sam|taxii|all]...   (default: all)
 # Idempotent: only what is missing is installed.
 set -euo pipefail
 
@@ -13,6 +13,10 @@ MOTO_VERSION="5.2.5"
 BOTO3_VERSION="1.44.8"
 SAM_CLI_VERSION="1.170.0"
 CFN_LINT_VERSION="1.58.0"
+MEDALLION_VERSION="3.0.0"        # OASIS TAXII 2.1 reference server, for the TAXII source tests
+FLASK_VERSION="3.1.3"            # medallion's own pins are loose: keep its web stack fixed
+FLASK_HTTPAUTH_VERSION="4.8.1"
+WERKZEUG_VERSION="3.1.9"
 
 die() { echo "tools.sh: error: $*" >&2; exit 1; }
 log() { echo "tools.sh: $*" >&2; }
@@ -84,6 +88,17 @@ install_sam() {
   [[ -x "$dir/bin/sam" ]] || die "sam missing from .tools/sam"
 }
 
+install_taxii() {
+  local dir="$TOOLS/taxii"
+  local pins=("medallion==$MEDALLION_VERSION" "flask==$FLASK_VERSION" "flask-httpauth==$FLASK_HTTPAUTH_VERSION" "werkzeug==$WERKZEUG_VERSION")
+  if venv_has "$dir" "${pins[@]}" && [[ -x "$dir/bin/medallion" ]]; then
+    return 0
+  fi
+  log "installing medallion==$MEDALLION_VERSION into .tools/taxii"
+  venv_install "$dir" "${pins[@]}"
+  [[ -x "$dir/bin/medallion" ]] || die "medallion missing from .tools/taxii"
+}
+
 main() {
   [[ $# -gt 0 ]] || set -- all
   mkdir -p "$TOOLS"
@@ -93,10 +108,11 @@ main() {
       dynamodb) install_dynamodb ;;
       s3) install_s3 ;;
       sam) install_sam ;;
-      all) install_dynamodb; install_s3; install_sam ;;
+      taxii) install_taxii ;;
+      all) install_dynamodb; install_s3; install_sam; install_taxii ;;
       jar-dir) ddb_jar_dir || die "DynamoDB Local is not installed (run infra/tools.sh dynamodb)" ;;
-      -h|--help) echo "usage: infra/tools.sh [dynamodb|s3|sam|all|jar-dir]..."; return 0 ;;
-      *) die "unknown tool '$what' (expected dynamodb, s3, sam, all or jar-dir)" ;;
+      -h|--help) echo "usage: infra/tools.sh [dynamodb|s3|sam|taxii|all|jar-dir]..."; return 0 ;;
+      *) die "unknown tool '$what' (expected dynamodb, s3, sam, taxii, all or jar-dir)" ;;
     esac
   done
 }

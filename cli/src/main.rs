@@ -35,8 +35,12 @@ enum Command {
         #[arg(long, value_enum, default_value = "json")]
         source: SourceKind,
         /// A bundle URL (http, https, file) or a local path, gzip or plain. Default: the domain's official bundle.
+        /// With --source taxii: the TAXII 2.1 API root. Default: the MITRE ATT&CK TAXII server.
         #[arg(long, env = "ATTACK_SOURCE")]
         url: Option<String>,
+        /// With --source taxii: the TAXII collection id. Default: the domain's ATT&CK collection.
+        #[arg(long)]
+        collection: Option<String>,
         #[arg(long, default_value = "enterprise-attack")]
         domain: Domain,
         /// Rewrite every object, whatever the manifest says.
@@ -57,6 +61,19 @@ enum Command {
         /// Add per-tactic technique counts, sub-techniques, revoked and deprecated.
         #[arg(long)]
         detailed: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the stored catalog and every tenant's mappings against the synced releases.
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rebuild the tactic index and move or flag mappings of revoked and deprecated techniques.
+    /// Without --apply, reports what it would change.
+    Repair {
+        #[arg(long)]
+        apply: bool,
         #[arg(long)]
         json: bool,
     },
@@ -125,12 +142,18 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Import { source, url, domain, force, no_relationships, json, concurrency } => {
-            if matches!(source, SourceKind::Taxii) {
-                bail!("the TAXII 2.1 source is not available in this version; use --source json");
+        Command::Import { source, url, collection, domain, force, no_relationships, json, concurrency } => {
+            let spec = match source {
+                SourceKind::Json => {
+                    if collection.is_some() {
+                        bail!("--collection goes with --source taxii");
+                    }
+                    SourceSpec::parse(url.as_deref(), domain)
+                }
+                SourceKind::Taxii => SourceSpec::taxii(url.as_deref(), collection.as_deref(), domain),
             }
+            .map_err(|e| anyhow::anyhow!(e.0))?;
             let store = store().await?;
-            let spec = SourceSpec::parse(url.as_deref(), domain).map_err(|e| anyhow::anyhow!(e.0))?;
             let source = spec.into_source();
             let mut opts = SyncOptions::new(domain);
             opts.force = force;
@@ -141,12 +164,59 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Status { detailed, json } => {
             let store = store().await?;
-            let states = store.domain_states().await.context("reading the domain states")?;
-            let doc = mitre_store::status::status_document(&states, detailed);
+            let (states, verify, flagged) = store.catalog_status().await.context("reading the domain states")?;
+            let mut doc = mitre_store::status::status_document(&states, detailed);
+            if detailed {
+                doc["verify"] = serde_json::json!(verify);
+                doc["flagged_for_review"] = serde_json::json!(flagged);
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&doc)?);
             } else {
                 print_status(&states, detailed);
+                if detailed {
+                    match &verify {
+                        Some(v) => println!("last verify {}: {} ({} problem kinds); {flagged} mappings flagged for review", v.checked_at, if v.ok { "OK" } else { "problems" }, v.problems.len()),
+                        None => println!("never verified; {flagged} mappings flagged for review"),
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify { json } => {
+            let report = store().await?.verify().await.context("verifying")?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("verify {}: {} mappings checked, {} flagged for review", if report.ok { "OK" } else { "found problems" }, report.mappings_checked, report.flagged_for_review);
+                for p in &report.problems {
+                    println!("  {:<36} {:>6}", p.kind, p.count);
+                    for e in &p.examples {
+                        println!("      {e}");
+                    }
+                }
+            }
+            Ok(if report.ok { ExitCode::SUCCESS } else { ExitCode::from(2) })
+        }
+        Command::Repair { apply, json } => {
+            let actor = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()));
+            let report = store().await?.repair(!apply, &actor, "cli").await.context("repairing")?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "{}: tactic index items {} added, {} removed; {} mappings",
+                    if apply { "repaired" } else { "dry run (use --apply to change)" },
+                    report.index_items_added,
+                    report.index_items_removed,
+                    report.mappings.len()
+                );
+                for m in &report.mappings {
+                    println!("  {} {} {}/{}: {} {} -> {} ({})", m.action, m.tenant, m.kind, m.id, m.technique, m.tactic, m.to_technique.as_deref().unwrap_or("-"), m.reason);
+                }
+                for f in &report.failed {
+                    println!("  failed: {f}");
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -1,7 +1,9 @@
 //! The integration tests: one binary, against the local stack.
 mod integration {
     pub mod api;
+    pub mod integrity;
     pub mod mappings;
     pub mod sync;
+    pub mod taxii;
     pub mod template;
 }

@@ -2,6 +2,12 @@
 //! SYNC_DOMAINS from its source: ATTACK_SOURCE_URL_<DOMAIN> (for example
 //! ATTACK_SOURCE_URL_ICS_ATTACK), else ATTACK_SOURCE_URL for enterprise-attack, else the
 //! domain's official bundle.
+//!
+//! With ATTACK_SOURCE_KIND=taxii (default: json) each domain syncs from a TAXII 2.1 collection
+//! instead: the API root TAXII_API_ROOT (default: the MITRE ATT&CK TAXII server) and the
+//! collection TAXII_COLLECTION_<DOMAIN> (for example TAXII_COLLECTION_ENTERPRISE_ATTACK; default:
+//! the domain's ATT&CK collection), with HTTP Basic credentials from TAXII_USERNAME and
+//! TAXII_PASSWORD when set.
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use mitre_attack::Domain;
 use mitre_store::{Config, SourceSpec, Store, SyncError, SyncOptions, Syncer};
@@ -14,10 +20,24 @@ struct Settings {
 impl Settings {
     fn from_env() -> Result<Self, Error> {
         let list = std::env::var("SYNC_DOMAINS").unwrap_or_else(|_| "enterprise-attack".into());
+        let kind = std::env::var("ATTACK_SOURCE_KIND").unwrap_or_default().trim().to_ascii_lowercase();
+        let taxii = match kind.as_str() {
+            "" | "json" => false,
+            "taxii" => true,
+            other => return Err(format!("ATTACK_SOURCE_KIND is {other:?}: expected json or taxii").into()),
+        };
+        let env = |var: &str| std::env::var(var).ok().filter(|v| !v.trim().is_empty());
         let mut domains = Vec::new();
         for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let domain: Domain = name.parse()?;
-            let var = format!("ATTACK_SOURCE_URL_{}", domain.as_str().to_ascii_uppercase().replace('-', "_"));
+            let suffix = domain.as_str().to_ascii_uppercase().replace('-', "_");
+            if taxii {
+                let collection = env(&format!("TAXII_COLLECTION_{suffix}"));
+                let spec = SourceSpec::taxii(env("TAXII_API_ROOT").as_deref(), collection.as_deref(), domain).map_err(|e| e.0)?;
+                domains.push((domain, spec));
+                continue;
+            }
+            let var = format!("ATTACK_SOURCE_URL_{suffix}");
             let url = std::env::var(&var)
                 .ok()
                 .or_else(|| (domain == Domain::EnterpriseAttack).then(|| std::env::var("ATTACK_SOURCE_URL").ok()).flatten())

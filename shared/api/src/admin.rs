@@ -141,3 +141,22 @@ pub async fn list_audit(app: &App, who: &Identity, params: &Params) -> Result<Re
     let next_cursor = next.map(|k| encode_cursor(&k, &fingerprint));
     Ok(Reply::json(json!({ "items": entries, "next_cursor": next_cursor })))
 }
+
+pub async fn verify(app: &App, who: &Identity) -> Result<Reply, ApiError> {
+    let report = app.store.verify().await?;
+    let body = if who.role == Role::Superuser { json!(report) } else { report.summary() };
+    Ok(Reply::json(body))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RepairInput {
+    dry_run: Option<bool>,
+}
+
+pub async fn repair(app: &App, who: &Identity, body: &[u8]) -> Result<Reply, ApiError> {
+    who.require(Role::Superuser)?;
+    let input: RepairInput = if body.iter().all(u8::is_ascii_whitespace) { RepairInput::default() } else { parse_json(body)? };
+    let report = app.store.repair(input.dry_run.unwrap_or(true), &who.principal, &who.request_id).await?;
+    Ok(Reply::json(json!(report)))
+}

@@ -314,8 +314,17 @@ pub async fn list_kill_chain_phases(app: &App, params: &Params) -> Result<Value,
     page(items, None)
 }
 
-pub async fn status(app: &App, params: &Params) -> Result<Value, ApiError> {
+pub async fn status(app: &App, params: &Params, who: &crate::identity::Identity) -> Result<Value, ApiError> {
     let detailed = params.bool("detailed", false)?;
-    let states = app.store.domain_states().await?;
-    Ok(mitre_store::status::status_document(&states, detailed))
+    let (states, verify, flagged) = app.store.catalog_status().await?;
+    let mut doc = mitre_store::status::status_document(&states, detailed);
+    if detailed {
+        doc["verify"] = match verify {
+            Some(r) if who.role == mitre_store::tenancy::Role::Superuser => serde_json::json!(r),
+            Some(r) => r.summary(),
+            None => Value::Null,
+        };
+        doc["flagged_for_review"] = serde_json::json!(flagged);
+    }
+    Ok(doc)
 }

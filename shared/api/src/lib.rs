@@ -195,7 +195,7 @@ async fn dispatch(app: &App, req: &Request) -> (String, Result<Reply, ApiError>)
             return Err(ApiError::PayloadTooLarge { limit: MAX_BODY_BYTES });
         }
         let params = Params::parse(matched.spec, req.uri().query())?;
-        let tenant_route = matched.spec.tag == "mappings" || matched.spec.tag == "admin";
+        let tenant_route = matches!(matched.spec.tag, "mappings" | "admin" | "integrity");
         let who = identity::identify(app, &caller, !tenant_route).await?;
         let id = matched.params.first().map(String::as_str).unwrap_or_default();
         let body: &[u8] = req.body().as_ref();
@@ -216,6 +216,8 @@ async fn dispatch(app: &App, req: &Request) -> (String, Result<Reply, ApiError>)
             RouteId::DeletePrincipal => return admin::delete_principal(app, &who, id).await,
             RouteId::ListPrincipals => return admin::list_principals(app, &who).await,
             RouteId::ListAudit => return admin::list_audit(app, &who, &params).await,
+            RouteId::VerifyCorrelations => return admin::verify(app, &who).await,
+            RouteId::RepairCorrelations => return admin::repair(app, &who, body).await,
             _ => {}
         }
         catalog_reply(match matched.spec.id {
@@ -231,7 +233,7 @@ async fn dispatch(app: &App, req: &Request) -> (String, Result<Reply, ApiError>)
             RouteId::ListSoftware => catalog::list_entities(app, &params, Software).await,
             RouteId::GetSoftware => catalog::get_entity(app, &params, Software, id).await,
             RouteId::ListKillChainPhases => catalog::list_kill_chain_phases(app, &params).await,
-            RouteId::GetStatus => catalog::status(app, &params).await,
+            RouteId::GetStatus => catalog::status(app, &params, &who).await,
             RouteId::GetOpenApi => Ok(openapi::document()),
             _ => unreachable!("tenant routes are answered above"),
         })

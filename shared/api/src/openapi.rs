@@ -60,6 +60,7 @@ fn response_schema(id: RouteId) -> RefOr<Schema> {
         RouteId::PutPrincipal => reference("Principal"),
         RouteId::ListPrincipals => page_of("Principal"),
         RouteId::ListAudit => page_of("AuditEntry"),
+        RouteId::VerifyCorrelations | RouteId::RepairCorrelations => ObjectBuilder::new().into(),
     }
 }
 

@@ -31,6 +31,8 @@ pub enum RouteId {
     DeletePrincipal,
     ListPrincipals,
     ListAudit,
+    VerifyCorrelations,
+    RepairCorrelations,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -102,6 +104,8 @@ pub static ROUTES: &[RouteSpec] = &[
     RouteSpec { id: RouteId::PutPrincipal, method: "PUT", path: "admin/principals/{id}", function: "PutPrincipalFunction", summary: "Register a principal (percent-encoded ARN) in a tenant with a role (superusers)", tag: "admin", query: &[] },
     RouteSpec { id: RouteId::DeletePrincipal, method: "DELETE", path: "admin/principals/{id}", function: "DeletePrincipalFunction", summary: "Remove a principal from the registry (superusers)", tag: "admin", query: &[] },
     RouteSpec { id: RouteId::ListAudit, method: "GET", path: "audit", function: "ListAuditFunction", summary: "The audit log, newest first: admins see their tenant, superusers every tenant", tag: "admin", query: &["tenant", "action", "actor", "target", "since", "until", "limit", "cursor"] },
+    RouteSpec { id: RouteId::VerifyCorrelations, method: "GET", path: "correlations/verify", function: "VerifyCorrelationsFunction", summary: "Check the stored catalog and every tenant's mappings; every registered principal gets the summary, superusers the details", tag: "integrity", query: &[] },
+    RouteSpec { id: RouteId::RepairCorrelations, method: "POST", path: "correlations/repair", function: "RepairCorrelationsFunction", summary: "Rebuild the tactic index and move or flag mappings of revoked and deprecated techniques (superusers; {\"dry_run\": true} by default)", tag: "integrity", query: &[] },
 ];
 
 pub fn spec(id: RouteId) -> &'static RouteSpec {

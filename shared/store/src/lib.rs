@@ -8,6 +8,7 @@ pub mod archive;
 pub mod config;
 pub mod ddb;
 pub mod error;
+pub mod integrity;
 pub mod items;
 pub mod keys;
 pub mod lease;
@@ -16,12 +17,14 @@ pub mod schema;
 pub mod source;
 pub mod status;
 pub mod sync;
+pub mod taxii;
 pub mod tenancy;
 
 pub use config::{Config, aws_clients};
 pub use error::{StoreError, SyncError};
 pub use source::{BundleSource, FileSource, HttpSource, SourceSpec};
 pub use sync::{Progress, SyncOptions, SyncReport, Syncer};
+pub use taxii::TaxiiSource;
 
 /// The store: one DynamoDB table and one S3 bucket.
 #[derive(Clone, Debug)]

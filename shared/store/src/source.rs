@@ -44,6 +44,8 @@ pub trait BundleSource: Send + Sync {
 pub enum SourceSpec {
     Http(String),
     File(PathBuf),
+    /// A TAXII 2.1 collection: API root (ending in `/`) and collection id.
+    Taxii { api_root: String, collection: String },
 }
 
 impl SourceSpec {
@@ -65,10 +67,25 @@ impl SourceSpec {
         Ok(SourceSpec::File(PathBuf::from(loc)))
     }
 
+    /// A TAXII 2.1 collection; none means the official MITRE ATT&CK TAXII server and the
+    /// domain's collection.
+    pub fn taxii(api_root: Option<&str>, collection: Option<&str>, domain: Domain) -> Result<SourceSpec, SourceError> {
+        let root = api_root.map(str::trim).filter(|r| !r.is_empty()).unwrap_or(crate::taxii::DEFAULT_API_ROOT);
+        if !(root.starts_with("https://") || root.starts_with("http://")) {
+            return Err(SourceError(format!("unsupported TAXII API root {root:?}: use an http(s) URL")));
+        }
+        let collection = collection.map(str::trim).filter(|c| !c.is_empty()).unwrap_or(domain.taxii_collection());
+        if collection.contains(['/', '?', '#']) || collection.chars().any(char::is_whitespace) {
+            return Err(SourceError(format!("bad TAXII collection id {collection:?}")));
+        }
+        Ok(SourceSpec::Taxii { api_root: format!("{}/", root.trim_end_matches('/')), collection: collection.to_string() })
+    }
+
     pub fn into_source(self) -> Box<dyn BundleSource> {
         match self {
             SourceSpec::Http(url) => Box::new(HttpSource::new(url)),
             SourceSpec::File(path) => Box::new(FileSource { path }),
+            SourceSpec::Taxii { api_root, collection } => Box::new(crate::taxii::TaxiiSource::new(&api_root, &collection)),
         }
     }
 }
@@ -236,5 +253,22 @@ mod tests {
         assert!(SourceSpec::parse(Some("ftp://x/y"), d).is_err());
         let s = HttpSource::new("https://user:secret@example.org/a.json".into());
         assert!(!s.describe().contains("secret"));
+    }
+
+    #[test]
+    fn taxii_specs() {
+        let d = Domain::IcsAttack;
+        assert_eq!(
+            SourceSpec::taxii(None, None, d).unwrap(),
+            SourceSpec::Taxii { api_root: crate::taxii::DEFAULT_API_ROOT.into(), collection: d.taxii_collection().into() }
+        );
+        assert_eq!(
+            SourceSpec::taxii(Some("http://127.0.0.1:5000/api1"), Some("c1"), d).unwrap(),
+            SourceSpec::Taxii { api_root: "http://127.0.0.1:5000/api1/".into(), collection: "c1".into() }
+        );
+        assert!(SourceSpec::taxii(Some("ftp://x/"), None, d).is_err());
+        assert!(SourceSpec::taxii(None, Some("a/b"), d).is_err());
+        let src = SourceSpec::taxii(None, None, d).unwrap().into_source();
+        assert!(src.describe().starts_with("taxii:https://attack-taxii.mitre.org/api/v21/collections/x-mitre-collection--90c00720"));
     }
 }

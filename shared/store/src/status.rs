@@ -24,6 +24,28 @@ impl Store {
         Ok(out)
     }
 
+    /// Everything `status` shows, in one Query of the `CATALOG` partition: the domain states,
+    /// the last verification report and the number of mappings flagged for an analyst.
+    pub async fn catalog_status(&self) -> Result<(Vec<(Domain, DomainState)>, Option<crate::integrity::VerifyReport>, i64), StoreError> {
+        let mut states = Vec::new();
+        let mut verify = None;
+        let mut review = 0;
+        for item in self.query_partition(None, keys::CATALOG_PK, None).await? {
+            let sk = item.get("sk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            if sk.starts_with("DOMAIN#") {
+                let i: DomainStateItem = from_item(item)?;
+                states.push((i.domain, i.state));
+            } else if sk == "VERIFY" {
+                let text = item.get("report").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+                verify = Some(serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+            } else if sk == crate::tenancy::REVIEW_SK {
+                review = item.get("count").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()).unwrap_or(0);
+            }
+        }
+        states.sort_by_key(|(d, _)| *d);
+        Ok((states, verify, review))
+    }
+
     /// The run records of a domain, newest first.
     pub async fn runs(&self, domain: Domain) -> Result<Vec<RunRecord>, StoreError> {
         let items = self.query_partition(None, &keys::sync_pk(domain), Some("RUN#")).await?;

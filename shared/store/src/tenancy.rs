@@ -7,7 +7,7 @@
 //! | uniqueness guard | `T#{tenant}#M#{kind}` | `U#{entities}#{technique}#{tactic}` | | | |
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 
 use crate::ddb::{Item, from_item, key, s, to_item};
@@ -240,6 +240,39 @@ impl From<StoreError> for WriteError {
     }
 }
 
+/// The partition of mapping counters: one item per (technique, tactic) in use across all
+/// tenants, and `REVIEW`, the number of mappings flagged for an analyst. Verification reads
+/// these instead of every mapping, so its cost follows the techniques in use, not the data.
+pub const STATS_PK: &str = "MAPSTATS";
+/// The flagged-mapping counter lives beside the domain states, so `status` reads both in one Query.
+pub const REVIEW_SK: &str = "REVIEW";
+
+fn counter(table: &str, sk: String, delta: i64, technique_tactic: Option<(&str, &str)>) -> TransactWriteItem {
+    let pk = if technique_tactic.is_some() { STATS_PK } else { keys::CATALOG_PK };
+    let mut u = Update::builder()
+        .table_name(table)
+        .set_key(Some(key(pk, sk)))
+        .expression_attribute_names("#n", "count")
+        .expression_attribute_values(":d", AttributeValue::N(delta.to_string()));
+    let expr = match technique_tactic {
+        Some((t, a)) => {
+            u = u.expression_attribute_values(":t", s(t)).expression_attribute_values(":a", s(a));
+            "ADD #n :d SET technique = :t, tactic = :a"
+        }
+        None => "ADD #n :d",
+    };
+    TransactWriteItem::builder().update(u.update_expression(expr).build().expect("update")).build()
+}
+
+fn use_counter(table: &str, m: &Mapping, delta: i64) -> TransactWriteItem {
+    counter(table, format!("T#{}#{}", m.technique, m.tactic), delta, Some((&m.technique, &m.tactic)))
+}
+
+fn review_delta(old: Option<&Mapping>, new: Option<&Mapping>) -> i64 {
+    let flagged = |m: Option<&Mapping>| m.is_some_and(|m| m.needs_review.is_some()) as i64;
+    flagged(new) - flagged(old)
+}
+
 fn audit_put(table: &str, entry: AuditEntry) -> Result<TransactWriteItem, StoreError> {
     Ok(TransactWriteItem::builder()
         .put(
@@ -354,6 +387,7 @@ impl Store {
             .transact_items(TransactWriteItem::builder().put(put).build())
             .transact_items(TransactWriteItem::builder().put(guard).build())
             .transact_items(audit_put(table, audit)?)
+            .transact_items(use_counter(table, m, 1))
             .send()
             .await
         {
@@ -403,6 +437,14 @@ impl Store {
             );
         }
         items.push(audit_put(table, audit)?);
+        if (old.technique.as_str(), old.tactic.as_str()) != (new.technique.as_str(), new.tactic.as_str()) {
+            items.push(use_counter(table, old, -1));
+            items.push(use_counter(table, new, 1));
+        }
+        let review = review_delta(Some(old), Some(new));
+        if review != 0 {
+            items.push(counter(table, REVIEW_SK.into(), review, None));
+        }
         match self.ddb.transact_write_items().set_transact_items(Some(items)).send().await {
             Ok(_) => Ok(()),
             Err(e) => match cancellation_reasons(&e) {
@@ -424,15 +466,17 @@ impl Store {
             .build()
             .expect("delete");
         let guard = Delete::builder().table_name(table).set_key(Some(key(mapping_pk(&m.tenant, m.kind), m.guard_sk()))).build().expect("delete");
-        match self
-            .ddb
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().delete(del).build())
-            .transact_items(TransactWriteItem::builder().delete(guard).build())
-            .transact_items(audit_put(table, audit)?)
-            .send()
-            .await
-        {
+        let mut items = vec![
+            TransactWriteItem::builder().delete(del).build(),
+            TransactWriteItem::builder().delete(guard).build(),
+            audit_put(table, audit)?,
+            use_counter(table, m, -1),
+        ];
+        let review = review_delta(Some(m), None);
+        if review != 0 {
+            items.push(counter(table, REVIEW_SK.into(), review, None));
+        }
+        match self.ddb.transact_write_items().set_transact_items(Some(items)).send().await {
             Ok(_) => Ok(()),
             Err(e) if cancellation_reasons(&e).is_some_and(|r| r.first().is_some_and(|c| c == "ConditionalCheckFailed")) => Err(WriteError::Stale),
             Err(e) => Err(StoreError::dynamo("TransactWriteItems", e).into()),
@@ -519,6 +563,38 @@ impl Store {
     }
 }
 
+/// One (technique, tactic) in use, with its mapping count across tenants.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct TechniqueUse {
+    pub technique: String,
+    pub tactic: String,
+    pub count: i64,
+}
+
+impl Store {
+    /// Every (technique, tactic) that mappings use, across tenants: one Query.
+    pub async fn technique_uses(&self) -> Result<Vec<TechniqueUse>, StoreError> {
+        let items = self.query_partition(None, STATS_PK, Some("T#")).await?;
+        let uses: Vec<TechniqueUse> = items.into_iter().map(from_item).collect::<Result<_, _>>()?;
+        Ok(uses.into_iter().filter(|u| u.count > 0).collect())
+    }
+
+    /// How many mappings are flagged for an analyst.
+    pub async fn review_count(&self) -> Result<i64, StoreError> {
+        #[derive(Deserialize)]
+        struct C {
+            count: i64,
+        }
+        Ok(self.get_item::<C>(keys::CATALOG_PK, REVIEW_SK).await?.map(|c| c.count).unwrap_or(0))
+    }
+
+    /// Every mapping of `technique`, in every tenant.
+    pub async fn mappings_of_technique(&self, technique: &str) -> Result<Vec<Mapping>, StoreError> {
+        let items = self.query_partition(Some("gsi3"), &technique_gsi(technique), None).await?;
+        items.into_iter().map(mapping_from_item).collect()
+    }
+}
+
 pub fn mapping_from_item(item: Item) -> Result<Mapping, StoreError> {
     from_item::<MappingItem>(item).map(|i| i.mapping)
 }
@@ -529,4 +605,9 @@ pub fn audit_from_item(item: Item) -> Result<AuditEntry, StoreError> {
 
 pub fn system_tenant() -> &'static str {
     keys::SYSTEM_TENANT
+}
+
+/// Now, as stored: RFC 3339 UTC with milliseconds.
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

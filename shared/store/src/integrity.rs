@@ -1,0 +1,427 @@
+//! Integrity across ATT&CK releases: verify that the stored catalog and every tenant's
+//! mappings are consistent, and repair what can be repaired.
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use mitre_attack::catalog::DomainCatalog;
+use mitre_attack::{Domain, ParsedObject, gunzip, parse_bundle};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::ddb::{delete_request, from_item, put_request, to_item};
+use crate::error::StoreError;
+use crate::items::{self, AuditEntry, ObjectItem, TacticEdgeItem};
+use crate::tenancy::{Mapping, WriteError};
+use crate::{Store, keys};
+
+const EXAMPLES: usize = 10;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Problem {
+    pub kind: String,
+    pub count: usize,
+    /// Up to ten examples (shown to superusers only).
+    pub examples: Vec<Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct VerifyReport {
+    pub checked_at: String,
+    pub ok: bool,
+    /// Per domain: the release checked.
+    pub domains: BTreeMap<String, Value>,
+    pub problems: Vec<Problem>,
+    /// Mappings whose technique and tactic were checked.
+    pub mappings_checked: i64,
+    /// Mappings flagged for an analyst.
+    pub flagged_for_review: i64,
+}
+
+impl VerifyReport {
+    /// The report without examples, for callers who are not superusers.
+    pub fn summary(&self) -> Value {
+        json!({
+            "checked_at": self.checked_at,
+            "ok": self.ok,
+            "domains": self.domains,
+            "problems": self.problems.iter().map(|p| json!({"kind": p.kind, "count": p.count})).collect::<Vec<_>>(),
+            "mappings_checked": self.mappings_checked,
+            "flagged_for_review": self.flagged_for_review,
+        })
+    }
+}
+
+#[derive(Default)]
+struct Problems(BTreeMap<&'static str, (usize, Vec<Value>)>);
+
+impl Problems {
+    fn add(&mut self, kind: &'static str, example: Value) {
+        let e = self.0.entry(kind).or_default();
+        e.0 += 1;
+        if e.1.len() < EXAMPLES {
+            e.1.push(example);
+        }
+    }
+    fn into_vec(self) -> Vec<Problem> {
+        self.0.into_iter().map(|(k, (count, examples))| Problem { kind: k.to_string(), count, examples }).collect()
+    }
+}
+
+/// A domain's release as stored: its bundle (from the archive) parsed.
+struct Release {
+    domain: Domain,
+    version: String,
+    data: Vec<u8>,
+}
+
+fn mapping_ref(m: &Mapping) -> Value {
+    json!({"tenant": m.tenant, "kind": m.kind, "id": m.id, "technique": m.technique, "tactic": m.tactic})
+}
+
+/// What to do about one mapping.
+#[derive(Debug, Clone, Serialize)]
+pub struct MappingChange {
+    pub tenant: String,
+    pub kind: String,
+    pub id: String,
+    pub technique: String,
+    pub tactic: String,
+    /// "move" or "flag".
+    pub action: String,
+    pub to_technique: Option<String>,
+    pub to_tactic: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RepairReport {
+    pub dry_run: bool,
+    pub index_items_added: usize,
+    pub index_items_removed: usize,
+    pub mappings: Vec<MappingChange>,
+    /// Changes that could not be applied (a concurrent edit, for example); run again.
+    pub failed: Vec<Value>,
+}
+
+impl Store {
+    async fn releases(&self) -> Result<Vec<Release>, StoreError> {
+        let mut out = Vec::new();
+        for (domain, st) in self.domain_states().await? {
+            let Some(key) = st.bundle_key else { continue };
+            let raw = self.get_object(&key).await?.ok_or_else(|| StoreError::Corrupt(format!("archived bundle {key} is missing")))?;
+            let data = gunzip(&raw).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            out.push(Release { domain, version: st.version.unwrap_or_default(), data });
+        }
+        Ok(out)
+    }
+
+    /// The technique-to-tactic items stored for `shortnames` of `domain`.
+    async fn stored_edges(&self, domain: Domain, shortnames: &HashSet<String>) -> Result<HashSet<(String, String)>, StoreError> {
+        let mut out = HashSet::new();
+        for s in shortnames {
+            for item in self.query_partition(Some("gsi1"), &keys::tactic_gsi(domain, s), None).await? {
+                let e: TacticEdgeItem = from_item(item)?;
+                out.insert((e.technique_stix_id, e.tactic));
+            }
+        }
+        Ok(out)
+    }
+
+    fn desired_edges(domain: Domain, objects: &[ParsedObject<'_>]) -> (HashSet<(String, String)>, HashSet<String>) {
+        let mut edges = HashSet::new();
+        let mut shortnames = HashSet::new();
+        for o in objects.iter().filter(|o| o.object.is_technique()) {
+            for t in items::technique_tactics(domain, o) {
+                shortnames.insert(t.clone());
+                edges.insert((o.id().to_string(), t));
+            }
+        }
+        for o in objects.iter().filter(|o| o.object_type() == "x-mitre-tactic") {
+            if let Some(s) = &o.object.x_mitre_shortname {
+                shortnames.insert(s.to_string());
+            }
+        }
+        (edges, shortnames)
+    }
+
+    /// Checks every synced domain and every tenant's mappings; stores and returns the report.
+    pub async fn verify(&self) -> Result<VerifyReport, StoreError> {
+        let mut p = Problems::default();
+        let mut domains = BTreeMap::new();
+        let mut catalogs: Vec<DomainCatalog> = Vec::new();
+        for r in self.releases().await? {
+            let bundle = parse_bundle(&r.data, r.domain).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let objects = &bundle.objects;
+            let d = r.domain;
+            // 1. kill-chain phases resolve to tactics of the domain; tactics are in the matrix
+            let tactic_names: HashSet<&str> = objects
+                .iter()
+                .filter(|o| o.object_type() == "x-mitre-tactic" && o.object.is_active())
+                .filter_map(|o| o.object.x_mitre_shortname.as_deref())
+                .collect();
+            let in_matrix: HashSet<&str> = objects
+                .iter()
+                .filter(|o| o.object_type() == "x-mitre-matrix" && o.object.is_active())
+                .flat_map(|o| o.object.tactic_refs.iter().map(|r| r.as_ref()))
+                .collect();
+            for o in objects.iter().filter(|o| o.object.is_technique() && o.object.is_active()) {
+                for phase in o.object.tactic_shortnames(d) {
+                    if !tactic_names.contains(phase) {
+                        p.add("phase_without_tactic", json!({"domain": d, "technique": o.object.attack_id(), "phase": phase}));
+                    }
+                }
+            }
+            for o in objects.iter().filter(|o| o.object_type() == "x-mitre-tactic" && o.object.is_active()) {
+                if !in_matrix.contains(o.id()) {
+                    p.add("tactic_not_in_matrix", json!({"domain": d, "tactic": o.object.attack_id()}));
+                }
+            }
+            // 2. sub-techniques have their parent and a subtechnique-of relationship
+            let technique_ids: HashSet<&str> = objects.iter().filter(|o| o.object.is_technique()).filter_map(|o| o.object.attack_id()).collect();
+            let sub_rels: HashSet<&str> = objects
+                .iter()
+                .filter(|o| o.object.relationship_type.as_deref() == Some("subtechnique-of") && o.object.is_active())
+                .filter_map(|o| o.object.source_ref.as_deref())
+                .collect();
+            for o in objects.iter().filter(|o| o.object.is_technique() && o.object.is_active() && o.object.x_mitre_is_subtechnique) {
+                let id = o.object.attack_id().unwrap_or_default();
+                let parent = id.split_once('.').map(|(p, _)| p).unwrap_or(id);
+                if !technique_ids.contains(parent) {
+                    p.add("subtechnique_without_parent", json!({"domain": d, "technique": id}));
+                }
+                if !sub_rels.contains(o.id()) {
+                    p.add("subtechnique_without_relationship", json!({"domain": d, "technique": id}));
+                }
+            }
+            // ... and the stored tactic index items agree with the objects
+            let (desired, shortnames) = Self::desired_edges(d, objects);
+            let stored = self.stored_edges(d, &shortnames).await?;
+            for (t, s) in desired.difference(&stored) {
+                p.add("tactic_index_missing", json!({"domain": d, "technique": t, "tactic": s}));
+            }
+            for (t, s) in stored.difference(&desired) {
+                p.add("tactic_index_extra", json!({"domain": d, "technique": t, "tactic": s}));
+            }
+            // the stored technique objects are the release's
+            let stored_objects: HashMap<String, String> = self
+                .query_partition(Some("gsi1"), &keys::type_gsi(d, "attack-pattern"), None)
+                .await?
+                .into_iter()
+                .map(|i| from_item::<ObjectItem>(i).map(|o| (o.stix_id, o.content_hash)))
+                .collect::<Result<_, _>>()?;
+            for o in objects.iter().filter(|o| o.object.is_technique()) {
+                match stored_objects.get(o.id()) {
+                    Some(h) if *h == format!("{:032x}", o.hash) => {}
+                    Some(_) => p.add("object_stale", json!({"domain": d, "technique": o.object.attack_id()})),
+                    None => p.add("object_missing", json!({"domain": d, "technique": o.object.attack_id()})),
+                }
+            }
+            // 3. every relationship's two ends exist
+            let ids: HashSet<&str> = objects.iter().map(|o| o.id()).collect();
+            for o in objects.iter().filter(|o| o.object_type() == "relationship") {
+                for end in [o.object.source_ref.as_deref(), o.object.target_ref.as_deref()].into_iter().flatten() {
+                    if !ids.contains(end) {
+                        p.add("relationship_dangling_end", json!({"domain": d, "relationship": o.id(), "missing": end}));
+                    }
+                }
+            }
+            domains.insert(d.to_string(), json!({"version": r.version, "objects": objects.len()}));
+            catalogs.push(DomainCatalog::build(objects, d, &r.version, ""));
+        }
+        // 4. every mapping names an existing, non-revoked technique and a tactic it has
+        let mut checked = 0;
+        for u in self.technique_uses().await? {
+            checked += u.count;
+            let problem = match find_technique(&catalogs, &u.technique) {
+                None => Some("mapping_technique_unknown"),
+                Some((_, t)) if t.revoked => Some("mapping_technique_revoked"),
+                Some((_, t)) if t.deprecated => Some("mapping_technique_deprecated"),
+                Some((_, t)) if !t.tactics.contains(&u.tactic) => Some("mapping_tactic_mismatch"),
+                _ => None,
+            };
+            if let Some(kind) = problem {
+                for m in self.mappings_of_technique(&u.technique).await?.into_iter().filter(|m| m.tactic == u.tactic) {
+                    p.add(kind, mapping_ref(&m));
+                }
+            }
+        }
+        let problems = p.into_vec();
+        let report = VerifyReport {
+            checked_at: crate::tenancy::now(),
+            ok: problems.is_empty(),
+            domains,
+            problems,
+            mappings_checked: checked,
+            flagged_for_review: self.review_count().await?,
+        };
+        self.put_item_json(keys::CATALOG_PK, "VERIFY", &report).await?;
+        Ok(report)
+    }
+
+    pub async fn last_verify(&self) -> Result<Option<VerifyReport>, StoreError> {
+        #[derive(Deserialize)]
+        struct Stored {
+            report: String,
+        }
+        match self.get_item::<Stored>(keys::CATALOG_PK, "VERIFY").await? {
+            Some(s) => serde_json::from_str(&s.report).map(Some).map_err(|e| StoreError::Corrupt(e.to_string())),
+            None => Ok(None),
+        }
+    }
+
+    async fn put_item_json<T: Serialize>(&self, pk: &str, sk: &str, value: &T) -> Result<(), StoreError> {
+        let item = json!({"pk": pk, "sk": sk, "report": serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))?});
+        self.ddb
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&item)?))
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("PutItem", e))?;
+        Ok(())
+    }
+
+    /// Rebuilds the tactic index items and moves or flags mappings of revoked, deprecated or
+    /// vanished techniques. With `dry_run`, reports exactly what an apply would change.
+    pub async fn repair(&self, dry_run: bool, actor: &str, request_id: &str) -> Result<RepairReport, StoreError> {
+        let mut report = RepairReport { dry_run, index_items_added: 0, index_items_removed: 0, mappings: Vec::new(), failed: Vec::new() };
+        let mut catalogs = Vec::new();
+        for r in self.releases().await? {
+            let bundle = parse_bundle(&r.data, r.domain).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let (desired, shortnames) = Self::desired_edges(r.domain, &bundle.objects);
+            let stored = self.stored_edges(r.domain, &shortnames).await?;
+            let mut writes = Vec::new();
+            for o in bundle.objects.iter().filter(|o| o.object.is_technique()) {
+                for e in items::tactic_edges(r.domain, o) {
+                    if !stored.contains(&(e.technique_stix_id.clone(), e.tactic.clone())) {
+                        report.index_items_added += 1;
+                        writes.push(put_request(to_item(&e)?));
+                    }
+                }
+            }
+            for (t, s) in stored.difference(&desired) {
+                report.index_items_removed += 1;
+                writes.push(delete_request(keys::object_pk(r.domain, t), keys::tactic_sk(s)));
+            }
+            if !dry_run && !writes.is_empty() {
+                self.batch_write(writes, 16, &|_| {}).await?;
+            }
+            catalogs.push(DomainCatalog::build(&bundle.objects, r.domain, &r.version, ""));
+        }
+        for u in self.technique_uses().await? {
+            let change = |m: &Mapping, action: &str, to: Option<(&str, &str)>, reason: String| MappingChange {
+                tenant: m.tenant.clone(),
+                kind: m.kind.as_str().into(),
+                id: m.id.clone(),
+                technique: m.technique.clone(),
+                tactic: m.tactic.clone(),
+                action: action.into(),
+                to_technique: to.map(|t| t.0.to_string()),
+                to_tactic: to.map(|t| t.1.to_string()),
+                reason,
+            };
+            let found = find_technique(&catalogs, &u.technique);
+            let mappings: Vec<Mapping> = match found {
+                Some((_, t)) if !t.revoked && !t.deprecated && t.tactics.contains(&u.tactic) => continue,
+                _ => self.mappings_of_technique(&u.technique).await?.into_iter().filter(|m| m.tactic == u.tactic).collect(),
+            };
+            for m in mappings {
+                let planned = match found {
+                    None => change(&m, "flag", None, format!("{} is not in any synced ATT&CK release", m.technique)),
+                    Some((c, t)) if t.revoked => match c.relationships_from(&t.stix_id, Some("revoked-by")).find_map(|r| c.technique_by_stix_id(&r.target_ref)) {
+                        Some(rep) if rep.tactics.contains(&m.tactic) => change(&m, "move", Some((&rep.attack_id, &m.tactic)), format!("{} was revoked by {} in ATT&CK {}", t.attack_id, rep.attack_id, c.version)),
+                        Some(rep) if rep.tactics.len() == 1 => change(&m, "move", Some((&rep.attack_id, &rep.tactics[0])), format!("{} was revoked by {} in ATT&CK {}; {} is its only tactic", t.attack_id, rep.attack_id, c.version, rep.tactics[0])),
+                        Some(rep) => change(&m, "move", Some((&rep.attack_id, &m.tactic)), format!("{} was revoked by {} in ATT&CK {}, which is not in tactic {}; choose one of {}", t.attack_id, rep.attack_id, c.version, m.tactic, rep.tactics.join(", "))),
+                        None => change(&m, "flag", None, format!("{} was revoked in ATT&CK {} without a replacement", t.attack_id, c.version)),
+                    },
+                    Some((c, t)) if t.deprecated => change(&m, "flag", None, format!("{} is deprecated in ATT&CK {}", t.attack_id, c.version)),
+                    Some((c, t)) => change(&m, "flag", None, format!("{} is not in tactic {} in ATT&CK {}; it is in {}", t.attack_id, m.tactic, c.version, t.tactics.join(", "))),
+                };
+                if planned.action == "flag" && m.needs_review.as_deref() == Some(planned.reason.as_str()) {
+                    continue;
+                }
+                if !dry_run && let Err(e) = self.apply_change(&m, &planned, &catalogs, actor, request_id).await {
+                    report.failed.push(json!({"mapping": mapping_ref(&m), "error": e}));
+                }
+                report.mappings.push(planned);
+            }
+        }
+        if !dry_run {
+            let entry = AuditEntry {
+                id: ulid::Ulid::new().to_string(),
+                tenant: keys::SYSTEM_TENANT.into(),
+                actor: actor.into(),
+                action: "correlations.repair".into(),
+                target: "correlations".into(),
+                before: None,
+                after: Some(json!({"index_items_added": report.index_items_added, "index_items_removed": report.index_items_removed, "mappings": report.mappings.len(), "failed": report.failed.len()})),
+                at: crate::tenancy::now(),
+                request_id: request_id.into(),
+            };
+            self.put_audit(entry).await?;
+        }
+        Ok(report)
+    }
+
+    async fn apply_change(&self, m: &Mapping, c: &MappingChange, catalogs: &[DomainCatalog], actor: &str, request_id: &str) -> Result<(), String> {
+        let mut new = m.clone();
+        new.version = m.version + 1;
+        new.updated_by = actor.to_string();
+        new.updated_at = crate::tenancy::now();
+        let action = if c.action == "move" {
+            let to = c.to_technique.as_deref().unwrap_or_default();
+            let (domain, rep) = find_technique(catalogs, to).map(|(cat, t)| (cat.domain, t.clone())).ok_or("replacement vanished")?;
+            new.history.push(json!({"technique": m.technique, "technique_name": m.technique_name, "tactic": m.tactic, "replaced_by": to, "reason": c.reason, "at": new.updated_at, "by": actor}));
+            new.technique = rep.attack_id.clone();
+            new.technique_name = rep.name.clone();
+            new.domain = domain;
+            new.tactic = c.to_tactic.clone().unwrap_or_else(|| m.tactic.clone());
+            new.needs_review = (!rep.tactics.contains(&new.tactic)).then(|| c.reason.clone());
+            "mapping.repair"
+        } else {
+            new.needs_review = Some(c.reason.clone());
+            "mapping.flag"
+        };
+        let audit = AuditEntry {
+            id: ulid::Ulid::new().to_string(),
+            tenant: m.tenant.clone(),
+            actor: actor.into(),
+            action: action.into(),
+            target: format!("{}-mappings/{}", m.kind.as_str(), m.id),
+            before: Some(json!(m)),
+            after: Some(json!(new)),
+            at: new.updated_at.clone(),
+            request_id: request_id.into(),
+        };
+        match self.update_mapping(m, &new, audit.clone()).await {
+            Ok(()) => Ok(()),
+            Err(WriteError::Duplicate) => {
+                // The entity already has a mapping of the replacement in that tactic: flag this one.
+                let mut flagged = m.clone();
+                flagged.version = m.version + 1;
+                flagged.updated_by = actor.into();
+                flagged.updated_at = new.updated_at.clone();
+                flagged.needs_review = Some(format!("{}; the entity already has a mapping of {}", c.reason, new.technique));
+                let audit = AuditEntry { action: "mapping.flag".into(), after: Some(json!(flagged)), ..audit };
+                self.update_mapping(m, &flagged, audit).await.map_err(|e| format!("{e:?}"))
+            }
+            Err(e) => Err(format!("{e:?}")),
+        }
+    }
+
+    async fn put_audit(&self, entry: AuditEntry) -> Result<(), StoreError> {
+        self.ddb
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&items::AuditItem::new(entry))?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("PutItem", e))?;
+        Ok(())
+    }
+}
+
+/// A technique by ATT&CK ID in the first catalog that has it (the active object preferred).
+fn find_technique<'a>(catalogs: &'a [DomainCatalog], id: &str) -> Option<(&'a DomainCatalog, &'a mitre_attack::catalog::Technique)> {
+    catalogs.iter().find_map(|c| c.technique_by_attack_id(id).map(|t| (c, t)))
+}
