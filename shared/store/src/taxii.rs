@@ -4,9 +4,10 @@
 //! like a downloaded bundle.
 //!
 //! An unchanged upstream is cheap: the newest `X-TAXII-Date-Added-Last` seen is kept as the
-//! run's `last_modified` validator, and the next fetch first asks for objects added after it
-//! (`added_after`, `limit=1`); no objects means [`Fetched::NotModified`] after one request.
-//! Otherwise the whole collection is fetched again: the sync diffs full bundles.
+//! run's `last_modified` validator, and the next fetch first asks the collection's manifest for
+//! entries added after it (`manifest/?added_after=…&limit=1`, metadata only); none means
+//! [`Fetched::NotModified`] after one request. Otherwise, or when that probe fails, the whole
+//! collection is fetched again: the sync diffs full bundles.
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -150,13 +151,17 @@ impl TaxiiSource {
     }
 
     fn objects_url(&self, params: &[(&str, &str)]) -> Result<reqwest::Url, SourceError> {
+        self.collection_url("objects", params)
+    }
+
+    fn collection_url(&self, endpoint: &str, params: &[(&str, &str)]) -> Result<reqwest::Url, SourceError> {
         let base = reqwest::Url::parse(&self.api_root)
             .map_err(|e| SourceError(format!("the TAXII API root {:?} is not a URL: {e}", self.public_root())))?;
         if !matches!(base.scheme(), "http" | "https") {
             return Err(SourceError(format!("the TAXII API root {} is not an http(s) URL", self.public_root())));
         }
         let mut url = base
-            .join(&format!("collections/{}/objects/", self.collection))
+            .join(&format!("collections/{}/{endpoint}/", self.collection))
             .map_err(|e| SourceError(format!("bad TAXII collection id {:?}: {e}", self.collection)))?;
         url.query_pairs_mut().extend_pairs(params);
         Ok(url)
@@ -168,7 +173,11 @@ impl TaxiiSource {
 
     /// One GET of the collection's objects, retried on connection errors, 429 and 5xx.
     async fn get_page(&self, params: &[(&str, &str)]) -> Result<Page, SourceError> {
-        let url = self.objects_url(params)?;
+        self.get(self.objects_url(params)?).await
+    }
+
+    /// One GET of `url`, retried on connection errors, 429 and 5xx.
+    async fn get(&self, url: reqwest::Url) -> Result<Page, SourceError> {
         let mut last_error = String::new();
         let mut wait = None;
         for attempt in 0..self.attempts {
@@ -279,6 +288,15 @@ impl TaxiiSource {
     }
 }
 
+impl TaxiiSource {
+    /// Whether the collection's manifest lists anything added after `since`.
+    async fn added_since(&self, since: &str) -> Result<bool, SourceError> {
+        let page = self.get(self.collection_url("manifest", &[("added_after", since), ("limit", "1")])?).await?;
+        let envelope = parse_envelope(&page.body).map_err(|e| SourceError(format!("the manifest answer for {} is {e}", self.what())))?;
+        Ok(envelope.objects.as_ref().is_some_and(|o| !o.is_empty()))
+    }
+}
+
 /// A version-5-shaped UUID from the first 16 bytes of a digest.
 fn uuid_from(digest: &[u8]) -> String {
     let mut b = [0u8; 16];
@@ -363,10 +381,11 @@ impl BundleSource for TaxiiSource {
 
     async fn fetch(&self, previous: Option<&Validators>) -> Result<Fetched, SourceError> {
         if let Some(since) = previous.and_then(|v| v.last_modified.as_deref()).filter(|s| !s.is_empty()) {
-            let page = self.get_page(&[("added_after", since), ("limit", "1")]).await?;
-            let envelope = parse_envelope(&page.body).map_err(|e| SourceError(format!("the answer for {} is {e}", self.what())))?;
-            if envelope.objects.as_ref().is_none_or(|o| o.is_empty()) {
-                return Ok(Fetched::NotModified);
+            match self.added_since(since).await {
+                Ok(false) => return Ok(Fetched::NotModified),
+                Ok(true) => {}
+                // The probe only saves work: the full fetch reports what is wrong, if anything.
+                Err(e) => tracing::warn!(error = %e.0, "TAXII manifest probe failed; fetching the whole collection"),
             }
         }
         let (bytes, newest) = self.fetch_all().await?;

@@ -131,12 +131,11 @@ impl Medallion {
         std::fs::read_to_string(self.dir.join("medallion.log")).unwrap_or_default()
     }
 
-    /// The object requests the server has answered so far (path and query, from its log).
-    fn object_requests(&self) -> Vec<String> {
+    /// The requests the server has answered so far (path and query, from its log).
+    fn requests(&self) -> Vec<String> {
         self.log()
             .lines()
             .filter_map(|l| l.split_once("\"GET ").map(|(_, rest)| rest.split(' ').next().unwrap_or("").to_string()))
-            .filter(|p| p.contains("/objects/"))
             .collect()
     }
 
@@ -199,8 +198,9 @@ async fn ics_from_taxii_matches_ics_from_the_bundle_file() {
     assert_eq!(first.source, format!("taxii:{}collections/{ICS_COLLECTION}/", server.api_root));
 
     // 1,826 objects at 500 a page: four pages, the last three asked for with `next`.
-    let requests = server.object_requests();
+    let requests = server.requests();
     assert_eq!(requests.len(), 4, "{requests:#?}");
+    assert!(requests.iter().all(|r| r.contains("/objects/")), "{requests:#?}");
     assert!(requests.iter().all(|r| r.contains("limit=500")), "{requests:#?}");
     assert!(!requests[0].contains("next=") && requests[1..].iter().all(|r| r.contains("next=")), "{requests:#?}");
 
@@ -238,13 +238,14 @@ async fn ics_from_taxii_matches_ics_from_the_bundle_file() {
         assert_eq!(strip(x), strip(y), "{pk}: the same attributes");
     }
 
-    // Unchanged upstream: one `added_after` request, nothing written.
+    // Unchanged upstream: one `added_after` request to the manifest, nothing written.
     let second = sync(&via_taxii.store, &taxii, d).await.unwrap();
     assert_eq!((second.outcome, second.written, second.deleted), (Outcome::Unchanged, 0, 0));
     assert_eq!(second.objects, 1_826);
-    let requests = server.object_requests();
+    let requests = server.requests();
     assert_eq!(requests.len(), 5, "{requests:#?}");
-    assert!(requests[4].contains("added_after=") && requests[4].contains("limit=1"), "{requests:#?}");
+    let probe = &requests[4];
+    assert!(probe.contains("/manifest/?") && probe.contains("added_after=") && probe.contains("limit=1"), "{requests:#?}");
     let after = via_taxii.store.domain_state(d).await.unwrap().unwrap();
     assert_eq!(after.bundle_sha256, ts.bundle_sha256);
     assert_eq!(after.last_run.unwrap().outcome, Outcome::Unchanged);
