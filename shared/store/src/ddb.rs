@@ -67,38 +67,14 @@ impl Store {
 
     /// Every item of a partition (optionally of a sort key prefix), following pagination.
     pub async fn query_partition(&self, index: Option<&str>, pk: &str, sk_prefix: Option<&str>) -> Result<Vec<Item>, StoreError> {
-        let (pk_name, sk_name) = match index {
-            Some(i) => (format!("{i}pk"), format!("{i}sk")),
-            None => ("pk".to_string(), "sk".to_string()),
-        };
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
-            let mut q = self
-                .ddb
-                .query()
-                .table_name(&self.table)
-                .set_index_name(index.map(str::to_string))
-                .expression_attribute_names("#p", &pk_name)
-                .expression_attribute_values(":p", s(pk))
-                .set_exclusive_start_key(start.take());
-            q = match sk_prefix {
-                Some(prefix) => q
-                    .key_condition_expression("#p = :p AND begins_with(#s, :s)")
-                    .expression_attribute_names("#s", &sk_name)
-                    .expression_attribute_values(":s", s(prefix)),
-                None => q.key_condition_expression("#p = :p"),
-            };
-            let out = q
-                .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
-                .send()
-                .await
-                .map_err(|e| StoreError::dynamo("Query", e))?;
-            crate::metrics::record(crate::metrics::capacity_of(out.consumed_capacity()));
-            items.extend(out.items.unwrap_or_default());
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(items),
+            let (page, next) = self.query_page_inner(index, pk, sk_prefix, None, &[], start.take(), None, false).await?;
+            items.extend(page);
+            match next {
+                Some(k) => start = Some(k),
+                None => return Ok(items),
             }
         }
     }

@@ -495,7 +495,7 @@ impl Store {
         limit: i32,
         newest_first: bool,
     ) -> Result<(Vec<Item>, Option<Item>), StoreError> {
-        self.query_page_inner(index, pk, None, filter, names, start, limit, newest_first).await
+        self.query_page_inner(index, pk, None, filter, names, start, Some(limit), newest_first).await
     }
 
     /// One page of a Query: items and the key to continue from.
@@ -510,11 +510,12 @@ impl Store {
         limit: i32,
         newest_first: bool,
     ) -> Result<(Vec<Item>, Option<Item>), StoreError> {
-        self.query_page_inner(index, pk, sk_prefix, filter, &[], start, limit, newest_first).await
+        self.query_page_inner(index, pk, sk_prefix, filter, &[], start, Some(limit), newest_first).await
     }
 
+    /// One Query call: the page and the key to continue from (None on the last page).
     #[allow(clippy::too_many_arguments)]
-    async fn query_page_inner(
+    pub(crate) async fn query_page_inner(
         &self,
         index: Option<&str>,
         pk: &str,
@@ -522,7 +523,7 @@ impl Store {
         filter: Option<(&str, HashMap<String, AttributeValue>)>,
         names: &[String],
         start: Option<Item>,
-        limit: i32,
+        limit: Option<i32>,
         newest_first: bool,
     ) -> Result<(Vec<Item>, Option<Item>), StoreError> {
         let (pk_name, sk_name) = match index {
@@ -537,7 +538,7 @@ impl Store {
             .expression_attribute_names("#p", &pk_name)
             .expression_attribute_values(":p", s(pk))
             .set_exclusive_start_key(start)
-            .limit(limit)
+            .set_limit(limit)
             .scan_index_forward(!newest_first)
             .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total);
         q = match sk_prefix {
