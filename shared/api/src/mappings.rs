@@ -409,8 +409,16 @@ pub async fn list(app: &App, who: &Identity, kind: MappingKind, params: &Params)
         }
     }
     if let Some(t) = params.str("tactic") {
+        // a TA id, name or shortname of any synced domain; mappings store the shortname
+        let mut shortname = t.to_ascii_lowercase();
+        for d in app.catalog.domains().await? {
+            if let Some(x) = app.catalog.domain(d).await?.tactic(t) {
+                shortname = x.shortname.clone();
+                break;
+            }
+        }
         filters.push("tactic = :tac".into());
-        values.insert(":tac".into(), AttributeValue::S(t.to_ascii_lowercase()));
+        values.insert(":tac".into(), AttributeValue::S(shortname));
     }
     if let Some(f) = params.str("observed_from") {
         let f = timestamp("observed_from", f).map_err(|_| ApiError::bad_param("observed_from", "observed_from must be an RFC 3339 timestamp"))?;

@@ -294,7 +294,7 @@ impl DomainCatalog {
     pub fn tactic(&self, id: &str) -> Option<&Tactic> {
         self.tactics
             .iter()
-            .find(|t| t.attack_id.eq_ignore_ascii_case(id) || t.shortname.eq_ignore_ascii_case(id) || t.stix_id == id)
+            .find(|t| t.attack_id.eq_ignore_ascii_case(id) || t.shortname.eq_ignore_ascii_case(id) || t.name.eq_ignore_ascii_case(id) || t.stix_id == id)
     }
 
     /// The entity (mitigation, group, software, ...) of `list` by ATT&CK ID or STIX id; active first.

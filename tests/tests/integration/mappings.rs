@@ -141,7 +141,7 @@ async fn a_mapping_lives_merges_changes_and_dies_with_its_audit_trail() {
     assert_eq!((r.body["confidence_score"].as_u64(), r.body["first_observed"].as_str(), r.body["last_observed"].as_str()), (Some(90), Some("2025-12-31T00:00:00.000Z"), Some("2026-01-02T00:00:00.000Z")));
     assert_eq!(r.body["impact_level"], "high", "other fields keep their values");
     // found by either linked entity, by technique and tactic, and by observed range
-    for q in ["alert_id=ALERT-1", "case_id=CASE-9", "technique=T1059.001", "tactic=execution", "observed_from=2026-01-01T00:00:00Z&observed_to=2026-01-01T23:00:00Z", "alert_id=ALERT-1&technique=T1059.001"] {
+    for q in ["alert_id=ALERT-1", "case_id=CASE-9", "technique=T1059.001", "tactic=execution", "tactic=TA0002", "observed_from=2026-01-01T00:00:00Z&observed_to=2026-01-01T23:00:00Z", "alert_id=ALERT-1&technique=T1059.001"] {
         let (r, _) = req(app, &w.a_viewer, "GET", &format!("{P}/alert-mappings?{q}"), Value::Null).await;
         assert_eq!(r.status, 200, "{q}: {}", r.body);
         assert_eq!(r.body["items"].as_array().unwrap().iter().filter(|x| x["id"] == id.as_str()).count(), 1, "{q}");
