@@ -341,10 +341,8 @@ fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
 /// ": <description>" from a TAXII error resource, or a short excerpt of the body.
 async fn error_detail(resp: reqwest::Response) -> String {
     let Ok(body) = resp.bytes().await else { return String::new() };
-    if let Ok(e) = serde_json::from_slice::<TaxiiError>(&body) {
-        if let Some(d) = e.description.or(e.title).filter(|d| !d.trim().is_empty()) {
-            return format!(": {}", truncate(d.trim(), 300));
-        }
+    if let Some(d) = serde_json::from_slice::<TaxiiError>(&body).ok().and_then(|e| e.description.or(e.title)).filter(|d| !d.trim().is_empty()) {
+        return format!(": {}", truncate(d.trim(), 300));
     }
     let text = String::from_utf8_lossy(&body);
     let text = text.trim();
