@@ -43,11 +43,10 @@ impl CatalogCache {
         }
         let mut st = self.state.write().await;
         let key = st.keys.get(&domain).cloned().ok_or_else(|| ApiError::Unavailable(format!("{domain} has not been synced yet")))?;
-        if let Some((lk, c)) = st.loaded.get(&domain) {
-            if *lk == key {
+        if let Some((lk, c)) = st.loaded.get(&domain)
+            && *lk == key {
                 return Ok(c.clone());
             }
-        }
         let started = Instant::now();
         let bytes = self
             .store

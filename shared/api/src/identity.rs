@@ -8,12 +8,11 @@ use crate::{App, Caller};
 /// every other ARN stays as it is.
 pub fn normalize_principal(arn: &str) -> String {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    if parts.len() == 6 && parts[2] == "sts" {
-        if let Some(rest) = parts[5].strip_prefix("assumed-role/") {
+    if parts.len() == 6 && parts[2] == "sts"
+        && let Some(rest) = parts[5].strip_prefix("assumed-role/") {
             let role = rest.split('/').next().unwrap_or(rest);
             return format!("arn:{}:iam::{}:role/{role}", parts[1], parts[4]);
         }
-    }
     arn.to_string()
 }
 

@@ -50,11 +50,10 @@ pub fn tactic_order<'a>(objects: &'a [ParsedObject<'a>], domain: Domain) -> Vec<
     let mut ordered: Vec<&ParsedObject<'_>> = Vec::with_capacity(tactics.len());
     if let Some(m) = matrix {
         for r in &m.object.tactic_refs {
-            if let Some(t) = tactics.get(r.as_ref()) {
-                if !ordered.iter().any(|o| o.id() == t.id()) {
+            if let Some(t) = tactics.get(r.as_ref())
+                && !ordered.iter().any(|o| o.id() == t.id()) {
                     ordered.push(t);
                 }
-            }
         }
     }
     let mut rest: Vec<&ParsedObject<'_>> = tactics.values().filter(|t| !ordered.iter().any(|o| o.id() == t.id())).copied().collect();

@@ -29,7 +29,7 @@ fn the_sync_runs_every_ten_minutes_on_arm64() {
     assert_eq!(f["Metadata"]["BuildMethod"], Value::from("rust-cargolambda"));
     assert_eq!(f["Metadata"]["BuildProperties"]["Binary"], Value::from("sync"));
     let events = f["Properties"]["Events"].as_mapping().unwrap();
-    let schedules: Vec<_> = events.values().filter(|e| e["Type"] == Value::from("Schedule")).collect();
+    let schedules: Vec<_> = events.values().filter(|e| e["Type"] == "Schedule").collect();
     assert_eq!(schedules.len(), 1);
     assert_eq!(schedules[0]["Properties"]["Schedule"], Value::from("rate(10 minutes)"));
     let globals = &t["Globals"]["Function"];
@@ -53,7 +53,7 @@ fn every_route_is_a_function_and_every_function_a_route() {
             Some(e) => e,
             None => continue,
         };
-        for ev in events.values().filter(|e| e["Type"] == Value::from("HttpApi")) {
+        for ev in events.values().filter(|e| e["Type"] == "HttpApi") {
             let method = ev["Properties"]["Method"].as_str().unwrap().to_uppercase();
             let path = ev["Properties"]["Path"].as_str().unwrap().to_string();
             deployed.insert((method.clone(), path.clone()));
