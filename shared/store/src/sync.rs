@@ -194,34 +194,39 @@ impl<'a> Syncer<'a> {
         }
         let new_manifest = old.after(&bundle.objects, managed);
 
-        progress(Progress::Phase("archive"));
-        let bundle_key = archive::bundle_key(domain, &version, &sha);
-        self.store
-            .put_object_once(&bundle_key, || original_gz.unwrap_or_else(|| gzip(&data)), "application/gzip")
-            .await?;
-        let snapshot_key = archive::snapshot_key(domain, &sha);
-        self.store
-            .put_object_once(&snapshot_key, || DomainCatalog::build(&bundle.objects, domain, &version, &sha).encode(), "application/gzip")
-            .await?;
+        // The manifest first: a run interrupted while writing names it as pending.
         let manifest_key = archive::manifest_key(domain, &rec.run_id);
         self.store.put_object(&manifest_key, new_manifest.encode(), "application/gzip").await?;
-
         let changes = !diff.to_write.is_empty() || !diff.removed.is_empty();
         if changes {
             self.store.mark_dirty(domain, &manifest_key).await?;
             self.store.renew_lease(lease).await?;
-            progress(Progress::Phase("write"));
-            let deletes = self.stale_items(domain, &bundle.objects, &diff.to_write, &diff.removed, &old).await?;
-            let puts: usize = diff.to_write.iter().map(|&i| 1 + items::technique_tactics(domain, &bundle.objects[i]).len()).sum();
-            progress(Progress::WriteTotal((puts + deletes.len()) as u64));
-            let objects = &bundle.objects;
-            let requests = diff
-                .to_write
-                .iter()
-                .flat_map(|&i| write_requests(domain, &objects[i]))
-                .chain(deletes);
-            self.store.batch_write(requests, opts.concurrency, &|n| progress(Progress::Written(n as u64))).await?;
         }
+
+        // The archive and the API snapshot go to S3 while the items go to DynamoDB.
+        progress(Progress::Phase("write"));
+        let bundle_key = archive::bundle_key(domain, &version, &sha);
+        let snapshot_key = archive::snapshot_key(domain, &sha);
+        let objects = &bundle.objects;
+        let s3_side = async {
+            self.store.put_object_once(&bundle_key, || original_gz.unwrap_or_else(|| gzip(&data)), "application/gzip").await?;
+            self.store
+                .put_object_once(&snapshot_key, || DomainCatalog::build(objects, domain, &version, &sha).encode(), "application/gzip")
+                .await?;
+            Ok::<_, SyncError>(())
+        };
+        let table_side = async {
+            if !changes {
+                return Ok::<_, SyncError>(());
+            }
+            let deletes = self.stale_items(domain, objects, &diff.to_write, &diff.removed, &old).await?;
+            let puts: usize = diff.to_write.iter().map(|&i| 1 + items::technique_tactics(domain, &objects[i]).len()).sum();
+            progress(Progress::WriteTotal((puts + deletes.len()) as u64));
+            let requests = diff.to_write.iter().flat_map(|&i| write_requests(domain, &objects[i])).chain(deletes);
+            self.store.batch_write(requests, opts.concurrency, &|n| progress(Progress::Written(n as u64))).await?;
+            Ok(())
+        };
+        tokio::try_join!(s3_side, table_side)?;
         rec.written = diff.to_write.len() as u64;
         rec.deleted = diff.removed.len() as u64;
         rec.unchanged = diff.unchanged as u64;

@@ -103,3 +103,63 @@ async fn an_upgrade_that_revokes_a_technique_keeps_every_mapping() {
     assert!(status["verify"]["checked_at"].is_string(), "{status}");
     assert_eq!(status["flagged_for_review"], 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mappings_of_a_deprecated_technique_are_flagged_not_moved() {
+    let app = spawn_app().await;
+    let s = &app.store;
+    let e = Domain::EnterpriseAttack;
+    let text = mitre_attack::fixtures::small_bundle("2.0");
+    let sync = |body: String| {
+        let s = s.clone();
+        async move {
+            let path = mitre_tests::temp_file("enterprise-attack-1.0.json", body.as_bytes());
+            Syncer::new(&s).run(&FileSource { path }, &SyncOptions::new(e), &|_| {}).await.unwrap()
+        }
+    };
+    sync(text.clone()).await;
+    let analyst = "arn:aws:iam::222222222222:user/analyst";
+    register(s, analyst, "tenant-one", Role::Admin).await;
+    let api = App::new(s.clone(), Settings { superusers: vec![SU.into()], ..Settings::default() });
+    let (st, m) = call(&api, analyst, "POST", &format!("{P}/incident-mappings"), json!({"incident_id": "INC-7", "technique": "T1059.001"})).await;
+    assert_eq!(st, 201, "{m}");
+    let id = m["id"].as_str().unwrap().to_string();
+
+    // the next release deprecates T1059.001
+    let deprecated = text.replace("\"x_mitre_future_field\"", "\"x_mitre_deprecated\": true, \"x_mitre_future_field\"");
+    assert_ne!(deprecated, text);
+    sync(deprecated).await;
+    let report = s.verify().await.unwrap();
+    assert!(report.problems.iter().any(|p| p.kind == "mapping_technique_deprecated" && p.count == 1), "{:?}", report.problems);
+    let dry = s.repair(true, "test", "t").await.unwrap();
+    assert_eq!(dry.mappings.len(), 1);
+    assert_eq!((dry.mappings[0].action.as_str(), dry.mappings[0].to_technique.as_deref()), ("flag", None));
+    let applied = s.repair(false, "test", "t").await.unwrap();
+    assert_eq!(applied.mappings.len(), 1);
+    let api = App::new(s.clone(), Settings { superusers: vec![SU.into()], ..Settings::default() });
+    let (_, m) = call(&api, analyst, "GET", &format!("{P}/incident-mappings/{id}"), Value::Null).await;
+    assert_eq!(m["technique"], "T1059.001", "flagged, not moved");
+    assert!(m["needs_review"].as_str().unwrap().contains("deprecated"), "{m}");
+    // a second repair has nothing left to do; status counts the flagged mapping
+    assert!(s.repair(false, "test", "t").await.unwrap().mappings.is_empty());
+    let (_, status) = call(&api, analyst, "GET", &format!("{P}/status?detailed=true"), Value::Null).await;
+    assert_eq!(status["flagged_for_review"], 1, "{status}");
+    let (_, log) = call(&api, analyst, "GET", &format!("{P}/audit?action=mapping.flag"), Value::Null).await;
+    assert_eq!(log["items"].as_array().unwrap().len(), 1);
+    // an analyst who re-maps it to an active technique clears the flag
+    let (st, m2) = call_with(&api, "PATCH", &format!("{P}/incident-mappings/{id}"), Some(analyst), &[("if-match", &format!("\"{}\"", m["version"]))], json!({"technique": "T1059"}).to_string().as_bytes()).await.0.pipe();
+    assert_eq!(st, 200, "{m2}");
+    assert!(m2["needs_review"].is_null());
+    let (_, status) = call(&api, analyst, "GET", &format!("{P}/status?detailed=true"), Value::Null).await;
+    assert_eq!(status["flagged_for_review"], 0);
+}
+
+trait Pipe {
+    fn pipe(self) -> (u16, Value);
+}
+
+impl Pipe for mitre_tests::Answer {
+    fn pipe(self) -> (u16, Value) {
+        (self.status, self.body)
+    }
+}
