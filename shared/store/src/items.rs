@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::keys;
 
 /// Bumped whenever the item layout of catalog objects changes: a sync then rewrites every object.
-pub const ITEM_SCHEMA: u32 = 3;
+pub const ITEM_SCHEMA: u32 = 4;
 
 /// One STIX object of a domain, with the attributes the catalog queries need and its full JSON.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -73,17 +73,25 @@ pub fn object_item(domain: Domain, o: &ParsedObject<'_>) -> ObjectItem {
     let id = o.id();
     let attack_id = obj.attack_id().map(str::to_string);
     let is_rel = obj.object_type == "relationship";
-    // Relationships (four in five objects) are served from the catalog snapshot and looked up
-    // by id here; they stay out of the indexes, which keeps a full sync's index writes small.
-    let (gsi1pk, gsi1sk, gsi2pk, gsi2sk) = if is_rel {
-        (None, None, None, None)
+    // The API serves the catalog from its snapshot; the table indexes only what is looked up
+    // here: techniques, tactics and matrices by type (verification), and the ATT&CK IDs analysts
+    // use (techniques, tactics, mitigations, groups, software, campaigns). Relationships,
+    // analytics, detection strategies and data sources stay out of the indexes, which keeps a
+    // full sync's index writes small.
+    let listed = matches!(obj.object_type.as_ref(), "attack-pattern" | "x-mitre-tactic" | "x-mitre-matrix");
+    let by_id = !is_rel
+        && matches!(
+            obj.object_type.as_ref(),
+            "attack-pattern" | "x-mitre-tactic" | "course-of-action" | "intrusion-set" | "malware" | "tool" | "campaign"
+        );
+    let (gsi1pk, gsi1sk) = if listed {
+        (Some(keys::type_gsi(domain, &obj.object_type)), Some(keys::listing_sort(attack_id.as_deref(), id)))
     } else {
-        (
-            Some(keys::type_gsi(domain, &obj.object_type)),
-            Some(keys::listing_sort(attack_id.as_deref(), id)),
-            attack_id.as_deref().map(|a| keys::attack_id_gsi(domain, a)),
-            attack_id.as_ref().map(|_| format!("{}#{id}", obj.object_type)),
-        )
+        (None, None)
+    };
+    let (gsi2pk, gsi2sk) = match attack_id.as_deref() {
+        Some(a) if by_id => (Some(keys::attack_id_gsi(domain, a)), Some(format!("{}#{id}", obj.object_type))),
+        _ => (None, None),
     };
     ObjectItem {
         pk: keys::object_pk(domain, id),

@@ -2,7 +2,7 @@
 //!
 //! | item | pk | sk | gsi1 | gsi2 |
 //! | --- | --- | --- | --- | --- |
-//! | catalog object | `C#{domain}#{stix_id}` | `#OBJ` | `C#{domain}#TYPE#{type}` / `{sort}#{stix_id}` (not relationships) | `C#{domain}#AID#{attack_id}` / `{type}#{stix_id}` |
+//! | catalog object | `C#{domain}#{stix_id}` | `#OBJ` | techniques, tactics, matrices: `C#{domain}#TYPE#{type}` / `{sort}#{stix_id}` | techniques, tactics, mitigations, groups, software, campaigns: `C#{domain}#AID#{attack_id}` / `{type}#{stix_id}` |
 //! | technique in tactic | `C#{domain}#{technique stix_id}` | `TACTIC#{shortname}` | `C#{domain}#TACTIC#{shortname}` / `{attack_id}#{stix_id}` | |
 //! | domain state | `CATALOG` | `DOMAIN#{domain}` | | |
 //! | sync lease | `SYNC#{domain}` | `LEASE` | | |
