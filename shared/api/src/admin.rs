@@ -114,30 +114,12 @@ pub async fn list_audit(app: &App, who: &Identity, params: &Params) -> Result<Re
         }
     }
     let fingerprint = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(format!("audit|{pk}|{filters:?}|{values:?}").as_bytes()));
-    let mut start = decode_cursor(params.str("cursor"), &fingerprint)?;
-    let mut entries = Vec::new();
-    let mut next = None;
+    let start = decode_cursor(params.str("cursor"), &fingerprint)?;
+    // attribute names are written #name in the filter (some are reserved words)
     let names: Vec<String> = filters.iter().filter_map(|f| f.split_whitespace().next().map(str::to_string)).collect();
-    for _ in 0..20 {
-        let filter = if filters.is_empty() {
-            None
-        } else {
-            // attribute names are given as #name; the store expands them from the expression
-            Some((filters.join(" AND "), values.clone()))
-        };
-        let (page, last) = app
-            .store
-            .query_page_named(index, &pk, filter.as_ref().map(|(f, v)| (f.as_str(), v.clone())), &names, start.take(), (limit - entries.len()) as i32, true)
-            .await?;
-        for item in page {
-            entries.push(audit_from_item(item)?);
-        }
-        next = last;
-        if entries.len() >= limit || next.is_none() {
-            break;
-        }
-        start = next.clone();
-    }
+    let filter = (!filters.is_empty()).then(|| filters.join(" AND "));
+    let (page, next) = app.store.query_filled(index, &pk, None, filter.as_deref().map(|f| (f, values.clone())), &names, start, limit, true).await?;
+    let entries = page.into_iter().map(audit_from_item).collect::<Result<Vec<_>, _>>()?;
     let next_cursor = next.map(|k| encode_cursor(&k, &fingerprint));
     Ok(Reply::json(json!({ "items": entries, "next_cursor": next_cursor })))
 }

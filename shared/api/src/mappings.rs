@@ -432,25 +432,13 @@ pub async fn list(app: &App, who: &Identity, kind: MappingKind, params: &Params)
     }
     let (index, pk, prefix) = access.unwrap_or((None, mapping_pk(tenant, kind), Some("M#".into())));
     let fingerprint = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(format!("{tenant}|{}|{pk}|{prefix:?}|{filters:?}|{values:?}", kind.as_str()).as_bytes()));
-    let mut start = decode_cursor(params.str("cursor"), &fingerprint)?;
+    let start = decode_cursor(params.str("cursor"), &fingerprint)?;
     let filter = (!filters.is_empty()).then(|| filters.join(" AND "));
-    let mut items = Vec::new();
-    let mut next = None;
-    for _ in 0..20 {
-        let remaining = (limit - items.len()) as i32;
-        let (page, last) = app
-            .store
-            .query_page(index, &pk, prefix.as_deref(), filter.as_deref().map(|f| (f, values.clone())), start.take(), remaining, false)
-            .await?;
-        for item in page {
-            items.push(mapping_from_item(item)?);
-        }
-        next = last;
-        if items.len() >= limit || next.is_none() {
-            break;
-        }
-        start = next.clone();
-    }
+    let (page, next) = app
+        .store
+        .query_filled(index, &pk, prefix.as_deref(), filter.as_deref().map(|f| (f, values.clone())), &[], start, limit, false)
+        .await?;
+    let items = page.into_iter().map(mapping_from_item).collect::<Result<Vec<_>, _>>()?;
     let next_cursor = next.map(|k| encode_cursor(&k, &fingerprint));
     Ok(Reply { status: 200, body: Some(json!({ "items": items, "next_cursor": next_cursor })), etag: None })
 }

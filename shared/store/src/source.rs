@@ -153,6 +153,18 @@ impl HttpSource {
     }
 }
 
+/// `url` without the credentials it may embed, for logs and run records.
+pub fn without_credentials(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) => {
+            let _ = u.set_password(None);
+            let _ = u.set_username("");
+            u.to_string()
+        }
+        Err(_) => url.to_string(),
+    }
+}
+
 fn header(resp: &reqwest::Response, name: reqwest::header::HeaderName) -> Option<String> {
     resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
 }
@@ -160,15 +172,7 @@ fn header(resp: &reqwest::Response, name: reqwest::header::HeaderName) -> Option
 #[async_trait]
 impl BundleSource for HttpSource {
     fn describe(&self) -> String {
-        // never echo credentials embedded in a URL
-        match reqwest::Url::parse(&self.url) {
-            Ok(mut u) => {
-                let _ = u.set_password(None);
-                let _ = u.set_username("");
-                u.to_string()
-            }
-            Err(_) => self.url.clone(),
-        }
+        without_credentials(&self.url)
     }
 
     async fn fetch(&self, previous: Option<&Validators>) -> Result<Fetched, SourceError> {

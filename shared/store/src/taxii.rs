@@ -140,14 +140,7 @@ impl TaxiiSource {
 
     /// The API root without any credentials embedded in it.
     fn public_root(&self) -> String {
-        match reqwest::Url::parse(&self.api_root) {
-            Ok(mut u) => {
-                let _ = u.set_password(None);
-                let _ = u.set_username("");
-                u.to_string()
-            }
-            Err(_) => self.api_root.clone(),
-        }
+        crate::source::without_credentials(&self.api_root)
     }
 
     fn objects_url(&self, params: &[(&str, &str)]) -> Result<reqwest::Url, SourceError> {

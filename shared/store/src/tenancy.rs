@@ -483,34 +483,35 @@ impl Store {
         }
     }
 
-    /// [`Store::query_page`] whose filter names attributes as `#name` (for reserved words).
+    /// Up to `limit` items of a filtered Query, reading on while the filter drops items (at most
+    /// 20 calls), and the key to continue from.
     #[allow(clippy::too_many_arguments)]
-    pub async fn query_page_named(
-        &self,
-        index: Option<&str>,
-        pk: &str,
-        filter: Option<(&str, HashMap<String, AttributeValue>)>,
-        names: &[String],
-        start: Option<Item>,
-        limit: i32,
-        newest_first: bool,
-    ) -> Result<(Vec<Item>, Option<Item>), StoreError> {
-        self.query_page_inner(index, pk, None, filter, names, start, Some(limit), newest_first).await
-    }
-
-    /// One page of a Query: items and the key to continue from.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn query_page(
+    pub async fn query_filled(
         &self,
         index: Option<&str>,
         pk: &str,
         sk_prefix: Option<&str>,
         filter: Option<(&str, HashMap<String, AttributeValue>)>,
-        start: Option<Item>,
-        limit: i32,
+        names: &[String],
+        mut start: Option<Item>,
+        limit: usize,
         newest_first: bool,
     ) -> Result<(Vec<Item>, Option<Item>), StoreError> {
-        self.query_page_inner(index, pk, sk_prefix, filter, &[], start, Some(limit), newest_first).await
+        let mut items = Vec::new();
+        let mut next = None;
+        for _ in 0..20 {
+            let remaining = (limit - items.len()) as i32;
+            let (page, last) = self
+                .query_page_inner(index, pk, sk_prefix, filter.clone(), names, start.take(), Some(remaining), newest_first)
+                .await?;
+            items.extend(page);
+            next = last;
+            if items.len() >= limit || next.is_none() {
+                break;
+            }
+            start = next.clone();
+        }
+        Ok((items, next))
     }
 
     /// One Query call: the page and the key to continue from (None on the last page).
