@@ -98,7 +98,7 @@ tail -n 1 "$WORK/ours.json"
 
 echo "== result counts through the served API (port $API_PORT)"
 (exec 3<>"/dev/tcp/127.0.0.1/$API_PORT") 2>/dev/null && die "port $API_PORT is already in use; set BENCH_API_PORT"
-"$MITRE" serve --port "$API_PORT" >"$LOCAL_STATE_DIR/serve.log" 2>&1 &
+MITRE_SUPERUSERS="$PRINCIPAL" "$MITRE" serve --port "$API_PORT" >"$LOCAL_STATE_DIR/serve.log" 2>&1 &
 SERVER_PID=$!
 api() {
   curl -sS --fail-with-body --max-time 30 -H "x-dev-principal-arn: $PRINCIPAL" "http://127.0.0.1:$API_PORT/api/v1/mitre/$1"
