@@ -176,11 +176,7 @@ impl BundleSource for HttpSource {
     }
 
     async fn fetch(&self, previous: Option<&Validators>) -> Result<Fetched, SourceError> {
-        let mut last_error = String::new();
-        for attempt in 0..self.attempts {
-            if attempt > 0 {
-                tokio::time::sleep(backoff(attempt + 3)).await;
-            }
+        let request = || {
             let mut req = self.client.get(&self.url);
             if let Some(v) = previous {
                 if let Some(etag) = &v.etag {
@@ -190,40 +186,73 @@ impl BundleSource for HttpSource {
                     req = req.header(reqwest::header::IF_MODIFIED_SINCE, lm);
                 }
             }
-            let resp = match req.send().await {
-                Ok(r) => r,
-                Err(e) => {
-                    last_error = format!("cannot reach {}: {}", self.describe(), error_chain(&e));
-                    continue;
-                }
-            };
-            let status = resp.status();
-            if status == reqwest::StatusCode::NOT_MODIFIED {
-                return Ok(Fetched::NotModified);
-            }
-            if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-                last_error = format!("HTTP {status} from {}", self.describe());
-                continue;
-            }
-            if !status.is_success() {
-                return Err(SourceError(format!("HTTP {status} from {}", self.describe())));
-            }
-            let validators = Validators {
-                etag: header(&resp, reqwest::header::ETAG),
-                last_modified: header(&resp, reqwest::header::LAST_MODIFIED),
-            };
-            let limit = mitre_attack::bundle::MAX_BUNDLE_BYTES;
-            if resp.content_length().is_some_and(|n| n as usize > limit) {
-                return Err(SourceError(format!("{} is larger than {} MB", self.describe(), limit >> 20)));
-            }
-            let bytes = resp
-                .bytes()
-                .await
-                .map_err(|e| SourceError(format!("download from {} broke off: {}", self.describe(), error_chain(&e))))?;
-            return Ok(Fetched::Body { bytes: bytes.to_vec(), validators });
+            req
+        };
+        let resp = send_retrying(request, self.attempts, MAX_RETRY_AFTER)
+            .await
+            .map_err(|e| SourceError(format!("cannot reach {}: {}", self.describe(), error_chain(&e))))?;
+        let status = resp.status();
+        if status == reqwest::StatusCode::NOT_MODIFIED {
+            return Ok(Fetched::NotModified);
         }
-        Err(SourceError(last_error))
+        if !status.is_success() {
+            return Err(SourceError(format!("HTTP {status} from {}", self.describe())));
+        }
+        let validators = Validators {
+            etag: header(&resp, reqwest::header::ETAG),
+            last_modified: header(&resp, reqwest::header::LAST_MODIFIED),
+        };
+        let limit = mitre_attack::bundle::MAX_BUNDLE_BYTES;
+        if resp.content_length().is_some_and(|n| n as usize > limit) {
+            return Err(SourceError(format!("{} is larger than {} MB", self.describe(), limit >> 20)));
+        }
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| SourceError(format!("download from {} broke off: {}", self.describe(), error_chain(&e))))?;
+        Ok(Fetched::Body { bytes: bytes.to_vec(), validators })
     }
+}
+
+/// The longest Retry-After an HTTP source waits for.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// Sends the request `request` builds, up to `attempts` times in all: a connection failure,
+/// 429 or 5xx is tried again after a backoff with jitter, or after the server's Retry-After
+/// (in seconds, at most `max_retry_after`). Returns the first other answer, or the last one;
+/// the error of the last attempt when none connected.
+pub(crate) async fn send_retrying(
+    request: impl Fn() -> reqwest::RequestBuilder,
+    attempts: u32,
+    max_retry_after: Duration,
+) -> Result<reqwest::Response, reqwest::Error> {
+    let attempts = attempts.max(1);
+    let mut wait: Option<Duration> = None;
+    for attempt in 0.. {
+        if attempt > 0 {
+            tokio::time::sleep(wait.take().unwrap_or_else(|| backoff(attempt + 3))).await;
+        }
+        let last = attempt + 1 >= attempts;
+        match request().send().await {
+            Err(e) if last => return Err(e),
+            Err(_) => continue,
+            Ok(resp) => {
+                let status = resp.status();
+                let retryable = status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS;
+                if !retryable || last {
+                    return Ok(resp);
+                }
+                wait = retry_after(&resp).map(|d| d.min(max_retry_after));
+            }
+        }
+    }
+    unreachable!("the loop returns on its last attempt")
+}
+
+/// Retry-After in seconds (an HTTP date is not honoured: the backoff applies then).
+fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
+    let v = resp.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    v.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 /// An error with its causes, one after the other.

@@ -16,8 +16,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
-use crate::source::error_chain;
-use crate::ddb::backoff;
+use crate::source::{error_chain, send_retrying};
 use crate::source::{BundleSource, Fetched, SourceError, Validators};
 
 /// The official MITRE ATT&CK TAXII 2.1 API root.
@@ -172,53 +171,38 @@ impl TaxiiSource {
 
     /// One GET of `url`, retried on connection errors, 429 and 5xx.
     async fn get(&self, url: reqwest::Url) -> Result<Page, SourceError> {
-        let mut last_error = String::new();
-        let mut wait = None;
-        for attempt in 0..self.attempts {
-            if attempt > 0 {
-                tokio::time::sleep(wait.take().unwrap_or_else(|| backoff(attempt + 3))).await;
+        let request = || {
+            let req = self.client.get(url.clone()).header(reqwest::header::ACCEPT, MEDIA_TYPE_TAXII_V21);
+            match &self.credentials {
+                Some((user, password)) => req.basic_auth(user, Some(password)),
+                None => req,
             }
-            let mut req = self.client.get(url.clone()).header(reqwest::header::ACCEPT, MEDIA_TYPE_TAXII_V21);
-            if let Some((user, password)) = &self.credentials {
-                req = req.basic_auth(user, Some(password));
-            }
-            let resp = match req.send().await {
-                Ok(r) => r,
-                Err(e) => {
-                    last_error = format!("cannot reach the TAXII server for {}: {}", self.what(), error_chain(&e));
-                    continue;
-                }
+        };
+        let resp = send_retrying(request, self.attempts, self.max_retry_after)
+            .await
+            .map_err(|e| SourceError(format!("cannot reach the TAXII server for {}: {}", self.what(), error_chain(&e))))?;
+        let status = resp.status();
+        if !status.is_success() {
+            let hint = match status.as_u16() {
+                401 => " (set TAXII_USERNAME and TAXII_PASSWORD)",
+                403 => " (the credentials may not read this collection)",
+                404 => " (check the API root and the collection id)",
+                _ => "",
             };
-            let status = resp.status();
-            if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-                wait = retry_after(&resp).map(|d| d.min(self.max_retry_after));
-                let detail = error_detail(resp).await;
-                last_error = format!("TAXII server answered HTTP {status} for {}{detail}", self.what());
-                continue;
-            }
-            if !status.is_success() {
-                let hint = match status.as_u16() {
-                    401 => " (set TAXII_USERNAME and TAXII_PASSWORD)",
-                    403 => " (the credentials may not read this collection)",
-                    404 => " (check the API root and the collection id)",
-                    _ => "",
-                };
-                let detail = error_detail(resp).await;
-                return Err(SourceError(format!("TAXII server answered HTTP {status} for {}{detail}{hint}", self.what())));
-            }
-            let date_added_last = resp
-                .headers()
-                .get(HEADER_DATE_ADDED_LAST)
-                .and_then(|v| v.to_str().ok())
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty());
-            let body = resp
-                .bytes()
-                .await
-                .map_err(|e| SourceError(format!("the answer for {} broke off: {}", self.what(), error_chain(&e))))?;
-            return Ok(Page { body, date_added_last });
+            let detail = error_detail(resp).await;
+            return Err(SourceError(format!("TAXII server answered HTTP {status} for {}{detail}{hint}", self.what())));
         }
-        Err(SourceError(last_error))
+        let date_added_last = resp
+            .headers()
+            .get(HEADER_DATE_ADDED_LAST)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty());
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| SourceError(format!("the answer for {} broke off: {}", self.what(), error_chain(&e))))?;
+        Ok(Page { body, date_added_last })
     }
 
     /// Fetches every object of the collection and assembles one bundle.
@@ -324,12 +308,6 @@ fn newer(a: Option<String>, b: Option<String>) -> Option<String> {
             Some(if later { b } else { a })
         }
     }
-}
-
-/// Retry-After in seconds (an HTTP date is not honoured: the backoff applies then).
-fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
-    let v = resp.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-    v.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 /// ": <description>" from a TAXII error resource, or a short excerpt of the body.
