@@ -41,7 +41,8 @@ pub fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, BundleError> {
     Ok(out)
 }
 
-/// One object of a bundle: its typed view, its exact JSON text and the hash of that text.
+/// One object of a bundle: its typed view, its exact JSON text and the content hash of its
+/// canonical form (see [`crate::canonical`]).
 #[derive(Debug, Clone)]
 pub struct ParsedObject<'a> {
     pub raw: &'a str,
@@ -50,6 +51,12 @@ pub struct ParsedObject<'a> {
 }
 
 impl ParsedObject<'_> {
+    /// The hash of the object's exact text: the content hash of manifests written before
+    /// hashes were canonical, still read so that upgrading rewrites nothing.
+    pub fn text_hash(&self) -> u128 {
+        xxhash_rust::xxh3::xxh3_128(self.raw.as_bytes())
+    }
+
     pub fn id(&self) -> &str {
         &self.object.id
     }
@@ -128,7 +135,7 @@ fn parse_object<'a>(index: usize, raw: &'a RawValue) -> Result<ParsedObject<'a>,
     if object.object_type == "relationship" && (object.source_ref.is_none() || object.target_ref.is_none()) {
         return Err(BundleError::Object { index, id: object.id.to_string(), reason: "a relationship needs source_ref and target_ref".into() });
     }
-    Ok(ParsedObject { raw: text, hash: xxhash_rust::xxh3::xxh3_128(text.as_bytes()), object })
+    Ok(ParsedObject { raw: text, hash: crate::canonical::canonical_hash(text), object })
 }
 
 fn id_hint(text: &str) -> String {

@@ -6,6 +6,7 @@
 //! that the store and the API need.
 
 pub mod bundle;
+pub mod canonical;
 pub mod catalog;
 pub mod fixtures;
 pub mod domain;

@@ -8,9 +8,22 @@ use crate::bundle::ParsedObject;
 /// Hash stored for objects whose stored content is not known (after an interrupted run).
 pub const UNKNOWN_HASH: u128 = 0;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The first line of a manifest whose hashes are canonical (see [`crate::canonical`]).
+/// Manifests without it hold hashes of each object's exact text.
+const CANONICAL_HEADER: &str = "# canonical-json-xxh3-128";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Manifest {
     entries: HashMap<String, u128>,
+    /// False for a manifest written before hashes were canonical: its hashes are of each
+    /// object's exact text, and a diff compares those, so an upgrade rewrites nothing.
+    canonical: bool,
+}
+
+impl Default for Manifest {
+    fn default() -> Self {
+        Manifest { entries: HashMap::new(), canonical: true }
+    }
 }
 
 /// What a sync has to do to bring the stored objects to a bundle.
@@ -71,8 +84,9 @@ impl Manifest {
                 diff.skipped += 1;
                 continue;
             }
+            let hash = if self.canonical { o.hash } else { o.text_hash() };
             match self.entries.get(o.id()) {
-                Some(&h) if h == o.hash && h != UNKNOWN_HASH => diff.unchanged += 1,
+                Some(&h) if h == hash && h != UNKNOWN_HASH => diff.unchanged += 1,
                 Some(_) => diff.to_write.push(i),
                 None => {
                     diff.to_write.push(i);
@@ -101,17 +115,23 @@ impl Manifest {
         }
         for (id, h) in &self.entries {
             if !managed(object_type_of(id)) {
-                entries.insert(id.clone(), *h);
+                // Hashes of another scheme are unknown in this one: the object is rewritten
+                // (or removed) the next time it is managed.
+                entries.insert(id.clone(), if self.canonical { *h } else { UNKNOWN_HASH });
             }
         }
-        Manifest { entries }
+        Manifest { entries, canonical: true }
     }
 
     /// Gzip-compressed text, one `hash id` line per object, sorted by id.
     pub fn encode(&self) -> Vec<u8> {
         let mut ids: Vec<_> = self.entries.iter().collect();
         ids.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        let mut text = String::with_capacity(ids.len() * 96);
+        let mut text = String::with_capacity(ids.len() * 96 + 32);
+        if self.canonical {
+            text.push_str(CANONICAL_HEADER);
+            text.push('\n');
+        }
         for (id, h) in ids {
             text.push_str(&format!("{h:032x} {id}\n"));
         }
@@ -126,18 +146,24 @@ impl Manifest {
             .read_to_string(&mut text)
             .map_err(|e| format!("manifest is not readable: {e}"))?;
         let mut entries = HashMap::new();
-        for (n, line) in text.lines().enumerate() {
+        let canonical = text.lines().next() == Some(CANONICAL_HEADER);
+        for (n, line) in text.lines().enumerate().skip(canonical as usize) {
             let (h, id) = line.split_once(' ').ok_or_else(|| format!("manifest line {} is malformed", n + 1))?;
             let h = u128::from_str_radix(h, 16).map_err(|_| format!("manifest line {} has a bad hash", n + 1))?;
             entries.insert(id.to_string(), h);
         }
-        Ok(Manifest { entries })
+        Ok(Manifest { entries, canonical })
+    }
+
+    /// Whether the hashes are canonical (false for manifests of exact-text hashes).
+    pub fn is_canonical(&self) -> bool {
+        self.canonical
     }
 }
 
 impl FromIterator<(String, u128)> for Manifest {
     fn from_iter<I: IntoIterator<Item = (String, u128)>>(iter: I) -> Self {
-        Manifest { entries: iter.into_iter().collect() }
+        Manifest { entries: iter.into_iter().collect(), canonical: true }
     }
 }
 
@@ -202,5 +228,41 @@ mod tests {
         assert_eq!(d.removed, ["x-other--00000000-0000-4000-8000-0000000000ff"]);
         assert_eq!(d.to_write.len(), 0);
         assert!(Manifest::decode(b"junk").is_err());
+    }
+
+    #[test]
+    fn reserialised_bundles_are_unchanged_and_old_manifests_are_read() {
+        let a = small_bundle("2.1");
+        let pa = parse_bundle(a.as_bytes(), Domain::EnterpriseAttack).unwrap();
+        let all = |_: &str| true;
+        let m = Manifest::decode(&Manifest::default().after(&pa.objects, all).encode()).unwrap();
+        assert!(m.is_canonical());
+        // the same bundle pretty-printed with every object's keys in reverse order
+        let v: serde_json::Value = serde_json::from_str(&a).unwrap();
+        let objects: Vec<String> = v["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| {
+                let members: Vec<String> = o.as_object().unwrap().iter().rev().map(|(k, v)| format!("\n    {}: {}", serde_json::to_string(k).unwrap(), serde_json::to_string_pretty(v).unwrap())).collect();
+                format!("{{{}\n  }}", members.join(","))
+            })
+            .collect();
+        let b = format!("{{\n  \"objects\": [\n  {}\n  ],\n  \"id\": \"bundle--1\", \"type\": \"bundle\"\n}}", objects.join(",\n  "));
+        let pb = parse_bundle(b.as_bytes(), Domain::EnterpriseAttack).unwrap();
+        assert_ne!(pa.objects[0].raw, pb.objects[0].raw);
+        assert_eq!(m.diff(&pb.objects, all), Diff { unchanged: pa.objects.len(), ..Diff::default() });
+
+        // A manifest of exact-text hashes (no header) is compared by text: nothing to write,
+        // and the manifest after the run is canonical.
+        let legacy: String = pa.objects.iter().map(|o| format!("{:032x} {}\n", o.text_hash(), o.id())).collect();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(legacy.as_bytes()).unwrap();
+        let legacy = Manifest::decode(&gz.finish().unwrap()).unwrap();
+        assert!(!legacy.is_canonical());
+        assert_eq!(legacy.diff(&pa.objects, all), Diff { unchanged: pa.objects.len(), ..Diff::default() });
+        let next = legacy.after(&pa.objects, all);
+        assert!(next.is_canonical());
+        assert_eq!(next.diff(&pb.objects, all).unchanged, pa.objects.len());
     }
 }
