@@ -2,7 +2,7 @@
 use std::sync::Arc;
 
 use mitre_attack::Domain;
-use mitre_attack::catalog::{DomainCatalog, Entity, ObjectRef as R};
+use mitre_attack::catalog::{Credit, DomainCatalog, Entity, ObjectRef as R};
 use mitre_attack::search::{Query, rank_techniques, score_entity};
 use serde_json::{Value, json};
 
@@ -49,26 +49,38 @@ fn sorted(mut refs: Vec<ObjectRef>) -> Vec<ObjectRef> {
     refs
 }
 
-fn is_active(c: &DomainCatalog, stix_id: &str) -> bool {
-    match c.object(stix_id) {
-        Some(R::Technique(i)) => !c.techniques[i].revoked && !c.techniques[i].deprecated,
-        Some(R::Tactic(_)) => true,
-        Some(other) => c.entity(other).is_some_and(|e| !e.revoked && !e.deprecated),
-        None => false,
-    }
+/// Live objects related to `stix_id` through live relationships of `rel_type`, outgoing
+/// (`from`) or incoming, whose object matches `kind`.
+fn related(c: &DomainCatalog, stix_id: &str, rel_type: &str, outgoing: bool, kind: impl Fn(R) -> bool + Copy) -> Vec<ObjectRef> {
+    let refs = if outgoing {
+        c.live_from(stix_id, rel_type, kind).filter_map(|r| object_ref(c, &r.target_ref, r.description.as_deref())).collect()
+    } else {
+        c.live_to(stix_id, rel_type, kind).filter_map(|r| object_ref(c, &r.source_ref, r.description.as_deref())).collect()
+    };
+    sorted(refs)
 }
 
-/// Active objects related to `stix_id` through active relationships of `rel_type`,
-/// outgoing (`from`) or incoming, whose object matches `kind`.
-fn related(c: &DomainCatalog, stix_id: &str, rel_type: &str, outgoing: bool, kind: impl Fn(R) -> bool) -> Vec<ObjectRef> {
-    let rels: Vec<_> = if outgoing { c.relationships_from(stix_id, Some(rel_type)).collect() } else { c.relationships_to(stix_id, Some(rel_type)).collect() };
-    let refs = rels
+/// References to credited objects (groups using something, or what a group uses), each with
+/// how it is credited. The description is the group's own relationship's, else the first
+/// campaign's.
+fn credited(c: &DomainCatalog, credits: Vec<(&str, Vec<Credit<'_>>)>) -> Vec<ObjectRef> {
+    let refs = credits
         .into_iter()
-        .filter(|r| r.is_active())
-        .filter_map(|r| {
-            let other = if outgoing { &r.target_ref } else { &r.source_ref };
-            let o = c.object(other)?;
-            (kind(o) && is_active(c, other)).then(|| object_ref(c, other, r.description.as_deref())).flatten()
+        .filter_map(|(stix_id, how)| {
+            let description = how.iter().find_map(|h| h.relationship().description.as_deref());
+            let mut r = object_ref(c, stix_id, description)?;
+            r.credited = Some(
+                how.iter()
+                    .map(|h| match h {
+                        Credit::Direct(_) => CreditView { via: "direct".into(), campaign: None, campaign_name: None },
+                        Credit::Campaign { campaign, .. } => {
+                            let e = c.object(campaign).and_then(|o| c.entity(o));
+                            CreditView { via: "campaign".into(), campaign: e.and_then(|e| e.attack_id.clone()), campaign_name: e.map(|e| e.name.clone()) }
+                        }
+                    })
+                    .collect(),
+            );
+            Some(r)
         })
         .collect();
     sorted(refs)
@@ -96,7 +108,7 @@ pub async fn get_tactic(app: &App, params: &Params, id: &str) -> Result<Value, A
                 c.techniques
                     .iter()
                     .filter(|x| !x.revoked && !x.deprecated && x.tactics.contains(&t.shortname))
-                    .map(|x| ObjectRef { attack_id: Some(x.attack_id.clone()), stix_id: x.stix_id.clone(), name: x.name.clone(), relationship: None })
+                    .map(|x| ObjectRef { attack_id: Some(x.attack_id.clone()), stix_id: x.stix_id.clone(), name: x.name.clone(), relationship: None, credited: None })
                     .collect(),
             );
             let view = tactic_view(&c, t, techniques.len());
@@ -159,7 +171,7 @@ pub async fn get_technique(app: &App, params: &Params, id: &str) -> Result<Value
             technique: technique_view(&c, t),
             subtechniques,
             mitigations: related(&c, &t.stix_id, "mitigates", false, |o| matches!(o, R::Mitigation(_))),
-            groups: related(&c, &t.stix_id, "uses", false, |o| matches!(o, R::Group(_))),
+            groups: credited(&c, c.groups_using(&t.stix_id)),
             software: related(&c, &t.stix_id, "uses", false, |o| matches!(o, R::Software(_))),
             campaigns: related(&c, &t.stix_id, "uses", false, |o| matches!(o, R::Campaign(_))),
             detection_strategies: related(&c, &t.stix_id, "detects", false, |o| matches!(o, R::DetectionStrategy(_))),
@@ -219,8 +231,8 @@ pub async fn get_entity(app: &App, params: &Params, kind: EntityKind, id: &str) 
             },
             EntityKind::Group => EntityDetail {
                 entity: entity_view(&c, e),
-                techniques: related(&c, &e.stix_id, "uses", true, technique),
-                software: Some(related(&c, &e.stix_id, "uses", true, |o| matches!(o, R::Software(_)))),
+                techniques: credited(&c, c.used_by_group(&e.stix_id, technique)),
+                software: Some(credited(&c, c.used_by_group(&e.stix_id, |o| matches!(o, R::Software(_))))),
                 groups: None,
                 revoked_by: revoked_by(&c, &e.stix_id),
             },
@@ -228,7 +240,7 @@ pub async fn get_entity(app: &App, params: &Params, kind: EntityKind, id: &str) 
                 entity: entity_view(&c, e),
                 techniques: related(&c, &e.stix_id, "uses", true, technique),
                 software: None,
-                groups: Some(related(&c, &e.stix_id, "uses", false, |o| matches!(o, R::Group(_)))),
+                groups: Some(credited(&c, c.groups_using(&e.stix_id))),
                 revoked_by: revoked_by(&c, &e.stix_id),
             },
         };

@@ -182,6 +182,7 @@ pub fn document() -> Value {
             .schema_from::<ErrorBody>()
             .schema_from::<ErrorDetail>()
             .schema_from::<ObjectRef>()
+            .schema_from::<CreditView>()
             .schema_from::<TacticView>()
             .schema_from::<TacticDetail>()
             .schema_from::<TechniqueView>()

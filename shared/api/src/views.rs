@@ -35,6 +35,22 @@ pub struct ObjectRef {
     /// The relationship's own description (how this object relates), when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub relationship: Option<String>,
+    /// Groups only: how ATT&CK credits the group with the use, `direct` and/or through each
+    /// campaign attributed to the group. Absent elsewhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credited: Option<Vec<CreditView>>,
+}
+
+/// One way a group is credited with using a technique or software.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+pub struct CreditView {
+    /// `direct`: the group's own "uses" relationship; `campaign`: a campaign attributed to the group uses it.
+    pub via: String,
+    /// The campaign's ATT&CK ID, for `campaign`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub campaign_name: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -120,12 +136,13 @@ pub struct EntityView {
 pub struct EntityDetail {
     #[serde(flatten)]
     pub entity: EntityView,
-    /// Techniques the mitigation mitigates, or the group or software uses.
+    /// Techniques the mitigation mitigates, or the group or software uses (a group's also
+    /// through the campaigns attributed to it, with `credited`).
     pub techniques: Vec<ObjectRef>,
-    /// Software a group uses.
+    /// Software a group uses, directly or through its campaigns (with `credited`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub software: Option<Vec<ObjectRef>>,
-    /// Groups using a piece of software.
+    /// Groups using a piece of software, directly or through their campaigns (with `credited`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub groups: Option<Vec<ObjectRef>>,
     pub revoked_by: Option<ObjectRef>,
@@ -236,7 +253,7 @@ pub fn object_ref(c: &DomainCatalog, stix_id: &str, relationship: Option<&str>) 
             (e.attack_id.clone(), e.name.clone())
         }
     };
-    Some(ObjectRef { attack_id, stix_id: stix_id.to_string(), name, relationship: relationship.map(str::to_string) })
+    Some(ObjectRef { attack_id, stix_id: stix_id.to_string(), name, relationship: relationship.map(str::to_string), credited: None })
 }
 
 /// A technique mapping of an alert, incident, case or observable.

@@ -77,6 +77,26 @@ impl Relationship {
     }
 }
 
+/// How a group is credited with using an object.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Credit<'a> {
+    /// The group's own "uses" relationship.
+    Direct(&'a Relationship),
+    /// A campaign attributed to the group uses the object: the campaign's STIX id and its
+    /// "uses" relationship.
+    Campaign { campaign: &'a str, uses: &'a Relationship },
+}
+
+impl Credit<'_> {
+    /// The "uses" relationship behind the credit (its description tells how).
+    pub fn relationship(&self) -> &Relationship {
+        match self {
+            Credit::Direct(r) => r,
+            Credit::Campaign { uses, .. } => uses,
+        }
+    }
+}
+
 /// A reference to one object of the catalog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ObjectRef {
@@ -335,6 +355,59 @@ impl DomainCatalog {
             .filter(move |r| rel_type.is_none_or(|t| r.relationship_type == t))
     }
 
+    /// True for a technique, tactic or entity of the catalog that is neither revoked nor deprecated.
+    pub fn is_live(&self, stix_id: &str) -> bool {
+        match self.object(stix_id) {
+            Some(ObjectRef::Technique(i)) => !self.techniques[i].revoked && !self.techniques[i].deprecated,
+            Some(ObjectRef::Tactic(_)) => true,
+            Some(other) => self.entity(other).is_some_and(|e| !e.revoked && !e.deprecated),
+            None => false,
+        }
+    }
+
+    /// Live relationships of `rel_type` from `stix_id` whose target is live and of `kind`.
+    pub fn live_from<'a>(&'a self, stix_id: &str, rel_type: &'a str, kind: impl Fn(ObjectRef) -> bool + 'a) -> impl Iterator<Item = &'a Relationship> + 'a {
+        self.relationships_from(stix_id, Some(rel_type))
+            .filter(move |r| r.is_active() && self.is_live(&r.target_ref) && self.object(&r.target_ref).is_some_and(&kind))
+    }
+
+    /// Live relationships of `rel_type` to `stix_id` whose source is live and of `kind`.
+    pub fn live_to<'a>(&'a self, stix_id: &str, rel_type: &'a str, kind: impl Fn(ObjectRef) -> bool + 'a) -> impl Iterator<Item = &'a Relationship> + 'a {
+        self.relationships_to(stix_id, Some(rel_type))
+            .filter(move |r| r.is_active() && self.is_live(&r.source_ref) && self.object(&r.source_ref).is_some_and(&kind))
+    }
+
+    /// The live groups that use `target` (a technique or software), each with how ATT&CK
+    /// credits it: its own "uses" relationship, and every live campaign attributed to it that
+    /// uses the target (as MITRE's own library counts them). Sorted by group STIX id.
+    pub fn groups_using<'a>(&'a self, target: &str) -> Vec<(&'a str, Vec<Credit<'a>>)> {
+        let mut out: std::collections::BTreeMap<&'a str, Vec<Credit<'a>>> = std::collections::BTreeMap::new();
+        for r in self.live_to(target, "uses", |o| matches!(o, ObjectRef::Group(_))) {
+            out.entry(r.source_ref.as_str()).or_default().push(Credit::Direct(r));
+        }
+        for uses in self.live_to(target, "uses", |o| matches!(o, ObjectRef::Campaign(_))) {
+            for a in self.live_from(&uses.source_ref, "attributed-to", |o| matches!(o, ObjectRef::Group(_))) {
+                out.entry(a.target_ref.as_str()).or_default().push(Credit::Campaign { campaign: &uses.source_ref, uses });
+            }
+        }
+        out.into_iter().collect()
+    }
+
+    /// The live objects of `kind` that group `group` uses: directly, or through the live
+    /// campaigns attributed to it. Sorted by the object's STIX id.
+    pub fn used_by_group<'a>(&'a self, group: &str, kind: impl Fn(ObjectRef) -> bool + Copy + 'a) -> Vec<(&'a str, Vec<Credit<'a>>)> {
+        let mut out: std::collections::BTreeMap<&'a str, Vec<Credit<'a>>> = std::collections::BTreeMap::new();
+        for r in self.live_from(group, "uses", kind) {
+            out.entry(r.target_ref.as_str()).or_default().push(Credit::Direct(r));
+        }
+        for a in self.live_to(group, "attributed-to", |o| matches!(o, ObjectRef::Campaign(_))) {
+            for uses in self.live_from(&a.source_ref, "uses", kind) {
+                out.entry(uses.target_ref.as_str()).or_default().push(Credit::Campaign { campaign: &a.source_ref, uses });
+            }
+        }
+        out.into_iter().collect()
+    }
+
     /// Lower-cased (name, description) of technique `i`, for search.
     pub fn technique_search_text(&self, i: usize) -> (&str, &str) {
         let (n, d) = &self.index.search_text[i];
@@ -383,5 +456,69 @@ mod tests {
         assert_eq!(m.attack_id.as_deref(), Some("M1038"));
         assert!(c.find_technique("T1000").unwrap().revoked);
         assert!(DomainCatalog::decode(b"nope").is_err());
+    }
+
+    #[test]
+    fn groups_are_credited_directly_and_through_attributed_campaigns() {
+        let obj = |t: &str, n: u32, name: &str, aid: &str, extra: &str| {
+            format!(r#"{{"type": "{t}", "id": "{t}--00000000-0000-4000-8000-0000000001{n:02}", "name": "{name}", "external_references": [{{"source_name": "mitre-attack", "external_id": "{aid}"}}]{extra}}}"#)
+        };
+        let rel = |n: u32, kind: &str, from: String, to: String, extra: &str| {
+            format!(r#"{{"type": "relationship", "id": "relationship--00000000-0000-4000-8000-0000000002{n:02}", "relationship_type": "{kind}", "source_ref": "{from}", "target_ref": "{to}"{extra}}}"#)
+        };
+        let id = |t: &str, n: u32| format!("{t}--00000000-0000-4000-8000-0000000001{n:02}");
+        let pwsh = "attack-pattern--00000000-0000-4000-8000-000000000005".to_string();
+        let extra = vec![
+            obj("intrusion-set", 1, "APT A", "G0001", ""),
+            obj("intrusion-set", 2, "APT B", "G0002", ""),
+            obj("intrusion-set", 3, "Gone", "G0003", r#", "revoked": true"#),
+            obj("campaign", 4, "Op One", "C0001", ""),
+            obj("campaign", 5, "Op Two", "C0002", ""),
+            obj("campaign", 6, "Op Old", "C0003", r#", "x_mitre_deprecated": true"#),
+            obj("tool", 7, "Tool", "S0001", ""),
+            // A uses T1059.001 itself and through Op One; B only through Op Two
+            rel(1, "uses", id("intrusion-set", 1), pwsh.clone(), r#", "description": "A ran it""#),
+            rel(2, "uses", id("campaign", 4), pwsh.clone(), ""),
+            rel(3, "attributed-to", id("campaign", 4), id("intrusion-set", 1), ""),
+            rel(4, "uses", id("campaign", 5), pwsh.clone(), r#", "description": "Op Two ran it""#),
+            rel(5, "attributed-to", id("campaign", 5), id("intrusion-set", 2), ""),
+            // nothing through revoked groups, deprecated campaigns or deprecated relationships
+            rel(6, "uses", id("intrusion-set", 3), pwsh.clone(), ""),
+            rel(7, "uses", id("campaign", 6), pwsh.clone(), ""),
+            rel(8, "attributed-to", id("campaign", 6), id("intrusion-set", 2), ""),
+            rel(9, "attributed-to", id("campaign", 4), id("intrusion-set", 2), r#", "x_mitre_deprecated": true"#),
+            // B's campaign Op Two uses the tool
+            rel(10, "uses", id("campaign", 5), id("tool", 7), ""),
+        ];
+        let text = crate::fixtures::bundle_with("2.1", &extra);
+        let b = parse_bundle(text.as_bytes(), Domain::EnterpriseAttack).unwrap();
+        let c = DomainCatalog::build(&b.objects, Domain::EnterpriseAttack, "1.0", "abc");
+        let shown = |credits: &[(&str, Vec<Credit<'_>>)]| -> Vec<(String, Vec<String>)> {
+            credits
+                .iter()
+                .map(|(g, cs)| {
+                    let name = |s: &str| c.entity(c.object(s).unwrap()).unwrap().attack_id.clone().unwrap();
+                    let how = cs
+                        .iter()
+                        .map(|cr| match cr {
+                            Credit::Direct(_) => "direct".to_string(),
+                            Credit::Campaign { campaign, .. } => name(campaign),
+                        })
+                        .collect();
+                    (name(g), how)
+                })
+                .collect()
+        };
+        let groups = c.groups_using(&pwsh);
+        assert_eq!(shown(&groups), [("G0001".to_string(), vec!["direct".to_string(), "C0001".to_string()]), ("G0002".to_string(), vec!["C0002".to_string()])]);
+        assert_eq!(groups[0].1[0].relationship().description.as_deref(), Some("A ran it"));
+        assert_eq!(groups[1].1[0].relationship().description.as_deref(), Some("Op Two ran it"));
+        // the group side: B uses T1059.001 and the tool through Op Two
+        let is_technique = |o: ObjectRef| matches!(o, ObjectRef::Technique(_));
+        let is_software = |o: ObjectRef| matches!(o, ObjectRef::Software(_));
+        assert_eq!(c.used_by_group(&id("intrusion-set", 2), is_technique).iter().map(|(t, _)| *t).collect::<Vec<_>>(), [pwsh.as_str()]);
+        assert_eq!(c.used_by_group(&id("intrusion-set", 2), is_software).len(), 1);
+        assert_eq!(c.used_by_group(&id("intrusion-set", 1), is_software).len(), 0);
+        assert_eq!(shown(&c.groups_using(&id("tool", 7))), [("G0002".to_string(), vec!["C0002".to_string()])]);
     }
 }
