@@ -2,7 +2,8 @@
 # API latency benchmark of sentineliq-mitre against mitreattack-python, MITRE's own
 # library (`make bench-api`).
 #
-# Installs what is missing (the local stack's tools; mitreattack-python in .tools/peer),
+# Installs what is missing (the local stack's tools; mitreattack-python in .tools/peer, pinned
+# in infra/tools.sh),
 # builds target/perf/mitre, starts a local stack of its own (DynamoDB Local on
 # BENCH_API_DDB_PORT=8300, moto S3 on BENCH_API_S3_PORT=4866, state in .local/bench-api),
 # imports enterprise ATT&CK 18.1 into it and then measures:
@@ -27,7 +28,6 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 CARGO="${CARGO:-cargo}"
-PEER_VERSION="6.3.1"   # mitreattack-python, pinned
 ITERATIONS="${BENCH_ITERATIONS:-200}"
 API_PORT="${BENCH_API_PORT:-3300}"
 
@@ -54,14 +54,9 @@ for cmd in curl python3; do
 done
 
 echo "== tools"
-infra/tools.sh dynamodb s3
-if ! { [[ -x "$PEER_PY" ]] && "$PEER_PY" -c "import mitreattack.stix20" 2>/dev/null \
-       && [[ "$("$PEER_PY" -c 'from importlib import metadata; print(metadata.version("mitreattack-python"))')" == "$PEER_VERSION" ]]; }; then
-  echo "bench-api: installing mitreattack-python==$PEER_VERSION into .tools/peer"
-  [[ -x "$PEER_PY" ]] || python3 -m venv "$ROOT/.tools/peer" || die "python3 -m venv .tools/peer failed"
-  "$PEER_PY" -m pip install --quiet --disable-pip-version-check "mitreattack-python==$PEER_VERSION" \
-    || die "pip install mitreattack-python==$PEER_VERSION failed"
-fi
+infra/tools.sh dynamodb s3 peer
+PEER_VERSION="$("$PEER_PY" -c 'from importlib import metadata; print(metadata.version("mitreattack-python"))')" \
+  || die "mitreattack-python is not installed in .tools/peer"
 
 echo "== build (perf profile)"
 "$CARGO" build --profile perf -p mitre-cli

@@ -26,5 +26,5 @@ infra/local-up.sh
 source "$LOCAL_STATE_DIR/env"
 export ATTACK_DATA_DIR="${ATTACK_DATA_DIR:-$ROOT/../shared/attack-data}"
 echo "== integration tests"
-infra/tools.sh taxii
+infra/tools.sh taxii peer
 "$CARGO" test -p mitre-tests -- --test-threads="${TEST_THREADS:-4}"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the local development tools of sentineliq-mitre into .tools/ (git-ignored).
-# Usage: infra/tools.sh [dynamodb|s3|sam|taxii|all]...   (default: all)
+# Usage: infra/tools.sh [dynamodb|s3|sam|taxii|peer|all]...   (default: all; peer is not part of all)
 # Idempotent: only what is missing is installed.
 set -euo pipefail
 
@@ -17,6 +17,7 @@ MEDALLION_VERSION="3.0.0"        # OASIS TAXII 2.1 reference server, for the TAX
 FLASK_VERSION="3.1.3"            # medallion's own pins are loose: keep its web stack fixed
 FLASK_HTTPAUTH_VERSION="4.8.1"
 WERKZEUG_VERSION="3.1.9"
+MITREATTACK_PYTHON_VERSION="6.3.1" # MITRE's own ATT&CK library: benchmark peer and test oracle
 
 die() { echo "tools.sh: error: $*" >&2; exit 1; }
 log() { echo "tools.sh: $*" >&2; }
@@ -99,6 +100,19 @@ install_taxii() {
   [[ -x "$dir/bin/medallion" ]] || die "medallion missing from .tools/taxii"
 }
 
+# mitreattack-python in .tools/peer: the peer of bench/api.sh and the library behind
+# tests/oracle/attack_facts.py.
+install_peer() {
+  local dir="$TOOLS/peer"
+  if venv_has "$dir" "mitreattack-python==$MITREATTACK_PYTHON_VERSION" \
+     && "$dir/bin/python" -c "import mitreattack.stix20" 2>/dev/null; then
+    return 0
+  fi
+  log "installing mitreattack-python==$MITREATTACK_PYTHON_VERSION into .tools/peer"
+  venv_install "$dir" "mitreattack-python==$MITREATTACK_PYTHON_VERSION"
+  "$dir/bin/python" -c "import mitreattack.stix20" || die "mitreattack.stix20 cannot be imported from .tools/peer"
+}
+
 main() {
   [[ $# -gt 0 ]] || set -- all
   mkdir -p "$TOOLS"
@@ -109,10 +123,11 @@ main() {
       s3) install_s3 ;;
       sam) install_sam ;;
       taxii) install_taxii ;;
+      peer) install_peer ;;
       all) install_dynamodb; install_s3; install_sam; install_taxii ;;
       jar-dir) ddb_jar_dir || die "DynamoDB Local is not installed (run infra/tools.sh dynamodb)" ;;
-      -h|--help) echo "usage: infra/tools.sh [dynamodb|s3|sam|taxii|all|jar-dir]..."; return 0 ;;
-      *) die "unknown tool '$what' (expected dynamodb, s3, sam, taxii, all or jar-dir)" ;;
+      -h|--help) echo "usage: infra/tools.sh [dynamodb|s3|sam|taxii|peer|all|jar-dir]... (all: dynamodb s3 sam taxii)"; return 0 ;;
+      *) die "unknown tool '$what' (expected dynamodb, s3, sam, taxii, peer, all or jar-dir)" ;;
     esac
   done
 }

@@ -116,7 +116,7 @@ impl HttpFixture {
     }
 }
 
-/// A table and bucket with enterprise 18.1 and ICS 18.1 synced, shared by the API tests
+/// A table and bucket with enterprise 18.1, mobile 18.0 and ICS 18.1 synced, shared by the API tests
 /// (synced once per test binary, on a runtime of its own).
 pub struct SyncedCatalog {
     pub table: String,
@@ -131,6 +131,7 @@ pub fn synced_catalog() -> &'static SyncedCatalog {
                 let app = spawn_app().await;
                 for (file, domain) in [
                     ("enterprise-attack-18.1.json.gz", mitre_attack::Domain::EnterpriseAttack),
+                    ("mobile-attack-18.0.json.gz", mitre_attack::Domain::MobileAttack),
                     ("ics-attack-18.1.json.gz", mitre_attack::Domain::IcsAttack),
                 ] {
                     let source = mitre_store::FileSource { path: attack_data(file) };
