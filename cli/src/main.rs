@@ -77,6 +77,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Give mappings written before tactic identities were stored their tactic's identity
+    /// (once per deployment; idempotent and resumable). Without --apply, reports what it would change.
+    Migrate {
+        #[arg(long)]
+        apply: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// The principal registry: who belongs to which tenant with which role.
     Principal {
         #[command(subcommand)]
@@ -219,6 +227,30 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 }
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate { apply, json } => {
+            let actor = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()));
+            let report = store().await?.migrate(!apply, &actor, "cli").await.context("migrating")?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "{}: {} mappings without a tactic identity, {} {}, {} unresolved, {} failed",
+                    if apply { "migrated" } else { "dry run (use --apply to change)" },
+                    report.checked,
+                    report.migrated,
+                    if apply { "given one" } else { "would be given one" },
+                    report.unresolved.len(),
+                    report.failed.len()
+                );
+                for u in &report.unresolved {
+                    println!("  unresolved: {u}");
+                }
+                for f in &report.failed {
+                    println!("  failed: {f}");
+                }
+            }
+            Ok(if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Principal { command } => principal(store().await?, command).await,
         Command::Serve { port } => {

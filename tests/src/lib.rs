@@ -225,3 +225,62 @@ pub async fn call_with(app: &mitre_api::App, method: &str, path: &str, principal
     let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
     (Answer { status, body, ddb_calls: served.ddb_calls }, etag)
 }
+
+/// Reshapes an enterprise release (gzip or plain) the way ATT&CK v19 changed it: tactic TA0005
+/// `defense-evasion` becomes `stealth` (same STIX id and ATT&CK ID), a new tactic TA0112
+/// `defense-impairment` follows it in the matrix's `tactic_refs`, T1562 and its sub-techniques
+/// move to the new tactic and every other technique of `defense-evasion` to `stealth`.
+/// Answers the plain JSON bundle and the new tactic's STIX id.
+pub fn reshape_like_v19(bundle: &[u8]) -> (Vec<u8>, String) {
+    use serde_json::{Value, json};
+    let data = mitre_attack::decode_source_bytes(bundle.to_vec()).unwrap();
+    let mut v: Value = serde_json::from_slice(&data).unwrap();
+    let new_id = "x-mitre-tactic--0a1b2c3d-4e5f-4a6b-8c7d-19e0f1a2b3c4".to_string();
+    let objects = v["objects"].as_array_mut().unwrap();
+    let mut old_id = None;
+    for o in objects.iter_mut() {
+        let attack_id = o["external_references"]
+            .as_array()
+            .and_then(|r| r.iter().find(|r| r["source_name"] == "mitre-attack"))
+            .and_then(|r| r["external_id"].as_str())
+            .unwrap_or_default()
+            .to_string();
+        match o["type"].as_str().unwrap_or_default() {
+            "x-mitre-tactic" if o["x_mitre_shortname"] == "defense-evasion" => {
+                o["x_mitre_shortname"] = json!("stealth");
+                o["name"] = json!("Stealth");
+                o["modified"] = json!("2026-04-28T00:00:00.000Z");
+                old_id = Some(o["id"].as_str().unwrap().to_string());
+            }
+            "attack-pattern" => {
+                let target = if attack_id == "T1562" || attack_id.starts_with("T1562.") { "defense-impairment" } else { "stealth" };
+                let mut changed = false;
+                if let Some(phases) = o["kill_chain_phases"].as_array_mut() {
+                    for p in phases.iter_mut().filter(|p| p["kill_chain_name"] == "mitre-attack" && p["phase_name"] == "defense-evasion") {
+                        p["phase_name"] = json!(target);
+                        changed = true;
+                    }
+                }
+                if changed {
+                    o["modified"] = json!("2026-04-28T00:00:00.000Z");
+                }
+            }
+            _ => {}
+        }
+    }
+    let old_id = old_id.expect("the release has defense-evasion");
+    let template = objects.iter().find(|o| o["id"] == old_id.as_str()).unwrap().clone();
+    let mut new = template;
+    new["id"] = json!(new_id);
+    new["x_mitre_shortname"] = json!("defense-impairment");
+    new["name"] = json!("Defense Impairment");
+    new["description"] = json!("The adversary is trying to impair your defenses.");
+    new["external_references"] = json!([{"source_name": "mitre-attack", "external_id": "TA0112", "url": "https://attack.mitre.org/tactics/TA0112"}]);
+    objects.push(new);
+    for o in objects.iter_mut().filter(|o| o["type"] == "x-mitre-matrix") {
+        let refs = o["tactic_refs"].as_array_mut().unwrap();
+        let at = refs.iter().position(|r| r == old_id.as_str()).unwrap();
+        refs.insert(at + 1, json!(new_id));
+    }
+    (serde_json::to_vec(&v).unwrap(), new_id)
+}

@@ -92,7 +92,8 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiE
 }
 
 /// Resolves and checks the technique and tactic against the catalog.
-async fn technique_and_tactic(app: &App, technique: &str, tactic: Option<&str>) -> Result<(String, String, mitre_attack::Domain, String), ApiError> {
+/// Answers the technique's ATT&CK ID and name, its domain, and the tactic's shortname and STIX id.
+async fn technique_and_tactic(app: &App, technique: &str, tactic: Option<&str>) -> Result<(String, String, mitre_attack::Domain, String, String), ApiError> {
     let id = TechniqueId::parse(technique).map_err(|e| unprocessable("technique", e.to_string()))?;
     for domain in app.catalog.domains().await? {
         let c = app.catalog.domain(domain).await?;
@@ -129,7 +130,8 @@ async fn technique_and_tactic(app: &App, technique: &str, tactic: Option<&str>) 
                 });
             }
         };
-        return Ok((t.attack_id.clone(), t.name.clone(), domain, tactic));
+        let tactic_id = c.tactic(&tactic).map(|x| x.stix_id.clone()).ok_or_else(|| ApiError::internal(format!("{} names tactic {tactic}, which its domain lacks", t.attack_id)))?;
+        return Ok((t.attack_id.clone(), t.name.clone(), domain, tactic, tactic_id));
     }
     Err(unprocessable("technique", format!("{} is not an ATT&CK technique of any synced domain", id)))
 }
@@ -225,7 +227,7 @@ pub async fn create(app: &App, who: &Identity, kind: MappingKind, body: &[u8]) -
     let input = parse_body(body)?;
     let [alert_id, case_id, incident_id, observable_id] = entities(kind, &input)?;
     let technique = input.technique.as_deref().ok_or_else(|| unprocessable("technique", "technique is required"))?;
-    let (technique, technique_name, domain, tactic) = technique_and_tactic(app, technique, input.tactic.as_deref()).await?;
+    let (technique, technique_name, domain, tactic, tactic_id) = technique_and_tactic(app, technique, input.tactic.as_deref()).await?;
     let at = now();
     let mut m = Mapping {
         id: ulid::Ulid::new().to_string(),
@@ -239,6 +241,7 @@ pub async fn create(app: &App, who: &Identity, kind: MappingKind, body: &[u8]) -
         technique_name,
         domain,
         tactic,
+        tactic_id: Some(tactic_id),
         confidence_score: 50,
         detection_method: "manual_analysis".into(),
         detection_detail: None,
@@ -297,9 +300,21 @@ async fn load(app: &App, tenant: &str, kind: MappingKind, id: &str) -> Result<Ma
     app.store.mapping(tenant, kind, id).await?.ok_or_else(not_found)
 }
 
+/// Shows the tactic under its current shortname: a mapping names its tactic by identity, so a
+/// tactic that ATT&CK renamed since the mapping was written is followed without a write.
+async fn current_tactic(app: &App, mut m: Mapping) -> Result<Mapping, ApiError> {
+    if let Some(id) = &m.tactic_id
+        && let Ok(c) = app.catalog.domain(m.domain).await
+        && let Some(t) = c.tactics.iter().find(|t| &t.stix_id == id)
+    {
+        m.tactic = t.shortname.clone();
+    }
+    Ok(m)
+}
+
 pub async fn get(app: &App, who: &Identity, kind: MappingKind, id: &str) -> Result<Reply, ApiError> {
     who.require(Role::Viewer)?;
-    let m = load(app, who.tenant()?, kind, id).await?;
+    let m = current_tactic(app, load(app, who.tenant()?, kind, id).await?).await?;
     mapping_reply(200, &m)
 }
 
@@ -335,11 +350,12 @@ pub async fn update(app: &App, who: &Identity, kind: MappingKind, id: &str, body
     if input.technique.is_some() || input.tactic.is_some() {
         let technique = input.technique.clone().unwrap_or_else(|| old.technique.clone());
         let tactic = input.tactic.as_deref().or(if input.technique.is_some() { None } else { Some(old.tactic.as_str()) });
-        let (t, name, domain, tactic) = technique_and_tactic(app, &technique, tactic).await?;
+        let (t, name, domain, tactic, tactic_id) = technique_and_tactic(app, &technique, tactic).await?;
         new.technique = t;
         new.technique_name = name;
         new.domain = domain;
         new.tactic = tactic;
+        new.tactic_id = Some(tactic_id);
         new.needs_review = None;
     }
     apply_common(&mut new, &input)?;
@@ -409,15 +425,24 @@ pub async fn list(app: &App, who: &Identity, kind: MappingKind, params: &Params)
         }
     }
     if let Some(t) = params.str("tactic") {
-        // a TA id, name or shortname of any synced domain; mappings store the shortname
+        // a TA id, name, shortname or STIX id of any synced domain: mappings of that tactic's
+        // identity (whatever it was called when they were written), and older mappings by shortname
         let mut shortname = t.to_ascii_lowercase();
+        let mut stix_id = None;
         for d in app.catalog.domains().await? {
             if let Some(x) = app.catalog.domain(d).await?.tactic(t) {
                 shortname = x.shortname.clone();
+                stix_id = Some(x.stix_id.clone());
                 break;
             }
         }
-        filters.push("tactic = :tac".into());
+        match stix_id {
+            Some(id) => {
+                filters.push("(tactic_id = :tid OR (attribute_not_exists(tactic_id) AND tactic = :tac))".into());
+                values.insert(":tid".into(), AttributeValue::S(id));
+            }
+            None => filters.push("tactic = :tac".into()),
+        }
         values.insert(":tac".into(), AttributeValue::S(shortname));
     }
     if let Some(f) = params.str("observed_from") {
@@ -438,7 +463,10 @@ pub async fn list(app: &App, who: &Identity, kind: MappingKind, params: &Params)
         .store
         .query_filled(index, &pk, prefix.as_deref(), filter.as_deref().map(|f| (f, values.clone())), &[], start, limit, false)
         .await?;
-    let items = page.into_iter().map(mapping_from_item).collect::<Result<Vec<_>, _>>()?;
+    let mut items = Vec::with_capacity(page.len());
+    for item in page {
+        items.push(current_tactic(app, mapping_from_item(item)?).await?);
+    }
     let next_cursor = next.map(|k| encode_cursor(&k, &fingerprint));
     Ok(Reply { status: 200, body: Some(json!({ "items": items, "next_cursor": next_cursor })), etag: None })
 }

@@ -2,7 +2,7 @@
 //! mappings are consistent, and repair what can be repaired.
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use mitre_attack::catalog::DomainCatalog;
+use mitre_attack::catalog::{DomainCatalog, Tactic, Technique};
 use mitre_attack::{Domain, ParsedObject, gunzip, parse_bundle};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::ddb::{delete_request, from_item, put_request, to_item};
 use crate::error::StoreError;
 use crate::items::{self, AuditEntry, ObjectItem, TacticEdgeItem};
-use crate::tenancy::{Mapping, WriteError};
+use crate::tenancy::{Mapping, TechniqueUse, WriteError};
 use crate::{Store, keys};
 
 const EXAMPLES: usize = 10;
@@ -74,7 +74,7 @@ struct Release {
 }
 
 fn mapping_ref(m: &Mapping) -> Value {
-    json!({"tenant": m.tenant, "kind": m.kind, "id": m.id, "technique": m.technique, "tactic": m.tactic})
+    json!({"tenant": m.tenant, "kind": m.kind, "id": m.id, "technique": m.technique, "tactic": m.tactic, "tactic_id": m.tactic_id})
 }
 
 /// What to do about one mapping.
@@ -236,11 +236,11 @@ impl Store {
                 None => Some("mapping_technique_unknown"),
                 Some((_, t)) if t.revoked => Some("mapping_technique_revoked"),
                 Some((_, t)) if t.deprecated => Some("mapping_technique_deprecated"),
-                Some((_, t)) if !t.tactics.contains(&u.tactic) => Some("mapping_tactic_mismatch"),
+                Some((c, t)) if use_tactic(c, t, &u).is_none() => Some("mapping_tactic_mismatch"),
                 _ => None,
             };
             if let Some(kind) = problem {
-                for m in self.mappings_of_technique(&u.technique).await?.into_iter().filter(|m| m.tactic == u.tactic) {
+                for m in self.mappings_of_technique(&u.technique).await?.into_iter().filter(|m| u.counts(m)) {
                     p.add(kind, mapping_ref(&m));
                 }
             }
@@ -308,34 +308,43 @@ impl Store {
             }
             catalogs.push(DomainCatalog::build(&bundle.objects, r.domain, &r.version, ""));
         }
+        let mut former = FormerTactics::default();
         for u in self.technique_uses().await? {
-            let change = |m: &Mapping, action: &str, to: Option<(&str, &str)>, reason: String| MappingChange {
-                tenant: m.tenant.clone(),
-                kind: m.kind.as_str().into(),
-                id: m.id.clone(),
-                technique: m.technique.clone(),
-                tactic: m.tactic.clone(),
-                action: action.into(),
-                to_technique: to.map(|t| t.0.to_string()),
-                to_tactic: to.map(|t| t.1.to_string()),
-                reason,
-            };
             let found = find_technique(&catalogs, &u.technique);
             let mappings: Vec<Mapping> = match found {
-                Some((_, t)) if !t.revoked && !t.deprecated && t.tactics.contains(&u.tactic) => continue,
-                _ => self.mappings_of_technique(&u.technique).await?.into_iter().filter(|m| m.tactic == u.tactic).collect(),
+                Some((c, t)) if !t.revoked && !t.deprecated && use_tactic(c, t, &u).is_some() => continue,
+                _ => self.mappings_of_technique(&u.technique).await?.into_iter().filter(|m| u.counts(m)).collect(),
             };
             for m in mappings {
                 let planned = match found {
                     None => change(&m, "flag", None, format!("{} is not in any synced ATT&CK release", m.technique)),
                     Some((c, t)) if t.revoked => match c.relationships_from(&t.stix_id, Some("revoked-by")).find_map(|r| c.technique_by_stix_id(&r.target_ref)) {
-                        Some(rep) if rep.tactics.contains(&m.tactic) => change(&m, "move", Some((&rep.attack_id, &m.tactic)), format!("{} was revoked by {} in ATT&CK {}", t.attack_id, rep.attack_id, c.version)),
-                        Some(rep) if rep.tactics.len() == 1 => change(&m, "move", Some((&rep.attack_id, &rep.tactics[0])), format!("{} was revoked by {} in ATT&CK {}; {} is its only tactic", t.attack_id, rep.attack_id, c.version, rep.tactics[0])),
-                        Some(rep) => change(&m, "move", Some((&rep.attack_id, &m.tactic)), format!("{} was revoked by {} in ATT&CK {}, which is not in tactic {}; choose one of {}", t.attack_id, rep.attack_id, c.version, m.tactic, rep.tactics.join(", "))),
+                        Some(rep) => {
+                            let identity = self.identity(&m, c, &mut former).await?;
+                            let why = format!("{} was revoked by {} in ATT&CK {}", t.attack_id, rep.attack_id, c.version);
+                            match same_tactic(c, rep, identity.as_deref(), &m.tactic) {
+                                Some(same) => change(&m, "move", Some((&rep.attack_id, &same.shortname)), why),
+                                None if rep.tactics.len() == 1 => change(&m, "move", Some((&rep.attack_id, &rep.tactics[0])), format!("{why}; {} is its only tactic", rep.tactics[0])),
+                                None => change(&m, "move", Some((&rep.attack_id, &m.tactic)), format!("{why}, which is not in tactic {}; choose one of {}", m.tactic, rep.tactics.join(", "))),
+                            }
+                        }
                         None => change(&m, "flag", None, format!("{} was revoked in ATT&CK {} without a replacement", t.attack_id, c.version)),
                     },
                     Some((c, t)) if t.deprecated => change(&m, "flag", None, format!("{} is deprecated in ATT&CK {}", t.attack_id, c.version)),
-                    Some((c, t)) => change(&m, "flag", None, format!("{} is not in tactic {} in ATT&CK {}; it is in {}", t.attack_id, m.tactic, c.version, t.tactics.join(", "))),
+                    Some((c, t)) => {
+                        let identity = self.identity(&m, c, &mut former).await?;
+                        match same_tactic(c, t, identity.as_deref(), &m.tactic) {
+                            // the tactic was renamed (or split, keeping its identity): follow it
+                            Some(same) => change(&m, "move", Some((&t.attack_id, &same.shortname)), format!("tactic {} is {} ({}) in ATT&CK {}", m.tactic, same.shortname, same.attack_id, c.version)),
+                            None if t.tactics.len() == 1 => change(
+                                &m,
+                                "move",
+                                Some((&t.attack_id, &t.tactics[0])),
+                                format!("{} is no longer in tactic {} in ATT&CK {}; {} is its only tactic", t.attack_id, m.tactic, c.version, t.tactics[0]),
+                            ),
+                            None => change(&m, "flag", None, format!("{} is not in tactic {} in ATT&CK {}; it is in {}", t.attack_id, m.tactic, c.version, t.tactics.join(", "))),
+                        }
+                    }
                 };
                 if planned.action == "flag" && m.needs_review.as_deref() == Some(planned.reason.as_str()) {
                     continue;
@@ -371,11 +380,16 @@ impl Store {
         let action = if c.action == "move" {
             let to = c.to_technique.as_deref().unwrap_or_default();
             let (domain, rep) = find_technique(catalogs, to).map(|(cat, t)| (cat.domain, t.clone())).ok_or("replacement vanished")?;
-            new.history.push(json!({"technique": m.technique, "technique_name": m.technique_name, "tactic": m.tactic, "replaced_by": to, "reason": c.reason, "at": new.updated_at, "by": actor}));
+            let cat = catalogs.iter().find(|x| x.domain == domain).ok_or("replacement vanished")?;
+            new.history.push(json!({"technique": m.technique, "technique_name": m.technique_name, "tactic": m.tactic, "tactic_id": m.tactic_id,
+                "replaced_by": to, "to_tactic": c.to_tactic, "reason": c.reason, "at": new.updated_at, "by": actor}));
             new.technique = rep.attack_id.clone();
             new.technique_name = rep.name.clone();
             new.domain = domain;
             new.tactic = c.to_tactic.clone().unwrap_or_else(|| m.tactic.clone());
+            let tactic = cat.tactics.iter().find(|t| t.shortname == new.tactic);
+            // A tactic the replacement lacks keeps the mapping's identity, and the mapping is flagged.
+            new.tactic_id = tactic.map(|t| t.stix_id.clone()).or_else(|| m.tactic_id.clone());
             new.needs_review = (!rep.tactics.contains(&new.tactic)).then(|| c.reason.clone());
             "mapping.repair"
         } else {
@@ -420,6 +434,136 @@ impl Store {
             .map_err(|e| StoreError::dynamo("PutItem", e))?;
         Ok(())
     }
+}
+
+/// What to do about one mapping.
+fn change(m: &Mapping, action: &str, to: Option<(&str, &str)>, reason: String) -> MappingChange {
+    MappingChange {
+        tenant: m.tenant.clone(),
+        kind: m.kind.as_str().into(),
+        id: m.id.clone(),
+        technique: m.technique.clone(),
+        tactic: m.tactic.clone(),
+        action: action.into(),
+        to_technique: to.map(|t| t.0.to_string()),
+        to_tactic: to.map(|t| t.1.to_string()),
+        reason,
+    }
+}
+
+/// The tactic of `t` that is the mapping's tactic: the one with its identity (STIX id) or, for
+/// mappings whose identity is not known, the one of its shortname.
+fn same_tactic<'a>(c: &'a DomainCatalog, t: &Technique, identity: Option<&str>, shortname: &str) -> Option<&'a Tactic> {
+    let of_technique = c.tactics.iter().filter(|x| t.tactics.contains(&x.shortname));
+    match identity {
+        Some(id) => of_technique.into_iter().find(|x| x.stix_id == id),
+        None => of_technique.into_iter().find(|x| x.shortname == shortname),
+    }
+}
+
+/// The tactic of `t` that a use counter's mappings name, if `t` still has it.
+fn use_tactic<'a>(c: &'a DomainCatalog, t: &Technique, u: &TechniqueUse) -> Option<&'a Tactic> {
+    same_tactic(c, t, u.tactic_id.as_deref(), &u.tactic)
+}
+
+/// Shortnames that tactics had in earlier synced releases of each domain, read from the archive
+/// once, when a mapping written before tactic identities were stored names a shortname that the
+/// current release no longer has.
+#[derive(Default)]
+struct FormerTactics(HashMap<Domain, HashMap<String, String>>);
+
+impl Store {
+    /// The mapping's tactic identity: stored, else its shortname's in the current release, else
+    /// in the newest earlier release that had it.
+    async fn identity(&self, m: &Mapping, c: &DomainCatalog, former: &mut FormerTactics) -> Result<Option<String>, StoreError> {
+        if let Some(id) = &m.tactic_id {
+            return Ok(Some(id.clone()));
+        }
+        if let Some(t) = c.tactics.iter().find(|t| t.shortname == m.tactic) {
+            return Ok(Some(t.stix_id.clone()));
+        }
+        let names = match former.0.entry(m.domain) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => v.insert(self.former_tactic_shortnames(m.domain).await?),
+        };
+        Ok(names.get(&m.tactic).cloned())
+    }
+
+    /// shortname -> STIX id of every tactic of the domain's archived releases, newest first wins.
+    async fn former_tactic_shortnames(&self, domain: Domain) -> Result<HashMap<String, String>, StoreError> {
+        let mut out = HashMap::new();
+        let mut seen = HashSet::new();
+        for run in self.runs(domain).await? {
+            let (Some(version), Some(sha)) = (run.version, run.bundle_sha256) else { continue };
+            if !seen.insert(sha.clone()) {
+                continue;
+            }
+            let Some(raw) = self.get_object(&crate::archive::bundle_key(domain, &version, &sha)).await? else { continue };
+            let data = gunzip(&raw).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let Ok(bundle) = parse_bundle(&data, domain) else { continue };
+            for o in bundle.objects.iter().filter(|o| o.object_type() == "x-mitre-tactic") {
+                if let Some(name) = &o.object.x_mitre_shortname {
+                    out.entry(name.to_string()).or_insert_with(|| o.id().to_string());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Gives every mapping written before tactic identities were stored its tactic's identity
+    /// (and moves its uniqueness guard and use counter to it), one transaction and one audit
+    /// entry per mapping. Idempotent and resumable: a mapping that has its identity is left
+    /// alone, so a run that stopped half-way is finished by the next. Mappings whose shortname
+    /// no synced or archived release knows are reported, not changed (`repair` flags them).
+    pub async fn migrate(&self, dry_run: bool, actor: &str, request_id: &str) -> Result<MigrateReport, StoreError> {
+        let mut catalogs = Vec::new();
+        for r in self.releases().await? {
+            let bundle = parse_bundle(&r.data, r.domain).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            catalogs.push(DomainCatalog::build(&bundle.objects, r.domain, &r.version, ""));
+        }
+        let mut report = MigrateReport { dry_run, ..MigrateReport::default() };
+        let mut former = FormerTactics::default();
+        for u in self.technique_uses().await?.into_iter().filter(|u| u.tactic_id.is_none()) {
+            for m in self.mappings_of_technique(&u.technique).await?.into_iter().filter(|m| m.tactic_id.is_none() && u.counts(m)) {
+                report.checked += 1;
+                let Some(c) = catalogs.iter().find(|c| c.domain == m.domain) else {
+                    report.unresolved.push(mapping_ref(&m));
+                    continue;
+                };
+                let Some(id) = self.identity(&m, c, &mut former).await? else {
+                    report.unresolved.push(mapping_ref(&m));
+                    continue;
+                };
+                report.migrated += 1;
+                if dry_run {
+                    continue;
+                }
+                let mut new = m.clone();
+                new.tactic_id = Some(id);
+                new.version = m.version + 1;
+                new.updated_by = actor.into();
+                new.updated_at = crate::tenancy::now();
+                let audit = AuditEntry::new(&m.tenant, actor, "mapping.migrate", format!("{}-mappings/{}", m.kind.as_str(), m.id), Some(json!(m)), Some(json!(new)), request_id);
+                if let Err(e) = self.update_mapping(&m, &new, audit).await {
+                    report.failed.push(json!({"mapping": mapping_ref(&m), "error": format!("{e:?}")}));
+                }
+            }
+        }
+        Ok(report)
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MigrateReport {
+    pub dry_run: bool,
+    /// Mappings without a tactic identity.
+    pub checked: usize,
+    /// Of which given one (or, in a dry run, that would be).
+    pub migrated: usize,
+    /// Mappings whose tactic no release knows: left as they are.
+    pub unresolved: Vec<Value>,
+    /// Writes that failed (a concurrent edit, for example): run again.
+    pub failed: Vec<Value>,
 }
 
 /// A technique by ATT&CK ID in the first catalog that has it (the active object preferred).

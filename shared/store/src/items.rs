@@ -321,6 +321,31 @@ pub struct AuditEntry {
     pub request_id: String,
 }
 
+impl AuditEntry {
+    /// An entry made now, with a new time-ordered id.
+    pub fn new(
+        tenant: &str,
+        actor: &str,
+        action: &str,
+        target: String,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+        request_id: &str,
+    ) -> AuditEntry {
+        AuditEntry {
+            id: ulid::Ulid::new().to_string(),
+            tenant: tenant.into(),
+            actor: actor.into(),
+            action: action.into(),
+            target,
+            before,
+            after,
+            at: crate::tenancy::now(),
+            request_id: request_id.into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuditItem {
     pub pk: String,

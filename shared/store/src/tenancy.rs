@@ -118,7 +118,12 @@ pub struct Mapping {
     pub technique: String,
     pub technique_name: String,
     pub domain: mitre_attack::Domain,
+    /// The tactic's shortname (kill-chain phase) when the mapping was last written, for reading.
     pub tactic: String,
+    /// The tactic's identity: its STIX id, which a tactic keeps when ATT&CK renames it.
+    /// Absent on mappings written before identities were stored (until `mitre migrate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tactic_id: Option<String>,
     pub confidence_score: u8,
     pub detection_method: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -155,9 +160,15 @@ impl Mapping {
         }
     }
 
+    /// What identifies the tactic in keys: its STIX id, or the shortname for mappings written
+    /// before identities were stored.
+    pub fn tactic_key(&self) -> &str {
+        self.tactic_id.as_deref().unwrap_or(&self.tactic)
+    }
+
     pub fn guard_sk(&self) -> String {
         let entities: Vec<&str> = self.kind.entity_fields().iter().map(|f| self.entity(f).unwrap_or("-")).collect();
-        format!("U#{}#{}#{}", entities.join("#"), self.technique, self.tactic)
+        format!("U#{}#{}#{}", entities.join("#"), self.technique, self.tactic_key())
     }
 }
 
@@ -247,25 +258,32 @@ pub const STATS_PK: &str = "MAPSTATS";
 /// The flagged-mapping counter lives beside the domain states, so `status` reads both in one Query.
 pub const REVIEW_SK: &str = "REVIEW";
 
-fn counter(table: &str, sk: String, delta: i64, technique_tactic: Option<(&str, &str)>) -> TransactWriteItem {
-    let pk = if technique_tactic.is_some() { STATS_PK } else { keys::CATALOG_PK };
+fn counter(table: &str, sk: String, delta: i64, of: Option<&Mapping>) -> TransactWriteItem {
+    let pk = if of.is_some() { STATS_PK } else { keys::CATALOG_PK };
     let mut u = Update::builder()
         .table_name(table)
         .set_key(Some(key(pk, sk)))
         .expression_attribute_names("#n", "count")
         .expression_attribute_values(":d", AttributeValue::N(delta.to_string()));
-    let expr = match technique_tactic {
-        Some((t, a)) => {
-            u = u.expression_attribute_values(":t", s(t)).expression_attribute_values(":a", s(a));
-            "ADD #n :d SET technique = :t, tactic = :a"
+    let expr = match of {
+        Some(m) => {
+            u = u.expression_attribute_values(":t", s(&m.technique)).expression_attribute_values(":a", s(&m.tactic));
+            match &m.tactic_id {
+                Some(id) => {
+                    u = u.expression_attribute_values(":i", s(id));
+                    "ADD #n :d SET technique = :t, tactic = :a, tactic_id = :i"
+                }
+                None => "ADD #n :d SET technique = :t, tactic = :a",
+            }
         }
         None => "ADD #n :d",
     };
     TransactWriteItem::builder().update(u.update_expression(expr).build().expect("update")).build()
 }
 
+/// The use counter of the mapping's (technique, tactic identity).
 fn use_counter(table: &str, m: &Mapping, delta: i64) -> TransactWriteItem {
-    counter(table, format!("T#{}#{}", m.technique, m.tactic), delta, Some((&m.technique, &m.tactic)))
+    counter(table, format!("T#{}#{}", m.technique, m.tactic_key()), delta, Some(m))
 }
 
 fn review_delta(old: Option<&Mapping>, new: Option<&Mapping>) -> i64 {
@@ -437,7 +455,7 @@ impl Store {
             );
         }
         items.push(audit_put(table, audit)?);
-        if (old.technique.as_str(), old.tactic.as_str()) != (new.technique.as_str(), new.tactic.as_str()) {
+        if (old.technique.as_str(), old.tactic_key()) != (new.technique.as_str(), new.tactic_key()) {
             items.push(use_counter(table, old, -1));
             items.push(use_counter(table, new, 1));
         }
@@ -569,8 +587,19 @@ impl Store {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct TechniqueUse {
     pub technique: String,
+    /// The tactic's shortname when a mapping last wrote the counter.
     pub tactic: String,
+    /// The tactic's STIX id; absent on counters of mappings written before identities were stored.
+    #[serde(default)]
+    pub tactic_id: Option<String>,
     pub count: i64,
+}
+
+impl TechniqueUse {
+    /// Whether `m` is counted here.
+    pub fn counts(&self, m: &Mapping) -> bool {
+        m.technique == self.technique && m.tactic_key() == self.tactic_id.as_deref().unwrap_or(&self.tactic)
+    }
 }
 
 impl Store {

@@ -175,6 +175,18 @@ async fn mobile_is_synced_beside_enterprise_and_ics_and_never_mixes() {
     let items = phases.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 12);
     assert!(items.iter().all(|p| p["kill_chain_name"] == "mitre-mobile-attack"));
+    // a mapping of a mobile technique records its mobile tactic
+    let analyst = "arn:aws:iam::555555555555:user/mobile-analyst";
+    mitre_tests::register(&app.store, analyst, "tenant-mobile", mitre_store::tenancy::Role::Analyst).await;
+    let body = json!({"alert_id": "MOB-1", "technique": "T1404", "confidence_score": 75}).to_string();
+    let m = mitre_tests::call(&app, "POST", &format!("{P}/alert-mappings"), Some(analyst), body.as_bytes()).await;
+    assert_eq!(m.status, 201, "{}", m.body);
+    assert_eq!((m.body["domain"].as_str(), m.body["tactic"].as_str()), (Some("mobile-attack"), Some("privilege-escalation")));
+    let mobile_tactic = r.body["items"].as_array().unwrap().iter().find(|t| t["shortname"] == "privilege-escalation").unwrap();
+    assert_eq!(m.body["tactic_id"], mobile_tactic["stix_id"], "the mobile tactic, not enterprise's");
+    let listed = mitre_tests::call(&app, "GET", &format!("{P}/alert-mappings?technique=T1404"), Some(analyst), b"").await;
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
+
     let status = get(&app, &format!("{P}/status")).await;
     assert_eq!(status.body["domains"]["mobile-attack"]["version"], "18.0");
     assert_eq!(status.body["domains"]["mobile-attack"]["counts"]["attack-pattern"], 189);

@@ -163,3 +163,192 @@ impl Pipe for mitre_tests::Answer {
         (self.status, self.body)
     }
 }
+
+/// A mapping as this module wrote it before tactic identities were stored: no `tactic_id`, its
+/// uniqueness guard and use counter keyed by the tactic's shortname.
+async fn legacy_mapping(s: &mitre_store::Store, tenant: &str, case: &str, technique: &str, name: &str, tactic: &str) -> String {
+    use mitre_store::items::AuditEntry;
+    use mitre_store::tenancy::{Mapping, MappingKind, now};
+    let at = now();
+    let m = Mapping {
+        id: ulid::Ulid::new().to_string(),
+        kind: MappingKind::Case,
+        tenant: tenant.into(),
+        alert_id: None,
+        case_id: Some(case.into()),
+        incident_id: None,
+        observable_id: None,
+        technique: technique.into(),
+        technique_name: name.into(),
+        domain: Domain::EnterpriseAttack,
+        tactic: tactic.into(),
+        tactic_id: None,
+        confidence_score: 60,
+        detection_method: "edr".into(),
+        detection_detail: None,
+        artifacts: None,
+        impact_level: "high".into(),
+        mitigation_status: "in_progress".into(),
+        first_observed: at.clone(),
+        last_observed: at.clone(),
+        notes: None,
+        history: Vec::new(),
+        needs_review: None,
+        created_by: "legacy".into(),
+        created_at: at.clone(),
+        updated_by: "legacy".into(),
+        updated_at: at,
+        version: 1,
+    };
+    let audit = AuditEntry::new(tenant, "legacy", "mapping.create", format!("case-mappings/{}", m.id), None, Some(json!(m)), "legacy");
+    s.create_mapping(&m, audit).await.unwrap();
+    // today's guard and counter keys name the shortname
+    assert_eq!(m.guard_sk(), format!("U#{case}#-#{technique}#{tactic}"));
+    m.id
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_v19_tactic_split_moves_mappings_by_tactic_identity() {
+    let app = spawn_app().await;
+    let s = &app.store;
+    let e = Domain::EnterpriseAttack;
+    let sync = |path: std::path::PathBuf| {
+        let s = s.clone();
+        async move { Syncer::new(&s).run(&FileSource { path }, &SyncOptions::new(e), &|_| {}).await.unwrap() }
+    };
+    sync(attack_data("enterprise-attack-18.1.json.gz")).await;
+    let (tenant, analyst) = ("tenant-v19", "arn:aws:iam::333333333333:user/analyst");
+    register(s, analyst, tenant, Role::Analyst).await;
+    let api = App::new(s.clone(), Settings { superusers: vec![SU.into()], ..Settings::default() });
+    let mut current = Vec::new();
+    // T1027 is only in defense-evasion (becomes stealth), T1562.001 moves to defense-impairment,
+    // T1055 is in defense-evasion and privilege-escalation.
+    for (case, technique, tactic) in [("C-1", "T1027", None), ("C-2", "T1562.001", None), ("C-3", "T1055", Some("defense-evasion"))] {
+        let (st, m) = call(&api, analyst, "POST", &format!("{P}/case-mappings"), json!({"case_id": case, "technique": technique, "tactic": tactic})).await;
+        assert_eq!(st, 201, "{m}");
+        assert_eq!(m["tactic"], "defense-evasion");
+        assert_eq!(m["tactic_id"], "x-mitre-tactic--78b23412-0651-46d7-a540-170a1ce8bd5a");
+        current.push(m["id"].as_str().unwrap().to_string());
+    }
+    // and two mappings in the format written before tactic identities were stored
+    let old_t1055 = legacy_mapping(s, tenant, "C-4", "T1055", "Process Injection", "defense-evasion").await;
+    let old_t1027 = legacy_mapping(s, tenant, "C-5", "T1027", "Obfuscated Files or Information", "defense-evasion").await;
+    // they read as they are
+    let (st, old) = call(&api, analyst, "GET", &format!("{P}/case-mappings/{old_t1055}"), Value::Null).await;
+    assert_eq!((st, old["tactic"].as_str(), old["tactic_id"].is_null()), (200, Some("defense-evasion"), true), "{old}");
+
+    // ATT&CK "19.0": defense-evasion renamed stealth, defense-impairment split off
+    let (v19, impairment) = mitre_tests::reshape_like_v19(&std::fs::read(attack_data("enterprise-attack-18.1.json.gz")).unwrap());
+    let run = sync(mitre_tests::temp_file("enterprise-attack-19.0.json", &v19)).await;
+    assert_eq!(run.version.as_deref(), Some("19.0"));
+    let api = App::new(s.clone(), Settings { superusers: vec![SU.into()], ..Settings::default() });
+    let (_, tactics) = call(&api, analyst, "GET", &format!("{P}/tactics"), Value::Null).await;
+    let names: Vec<&str> = tactics["items"].as_array().unwrap().iter().map(|t| t["shortname"].as_str().unwrap()).collect();
+    let at = names.iter().position(|n| *n == "stealth").unwrap();
+    assert_eq!(names[at + 1], "defense-impairment", "matrix order from tactic_refs: {names:?}");
+    assert!(!names.contains(&"defense-evasion"));
+
+    // Mappings stored with the tactic's identity follow the rename without a write.
+    let (_, m) = call(&api, analyst, "GET", &format!("{P}/case-mappings/{}", current[0]), Value::Null).await;
+    assert_eq!((m["tactic"].as_str(), m["version"].as_u64()), (Some("stealth"), Some(1)), "{m}");
+    let (_, listed) = call(&api, analyst, "GET", &format!("{P}/case-mappings?tactic=stealth"), Value::Null).await;
+    let listed: Vec<&str> = listed["items"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    assert!(listed.contains(&current[0].as_str()) && listed.contains(&current[2].as_str()), "{listed:?}");
+
+    // verify flags what the split broke: T1562.001 (no longer in TA0005) and the two old-format mappings
+    let (st, report) = call(&api, SU, "GET", &format!("{P}/correlations/verify"), Value::Null).await;
+    assert_eq!(st, 200, "{report}");
+    assert_eq!(kinds(&report), [("mapping_tactic_mismatch".to_string(), 3)], "{report}");
+
+    // the dry run lists exactly what apply does: three moves, nothing flagged
+    let (st, dry) = call(&api, SU, "POST", &format!("{P}/correlations/repair"), json!({"dry_run": true})).await;
+    assert_eq!(st, 200, "{dry}");
+    let moves = |r: &Value| -> Vec<(String, String, String, String)> {
+        let mut v: Vec<_> = r["mappings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| (m["id"].as_str().unwrap().into(), m["action"].as_str().unwrap().into(), m["to_technique"].as_str().unwrap_or("-").into(), m["to_tactic"].as_str().unwrap_or("-").into()))
+            .collect();
+        v.sort();
+        v
+    };
+    let mut expected = vec![
+        (current[1].clone(), "move".to_string(), "T1562.001".to_string(), "defense-impairment".to_string()),
+        (old_t1055.clone(), "move".to_string(), "T1055".to_string(), "stealth".to_string()),
+        (old_t1027.clone(), "move".to_string(), "T1027".to_string(), "stealth".to_string()),
+    ];
+    expected.sort();
+    assert_eq!(moves(&dry), expected, "{dry}");
+    let audit_before = s.audit_entries(tenant).await.unwrap().len();
+    let (st, applied) = call(&api, SU, "POST", &format!("{P}/correlations/repair"), json!({"dry_run": false})).await;
+    assert_eq!(st, 200, "{applied}");
+    assert_eq!(moves(&applied), expected);
+    assert_eq!(applied["failed"], json!([]));
+
+    // verify again: nothing left; every mapping names a tactic its technique has
+    let (_, report) = call(&api, SU, "GET", &format!("{P}/correlations/verify"), Value::Null).await;
+    assert_eq!(report["ok"], true, "{report}");
+    let (_, all) = call(&api, analyst, "GET", &format!("{P}/case-mappings?limit=100"), Value::Null).await;
+    let all = all["items"].as_array().unwrap();
+    assert_eq!(all.len(), 5);
+    for m in all {
+        let (_, t) = call(&api, analyst, "GET", &format!("{P}/techniques/{}", m["technique"].as_str().unwrap()), Value::Null).await;
+        assert!(t["tactics"].as_array().unwrap().contains(&m["tactic"]), "{m} / {t}");
+        assert!(m["needs_review"].is_null(), "{m}");
+        assert!(m["tactic_id"].is_string(), "{m}");
+    }
+    let moved = all.iter().find(|m| m["id"] == current[1].as_str()).unwrap();
+    assert_eq!((moved["tactic"].as_str(), moved["tactic_id"].as_str()), (Some("defense-impairment"), Some(impairment.as_str())));
+    let history = moved["history"].as_array().unwrap();
+    assert_eq!((history.len(), history[0]["tactic"].as_str()), (1, Some("defense-evasion")));
+    let followed = all.iter().find(|m| m["id"] == old_t1055.as_str()).unwrap();
+    assert_eq!(followed["tactic_id"], "x-mitre-tactic--78b23412-0651-46d7-a540-170a1ce8bd5a");
+    // one audit entry per moved mapping (the repair's own entry goes to the system log)
+    let entries = s.audit_entries(tenant).await.unwrap();
+    assert_eq!(entries.len() - audit_before, 3);
+    assert!(entries[audit_before..].iter().all(|e| e.action == "mapping.repair"));
+    // the moved mappings' keys follow: a repeat of the same observation merges
+    let (st, merged) = call(&api, analyst, "POST", &format!("{P}/case-mappings"), json!({"case_id": "C-4", "technique": "T1055", "tactic": "stealth"})).await;
+    assert_eq!((st, merged["id"].as_str()), (200, Some(old_t1055.as_str())), "{merged}");
+    // nothing is left for the migration
+    let m = s.migrate(true, "test", "test").await.unwrap();
+    assert_eq!((m.checked, m.migrated), (0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migrate_gives_old_mappings_their_tactic_identity_once() {
+    let app = spawn_app().await;
+    let s = &app.store;
+    let e = Domain::EnterpriseAttack;
+    Syncer::new(s).run(&FileSource { path: attack_data("enterprise-attack-18.1.json.gz") }, &SyncOptions::new(e), &|_| {}).await.unwrap();
+    let (tenant, analyst) = ("tenant-old", "arn:aws:iam::444444444444:user/analyst");
+    register(s, analyst, tenant, Role::Analyst).await;
+    let a = legacy_mapping(s, tenant, "C-1", "T1055", "Process Injection", "privilege-escalation").await;
+    let b = legacy_mapping(s, tenant, "C-2", "T1059.001", "PowerShell", "execution").await;
+    let unknown = legacy_mapping(s, tenant, "C-3", "T1027", "Obfuscated Files or Information", "no-such-tactic").await;
+
+    let dry = s.migrate(true, "test", "test").await.unwrap();
+    assert_eq!((dry.checked, dry.migrated, dry.unresolved.len()), (3, 2, 1));
+    let applied = s.migrate(false, "test", "test").await.unwrap();
+    assert_eq!((applied.checked, applied.migrated, applied.unresolved.len(), applied.failed.len()), (3, 2, 1, 0));
+    assert_eq!(applied.unresolved[0]["id"], unknown.as_str());
+    let api = App::new(s.clone(), Settings::default());
+    for id in [&a, &b] {
+        let (st, m) = call(&api, analyst, "GET", &format!("{P}/case-mappings/{id}"), Value::Null).await;
+        assert_eq!(st, 200);
+        assert!(m["tactic_id"].as_str().unwrap().starts_with("x-mitre-tactic--"), "{m}");
+        assert_eq!(m["version"], 2);
+    }
+    // idempotent: the second run finds only the unresolvable one
+    let again = s.migrate(false, "test", "test").await.unwrap();
+    assert_eq!((again.checked, again.migrated), (1, 0));
+    // the guard moved with it: the same observation merges into the migrated mapping
+    let (st, merged) = call(&api, analyst, "POST", &format!("{P}/case-mappings"), json!({"case_id": "C-2", "technique": "T1059.001"})).await;
+    assert_eq!((st, merged["id"].as_str()), (200, Some(b.as_str())), "{merged}");
+    let migrations = s.audit_entries(tenant).await.unwrap().into_iter().filter(|e| e.action == "mapping.migrate").count();
+    assert_eq!(migrations, 2);
+    // verify counts the migrated mappings under their identity and flags the unresolved one
+    let report = s.verify().await.unwrap();
+    assert_eq!(report.problems.iter().map(|p| (p.kind.as_str(), p.count)).collect::<Vec<_>>(), [("mapping_tactic_mismatch", 1)]);
+}
