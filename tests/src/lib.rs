@@ -116,7 +116,7 @@ impl HttpFixture {
     }
 }
 
-/// A table and bucket with enterprise 18.1, mobile 18.0 and ICS 18.1 synced, shared by the API tests
+/// A table and bucket with enterprise 18.1 and ICS 18.1 synced, shared by the API tests
 /// (synced once per test binary, on a runtime of its own).
 pub struct SyncedCatalog {
     pub table: String,
@@ -124,34 +124,51 @@ pub struct SyncedCatalog {
 
 pub fn synced_catalog() -> &'static SyncedCatalog {
     static CELL: std::sync::OnceLock<SyncedCatalog> = std::sync::OnceLock::new();
+    CELL.get_or_init(|| sync_catalog(&[("enterprise-attack-18.1.json.gz", mitre_attack::Domain::EnterpriseAttack), ("ics-attack-18.1.json.gz", mitre_attack::Domain::IcsAttack)]))
+}
+
+/// Enterprise 18.1, mobile 18.0 and ICS 18.1 side by side, shared the same way.
+pub fn synced_catalog_all_domains() -> &'static SyncedCatalog {
+    static CELL: std::sync::OnceLock<SyncedCatalog> = std::sync::OnceLock::new();
     CELL.get_or_init(|| {
-        std::thread::spawn(|| {
-            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-            rt.block_on(async {
-                let app = spawn_app().await;
-                for (file, domain) in [
-                    ("enterprise-attack-18.1.json.gz", mitre_attack::Domain::EnterpriseAttack),
-                    ("mobile-attack-18.0.json.gz", mitre_attack::Domain::MobileAttack),
-                    ("ics-attack-18.1.json.gz", mitre_attack::Domain::IcsAttack),
-                ] {
-                    let source = mitre_store::FileSource { path: attack_data(file) };
-                    mitre_store::Syncer::new(&app.store)
-                        .run(&source, &mitre_store::SyncOptions::new(domain), &|_| {})
-                        .await
-                        .expect("sync for the API tests");
-                }
-                register(&app.store, ALICE, "acme", mitre_store::tenancy::Role::Viewer).await;
-                SyncedCatalog { table: app.store.table.clone() }
-            })
-        })
-        .join()
-        .unwrap()
+        sync_catalog(&[
+            ("enterprise-attack-18.1.json.gz", mitre_attack::Domain::EnterpriseAttack),
+            ("mobile-attack-18.0.json.gz", mitre_attack::Domain::MobileAttack),
+            ("ics-attack-18.1.json.gz", mitre_attack::Domain::IcsAttack),
+        ])
     })
+}
+
+fn sync_catalog(releases: &'static [(&'static str, mitre_attack::Domain)]) -> SyncedCatalog {
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let app = spawn_app().await;
+            for (file, domain) in releases {
+                let source = mitre_store::FileSource { path: attack_data(file) };
+                mitre_store::Syncer::new(&app.store)
+                    .run(&source, &mitre_store::SyncOptions::new(*domain), &|_| {})
+                    .await
+                    .expect("sync for the API tests");
+            }
+            register(&app.store, ALICE, "acme", mitre_store::tenancy::Role::Viewer).await;
+            SyncedCatalog { table: app.store.table.clone() }
+        })
+    })
+    .join()
+    .unwrap()
 }
 
 /// A store (with clients of the calling runtime) on the shared synced table and bucket.
 pub async fn synced_store() -> Store {
-    let shared = synced_catalog();
+    store_of(synced_catalog()).await
+}
+
+pub async fn synced_store_all_domains() -> Store {
+    store_of(synced_catalog_all_domains()).await
+}
+
+async fn store_of(shared: &SyncedCatalog) -> Store {
     let (ddb, s3) = aws_clients().await;
     Store::new(ddb, s3, &shared.table, &shared.table)
 }

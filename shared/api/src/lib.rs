@@ -144,7 +144,9 @@ pub async fn serve(app: &App, req: Request) -> Served {
     let started = Instant::now();
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
-    let (result, counters) = mitre_store::metrics::measured(dispatch(app, &req)).await;
+    // The handlers' futures live on the heap: their states are large (each route's is
+    // different), and the caller's stack stays small whatever a route does.
+    let (result, counters) = mitre_store::metrics::measured(Box::pin(dispatch(app, &req))).await;
     let (route, outcome) = result;
     let reply = match outcome {
         Ok(r) => r,

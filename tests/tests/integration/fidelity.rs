@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use mitre_api::{App, Settings};
 use mitre_attack::Domain;
-use mitre_tests::{attack_data, get, synced_store};
+use mitre_tests::{attack_data, get, synced_store_all_domains};
 use serde_json::{Value, json};
 
 const P: &str = "/api/v1/mitre";
@@ -119,7 +119,7 @@ async fn cross_check(app: &App, file: &str, domain: Domain) -> (usize, usize, us
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_live_technique_agrees_with_mitreattack_python() {
-    let app = App::new(synced_store().await, Settings::default());
+    let app = App::new(synced_store_all_domains().await, Settings::default());
     let (n, compared, equal) = cross_check(&app, "enterprise-attack-18.1.json.gz", Domain::EnterpriseAttack).await;
     assert_eq!((n, compared, equal), (691, 691 * 8, 691 * 8));
     cross_check(&app, "mobile-attack-18.0.json.gz", Domain::MobileAttack).await;
@@ -144,7 +144,7 @@ async fn every_live_technique_agrees_with_mitreattack_python() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mobile_is_synced_beside_enterprise_and_ics_and_never_mixes() {
-    let app = App::new(synced_store().await, Settings::default());
+    let app = App::new(synced_store_all_domains().await, Settings::default());
     let r = get(&app, &format!("{P}/tactics?domain=mobile-attack")).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let names: Vec<&str> = r.body["items"].as_array().unwrap().iter().map(|t| t["shortname"].as_str().unwrap()).collect();
