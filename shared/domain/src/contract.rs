@@ -1,0 +1,250 @@
+//! The contract every implementation of the repositories keeps: run against the in-memory
+//! repositories by `cargo test` and against DynamoDB Local by the integration tests.
+//! Each function panics (with what broke) when the repository under test breaks a rule.
+use mitre_attack::{Domain, TechniqueId};
+
+use crate::audit::AuditEntry;
+use crate::error::{RepoError, WriteError};
+use crate::mapping::{Mapping, MappingInput, MappingKind, Resolved};
+use crate::repo::{AuditFilter, AuditLog, MappingFilter, MappingRepo, PrincipalRepo, TacticFilter};
+use crate::role::Principal;
+use crate::tenant::TenantId;
+use crate::time::Timestamp;
+
+const EXECUTION: &str = "x-mitre-tactic--4ca45d45-df4d-4613-8980-bac22d278fa5";
+const PERSISTENCE: &str = "x-mitre-tactic--5bc1d813-693e-4823-9961-abf9af4b0e92";
+
+/// A tenant id no earlier run used.
+pub fn fresh_tenant(name: &str) -> TenantId {
+    TenantId::parse(&format!("{name}-{}", ulid::Ulid::new().to_string().to_lowercase())).expect("a valid tenant")
+}
+
+/// A resolved technique, as the catalog would answer it.
+pub fn resolved(technique: &str, tactic: &str, tactic_id: &str) -> Resolved {
+    Resolved { technique: TechniqueId::parse(technique).expect("a technique id"), name: format!("technique {technique}"), domain: Domain::EnterpriseAttack, tactic: tactic.into(), tactic_id: tactic_id.into() }
+}
+
+/// A new alert mapping of `alert` in `tenant`.
+pub fn alert_mapping(tenant: &TenantId, alert: &str, technique: &str, first_observed: &str) -> Mapping {
+    let input = MappingInput { alert_id: Some(alert.into()), first_observed: Some(first_observed.into()), last_observed: Some(first_observed.into()), ..MappingInput::default() };
+    Mapping::create(MappingKind::Alert, tenant, &input, resolved(technique, "execution", EXECUTION), "contract").expect("a valid mapping")
+}
+
+fn audit_of(m: &Mapping, action: &str) -> AuditEntry {
+    AuditEntry::of(&m.tenant, "contract", action, m.target(), None, Some(m), "contract")
+}
+
+async fn audit_count(log: &impl AuditLog, tenant: &TenantId) -> usize {
+    let mut n = 0;
+    let mut cursor = None;
+    loop {
+        let page = log.list_audit(&AuditFilter { tenant: Some(tenant.clone()), ..AuditFilter::default() }, 100, cursor.as_deref()).await.expect("audit list");
+        n += page.items.len();
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return n,
+        }
+    }
+}
+
+/// Every page of a mapping list, walked with `limit`.
+pub async fn walk(repo: &impl MappingRepo, tenant: &TenantId, kind: MappingKind, filter: &MappingFilter, limit: usize) -> Vec<Mapping> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..1000 {
+        let page = repo.list_mappings(tenant, kind, filter, limit, cursor.as_deref()).await.expect("mapping list");
+        assert!(page.items.len() <= limit, "a page holds at most its limit");
+        out.extend(page.items);
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return out,
+        }
+    }
+    panic!("the list never ended");
+}
+
+/// Create, read, the uniqueness of an observation, versions, delete; every write with its
+/// audit entry and no audit entry for a refused write.
+pub async fn mappings_keep_their_rules(repo: &(impl MappingRepo + AuditLog)) {
+    let tenant = fresh_tenant("contract");
+    let m = alert_mapping(&tenant, "A-1", "T1059.001", "2026-01-01T00:00:00Z");
+    repo.create_mapping(&m, audit_of(&m, "mapping.create")).await.expect("create");
+    assert_eq!(repo.mapping( &tenant, MappingKind::Alert, &m.id).await.unwrap().as_ref(), Some(&m), "read back as written");
+    assert_eq!(repo.same_mapping(&alert_mapping(&tenant, "A-1", "T1059.001", "2026-02-01T00:00:00Z")).await.unwrap().map(|x| x.id), Some(m.id.clone()), "the same observation is found");
+    assert_eq!(audit_count(repo, &tenant).await, 1);
+
+    // the same entity, technique and tactic again is a duplicate, and writes nothing
+    let twin = alert_mapping(&tenant, "A-1", "T1059.001", "2026-03-01T00:00:00Z");
+    assert!(matches!(repo.create_mapping(&twin, audit_of(&twin, "mapping.create")).await, Err(WriteError::Duplicate)));
+    assert_eq!(repo.mapping( &tenant, MappingKind::Alert, &twin.id).await.unwrap(), None);
+    assert_eq!(audit_count(repo, &tenant).await, 1, "no audit entry for a refused write");
+
+    // versions: an update at the read version succeeds, a stale one fails and writes nothing
+    let mut v2 = m.clone();
+    v2.confidence_score = 90;
+    v2.touch("contract");
+    repo.update_mapping(&m, &v2, audit_of(&v2, "mapping.update")).await.expect("update");
+    let mut lost = m.clone();
+    lost.confidence_score = 10;
+    lost.touch("contract");
+    assert!(matches!(repo.update_mapping(&m, &lost, audit_of(&lost, "mapping.update")).await, Err(WriteError::Stale)));
+    assert_eq!(repo.mapping( &tenant, MappingKind::Alert, &m.id).await.unwrap().unwrap().confidence_score, 90, "no lost update");
+    assert_eq!(audit_count(repo, &tenant).await, 2);
+
+    // changing the technique moves the observation: the old one is free, the new one taken
+    let other = alert_mapping(&tenant, "A-1", "T1059.003", "2026-01-01T00:00:00Z");
+    repo.create_mapping(&other, audit_of(&other, "mapping.create")).await.expect("another technique of the same alert");
+    let mut clash = v2.clone();
+    clash.technique = TechniqueId::parse("T1059.003").unwrap();
+    clash.touch("contract");
+    assert!(matches!(repo.update_mapping(&v2, &clash, audit_of(&clash, "mapping.update")).await, Err(WriteError::Duplicate)));
+    let mut moved = v2.clone();
+    moved.technique = TechniqueId::parse("T1059.006").unwrap();
+    moved.touch("contract");
+    repo.update_mapping(&v2, &moved, audit_of(&moved, "mapping.update")).await.expect("move to a free technique");
+    assert_eq!(repo.same_mapping(&alert_mapping(&tenant, "A-1", "T1059.001", "2026-01-01T00:00:00Z")).await.unwrap(), None, "the old observation is free");
+    assert_eq!(repo.same_mapping(&alert_mapping(&tenant, "A-1", "T1059.006", "2026-01-01T00:00:00Z")).await.unwrap().map(|x| x.id), Some(m.id.clone()));
+
+    // delete: stale refused, current accepted, then gone and its observation free again
+    assert!(matches!(repo.delete_mapping(&v2, audit_of(&v2, "mapping.delete")).await, Err(WriteError::Stale)));
+    repo.delete_mapping(&moved, audit_of(&moved, "mapping.delete")).await.expect("delete");
+    assert_eq!(repo.mapping( &tenant, MappingKind::Alert, &m.id).await.unwrap(), None);
+    assert!(matches!(repo.delete_mapping(&moved, audit_of(&moved, "mapping.delete")).await, Err(WriteError::Stale)), "deleting twice");
+    let again = alert_mapping(&tenant, "A-1", "T1059.006", "2026-01-01T00:00:00Z");
+    repo.create_mapping(&again, audit_of(&again, "mapping.create")).await.expect("the observation can be made again");
+    assert_eq!(audit_count(repo, &tenant).await, 6);
+}
+
+/// Another tenant's mappings are invisible: get, the same observation, lists.
+pub async fn tenants_never_meet(repo: &(impl MappingRepo + AuditLog)) {
+    let (acme, globex) = (fresh_tenant("acme"), fresh_tenant("globex"));
+    let a = alert_mapping(&acme, "A-1", "T1059.001", "2026-01-01T00:00:00Z");
+    repo.create_mapping(&a, audit_of(&a, "mapping.create")).await.unwrap();
+    // the same alert id, technique and tactic in another tenant is another mapping
+    let g = alert_mapping(&globex, "A-1", "T1059.001", "2026-01-01T00:00:00Z");
+    repo.create_mapping(&g, audit_of(&g, "mapping.create")).await.expect("same ids, another tenant");
+    assert_eq!(repo.mapping( &globex, MappingKind::Alert, &a.id).await.unwrap(), None);
+    assert_eq!(repo.mapping( &acme, MappingKind::Incident, &a.id).await.unwrap(), None, "kinds apart");
+    assert_eq!(repo.same_mapping(&alert_mapping(&globex, "A-1", "T1059.001", "2026-01-01T00:00:00Z")).await.unwrap().map(|m| m.id), Some(g.id.clone()));
+    let all = MappingFilter::default();
+    assert_eq!(walk(repo, &acme, MappingKind::Alert, &all, 10).await.iter().map(|m| &m.id).collect::<Vec<_>>(), [&a.id]);
+    assert_eq!(walk(repo, &globex, MappingKind::Alert, &all, 10).await.iter().map(|m| &m.id).collect::<Vec<_>>(), [&g.id]);
+    let log = repo.list_audit( &AuditFilter { tenant: Some(acme.clone()), ..AuditFilter::default() }, 10, None).await.unwrap();
+    assert!(log.items.iter().all(|e| e.tenant == acme));
+    assert_eq!(log.items.len(), 1);
+}
+
+/// Lists: filters, id order, pages that walk every item once, cursors bound to their list.
+pub async fn lists_filter_and_page(repo: &(impl MappingRepo + AuditLog)) {
+    let tenant = fresh_tenant("lists");
+    let mut made = Vec::new();
+    for (i, (alert, case, technique, day)) in [
+        ("A-1", Some("C-1"), "T1059.001", "01"),
+        ("A-2", Some("C-1"), "T1059.001", "05"),
+        ("A-3", None, "T1003.001", "10"),
+        ("A-4", Some("C-2"), "T1003.001", "15"),
+        ("A-5", Some("C-1"), "T1547.001", "20"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut m = alert_mapping(&tenant, alert, technique, &format!("2026-01-{day}T00:00:00Z"));
+        m.case_id = case.map(str::to_string);
+        if i == 4 {
+            m.tactic = "persistence".into();
+            m.tactic_id = Some(PERSISTENCE.into());
+        }
+        repo.create_mapping(&m, audit_of(&m, "mapping.create")).await.unwrap();
+        made.push(m);
+    }
+    // a mapping written before tactic identities were stored
+    let mut legacy = alert_mapping(&tenant, "A-6", "T1547.001", "2026-01-25T00:00:00Z");
+    legacy.tactic = "persistence".into();
+    legacy.tactic_id = None;
+    repo.create_mapping(&legacy, audit_of(&legacy, "mapping.create")).await.unwrap();
+    made.push(legacy);
+    let ids = |v: &[Mapping]| v.iter().map(|m| m.id.clone()).collect::<Vec<_>>();
+    // ids are ULIDs: lists come in id order, which is creation order across milliseconds
+    let pick = |is: &[usize]| {
+        let mut v: Vec<String> = is.iter().map(|&i| made[i].id.clone()).collect();
+        v.sort();
+        v
+    };
+
+    let all = walk(repo, &tenant, MappingKind::Alert, &MappingFilter::default(), 2).await;
+    assert_eq!(ids(&all), pick(&[0, 1, 2, 3, 4, 5]), "every mapping once, in id order");
+    let by_case = MappingFilter { entities: vec![("case_id", "C-1".into())], ..MappingFilter::default() };
+    assert_eq!(ids(&walk(repo, &tenant, MappingKind::Alert, &by_case, 1).await), pick(&[0, 1, 4]));
+    let by_both = MappingFilter { entities: vec![("case_id", "C-1".into()), ("alert_id", "A-2".into())], ..MappingFilter::default() };
+    assert_eq!(ids(&walk(repo, &tenant, MappingKind::Alert, &by_both, 10).await), pick(&[1]));
+    let by_technique = MappingFilter { technique: Some(TechniqueId::parse("T1003.001").unwrap()), ..MappingFilter::default() };
+    assert_eq!(ids(&walk(repo, &tenant, MappingKind::Alert, &by_technique, 1).await), pick(&[2, 3]));
+    let by_both = MappingFilter { technique: Some(TechniqueId::parse("T1059.001").unwrap()), entities: vec![("case_id", "C-1".into())], ..MappingFilter::default() };
+    assert_eq!(ids(&walk(repo, &tenant, MappingKind::Alert, &by_both, 10).await), pick(&[0, 1]));
+    let by_tactic = MappingFilter { tactic: Some(TacticFilter { stix_id: Some(PERSISTENCE.into()), shortname: "persistence".into() }), ..MappingFilter::default() };
+    assert_eq!(ids(&walk(repo, &tenant, MappingKind::Alert, &by_tactic, 10).await), pick(&[4, 5]), "by identity, and older mappings by shortname");
+    let window = MappingFilter {
+        observed_from: Some(Timestamp::parse("2026-01-05T00:00:00Z").unwrap()),
+        observed_to: Some(Timestamp::parse("2026-01-15T00:00:00Z").unwrap()),
+        ..MappingFilter::default()
+    };
+    assert_eq!(ids(&walk(repo, &tenant, MappingKind::Alert, &window, 1).await), pick(&[1, 2, 3]));
+    assert!(walk(repo, &tenant, MappingKind::Case, &MappingFilter::default(), 10).await.is_empty(), "kinds apart");
+
+    // a cursor belongs to its list
+    let page = repo.list_mappings(&tenant, MappingKind::Alert, &MappingFilter::default(), 1, None).await.unwrap();
+    let cursor = page.next_cursor.expect("more pages");
+    assert!(matches!(repo.list_mappings(&tenant, MappingKind::Alert, &by_case, 1, Some(&cursor)).await, Err(RepoError::BadCursor)));
+    assert!(matches!(repo.list_mappings(&fresh_tenant("other"), MappingKind::Alert, &MappingFilter::default(), 1, Some(&cursor)).await, Err(RepoError::BadCursor)));
+    assert!(matches!(repo.list_mappings(&tenant, MappingKind::Alert, &MappingFilter::default(), 1, Some("garbage")).await, Err(RepoError::BadCursor)));
+}
+
+/// The registry: put, read, list, delete only as read; every change audited.
+pub async fn principals_are_registered_and_removed(repo: &(impl PrincipalRepo + AuditLog)) {
+    let tenant = fresh_tenant("registry");
+    let arn = format!("arn:aws:iam::123456789012:user/{}", tenant.as_str());
+    let p = Principal::register(&arn, tenant.as_str(), "analyst", "contract", None).unwrap();
+    let audit = |action: &str, before: Option<&Principal>, after: Option<&Principal>| AuditEntry::of(&tenant, "contract", action, format!("principals/{arn}"), before, after, "contract");
+    repo.put_principal(&p, audit("principal.put", None, Some(&p))).await.unwrap();
+    assert_eq!(repo.principal( &arn).await.unwrap().as_ref(), Some(&p));
+    assert!(repo.principals().await.unwrap().contains(&p));
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    let admin = Principal::register(&arn, tenant.as_str(), "admin", "contract", Some(&p)).unwrap();
+    repo.put_principal(&admin, audit("principal.put", Some(&p), Some(&admin))).await.unwrap();
+    // removing the entry as first read fails: it changed since
+    assert!(matches!(repo.delete_principal( &p, audit("principal.delete", Some(&p), None)).await, Err(WriteError::Stale)));
+    repo.delete_principal( &admin, audit("principal.delete", Some(&admin), None)).await.unwrap();
+    assert_eq!(repo.principal( &arn).await.unwrap(), None);
+    assert_eq!(audit_count(repo, &tenant).await, 3);
+}
+
+/// The audit log: newest first, filters, pages, every tenant for superusers.
+pub async fn the_audit_log_reads_newest_first(repo: &impl AuditLog) {
+    let (a, b) = (fresh_tenant("audit-a"), fresh_tenant("audit-b"));
+    let mut ids = Vec::new();
+    for (i, tenant) in [&a, &b, &a, &a, &b].into_iter().enumerate() {
+        let e = AuditEntry::new(tenant, if i % 2 == 0 { "alice" } else { "bob" }, if i == 3 { "mapping.delete" } else { "mapping.create" }, format!("alert-mappings/{i}"), None, None, "contract");
+        ids.push(e.id.clone());
+        repo.append_audit(e).await.unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let list = |filter: AuditFilter, limit: usize| async move {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = repo.list_audit(&filter, limit, cursor.as_deref()).await.unwrap();
+            out.extend(page.items.into_iter().map(|e| e.id));
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => return out,
+            }
+        }
+    };
+    assert_eq!(list(AuditFilter { tenant: Some(a.clone()), ..AuditFilter::default() }, 1).await, [ids[3].clone(), ids[2].clone(), ids[0].clone()]);
+    assert_eq!(list(AuditFilter { tenant: Some(a.clone()), action: Some("mapping.create".into()), ..AuditFilter::default() }, 10).await, [ids[2].clone(), ids[0].clone()]);
+    assert_eq!(list(AuditFilter { tenant: Some(b.clone()), actor: Some("bob".into()), ..AuditFilter::default() }, 10).await, [ids[1].clone()]);
+    // every tenant (a superuser's view) holds both tenants' entries, newest first
+    let everyone: Vec<String> = list(AuditFilter::default(), 50).await;
+    let ours: Vec<&String> = everyone.iter().filter(|id| ids.contains(id)).collect();
+    assert_eq!(ours, ids.iter().rev().collect::<Vec<_>>());
+}

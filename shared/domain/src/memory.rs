@@ -1,0 +1,176 @@
+//! In-memory repositories: the same rules as the DynamoDB ones (versions, uniqueness,
+//! atomic audit entries, tenant keys), for fast tests. [`crate::contract`] holds both to it.
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use serde_json::json;
+
+use crate::audit::AuditEntry;
+use crate::cursor;
+use crate::error::{RepoError, WriteError};
+use crate::mapping::{Mapping, MappingKind};
+use crate::repo::{AuditFilter, AuditLog, MappingFilter, MappingRepo, Page, PrincipalRepo};
+use crate::role::Principal;
+use crate::tenant::TenantId;
+
+type MappingKey = (TenantId, MappingKind, String);
+
+#[derive(Default)]
+struct State {
+    mappings: BTreeMap<MappingKey, Mapping>,
+    /// (tenant, kind, sameness) -> mapping id: the uniqueness guard.
+    same: HashMap<(TenantId, MappingKind, String), String>,
+    principals: BTreeMap<String, Principal>,
+    /// By entry id (ULIDs sort by time).
+    audit: BTreeMap<String, AuditEntry>,
+}
+
+/// Every tenant-side repository, in memory.
+#[derive(Default)]
+pub struct MemoryRepos {
+    state: Mutex<State>,
+}
+
+impl MemoryRepos {
+    pub fn new() -> MemoryRepos {
+        MemoryRepos::default()
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, State>, RepoError> {
+        self.state.lock().map_err(|_| RepoError::Backend("in-memory state poisoned".into()))
+    }
+}
+
+fn key(m: &Mapping) -> MappingKey {
+    (m.tenant.clone(), m.kind, m.id.clone())
+}
+
+fn same_key(m: &Mapping) -> (TenantId, MappingKind, String) {
+    (m.tenant.clone(), m.kind, m.sameness())
+}
+
+fn append(st: &mut State, entry: AuditEntry) -> Result<(), RepoError> {
+    if st.audit.contains_key(&entry.id) {
+        return Err(RepoError::Backend(format!("audit entry {} exists", entry.id)));
+    }
+    st.audit.insert(entry.id.clone(), entry);
+    Ok(())
+}
+
+#[async_trait]
+impl MappingRepo for MemoryRepos {
+    async fn mapping(&self, tenant: &TenantId, kind: MappingKind, id: &str) -> Result<Option<Mapping>, RepoError> {
+        Ok(self.lock()?.mappings.get(&(tenant.clone(), kind, id.to_string())).cloned())
+    }
+
+    async fn same_mapping(&self, m: &Mapping) -> Result<Option<Mapping>, RepoError> {
+        let st = self.lock()?;
+        Ok(st.same.get(&same_key(m)).and_then(|id| st.mappings.get(&(m.tenant.clone(), m.kind, id.clone()))).cloned())
+    }
+
+    async fn create_mapping(&self, m: &Mapping, audit: AuditEntry) -> Result<(), WriteError> {
+        let mut st = self.lock()?;
+        if st.mappings.contains_key(&key(m)) || st.same.contains_key(&same_key(m)) {
+            return Err(WriteError::Duplicate);
+        }
+        append(&mut st, audit)?;
+        st.same.insert(same_key(m), m.id.clone());
+        st.mappings.insert(key(m), m.clone());
+        Ok(())
+    }
+
+    async fn update_mapping(&self, old: &Mapping, new: &Mapping, audit: AuditEntry) -> Result<(), WriteError> {
+        let mut st = self.lock()?;
+        match st.mappings.get(&key(old)) {
+            Some(current) if current.version == old.version => {}
+            _ => return Err(WriteError::Stale),
+        }
+        let moved = same_key(old) != same_key(new);
+        if moved && st.same.contains_key(&same_key(new)) {
+            return Err(WriteError::Duplicate);
+        }
+        append(&mut st, audit)?;
+        if moved {
+            st.same.remove(&same_key(old));
+            st.same.insert(same_key(new), new.id.clone());
+        }
+        st.mappings.insert(key(new), new.clone());
+        Ok(())
+    }
+
+    async fn delete_mapping(&self, m: &Mapping, audit: AuditEntry) -> Result<(), WriteError> {
+        let mut st = self.lock()?;
+        match st.mappings.get(&key(m)) {
+            Some(current) if current.version == m.version => {}
+            _ => return Err(WriteError::Stale),
+        }
+        append(&mut st, audit)?;
+        st.same.remove(&same_key(m));
+        st.mappings.remove(&key(m));
+        Ok(())
+    }
+
+    async fn list_mappings(&self, tenant: &TenantId, kind: MappingKind, filter: &MappingFilter, limit: usize, cursor: Option<&str>) -> Result<Page<Mapping>, RepoError> {
+        let fp = cursor::fingerprint(&(tenant, kind, filter));
+        let after = cursor.map(|c| cursor::decode(c, &fp)).transpose()?.map(|v| v.as_str().map(str::to_string).ok_or(RepoError::BadCursor)).transpose()?;
+        let st = self.lock()?;
+        let mut matching = st
+            .mappings
+            .range((tenant.clone(), kind, String::new())..)
+            .take_while(|((t, k, _), _)| t == tenant && *k == kind)
+            .filter(|((_, _, id), _)| after.as_ref().is_none_or(|a| id > a))
+            .map(|(_, m)| m)
+            .filter(|m| filter.admits(m));
+        let items: Vec<Mapping> = matching.by_ref().take(limit).cloned().collect();
+        let more = matching.next().is_some();
+        let next_cursor = (more && !items.is_empty()).then(|| cursor::encode(&json!(items.last().map(|m| &m.id)), &fp));
+        Ok(Page { items, next_cursor })
+    }
+}
+
+#[async_trait]
+impl PrincipalRepo for MemoryRepos {
+    async fn principal(&self, arn: &str) -> Result<Option<Principal>, RepoError> {
+        Ok(self.lock()?.principals.get(arn).cloned())
+    }
+
+    async fn principals(&self) -> Result<Vec<Principal>, RepoError> {
+        Ok(self.lock()?.principals.values().cloned().collect())
+    }
+
+    async fn put_principal(&self, p: &Principal, audit: AuditEntry) -> Result<(), RepoError> {
+        let mut st = self.lock()?;
+        append(&mut st, audit)?;
+        st.principals.insert(p.principal.clone(), p.clone());
+        Ok(())
+    }
+
+    async fn delete_principal(&self, p: &Principal, audit: AuditEntry) -> Result<(), WriteError> {
+        let mut st = self.lock()?;
+        if st.principals.get(&p.principal).is_none_or(|current| current.updated_at != p.updated_at) {
+            return Err(WriteError::Stale);
+        }
+        append(&mut st, audit)?;
+        st.principals.remove(&p.principal);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl AuditLog for MemoryRepos {
+    async fn list_audit(&self, filter: &AuditFilter, limit: usize, cursor: Option<&str>) -> Result<Page<AuditEntry>, RepoError> {
+        let fp = cursor::fingerprint(&("audit", filter));
+        let before = cursor.map(|c| cursor::decode(c, &fp)).transpose()?.map(|v| v.as_str().map(str::to_string).ok_or(RepoError::BadCursor)).transpose()?;
+        let st = self.lock()?;
+        let mut matching = st.audit.values().rev().filter(|e| before.as_ref().is_none_or(|b| &e.id < b)).filter(|e| filter.admits(e));
+        let items: Vec<AuditEntry> = matching.by_ref().take(limit).cloned().collect();
+        let more = matching.next().is_some();
+        let next_cursor = (more && !items.is_empty()).then(|| cursor::encode(&json!(items.last().map(|e| &e.id)), &fp));
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn append_audit(&self, entry: AuditEntry) -> Result<(), RepoError> {
+        append(&mut *self.lock()?, entry)
+    }
+}

@@ -1,0 +1,115 @@
+//! The repositories the handlers depend on, one trait per capability. The DynamoDB
+//! implementations live in `mitre-store`; [`crate::memory`] holds the in-memory ones, and
+//! [`crate::contract`] the suite both must pass.
+use async_trait::async_trait;
+use mitre_attack::TechniqueId;
+
+use crate::audit::AuditEntry;
+use crate::error::{RepoError, WriteError};
+use crate::mapping::{Mapping, MappingKind};
+use crate::role::Principal;
+use crate::tenant::TenantId;
+use crate::time::Timestamp;
+
+/// One page of a list and the cursor of the next (None on the last page).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// Which of a tenant's mappings of one kind a list returns; every condition must hold.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MappingFilter {
+    /// Entity fields of the kind (`alert_id`, `case_id`, ...) and the value each must have.
+    pub entities: Vec<(&'static str, String)>,
+    pub technique: Option<TechniqueId>,
+    pub tactic: Option<TacticFilter>,
+    /// Mappings last observed at or after this time.
+    pub observed_from: Option<Timestamp>,
+    /// Mappings first observed at or before this time.
+    pub observed_to: Option<Timestamp>,
+}
+
+/// A tactic: by identity (its STIX id) for mappings that store one, and by shortname for
+/// mappings written before identities were stored (and for tactics no catalog knows).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TacticFilter {
+    pub stix_id: Option<String>,
+    pub shortname: String,
+}
+
+impl MappingFilter {
+    /// Whether `m` passes (what an in-memory repository evaluates).
+    pub fn admits(&self, m: &Mapping) -> bool {
+        self.entities.iter().all(|(f, v)| m.entity(f) == Some(v.as_str()))
+            && self.technique.as_ref().is_none_or(|t| &m.technique == t)
+            && self.tactic.as_ref().is_none_or(|t| match (&m.tactic_id, &t.stix_id) {
+                (Some(have), Some(want)) => have == want,
+                _ => m.tactic == t.shortname,
+            })
+            && self.observed_from.is_none_or(|f| m.last_observed >= f)
+            && self.observed_to.is_none_or(|t| m.first_observed <= t)
+    }
+}
+
+/// Technique mappings, tenant by tenant.
+#[async_trait]
+pub trait MappingRepo: Send + Sync {
+    async fn mapping(&self, tenant: &TenantId, kind: MappingKind, id: &str) -> Result<Option<Mapping>, RepoError>;
+    /// The mapping that holds the same entities, technique and tactic as `m`, if any.
+    async fn same_mapping(&self, m: &Mapping) -> Result<Option<Mapping>, RepoError>;
+    /// Creates `m` with its audit entry, all or nothing; `Duplicate` when another mapping
+    /// holds the same entities, technique and tactic.
+    async fn create_mapping(&self, m: &Mapping, audit: AuditEntry) -> Result<(), WriteError>;
+    /// Replaces `old`, as long as it is still at its version (else `Stale`), by `new`, with
+    /// its audit entry; `Duplicate` when `new` would be the same observation as another mapping.
+    async fn update_mapping(&self, old: &Mapping, new: &Mapping, audit: AuditEntry) -> Result<(), WriteError>;
+    /// Deletes `m` at its version (else `Stale`), with its audit entry.
+    async fn delete_mapping(&self, m: &Mapping, audit: AuditEntry) -> Result<(), WriteError>;
+    /// A page of the tenant's mappings of `kind` that pass `filter`, in id (creation) order.
+    async fn list_mappings(&self, tenant: &TenantId, kind: MappingKind, filter: &MappingFilter, limit: usize, cursor: Option<&str>) -> Result<Page<Mapping>, RepoError>;
+}
+
+/// The principal registry.
+#[async_trait]
+pub trait PrincipalRepo: Send + Sync {
+    async fn principal(&self, arn: &str) -> Result<Option<Principal>, RepoError>;
+    async fn principals(&self) -> Result<Vec<Principal>, RepoError>;
+    /// Registers or changes `p`, with its audit entry, all or nothing.
+    async fn put_principal(&self, p: &Principal, audit: AuditEntry) -> Result<(), RepoError>;
+    /// Removes `p` as long as it is as read (else `Stale`), with its audit entry.
+    async fn delete_principal(&self, p: &Principal, audit: AuditEntry) -> Result<(), WriteError>;
+}
+
+/// Which audit entries a list returns; every condition must hold.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuditFilter {
+    /// One tenant's log, or every tenant's (superusers).
+    pub tenant: Option<TenantId>,
+    pub action: Option<String>,
+    pub actor: Option<String>,
+    pub target: Option<String>,
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+}
+
+impl AuditFilter {
+    pub fn admits(&self, e: &AuditEntry) -> bool {
+        self.tenant.as_ref().is_none_or(|t| &e.tenant == t)
+            && self.action.as_ref().is_none_or(|a| &e.action == a)
+            && self.actor.as_ref().is_none_or(|a| &e.actor == a)
+            && self.target.as_ref().is_none_or(|t| &e.target == t)
+            && self.since.is_none_or(|s| e.at >= s)
+            && self.until.is_none_or(|u| e.at <= u)
+    }
+}
+
+/// The audit log: append-only.
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// A page of the entries that pass `filter`, newest first.
+    async fn list_audit(&self, filter: &AuditFilter, limit: usize, cursor: Option<&str>) -> Result<Page<AuditEntry>, RepoError>;
+    /// Appends an entry that goes with no other write (a system action).
+    async fn append_audit(&self, entry: AuditEntry) -> Result<(), RepoError>;
+}
