@@ -3,6 +3,7 @@
 //!
 //! Every request produces one response in the common shape and one metric line in
 //! CloudWatch Embedded Metric Format.
+pub mod access;
 pub mod admin;
 pub mod catalog;
 pub mod catalog_cache;
