@@ -14,6 +14,7 @@ pub mod local;
 pub mod openapi;
 pub mod params;
 pub mod routes;
+pub mod template;
 pub mod views;
 
 use std::time::{Duration, Instant};
