@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help dev local-up local-down build test test-unit test-integration validate template template-check bench-sync bench-api serve
+.PHONY: help dev local-up local-down build test test-unit test-integration validate template template-check template-resources bench-sync bench-api serve
 
 help:
 	@echo "make dev        start the local stack, sync ATT&CK into it and show its status"
@@ -57,6 +57,10 @@ template:
 
 template-check:
 	$(CARGO) run --quiet -p mitre-cli --bin mitre -- template --check
+
+# CloudFormation resources of template.yaml after the SAM transform (the stack limit is 500).
+template-resources:
+	infra/template-resources.sh
 
 test:
 	infra/test.sh
