@@ -349,7 +349,9 @@ fn print_status(states: &[(Domain, DomainState)], detailed: bool) {
                 println!("    {t:<28} {n:>6}");
             }
             if detailed {
-                println!("  active techniques {}, sub-techniques {}, revoked {}, deprecated {}", s.techniques, s.subtechniques, s.revoked, s.deprecated);
+                for line in mitre_store::status::technique_lines(s) {
+                    println!("  {line}");
+                }
                 println!("  tactics (matrix order)           techniques  sub-techniques");
                 for t in &s.tactics {
                     println!("    {:<7} {:<24} {:>10} {:>15}", t.attack_id, t.shortname, t.techniques, t.subtechniques);
