@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help dev local-up local-down build test test-unit test-integration validate bench-sync bench-api serve
+.PHONY: help dev local-up local-down build test test-unit test-integration validate template template-check template-resources bench-sync bench-api serve
 
 help:
 	@echo "make dev        start the local stack, sync ATT&CK into it and show its status"
@@ -11,6 +11,7 @@ help:
 	@echo "make bench-sync sync benchmark against the naive boto3 loader"
 	@echo "make bench-api  API latency benchmark against mitreattack-python"
 	@echo "make local-up / local-down   the local stack alone (DynamoDB Local + S3 server)"
+	@echo "make template   render template.yaml from infra/template.base.yaml and the route table"
 
 local-up:
 	infra/local-up.sh
@@ -48,6 +49,18 @@ serve:
 
 validate:
 	infra/sam-validate.sh
+
+# template.yaml is generated: the base (infra/template.base.yaml) plus one function per route,
+# with the IAM statements of the route's access class (shared/api/src/access.rs).
+template:
+	$(CARGO) run --quiet -p mitre-cli --bin mitre -- template
+
+template-check:
+	$(CARGO) run --quiet -p mitre-cli --bin mitre -- template --check
+
+# CloudFormation resources of template.yaml after the SAM transform (the stack limit is 500).
+template-resources:
+	infra/template-resources.sh
 
 test:
 	infra/test.sh

@@ -90,6 +90,13 @@ enum Command {
         #[command(subcommand)]
         command: PrincipalCommand,
     },
+    /// Render template.yaml from infra/template.base.yaml and the route table (run it from
+    /// the repository root; `make template` does).
+    Template {
+        /// Write nothing; exit with status 1 when template.yaml differs from the rendering.
+        #[arg(long)]
+        check: bool,
+    },
     /// Serve the whole API on 127.0.0.1 (identity from the x-dev-principal-arn header).
     Serve {
         #[arg(long, default_value_t = 3000)]
@@ -253,6 +260,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Principal { command } => principal(store().await?, command).await,
+        Command::Template { check } => template(check),
         Command::Serve { port } => {
             let store = store().await?;
             serve::serve(mitre_api::App::new(store, mitre_api::Settings::from_env()), port).await?;
@@ -263,6 +271,28 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::BenchParse { bundle, previous, rounds } => bench::parse(&bundle, previous.as_deref(), rounds),
     }
+}
+
+fn template(check: bool) -> Result<ExitCode> {
+    use mitre_api::template::{BASE_PATH, TEMPLATE_PATH, render};
+    let base = std::fs::read_to_string(BASE_PATH).with_context(|| format!("reading {BASE_PATH} (run this from the repository root)"))?;
+    let rendered = render(&base).map_err(anyhow::Error::msg)?;
+    let current = std::fs::read_to_string(TEMPLATE_PATH).unwrap_or_default();
+    if check {
+        if rendered == current {
+            println!("{TEMPLATE_PATH} is up to date");
+            return Ok(ExitCode::SUCCESS);
+        }
+        eprintln!("{TEMPLATE_PATH} differs from the rendering of {BASE_PATH} and the route table: run `make template`");
+        return Ok(ExitCode::FAILURE);
+    }
+    if rendered == current {
+        println!("{TEMPLATE_PATH} is up to date");
+    } else {
+        std::fs::write(TEMPLATE_PATH, &rendered).with_context(|| format!("writing {TEMPLATE_PATH}"))?;
+        println!("wrote {TEMPLATE_PATH} ({} API functions)", mitre_api::routes::ROUTES.len());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn store() -> Result<Store> {
@@ -351,7 +381,9 @@ fn print_status(states: &[(Domain, DomainState)], detailed: bool) {
                 println!("    {t:<28} {n:>6}");
             }
             if detailed {
-                println!("  active techniques {}, sub-techniques {}, revoked {}, deprecated {}", s.techniques, s.subtechniques, s.revoked, s.deprecated);
+                for line in mitre_store::status::technique_lines(s) {
+                    println!("  {line}");
+                }
                 println!("  tactics (matrix order)           techniques  sub-techniques");
                 for t in &s.tactics {
                     println!("    {:<7} {:<24} {:>10} {:>15}", t.attack_id, t.shortname, t.techniques, t.subtechniques);

@@ -301,3 +301,125 @@ pub fn reshape_like_v19(bundle: &[u8]) -> (Vec<u8>, String) {
     }
     (serde_json::to_vec(&v).unwrap(), new_id)
 }
+
+/// One DynamoDB or S3 request as IAM authorises it: the action, the index (for an index
+/// Query), the object key (for S3) and the partition key values it names (for an index, the
+/// index's; for a transaction, one record per item).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    pub action: String,
+    pub index: Option<String>,
+    pub object: Option<String>,
+    pub keys: Vec<String>,
+}
+
+/// The requests a recording store made, oldest first.
+pub type Recording = Arc<Mutex<Vec<Recorded>>>;
+
+#[derive(Debug)]
+struct Recorder(Recording);
+
+fn pk_of(item: Option<&std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>>) -> String {
+    item.and_then(|i| i.get("pk")).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()
+}
+
+impl Recorder {
+    fn push(&self, action: &str, index: Option<String>, object: Option<String>, keys: Vec<String>) {
+        self.0.lock().unwrap().push(Recorded { action: action.into(), index, object, keys });
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for Recorder {
+    fn name(&self) -> &'static str {
+        "RequestRecorder"
+    }
+
+    fn read_before_execution(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        use aws_sdk_dynamodb::operation::*;
+        let input = context.input();
+        if let Some(i) = input.downcast_ref::<get_item::GetItemInput>() {
+            self.push("dynamodb:GetItem", None, None, vec![pk_of(i.key())]);
+        } else if let Some(i) = input.downcast_ref::<put_item::PutItemInput>() {
+            self.push("dynamodb:PutItem", None, None, vec![pk_of(i.item())]);
+        } else if let Some(i) = input.downcast_ref::<update_item::UpdateItemInput>() {
+            self.push("dynamodb:UpdateItem", None, None, vec![pk_of(i.key())]);
+        } else if let Some(i) = input.downcast_ref::<delete_item::DeleteItemInput>() {
+            self.push("dynamodb:DeleteItem", None, None, vec![pk_of(i.key())]);
+        } else if let Some(i) = input.downcast_ref::<query::QueryInput>() {
+            // the partition key condition comes first: `#p = :p [AND ...]`
+            let condition = i.key_condition_expression().unwrap_or_default();
+            let value = condition.split(" AND ").next().and_then(|c| c.split('=').nth(1)).map(str::trim).unwrap_or_default();
+            let pk = i.expression_attribute_values().and_then(|v| v.get(value)).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            self.push("dynamodb:Query", i.index_name().map(str::to_string), None, vec![pk]);
+        } else if let Some(i) = input.downcast_ref::<batch_write_item::BatchWriteItemInput>() {
+            let keys = i
+                .request_items()
+                .into_iter()
+                .flat_map(|m| m.values().flatten())
+                .map(|w| match (w.put_request(), w.delete_request()) {
+                    (Some(p), _) => pk_of(Some(p.item())),
+                    (_, Some(d)) => pk_of(Some(d.key())),
+                    _ => String::new(),
+                })
+                .collect();
+            self.push("dynamodb:BatchWriteItem", None, None, keys);
+        } else if let Some(i) = input.downcast_ref::<transact_write_items::TransactWriteItemsInput>() {
+            // authorised per item
+            for t in i.transact_items() {
+                match (t.put(), t.update(), t.delete(), t.condition_check()) {
+                    (Some(p), ..) => self.push("dynamodb:PutItem", None, None, vec![pk_of(Some(p.item()))]),
+                    (_, Some(u), ..) => self.push("dynamodb:UpdateItem", None, None, vec![pk_of(Some(u.key()))]),
+                    (_, _, Some(d), _) => self.push("dynamodb:DeleteItem", None, None, vec![pk_of(Some(d.key()))]),
+                    (_, _, _, Some(c)) => self.push("dynamodb:ConditionCheckItem", None, None, vec![pk_of(Some(c.key()))]),
+                    _ => self.push("dynamodb:?TransactWriteItem", None, None, Vec::new()),
+                }
+            }
+        } else {
+            // an operation this recorder does not know: it fails every access check
+            self.push(&format!("dynamodb:?{input:?}"), None, None, Vec::new());
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+struct S3Recorder(Recorder);
+
+impl aws_sdk_s3::config::Intercept for S3Recorder {
+    fn name(&self) -> &'static str {
+        "S3RequestRecorder"
+    }
+
+    fn read_before_execution(
+        &self,
+        context: &aws_sdk_s3::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut aws_sdk_s3::config::ConfigBag,
+    ) -> Result<(), aws_sdk_s3::error::BoxError> {
+        use aws_sdk_s3::operation::*;
+        let input = context.input();
+        if let Some(i) = input.downcast_ref::<get_object::GetObjectInput>() {
+            self.0.push("s3:GetObject", None, i.key().map(str::to_string), Vec::new());
+        } else if let Some(i) = input.downcast_ref::<head_object::HeadObjectInput>() {
+            self.0.push("s3:GetObject", None, i.key().map(str::to_string), Vec::new());
+        } else if let Some(i) = input.downcast_ref::<put_object::PutObjectInput>() {
+            self.0.push("s3:PutObject", None, i.key().map(str::to_string), Vec::new());
+        } else {
+            self.0.push(&format!("s3:?{input:?}"), None, None, Vec::new());
+        }
+        Ok(())
+    }
+}
+
+/// The same table and bucket as `store`, through clients that record every request they make
+/// (DynamoDB Local and the S3 emulator enforce no IAM; the recording lets a test check each
+/// request against the IAM statements of the function that made it).
+pub fn recording_store(store: &Store) -> (Store, Recording) {
+    let log: Recording = Arc::new(Mutex::new(Vec::new()));
+    let ddb = aws_sdk_dynamodb::Client::from_conf(store.ddb.config().to_builder().interceptor(Recorder(log.clone())).build());
+    let s3 = aws_sdk_s3::Client::from_conf(store.s3.config().to_builder().interceptor(S3Recorder(Recorder(log.clone()))).build());
+    (Store::new(ddb, s3, &store.table, &store.bucket), log)
+}

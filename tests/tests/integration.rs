@@ -2,6 +2,7 @@
 mod integration {
     pub mod api;
     pub mod fidelity;
+    pub mod iam;
     pub mod integrity;
     pub mod mappings;
     pub mod sync;

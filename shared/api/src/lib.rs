@@ -3,6 +3,7 @@
 //!
 //! Every request produces one response in the common shape and one metric line in
 //! CloudWatch Embedded Metric Format.
+pub mod access;
 pub mod admin;
 pub mod catalog;
 pub mod catalog_cache;
@@ -13,6 +14,7 @@ pub mod local;
 pub mod openapi;
 pub mod params;
 pub mod routes;
+pub mod template;
 pub mod views;
 
 use std::time::{Duration, Instant};
@@ -197,6 +199,11 @@ async fn dispatch(app: &App, req: &Request) -> (String, Result<Reply, ApiError>)
             return Err(ApiError::PayloadTooLarge { limit: MAX_BODY_BYTES });
         }
         let params = Params::parse(matched.spec, req.uri().query())?;
+        // The OpenAPI document holds no tenant data and a client needs it before its principal is
+        // registered: any caller API Gateway authenticated reads it, and no table is read for it.
+        if matched.spec.id == RouteId::GetOpenApi {
+            return Ok(Reply::json(openapi::document()));
+        }
         let tenant_route = matches!(matched.spec.tag, "mappings" | "admin" | "integrity");
         let who = identity::identify(app, &caller, !tenant_route).await?;
         let id = matched.params.first().map(String::as_str).unwrap_or_default();
@@ -236,8 +243,7 @@ async fn dispatch(app: &App, req: &Request) -> (String, Result<Reply, ApiError>)
             RouteId::GetSoftware => catalog::get_entity(app, &params, Software, id).await,
             RouteId::ListKillChainPhases => catalog::list_kill_chain_phases(app, &params).await,
             RouteId::GetStatus => catalog::status(app, &params, &who).await,
-            RouteId::GetOpenApi => Ok(openapi::document()),
-            _ => unreachable!("tenant routes are answered above"),
+            _ => unreachable!("tenant routes and the OpenAPI document are answered above"),
         })
     }
     .await;
@@ -266,4 +272,56 @@ fn emit_metric(route: &str, status: u16, latency: Duration, ddb_calls: u64, capa
         "ConsumedCapacity": capacity,
     });
     println!("{line}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store whose endpoints refuse every connection: any table or bucket call fails.
+    fn unreachable_store() -> Store {
+        use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, retry::RetryConfig};
+        let credentials = Credentials::new("test", "test", None, None, "test");
+        let ddb = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(credentials.clone())
+            .endpoint_url("http://127.0.0.1:9")
+            .retry_config(RetryConfig::disabled())
+            .build();
+        let s3 = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .credentials_provider(credentials)
+            .endpoint_url("http://127.0.0.1:9")
+            .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+            .build();
+        Store::new(aws_sdk_dynamodb::Client::from_conf(ddb), aws_sdk_s3::Client::from_conf(s3), "table", "bucket")
+    }
+
+    async fn status_and_body(app: &App, path: &str, principal: Option<&str>) -> (u16, Value) {
+        let served = serve(app, local::apigw_request("GET", path, &[], b"", principal)).await;
+        let body = match served.response.body() {
+            Body::Text(t) => serde_json::from_str(t).unwrap_or(Value::Null),
+            _ => Value::Null,
+        };
+        (served.response.status().as_u16(), body)
+    }
+
+    #[tokio::test]
+    async fn an_unregistered_caller_reads_the_openapi_document_without_any_table_call() {
+        let app = App::new(unreachable_store(), Settings { metric_lines: false, ..Settings::default() });
+        let newcomer = Some("arn:aws:sts::123456789012:assumed-role/NewClient/session");
+        let (status, doc) = status_and_body(&app, "/api/v1/mitre/openapi.json", newcomer).await;
+        assert_eq!(status, 200, "{doc}");
+        assert_eq!(doc["openapi"], "3.1.0");
+        let responses = &doc["paths"]["/api/v1/mitre/openapi.json"]["get"]["responses"];
+        assert!(responses.get("401").is_some() && responses.get("403").is_none(), "{responses}");
+        assert_eq!(status_and_body(&app, "/api/v1/mitre/openapi.json/", newcomer).await.0, 200);
+        // API Gateway's verified identity is still required
+        assert_eq!(status_and_body(&app, "/api/v1/mitre/openapi.json", None).await.0, 401);
+        // every other route reads the registry first (which fails here: the store is unreachable)
+        let (status, body) = status_and_body(&app, "/api/v1/mitre/techniques", newcomer).await;
+        assert_eq!(status, 500, "{body}");
+    }
 }

@@ -1,5 +1,6 @@
 //! Reading what the sync stored: domain states, run records and audit entries.
 use mitre_attack::Domain;
+use mitre_attack::summary::DomainSummary;
 use serde_json::{Value, json};
 
 use crate::ddb::from_item;
@@ -63,7 +64,9 @@ impl Store {
 
 /// The status document of `mitre status --json` and `GET status`:
 /// `{"domains": {"enterprise-attack": {"version": "18.1", "counts": {...}, "last_run": {...}}}}`.
-/// `detailed` adds per-tactic technique counts, sub-techniques, revoked and deprecated.
+/// `detailed` adds per-tactic technique counts, sub-techniques, revoked and deprecated objects
+/// of all types (`revoked`, `deprecated`) and of techniques (`revoked_techniques`,
+/// `deprecated_techniques`; null for a summary stored before they were counted).
 pub fn status_document(states: &[(Domain, DomainState)], detailed: bool) -> Value {
     let mut domains = serde_json::Map::new();
     for (domain, st) in states {
@@ -82,8 +85,54 @@ pub fn status_document(states: &[(Domain, DomainState)], detailed: bool) -> Valu
             d["subtechniques"] = json!(s.subtechniques);
             d["revoked"] = json!(s.revoked);
             d["deprecated"] = json!(s.deprecated);
+            d["revoked_techniques"] = json!(s.revoked_techniques);
+            d["deprecated_techniques"] = json!(s.deprecated_techniques);
         }
         domains.insert(domain.to_string(), d);
     }
     json!({ "domains": domains })
+}
+
+/// The technique figures of `status --detailed`: active techniques and sub-techniques with the
+/// revoked and deprecated techniques (sub-techniques included), then the revoked and deprecated
+/// objects of all types on a line of their own.
+pub fn technique_lines(s: &DomainSummary) -> [String; 2] {
+    let active = format!("active techniques {}, sub-techniques {}", s.techniques, s.subtechniques);
+    let techniques = match (s.revoked_techniques, s.deprecated_techniques) {
+        (Some(r), Some(d)) => format!("{active}; revoked techniques {r}, deprecated techniques {d}"),
+        // an unchanged upstream keeps the stored summary; a forced import recomputes it
+        _ => format!("{active}; revoked and deprecated techniques not counted in this stored summary (`mitre import --force` counts them)"),
+    };
+    [techniques, format!("all object types: revoked {}, deprecated {}", s.revoked, s.deprecated)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn technique_lines_show_technique_counts_and_all_types_apart() {
+        // enterprise 17.1: 132 revoked and 12 deprecated techniques; 140 and 250 objects of all types
+        let mut s = DomainSummary {
+            techniques: 211,
+            subtechniques: 468,
+            revoked: 140,
+            deprecated: 250,
+            revoked_techniques: Some(132),
+            deprecated_techniques: Some(12),
+            ..DomainSummary::default()
+        };
+        let [techniques, all] = technique_lines(&s);
+        assert_eq!(techniques, "active techniques 211, sub-techniques 468; revoked techniques 132, deprecated techniques 12");
+        assert_eq!(all, "all object types: revoked 140, deprecated 250");
+        // a summary stored before techniques were counted apart
+        s.revoked_techniques = None;
+        s.deprecated_techniques = None;
+        let [techniques, _] = technique_lines(&s);
+        assert!(techniques.starts_with("active techniques 211, sub-techniques 468; revoked and deprecated techniques not counted"), "{techniques}");
+        assert!(!techniques.contains("140"), "{techniques}");
+        let doc = status_document(&[(Domain::EnterpriseAttack, crate::items::DomainState { summary: Some(s), ..Default::default() })], true);
+        let d = &doc["domains"]["enterprise-attack"];
+        assert_eq!((d["revoked"].as_u64(), d["revoked_techniques"].is_null()), (Some(140), true));
+    }
 }
