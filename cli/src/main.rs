@@ -368,7 +368,7 @@ fn print_status(states: &[(Domain, DomainState)], detailed: bool) {
         if let Some(r) = &st.last_run {
             println!(
                 "  last run      {} {:?}: {} written, {} deleted{}",
-                r.finished_at,
+                r.finished_at.map(|t| t.to_string()).unwrap_or_else(|| "(running)".into()),
                 r.outcome,
                 r.written,
                 r.deleted,
@@ -393,44 +393,23 @@ fn print_status(states: &[(Domain, DomainState)], detailed: bool) {
     }
 }
 
+/// The registry, with the same rules as the API's registry routes (`Principal::register`).
 async fn principal(store: Store, command: PrincipalCommand) -> Result<ExitCode> {
-    use mitre_store::items::AuditEntry;
-    use mitre_store::tenancy::{Principal, Role};
+    use mitre_domain::{AuditEntry, Principal, PrincipalRepo, TenantId};
     let actor = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()));
-    let now = chrono_now();
-    let audit = |tenant: &str, action: &str, arn: &str, before: Option<&Principal>, after: Option<&Principal>| AuditEntry {
-        id: ulid_new(),
-        tenant: tenant.to_string(),
-        actor: actor.clone(),
-        action: action.to_string(),
-        target: format!("principals/{arn}"),
-        before: before.map(|p| json!(p)),
-        after: after.map(|p| json!(p)),
-        at: now.clone(),
-        request_id: "cli".into(),
+    let audit = |tenant: &TenantId, action: &str, arn: &str, before: Option<&Principal>, after: Option<&Principal>| {
+        AuditEntry::of(tenant, &actor, action, format!("principals/{arn}"), before, after, "cli")
     };
     match command {
         PrincipalCommand::Put { arn, tenant, role } => {
-            let arn = mitre_api::identity::normalize_principal(&arn);
-            let role = Role::parse(&role).ok_or_else(|| anyhow::anyhow!("role must be superuser, admin, analyst or viewer"))?;
-            anyhow::ensure!(
-                !tenant.is_empty() && tenant.len() <= 64 && tenant.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-'),
-                "tenant must be 1 to 64 lower-case letters, digits or '-'"
-            );
+            let arn = mitre_domain::role::principal_arn(&arn)?;
             let before = store.principal(&arn).await?;
-            let p = Principal {
-                principal: arn.clone(),
-                tenant: tenant.clone(),
-                role,
-                created_at: before.as_ref().map(|b| b.created_at.clone()).unwrap_or_else(|| now.clone()),
-                updated_at: now.clone(),
-                updated_by: actor.clone(),
-            };
-            store.put_principal(&p, audit(&tenant, "principal.put", &arn, before.as_ref(), Some(&p))).await?;
-            println!("{arn}: {} in tenant {tenant}", role.as_str());
+            let p = Principal::register(&arn, &tenant, &role, &actor, before.as_ref())?;
+            store.put_principal(&p, audit(&p.tenant, "principal.put", &arn, before.as_ref(), Some(&p))).await?;
+            println!("{arn}: {} in tenant {}", p.role, p.tenant);
         }
         PrincipalCommand::Delete { arn } => {
-            let arn = mitre_api::identity::normalize_principal(&arn);
+            let arn = mitre_domain::normalize_principal(&arn);
             let p = store.principal(&arn).await?.ok_or_else(|| anyhow::anyhow!("no principal {arn}"))?;
             store
                 .delete_principal(&p, audit(&p.tenant, "principal.delete", &arn, Some(&p), None))
@@ -450,12 +429,4 @@ async fn principal(store: Store, command: PrincipalCommand) -> Result<ExitCode> 
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn chrono_now() -> String {
-    mitre_api::mappings::now()
-}
-
-fn ulid_new() -> String {
-    mitre_api::mappings::new_id()
 }

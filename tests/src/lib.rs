@@ -203,26 +203,9 @@ pub async fn get(app: &mitre_api::App, path: &str) -> Answer {
 
 /// Registers `arn` directly in the store (as a deployment's first superuser would through the API).
 pub async fn register(store: &Store, arn: &str, tenant: &str, role: mitre_store::tenancy::Role) {
-    let at = chrono::Utc::now().to_rfc3339();
-    let p = mitre_store::tenancy::Principal {
-        principal: arn.into(),
-        tenant: tenant.into(),
-        role,
-        created_at: at.clone(),
-        updated_at: at.clone(),
-        updated_by: "tests".into(),
-    };
-    let audit = mitre_store::items::AuditEntry {
-        id: ulid::Ulid::new().to_string(),
-        tenant: tenant.into(),
-        actor: "tests".into(),
-        action: "principal.put".into(),
-        target: format!("principals/{arn}"),
-        before: None,
-        after: None,
-        at,
-        request_id: "tests".into(),
-    };
+    use mitre_domain::{AuditEntry, Principal, PrincipalRepo};
+    let p = Principal::register(arn, tenant, role.as_str(), "tests", None).expect("a valid principal");
+    let audit = AuditEntry::of(&p.tenant, "tests", "principal.put", format!("principals/{arn}"), None, Some(&p), "tests");
     store.put_principal(&p, audit).await.expect("register a principal");
 }
 

@@ -1,6 +1,7 @@
 //! The integration tests: one binary, against the local stack.
 mod integration {
     pub mod api;
+    pub mod contract;
     pub mod fidelity;
     pub mod iam;
     pub mod integrity;

@@ -95,7 +95,7 @@ pub mod partitions {
     /// Domain states, the verify report and the flagged-mapping counter.
     pub const CATALOG: &str = mitre_store::keys::CATALOG_PK;
     /// The per-(technique, tactic) use counters.
-    pub const USE_COUNTERS: &str = mitre_store::tenancy::STATS_PK;
+    pub const USE_COUNTERS: &str = mitre_store::keys::STATS_PK;
     /// A tenant's mappings and guards (`T#<tenant>#M#<kind>`), and the gsi1/gsi2 partitions
     /// listing them by entity (`T#<tenant>#M#<kind>#<field>#<id>`).
     pub const TENANT_MAPPINGS: &str = "T#*#M#*";
@@ -282,7 +282,12 @@ pub fn string_like(pattern: &str, value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use mitre_attack::Domain;
-    use mitre_store::tenancy::{MappingKind, REVIEW_SK, STATS_PK, entity_index, mapping_pk, principal_pk, technique_gsi};
+    use mitre_domain::MappingKind;
+    use mitre_store::keys::{REVIEW_SK, STATS_PK, principal_pk, technique_gsi};
+
+    fn mapping_pk(tenant: &str, kind: MappingKind) -> String {
+        keys::mapping_pk(tenant, kind.as_str())
+    }
     use mitre_store::{archive, keys};
 
     use super::Target::{Index, Object, Table};
@@ -431,8 +436,8 @@ mod tests {
         for kind in MappingKind::ALL {
             let pk = mapping_pk("acme-2", kind);
             assert!(a.allows("dynamodb:GetItem", Table, &[&pk]) && a.allows("dynamodb:Query", Table, &[&pk]), "{pk}");
-            for field in kind.entity_fields() {
-                let (index, pk) = entity_index("acme-2", kind, field, "A-1");
+            for (position, field) in kind.entity_fields().iter().enumerate() {
+                let (index, pk) = keys::mapping_entity_index("acme-2", kind.as_str(), position, field, "A-1");
                 let index = if index == "gsi1" { "gsi1" } else { "gsi2" };
                 assert!(a.allows("dynamodb:Query", Index(index), &[&pk]), "{index} {pk}");
             }

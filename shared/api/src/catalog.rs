@@ -328,11 +328,11 @@ pub async fn list_kill_chain_phases(app: &App, params: &Params) -> Result<Value,
 
 pub async fn status(app: &App, params: &Params, who: &crate::identity::Identity) -> Result<Value, ApiError> {
     let detailed = params.bool("detailed", false)?;
-    let (states, verify, flagged) = app.store.catalog_status().await?;
+    let (states, verify, flagged) = app.backend.status().await?;
     let mut doc = mitre_store::status::status_document(&states, detailed);
     if detailed {
         doc["verify"] = match verify {
-            Some(r) if who.role == mitre_store::tenancy::Role::Superuser => serde_json::json!(r),
+            Some(r) if who.role == mitre_domain::Role::Superuser => serde_json::json!(r),
             Some(r) => r.summary(),
             None => Value::Null,
         };

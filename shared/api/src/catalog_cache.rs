@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use mitre_attack::Domain;
 use mitre_attack::catalog::DomainCatalog;
-use mitre_store::Store;
 use tokio::sync::RwLock;
 
+use crate::backend::CatalogBackend;
 use crate::error::ApiError;
 
 #[derive(Default)]
@@ -20,14 +20,14 @@ struct State {
 }
 
 pub struct CatalogCache {
-    store: Store,
+    backend: Arc<dyn CatalogBackend>,
     ttl: Duration,
     state: RwLock<State>,
 }
 
 impl CatalogCache {
-    pub fn new(store: Store, ttl: Duration) -> Self {
-        CatalogCache { store, ttl, state: RwLock::new(State::default()) }
+    pub fn new(backend: Arc<dyn CatalogBackend>, ttl: Duration) -> Self {
+        CatalogCache { backend, ttl, state: RwLock::new(State::default()) }
     }
 
     /// The catalog of `domain`; 503 when the domain has never been synced.
@@ -49,8 +49,8 @@ impl CatalogCache {
             }
         let started = Instant::now();
         let bytes = self
-            .store
-            .get_object(&key)
+            .backend
+            .snapshot(&key)
             .await?
             .ok_or_else(|| ApiError::Internal(format!("snapshot {key} is missing")))?;
         let catalog = Arc::new(DomainCatalog::decode(&bytes).map_err(ApiError::Internal)?);
@@ -75,9 +75,9 @@ impl CatalogCache {
         if !due(&st) {
             return Ok(());
         }
-        match self.store.domain_states().await {
-            Ok(states) => {
-                st.keys = states.into_iter().filter_map(|(d, s)| s.snapshot_key.map(|k| (d, k))).collect();
+        match self.backend.snapshot_keys().await {
+            Ok(keys) => {
+                st.keys = keys;
                 st.checked_at = Some(Instant::now());
                 Ok(())
             }
@@ -87,7 +87,7 @@ impl CatalogCache {
                 st.checked_at = Some(Instant::now());
                 Ok(())
             }
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e),
         }
     }
 }

@@ -19,6 +19,9 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     PreconditionFailed(String),
+    /// A change that needs a precondition (If-Match) came without one.
+    #[error("{0}")]
+    PreconditionRequired(String),
     #[error("the request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("{message}")]
@@ -48,6 +51,7 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            ApiError::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -64,6 +68,7 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::Conflict(_) => "conflict",
             ApiError::PreconditionFailed(_) => "precondition_failed",
+            ApiError::PreconditionRequired(_) => "missing_if_match",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::Unprocessable { .. } => "unprocessable",
             ApiError::Unavailable(_) => "unavailable",
@@ -78,6 +83,7 @@ impl ApiError {
             ApiError::BadRequest { message, details, .. } | ApiError::Unprocessable { message, details } => (message.clone(), details.clone()),
             ApiError::MethodNotAllowed { allowed, .. } => (self.to_string(), Some(json!({ "allowed": allowed }))),
             ApiError::PayloadTooLarge { limit } => (self.to_string(), Some(json!({ "limit": limit }))),
+            ApiError::PreconditionRequired(m) => (m.clone(), Some(json!({ "header": "If-Match" }))),
             other => (other.to_string(), None),
         };
         json!({ "error": { "code": self.code(), "message": message, "details": details } })
@@ -87,5 +93,25 @@ impl ApiError {
 impl From<mitre_store::StoreError> for ApiError {
     fn from(e: mitre_store::StoreError) -> Self {
         ApiError::Internal(e.to_string())
+    }
+}
+
+impl From<mitre_domain::Invalid> for ApiError {
+    /// A refused value: 422 naming the field, with what else the domain said.
+    fn from(e: mitre_domain::Invalid) -> Self {
+        let mut details = json!({ "field": e.field });
+        if let (Some(Value::Object(more)), Some(d)) = (e.details, details.as_object_mut()) {
+            d.extend(more);
+        }
+        ApiError::Unprocessable { message: e.message, details: Some(details) }
+    }
+}
+
+impl From<mitre_domain::RepoError> for ApiError {
+    fn from(e: mitre_domain::RepoError) -> Self {
+        match e {
+            mitre_domain::RepoError::BadCursor => ApiError::bad_param("cursor", "cursor is not valid for this list; start again without it"),
+            mitre_domain::RepoError::Backend(detail) => ApiError::Internal(detail),
+        }
     }
 }

@@ -5,6 +5,7 @@
 //! CloudWatch Embedded Metric Format.
 pub mod access;
 pub mod admin;
+pub mod backend;
 pub mod catalog;
 pub mod catalog_cache;
 pub mod error;
@@ -14,6 +15,8 @@ pub mod local;
 pub mod openapi;
 pub mod params;
 pub mod routes;
+#[cfg(test)]
+mod rules_tests;
 pub mod template;
 pub mod views;
 
@@ -22,6 +25,9 @@ use std::time::{Duration, Instant};
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
+use std::sync::Arc;
+
+use mitre_domain::{AuditLog, MappingRepo, MemoryRepos, PrincipalRepo};
 use mitre_store::Store;
 use serde_json::{Value, json};
 
@@ -80,18 +86,39 @@ impl Settings {
     }
 }
 
-/// Everything a request needs, built once per container.
+/// Everything a request needs, built once per container. Handlers depend on the
+/// repositories' traits, not on DynamoDB.
 pub struct App {
-    pub store: Store,
     pub catalog: CatalogCache,
+    pub backend: Arc<dyn backend::CatalogBackend>,
+    pub mappings: Arc<dyn MappingRepo>,
+    pub principals: Arc<dyn PrincipalRepo>,
+    pub audit: Arc<dyn AuditLog>,
     pub settings: Settings,
-    principals: identity::PrincipalCache,
+    principal_cache: identity::PrincipalCache,
 }
 
 impl App {
+    /// The API over the store: DynamoDB and S3.
     pub fn new(store: Store, settings: Settings) -> App {
-        let catalog = CatalogCache::new(store.clone(), settings.catalog_ttl);
-        App { store, catalog, settings, principals: identity::PrincipalCache::default() }
+        let store = Arc::new(store);
+        App::with(store.clone(), store.clone(), store.clone(), store, settings)
+    }
+
+    /// The API over fixed catalogs and in-memory repositories (no AWS at all).
+    pub fn in_memory(catalogs: &[mitre_attack::catalog::DomainCatalog], repos: Arc<MemoryRepos>, settings: Settings) -> App {
+        App::with(Arc::new(backend::FixedCatalogs::new(catalogs)), repos.clone(), repos.clone(), repos, settings)
+    }
+
+    pub fn with(
+        backend: Arc<dyn backend::CatalogBackend>,
+        mappings: Arc<dyn MappingRepo>,
+        principals: Arc<dyn PrincipalRepo>,
+        audit: Arc<dyn AuditLog>,
+        settings: Settings,
+    ) -> App {
+        let catalog = CatalogCache::new(backend.clone(), settings.catalog_ttl);
+        App { catalog, backend, mappings, principals, audit, settings, principal_cache: identity::PrincipalCache::default() }
     }
 }
 
@@ -114,17 +141,57 @@ fn caller(req: &Request) -> Result<Caller, ApiError> {
     Ok(Caller { principal, request_id: ctx.request_id.clone().unwrap_or_default() })
 }
 
-/// What a handler answers: a status, a JSON body (none for 204) and an ETag.
+/// A reply's body, with its content type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReplyBody {
+    /// 204 and the like.
+    Empty,
+    Json(Value),
+    Html(String),
+    Svg(String),
+    Markdown(String),
+    Binary { content_type: &'static str, bytes: Vec<u8> },
+}
+
+impl ReplyBody {
+    pub fn content_type(&self) -> Option<&'static str> {
+        match self {
+            ReplyBody::Empty => None,
+            ReplyBody::Json(_) => Some("application/json"),
+            ReplyBody::Html(_) => Some("text/html; charset=utf-8"),
+            ReplyBody::Svg(_) => Some("image/svg+xml"),
+            ReplyBody::Markdown(_) => Some("text/markdown; charset=utf-8"),
+            ReplyBody::Binary { content_type, .. } => Some(content_type),
+        }
+    }
+
+    /// Documents that a browser renders: they may use inline styles and scripts of their
+    /// own and nothing from elsewhere.
+    fn is_document(&self) -> bool {
+        matches!(self, ReplyBody::Html(_) | ReplyBody::Svg(_))
+    }
+}
+
+/// What a handler answers: a status, a body and an ETag.
 #[derive(Debug)]
 pub struct Reply {
     pub status: u16,
-    pub body: Option<Value>,
+    pub body: ReplyBody,
     pub etag: Option<String>,
 }
 
 impl Reply {
     pub fn json(body: Value) -> Reply {
-        Reply { status: 200, body: Some(body), etag: None }
+        Reply { status: 200, body: ReplyBody::Json(body), etag: None }
+    }
+
+    pub fn with_status(mut self, status: u16) -> Reply {
+        self.status = status;
+        self
+    }
+
+    pub fn no_content() -> Reply {
+        Reply { status: 204, body: ReplyBody::Empty, etag: None }
     }
 }
 
@@ -156,7 +223,7 @@ pub async fn serve(app: &App, req: Request) -> Served {
             if let ApiError::Internal(detail) = &e {
                 tracing::error!(%method, %path, error = %detail, "internal error");
             }
-            Reply { status: e.status().as_u16(), body: Some(e.body()), etag: None }
+            Reply { status: e.status().as_u16(), body: ReplyBody::Json(e.body()), etag: None }
         }
     };
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -164,17 +231,25 @@ pub async fn serve(app: &App, req: Request) -> Served {
     if app.settings.metric_lines {
         emit_metric(&route, status.as_u16(), latency, counters.calls(), counters.capacity());
     }
-    Served { response: json_response(status, reply.body.as_ref(), reply.etag.as_deref()), route, ddb_calls: counters.calls(), consumed_capacity: counters.capacity() }
+    Served { response: response(status, &reply.body, reply.etag.as_deref()), route, ddb_calls: counters.calls(), consumed_capacity: counters.capacity() }
 }
 
-fn json_response(status: StatusCode, body: Option<&Value>, etag: Option<&str>) -> Response<Body> {
+fn response(status: StatusCode, body: &ReplyBody, etag: Option<&str>) -> Response<Body> {
     let mut resp = Response::new(match body {
-        Some(b) => Body::Text(b.to_string()),
-        None => Body::Empty,
+        ReplyBody::Empty => Body::Empty,
+        ReplyBody::Json(v) => Body::Text(v.to_string()),
+        ReplyBody::Html(t) | ReplyBody::Svg(t) | ReplyBody::Markdown(t) => Body::Text(t.clone()),
+        ReplyBody::Binary { bytes, .. } => Body::Binary(bytes.clone()),
     });
     *resp.status_mut() = status;
-    if body.is_some() {
-        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Some(ct) = body.content_type() {
+        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    }
+    if body.is_document() {
+        resp.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
+        );
     }
     if let Some(tag) = etag.and_then(|t| HeaderValue::from_str(t).ok()) {
         resp.headers_mut().insert(header::ETAG, tag);

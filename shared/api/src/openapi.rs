@@ -91,8 +91,8 @@ fn operation(r: &RouteSpec) -> utoipa::openapi::path::Operation {
         );
     }
     let body = match r.id {
-        RouteId::CreateMapping(_) | RouteId::UpdateMapping(_) => Some("MappingInputDoc"),
-        RouteId::PutPrincipal => Some("PrincipalInputDoc"),
+        RouteId::CreateMapping(_) | RouteId::UpdateMapping(_) => Some("MappingInput"),
+        RouteId::PutPrincipal => Some("PrincipalInput"),
         _ => None,
     };
     if let Some(schema) = body {
@@ -195,11 +195,18 @@ pub fn document() -> Value {
             .schema_from::<EntityDetail>()
             .schema_from::<RelationshipView>()
             .schema_from::<KillChainPhaseView>()
-            .schema_from::<MappingDoc>()
-            .schema_from::<MappingInputDoc>()
-            .schema_from::<PrincipalDoc>()
-            .schema_from::<PrincipalInputDoc>()
-            .schema_from::<AuditEntryDoc>()
+            .schema_from::<mitre_domain::Timestamp>()
+            .schema_from::<mitre_domain::TenantId>()
+            .schema_from::<mitre_domain::MappingKind>()
+            .schema_from::<mitre_domain::DetectionMethod>()
+            .schema_from::<mitre_domain::ImpactLevel>()
+            .schema_from::<mitre_domain::MitigationStatus>()
+            .schema_from::<mitre_domain::Role>()
+            .schema_from::<mitre_domain::Mapping>()
+            .schema_from::<mitre_domain::MappingInput>()
+            .schema_from::<mitre_domain::Principal>()
+            .schema_from::<crate::admin::PrincipalInput>()
+            .schema_from::<mitre_domain::AuditEntry>()
             .security_scheme("sigv4", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description("Authorization", "AWS Signature Version 4 (API Gateway IAM authorization)"))))
             .build();
         let api = OpenApiBuilder::new()
@@ -236,5 +243,38 @@ mod tests {
             assert!(op["responses"]["404"].is_object());
         }
         assert!(doc["components"]["schemas"]["TechniqueDetail"].is_object());
+    }
+
+    #[test]
+    fn every_reference_resolves_and_the_domain_types_are_the_schemas() {
+        let doc = document();
+        fn refs(v: &Value, out: &mut Vec<String>) {
+            match v {
+                Value::Object(m) => {
+                    if let Some(Value::String(r)) = m.get("$ref") {
+                        out.push(r.clone());
+                    }
+                    m.values().for_each(|x| refs(x, out));
+                }
+                Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+                _ => {}
+            }
+        }
+        let mut all = Vec::new();
+        refs(&doc, &mut all);
+        assert!(!all.is_empty());
+        for r in all {
+            let name = r.strip_prefix("#/components/schemas/").unwrap_or_else(|| panic!("{r} is not a schema reference"));
+            assert!(doc["components"]["schemas"][name].is_object(), "{r} does not resolve");
+        }
+        let schemas = &doc["components"]["schemas"];
+        // closed sets are enums of the domain's values, timestamps RFC 3339 strings
+        assert_eq!(schemas["DetectionMethod"]["enum"], serde_json::json!(["siem", "edr", "ids", "manual_analysis", "threat_intel", "other"]));
+        assert_eq!(schemas["Role"]["enum"], serde_json::json!(["viewer", "analyst", "admin", "superuser"]));
+        assert_eq!(schemas["Timestamp"]["format"], "date-time");
+        for name in ["Mapping", "MappingInput", "Principal", "PrincipalInput", "AuditEntry", "ImpactLevel", "MitigationStatus", "MappingKind"] {
+            assert!(schemas[name].is_object(), "{name}");
+        }
+        assert!(schemas["Mapping"]["properties"]["tactic_id"].is_object());
     }
 }

@@ -1,7 +1,7 @@
 //! The route table: the one list of routes that the router matches, the OpenAPI document
 //! describes and template.yaml deploys (rendered from it by `mitre template`, each route with
 //! the IAM statements of its access class).
-use mitre_store::tenancy::MappingKind;
+use mitre_domain::MappingKind;
 
 use crate::access::Access;
 use crate::error::ApiError;

@@ -304,6 +304,14 @@ impl MappingInput {
         Ok(entities)
     }
 
+    /// A PATCH body names no entity id: a mapping's entities never change.
+    pub fn keeps_entities(&self) -> Result<(), Invalid> {
+        match self.entity_values().into_iter().find(|(_, v)| v.is_some()) {
+            Some((name, _)) => Err(Invalid::new(name, format!("{name} of a mapping cannot change; create a new mapping"))),
+            None => Ok(()),
+        }
+    }
+
     /// The technique of a POST body.
     pub fn required_technique(&self) -> Result<&str, Invalid> {
         self.technique.as_deref().ok_or_else(|| Invalid::new("technique", "technique is required"))
@@ -358,11 +366,7 @@ impl Mapping {
     /// The mapping changed by a PATCH body (entity ids cannot change), with its technique and
     /// tactic re-resolved when the body names either; the version is bumped.
     pub fn updated(&self, input: &MappingInput, resolved: Option<Resolved>, by: &str) -> Result<Mapping, Invalid> {
-        for (name, v) in input.entity_values() {
-            if v.is_some() {
-                return Err(Invalid::new(name, format!("{name} of a mapping cannot change; create a new mapping")));
-            }
-        }
+        input.keeps_entities()?;
         let mut new = self.clone();
         if let Some(r) = resolved {
             new.technique = r.technique;

@@ -24,6 +24,11 @@ impl TenantId {
         if ok { Ok(TenantId(value.to_string())) } else { Err(Invalid::new("tenant", "tenant must be 1 to 64 lower-case letters, digits or '-'")) }
     }
 
+    /// A tenant whose log or data a superuser names: any valid tenant, or the system tenant.
+    pub fn parse_or_system(value: &str) -> Result<TenantId, Invalid> {
+        if value == SYSTEM_TENANT { Ok(TenantId::system()) } else { TenantId::parse(value) }
+    }
+
     pub fn system() -> TenantId {
         TenantId(SYSTEM_TENANT.to_string())
     }

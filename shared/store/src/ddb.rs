@@ -43,6 +43,70 @@ pub fn delete_request(pk: impl Into<String>, sk: impl Into<String>) -> WriteRequ
         .build()
 }
 
+/// A continuation key as an opaque cursor bound to one list (its fingerprint).
+pub fn key_cursor(key: &Item, fingerprint: &str) -> String {
+    let k: serde_json::Map<String, serde_json::Value> = key.iter().filter_map(|(n, v)| v.as_s().ok().map(|s| (n.clone(), serde_json::Value::String(s.clone())))).collect();
+    mitre_domain::cursor::encode(&serde_json::Value::Object(k), fingerprint)
+}
+
+/// The continuation key of a cursor of the list `fingerprint`.
+pub fn cursor_key(cursor: &str, fingerprint: &str) -> Result<Item, mitre_domain::RepoError> {
+    let v = mitre_domain::cursor::decode(cursor, fingerprint)?;
+    let k = v.as_object().ok_or(mitre_domain::RepoError::BadCursor)?;
+    k.iter().map(|(n, v)| v.as_str().map(|s| (n.clone(), AttributeValue::S(s.to_string()))).ok_or(mitre_domain::RepoError::BadCursor)).collect()
+}
+
+/// One Query: a partition of the table or of an index, optionally a sort key prefix and a filter.
+#[derive(Debug, Clone, Default)]
+pub struct Query<'a> {
+    pub index: Option<&'a str>,
+    pub pk: String,
+    pub sk_prefix: Option<String>,
+    pub filter: Filter,
+    pub newest_first: bool,
+}
+
+/// A filter expression: conditions joined by AND, every attribute named `#name`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filter {
+    conditions: Vec<String>,
+    names: std::collections::BTreeMap<String, String>,
+    values: std::collections::BTreeMap<String, AttributeValue>,
+}
+
+impl Filter {
+    fn name(&mut self, attr: &str) -> String {
+        let n = format!("#{attr}");
+        self.names.insert(n.clone(), attr.to_string());
+        n
+    }
+
+    fn value(&mut self, v: AttributeValue) -> String {
+        let k = format!(":v{}", self.values.len());
+        self.values.insert(k.clone(), v);
+        k
+    }
+
+    /// `attr op value` (op one of =, <, <=, >, >=).
+    pub fn compare(&mut self, attr: &str, op: &str, value: impl Into<String>) -> &mut Self {
+        let (n, v) = (self.name(attr), self.value(s(value)));
+        self.conditions.push(format!("{n} {op} {v}"));
+        self
+    }
+
+    /// `attr = value`, or, on items without `attr`, `fallback_attr = fallback`.
+    pub fn equals_or_absent_then(&mut self, attr: &str, value: impl Into<String>, fallback_attr: &str, fallback: impl Into<String>) -> &mut Self {
+        let (n, v) = (self.name(attr), self.value(s(value)));
+        let (fnm, fv) = (self.name(fallback_attr), self.value(s(fallback)));
+        self.conditions.push(format!("({n} = {v} OR (attribute_not_exists({n}) AND {fnm} = {fv}))"));
+        self
+    }
+
+    pub fn expression(&self) -> Option<String> {
+        (!self.conditions.is_empty()).then(|| self.conditions.join(" AND "))
+    }
+}
+
 /// Exponential backoff with full jitter: a random wait in [0, min(cap, base * 2^attempt)].
 pub fn backoff(attempt: u32) -> Duration {
     let ceiling = (25u64 << attempt.min(10)).min(5_000);
@@ -67,16 +131,74 @@ impl Store {
 
     /// Every item of a partition (optionally of a sort key prefix), following pagination.
     pub async fn query_partition(&self, index: Option<&str>, pk: &str, sk_prefix: Option<&str>) -> Result<Vec<Item>, StoreError> {
+        let q = Query { index, pk: pk.to_string(), sk_prefix: sk_prefix.map(str::to_string), ..Query::default() };
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
-            let (page, next) = self.query_page_inner(index, pk, sk_prefix, None, &[], start.take(), None, false).await?;
+            let (page, next) = self.query_page(&q, start.take(), None).await?;
             items.extend(page);
             match next {
                 Some(k) => start = Some(k),
                 None => return Ok(items),
             }
         }
+    }
+
+    /// Up to `limit` items of a filtered Query, reading on while the filter drops items (at most
+    /// 20 calls), and the key to continue from.
+    pub async fn query_filled(&self, q: &Query<'_>, mut start: Option<Item>, limit: usize) -> Result<(Vec<Item>, Option<Item>), StoreError> {
+        let mut items = Vec::new();
+        let mut next = None;
+        for _ in 0..20 {
+            let remaining = i32::try_from(limit - items.len()).unwrap_or(i32::MAX);
+            let (page, last) = self.query_page(q, start.take(), Some(remaining)).await?;
+            items.extend(page);
+            next = last;
+            if items.len() >= limit || next.is_none() {
+                break;
+            }
+            start = next.clone();
+        }
+        Ok((items, next))
+    }
+
+    /// One Query call: the page and the key to continue from (None on the last page).
+    pub async fn query_page(&self, q: &Query<'_>, start: Option<Item>, limit: Option<i32>) -> Result<(Vec<Item>, Option<Item>), StoreError> {
+        let (pk_name, sk_name) = match q.index {
+            Some(i) => (format!("{i}pk"), format!("{i}sk")),
+            None => ("pk".to_string(), "sk".to_string()),
+        };
+        let mut req = self
+            .ddb
+            .query()
+            .table_name(&self.table)
+            .set_index_name(q.index.map(str::to_string))
+            .expression_attribute_names("#p", &pk_name)
+            .expression_attribute_values(":p", s(&q.pk))
+            .set_exclusive_start_key(start)
+            .set_limit(limit)
+            .scan_index_forward(!q.newest_first)
+            .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total);
+        req = match &q.sk_prefix {
+            Some(prefix) => req
+                .key_condition_expression("#p = :p AND begins_with(#s, :s)")
+                .expression_attribute_names("#s", &sk_name)
+                .expression_attribute_values(":s", s(prefix)),
+            None => req.key_condition_expression("#p = :p"),
+        };
+        if let Some(expr) = q.filter.expression() {
+            req = req.filter_expression(expr);
+            for (k, v) in &q.filter.names {
+                req = req.expression_attribute_names(k, v);
+            }
+            for (k, v) in &q.filter.values {
+                req = req.expression_attribute_values(k, v.clone());
+            }
+        }
+        let out = req.send().await.map_err(|e| StoreError::dynamo("Query", e))?;
+        crate::metrics::record(crate::metrics::capacity_of(out.consumed_capacity()));
+        let next = out.last_evaluated_key.filter(|k| !k.is_empty());
+        Ok((out.items.unwrap_or_default(), next))
     }
 
     /// Writes every request of `requests` in BatchWriteItem calls, `concurrency` at a time,

@@ -14,6 +14,14 @@ pub enum StoreError {
     Corrupt(String),
     #[error("a condition on {0} did not hold")]
     Conflict(String),
+    #[error("a request could not be built: {0}")]
+    Request(String),
+}
+
+impl From<aws_sdk_dynamodb::error::BuildError> for StoreError {
+    fn from(e: aws_sdk_dynamodb::error::BuildError) -> Self {
+        StoreError::Request(e.to_string())
+    }
 }
 
 impl StoreError {

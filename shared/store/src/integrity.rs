@@ -10,7 +10,9 @@ use serde_json::{Value, json};
 use crate::ddb::{delete_request, from_item, put_request, to_item};
 use crate::error::StoreError;
 use crate::items::{self, AuditEntry, ObjectItem, TacticEdgeItem};
-use crate::tenancy::{Mapping, TechniqueUse, WriteError};
+use crate::tenancy::{Mapping, TechniqueUse};
+use mitre_attack::TechniqueId;
+use mitre_domain::{AuditLog, MappingRepo, TenantId, Timestamp, WriteError};
 use crate::{Store, keys};
 
 const EXAMPLES: usize = 10;
@@ -25,7 +27,7 @@ pub struct Problem {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct VerifyReport {
-    pub checked_at: String,
+    pub checked_at: Timestamp,
     pub ok: bool,
     /// Per domain: the release checked.
     pub domains: BTreeMap<String, Value>,
@@ -247,7 +249,7 @@ impl Store {
         }
         let problems = p.into_vec();
         let report = VerifyReport {
-            checked_at: crate::tenancy::now(),
+            checked_at: Timestamp::now(),
             ok: problems.is_empty(),
             domains,
             problems,
@@ -350,40 +352,29 @@ impl Store {
                     continue;
                 }
                 if !dry_run && let Err(e) = self.apply_change(&m, &planned, &catalogs, actor, request_id).await {
-                    report.failed.push(json!({"mapping": mapping_ref(&m), "error": e}));
+                    report.failed.push(json!({"mapping": mapping_ref(&m), "error": e.to_string()}));
                 }
                 report.mappings.push(planned);
             }
         }
         if !dry_run {
-            let entry = AuditEntry {
-                id: ulid::Ulid::new().to_string(),
-                tenant: keys::SYSTEM_TENANT.into(),
-                actor: actor.into(),
-                action: "correlations.repair".into(),
-                target: "correlations".into(),
-                before: None,
-                after: Some(json!({"index_items_added": report.index_items_added, "index_items_removed": report.index_items_removed, "mappings": report.mappings.len(), "failed": report.failed.len()})),
-                at: crate::tenancy::now(),
-                request_id: request_id.into(),
-            };
-            self.put_audit(entry).await?;
+            let after = json!({"index_items_added": report.index_items_added, "index_items_removed": report.index_items_removed, "mappings": report.mappings.len(), "failed": report.failed.len()});
+            let entry = AuditEntry::new(&TenantId::system(), actor, "correlations.repair", "correlations".into(), None, Some(after), request_id);
+            self.append_audit(entry).await.map_err(|e| StoreError::Dynamo { op: "PutItem", message: e.to_string() })?;
         }
         Ok(report)
     }
 
-    async fn apply_change(&self, m: &Mapping, c: &MappingChange, catalogs: &[DomainCatalog], actor: &str, request_id: &str) -> Result<(), String> {
+    async fn apply_change(&self, m: &Mapping, c: &MappingChange, catalogs: &[DomainCatalog], actor: &str, request_id: &str) -> Result<(), RepairError> {
         let mut new = m.clone();
-        new.version = m.version + 1;
-        new.updated_by = actor.to_string();
-        new.updated_at = crate::tenancy::now();
+        new.touch(actor);
         let action = if c.action == "move" {
             let to = c.to_technique.as_deref().unwrap_or_default();
-            let (domain, rep) = find_technique(catalogs, to).map(|(cat, t)| (cat.domain, t.clone())).ok_or("replacement vanished")?;
-            let cat = catalogs.iter().find(|x| x.domain == domain).ok_or("replacement vanished")?;
+            let (cat, rep) = find_technique(catalogs, to).ok_or_else(|| RepairError::Catalog(format!("{to} vanished from the catalog")))?;
+            let domain = cat.domain;
             new.history.push(json!({"technique": m.technique, "technique_name": m.technique_name, "tactic": m.tactic, "tactic_id": m.tactic_id,
                 "replaced_by": to, "to_tactic": c.to_tactic, "reason": c.reason, "at": new.updated_at, "by": actor}));
-            new.technique = rep.attack_id.clone();
+            new.technique = TechniqueId::parse(&rep.attack_id).map_err(|e| RepairError::Catalog(e.to_string()))?;
             new.technique_name = rep.name.clone();
             new.domain = domain;
             new.tactic = c.to_tactic.clone().unwrap_or_else(|| m.tactic.clone());
@@ -396,53 +387,38 @@ impl Store {
             new.needs_review = Some(c.reason.clone());
             "mapping.flag"
         };
-        let audit = AuditEntry {
-            id: ulid::Ulid::new().to_string(),
-            tenant: m.tenant.clone(),
-            actor: actor.into(),
-            action: action.into(),
-            target: format!("{}-mappings/{}", m.kind.as_str(), m.id),
-            before: Some(json!(m)),
-            after: Some(json!(new)),
-            at: new.updated_at.clone(),
-            request_id: request_id.into(),
-        };
-        match self.update_mapping(m, &new, audit.clone()).await {
+        let audit = AuditEntry::of(&m.tenant, actor, action, m.target(), Some(m), Some(&new), request_id);
+        match self.update_mapping(m, &new, audit).await {
             Ok(()) => Ok(()),
             Err(WriteError::Duplicate) => {
                 // The entity already has a mapping of the replacement in that tactic: flag this one.
                 let mut flagged = m.clone();
-                flagged.version = m.version + 1;
-                flagged.updated_by = actor.into();
-                flagged.updated_at = new.updated_at.clone();
+                flagged.touch(actor);
                 flagged.needs_review = Some(format!("{}; the entity already has a mapping of {}", c.reason, new.technique));
-                let audit = AuditEntry { action: "mapping.flag".into(), after: Some(json!(flagged)), ..audit };
-                self.update_mapping(m, &flagged, audit).await.map_err(|e| format!("{e:?}"))
+                let audit = AuditEntry::of(&m.tenant, actor, "mapping.flag", m.target(), Some(m), Some(&flagged), request_id);
+                Ok(self.update_mapping(m, &flagged, audit).await?)
             }
-            Err(e) => Err(format!("{e:?}")),
+            Err(e) => Err(e.into()),
         }
     }
+}
 
-    async fn put_audit(&self, entry: AuditEntry) -> Result<(), StoreError> {
-        self.ddb
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(&items::AuditItem::new(entry))?))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("PutItem", e))?;
-        Ok(())
-    }
+/// Why one planned change of a repair could not be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum RepairError {
+    #[error("the catalog changed during the repair: {0}")]
+    Catalog(String),
+    #[error("{0}")]
+    Write(#[from] WriteError),
 }
 
 /// What to do about one mapping.
 fn change(m: &Mapping, action: &str, to: Option<(&str, &str)>, reason: String) -> MappingChange {
     MappingChange {
-        tenant: m.tenant.clone(),
+        tenant: m.tenant.to_string(),
         kind: m.kind.as_str().into(),
         id: m.id.clone(),
-        technique: m.technique.clone(),
+        technique: m.technique.to_string(),
         tactic: m.tactic.clone(),
         action: action.into(),
         to_technique: to.map(|t| t.0.to_string()),
@@ -540,12 +516,10 @@ impl Store {
                 }
                 let mut new = m.clone();
                 new.tactic_id = Some(id);
-                new.version = m.version + 1;
-                new.updated_by = actor.into();
-                new.updated_at = crate::tenancy::now();
-                let audit = AuditEntry::new(&m.tenant, actor, "mapping.migrate", format!("{}-mappings/{}", m.kind.as_str(), m.id), Some(json!(m)), Some(json!(new)), request_id);
+                new.touch(actor);
+                let audit = AuditEntry::of(&m.tenant, actor, "mapping.migrate", m.target(), Some(&m), Some(&new), request_id);
                 if let Err(e) = self.update_mapping(&m, &new, audit).await {
-                    report.failed.push(json!({"mapping": mapping_ref(&m), "error": format!("{e:?}")}));
+                    report.failed.push(json!({"mapping": mapping_ref(&m), "error": e.to_string()}));
                 }
             }
         }

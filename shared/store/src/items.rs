@@ -1,5 +1,6 @@
 //! Item structs: the exact attributes stored in the table, kept apart from the domain types.
 use mitre_attack::{Domain, DomainSummary, ParsedObject};
+use mitre_domain::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::keys;
@@ -206,8 +207,10 @@ pub struct RunRecord {
     pub run_id: String,
     pub domain: Domain,
     pub source: String,
-    pub started_at: String,
-    pub finished_at: String,
+    pub started_at: Timestamp,
+    /// Set when the run ends.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "lenient_time")]
+    pub finished_at: Option<Timestamp>,
     pub seconds: f64,
     pub outcome: Outcome,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -277,7 +280,7 @@ pub struct DomainState {
     #[serde(default)]
     pub snapshot_schema: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub synced_at: Option<String>,
+    pub synced_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<DomainSummary>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -302,50 +305,12 @@ pub struct LeaseItem {
     pub owner: String,
     /// Unix seconds after which another run may take the lease.
     pub expires_at: i64,
-    pub acquired_at: String,
+    pub acquired_at: Timestamp,
 }
 
-/// An immutable audit entry.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct AuditEntry {
-    pub id: String,
-    pub tenant: String,
-    pub actor: String,
-    pub action: String,
-    pub target: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub before: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub after: Option<serde_json::Value>,
-    pub at: String,
-    pub request_id: String,
-}
+pub use mitre_domain::AuditEntry;
 
-impl AuditEntry {
-    /// An entry made now, with a new time-ordered id.
-    pub fn new(
-        tenant: &str,
-        actor: &str,
-        action: &str,
-        target: String,
-        before: Option<serde_json::Value>,
-        after: Option<serde_json::Value>,
-        request_id: &str,
-    ) -> AuditEntry {
-        AuditEntry {
-            id: ulid::Ulid::new().to_string(),
-            tenant: tenant.into(),
-            actor: actor.into(),
-            action: action.into(),
-            target,
-            before,
-            after,
-            at: crate::tenancy::now(),
-            request_id: request_id.into(),
-        }
-    }
-}
-
+/// An audit entry as stored: under its tenant, and on gsi1 `AUDIT` for every tenant's log.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuditItem {
     pub pk: String,
@@ -359,11 +324,19 @@ pub struct AuditItem {
 impl AuditItem {
     pub fn new(entry: AuditEntry) -> Self {
         AuditItem {
-            pk: keys::audit_pk(&entry.tenant),
+            pk: keys::audit_pk(entry.tenant.as_str()),
             sk: entry.id.clone(),
             gsi1pk: keys::AUDIT_GSI.to_string(),
             gsi1sk: entry.id.clone(),
             entry,
         }
+    }
+}
+
+/// An optional timestamp that older items may hold as an empty string.
+fn lenient_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
+    match Option::<String>::deserialize(d)? {
+        Some(s) if !s.is_empty() => Timestamp::parse(&s).map(Some).map_err(serde::de::Error::custom),
+        _ => Ok(None),
     }
 }

@@ -1,13 +1,19 @@
-//! Every key of the single table is built here, and nowhere else.
+//! Every key of the single table, every index name and every key prefix is built here, and
+//! nowhere else.
 //!
-//! | item | pk | sk | gsi1 | gsi2 |
-//! | --- | --- | --- | --- | --- |
-//! | catalog object | `C#{domain}#{stix_id}` | `#OBJ` | techniques, tactics, matrices: `C#{domain}#TYPE#{type}` / `{sort}#{stix_id}` | techniques, tactics, mitigations, groups, software, campaigns: `C#{domain}#AID#{attack_id}` / `{type}#{stix_id}` |
-//! | technique in tactic | `C#{domain}#{technique stix_id}` | `TACTIC#{shortname}` | `C#{domain}#TACTIC#{shortname}` / `{attack_id}#{stix_id}` | |
-//! | domain state | `CATALOG` | `DOMAIN#{domain}` | | |
-//! | sync lease | `SYNC#{domain}` | `LEASE` | | |
-//! | sync run | `SYNC#{domain}` | `RUN#{run_id}` | `RUNS` / `{started_at}#{domain}` | |
-//! | audit entry | `T#{tenant}#AUDIT` | `{entry_id}` | `AUDIT` / `{entry_id}` | |
+//! | item | pk | sk | gsi1 (pk / sk) | gsi2 (pk / sk) | gsi3 (pk / sk) |
+//! | --- | --- | --- | --- | --- | --- |
+//! | catalog object | `C#{domain}#{stix_id}` | `#OBJ` | techniques, tactics, matrices: `C#{domain}#TYPE#{type}` / `{sort}#{stix_id}` | techniques, tactics, mitigations, groups, software, campaigns: `C#{domain}#AID#{attack_id}` / `{type}#{stix_id}` | |
+//! | technique in tactic | `C#{domain}#{technique stix_id}` | `TACTIC#{shortname}` | `C#{domain}#TACTIC#{shortname}` / `{attack_id}#{stix_id}` | | |
+//! | domain state | `CATALOG` | `DOMAIN#{domain}` | | | |
+//! | verify report, flagged counter | `CATALOG` | `VERIFY`, `REVIEW` | | | |
+//! | sync lease | `SYNC#{domain}` | `LEASE` | | | |
+//! | sync run | `SYNC#{domain}` | `RUN#{run_id}` | `RUNS` / `{started_at}#{domain}` | | |
+//! | audit entry | `T#{tenant}#AUDIT` | `{entry_id}` | `AUDIT` / `{entry_id}` | | |
+//! | principal | `P#{arn}` | `P` | `PRINCIPALS` / `{arn}` | | |
+//! | mapping | `T#{tenant}#M#{kind}` | `M#{id}` | `T#{tenant}#M#{kind}#{first entity field}#{v}` / `{id}` | `T#{tenant}#M#{kind}#{second entity field}#{v}` / `{id}` | `MT#{technique}` / `T#{tenant}#{kind}#{id}` |
+//! | mapping uniqueness guard | `T#{tenant}#M#{kind}` | `U#{entities}#{technique}#{tactic}` | | | |
+//! | technique use counter | `MAPSTATS` | `T#{technique}#{tactic}` | | | |
 use mitre_attack::Domain;
 
 pub const OBJECT_SK: &str = "#OBJ";
@@ -16,6 +22,23 @@ pub const CATALOG_PK: &str = "CATALOG";
 pub const LEASE_SK: &str = "LEASE";
 pub const RUNS_GSI: &str = "RUNS";
 pub const AUDIT_GSI: &str = "AUDIT";
+/// The secondary indexes (infra/table.json).
+pub const GSI1: &str = "gsi1";
+pub const GSI2: &str = "gsi2";
+pub const GSI3: &str = "gsi3";
+pub const DOMAIN_SK_PREFIX: &str = "DOMAIN#";
+pub const RUN_SK_PREFIX: &str = "RUN#";
+pub const VERIFY_SK: &str = "VERIFY";
+/// The number of mappings flagged for an analyst; beside the domain states, so `status`
+/// reads both in one Query.
+pub const REVIEW_SK: &str = "REVIEW";
+pub const PRINCIPAL_SK: &str = "P";
+pub const PRINCIPALS_GSI: &str = "PRINCIPALS";
+pub const MAPPING_SK_PREFIX: &str = "M#";
+/// The partition of mapping counters: one item per (technique, tactic) in use across all
+/// tenants. Verification reads these instead of every mapping.
+pub const STATS_PK: &str = "MAPSTATS";
+pub const USE_COUNTER_SK_PREFIX: &str = "T#";
 /// The tenant under which system actions (sync runs, repairs) are audited.
 pub const SYSTEM_TENANT: &str = "_system";
 
@@ -40,7 +63,7 @@ pub fn tactic_gsi(domain: Domain, shortname: &str) -> String {
 }
 
 pub fn domain_sk(domain: Domain) -> String {
-    format!("DOMAIN#{domain}")
+    format!("{DOMAIN_SK_PREFIX}{domain}")
 }
 
 pub fn sync_pk(domain: Domain) -> String {
@@ -48,7 +71,7 @@ pub fn sync_pk(domain: Domain) -> String {
 }
 
 pub fn run_sk(run_id: &str) -> String {
-    format!("RUN#{run_id}")
+    format!("{RUN_SK_PREFIX}{run_id}")
 }
 
 pub fn audit_pk(tenant: &str) -> String {
@@ -59,4 +82,48 @@ pub fn audit_pk(tenant: &str) -> String {
 /// listings come in ID order, then the STIX id to keep keys unique.
 pub fn listing_sort(attack_id: Option<&str>, stix_id: &str) -> String {
     format!("{}#{stix_id}", attack_id.unwrap_or("~"))
+}
+
+pub fn principal_pk(arn: &str) -> String {
+    format!("P#{arn}")
+}
+
+/// The partition of a tenant's mappings of one kind (`alert`, `incident`, `case`, `observable`).
+pub fn mapping_pk(tenant: &str, kind: &str) -> String {
+    format!("T#{tenant}#M#{kind}")
+}
+
+pub fn mapping_sk(id: &str) -> String {
+    format!("{MAPPING_SK_PREFIX}{id}")
+}
+
+/// The uniqueness guard of an observation (entities, technique and tactic), beside its mappings.
+pub fn guard_sk(sameness: &str) -> String {
+    format!("U#{sameness}")
+}
+
+/// The index and partition that list a tenant's mappings of `kind` whose `field` (the kind's
+/// `position`-th entity field: 0 in gsi1, 1 in gsi2) is `value`.
+pub fn mapping_entity_index(tenant: &str, kind: &str, position: usize, field: &str, value: &str) -> (&'static str, String) {
+    (if position == 0 { GSI1 } else { GSI2 }, format!("T#{tenant}#M#{kind}#{field}#{value}"))
+}
+
+/// Every mapping of a technique, across tenants (verify and repair), on gsi3.
+pub fn technique_gsi(technique: &str) -> String {
+    format!("MT#{technique}")
+}
+
+/// A mapping's gsi3 sort key: by tenant and kind, so one tenant's mappings of a technique are
+/// one key range.
+pub fn technique_gsi_sk(tenant: &str, kind: &str, id: &str) -> String {
+    format!("{}{id}", technique_gsi_tenant_prefix(tenant, kind))
+}
+
+pub fn technique_gsi_tenant_prefix(tenant: &str, kind: &str) -> String {
+    format!("T#{tenant}#{kind}#")
+}
+
+/// The use counter of a (technique, tactic identity).
+pub fn use_counter_sk(technique: &str, tactic_key: &str) -> String {
+    format!("{USE_COUNTER_SK_PREFIX}{technique}#{tactic_key}")
 }

@@ -25,7 +25,7 @@ impl Store {
             sk: keys::LEASE_SK.to_string(),
             owner: owner.to_string(),
             expires_at: now.timestamp() + LEASE_SECONDS,
-            acquired_at: now.to_rfc3339(),
+            acquired_at: mitre_domain::Timestamp::from_datetime(now),
         };
         let res = self
             .ddb

@@ -15,7 +15,7 @@ impl Store {
 
     /// Every domain that was ever synced, with its state: one Query.
     pub async fn domain_states(&self) -> Result<Vec<(Domain, DomainState)>, StoreError> {
-        let items = self.query_partition(None, keys::CATALOG_PK, Some("DOMAIN#")).await?;
+        let items = self.query_partition(None, keys::CATALOG_PK, Some(keys::DOMAIN_SK_PREFIX)).await?;
         let mut out = Vec::with_capacity(items.len());
         for item in items {
             let i: DomainStateItem = from_item(item)?;
@@ -33,13 +33,13 @@ impl Store {
         let mut review = 0;
         for item in self.query_partition(None, keys::CATALOG_PK, None).await? {
             let sk = item.get("sk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-            if sk.starts_with("DOMAIN#") {
+            if sk.starts_with(keys::DOMAIN_SK_PREFIX) {
                 let i: DomainStateItem = from_item(item)?;
                 states.push((i.domain, i.state));
-            } else if sk == "VERIFY" {
+            } else if sk == keys::VERIFY_SK {
                 let text = item.get("report").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
                 verify = Some(serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(e.to_string()))?);
-            } else if sk == crate::tenancy::REVIEW_SK {
+            } else if sk == keys::REVIEW_SK {
                 review = item.get("count").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()).unwrap_or(0);
             }
         }
@@ -49,7 +49,7 @@ impl Store {
 
     /// The run records of a domain, newest first.
     pub async fn runs(&self, domain: Domain) -> Result<Vec<RunRecord>, StoreError> {
-        let items = self.query_partition(None, &keys::sync_pk(domain), Some("RUN#")).await?;
+        let items = self.query_partition(None, &keys::sync_pk(domain), Some(keys::RUN_SK_PREFIX)).await?;
         let mut runs: Vec<RunRecord> = items.into_iter().map(|i| from_item::<RunItem>(i).map(|r| r.run)).collect::<Result<_, _>>()?;
         runs.reverse();
         Ok(runs)

@@ -4,7 +4,6 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem, Update, WriteRequest};
-use chrono::{SecondsFormat, Utc};
 use futures::{StreamExt, TryStreamExt, stream};
 use mitre_attack::catalog::{DomainCatalog, SNAPSHOT_SCHEMA};
 use mitre_attack::{Domain, DomainSummary, Manifest, ParsedObject, gunzip, is_gzip, parse_bundle};
@@ -14,6 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::archive;
 use crate::ddb::{delete_request, key, put_request, s, to_item};
 use crate::error::{StoreError, SyncError};
+use mitre_domain::{TenantId, Timestamp};
 use crate::items::{self, AuditEntry, AuditItem, DomainState, DomainStateItem, ITEM_SCHEMA, Outcome, RunItem, RunRecord};
 use crate::keys;
 use crate::lease::Lease;
@@ -58,9 +58,6 @@ pub struct Syncer<'a> {
     store: &'a Store,
 }
 
-fn now() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
-}
 
 fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
@@ -87,8 +84,8 @@ impl<'a> Syncer<'a> {
             run_id: run_id.clone(),
             domain: opts.domain,
             source: source.describe(),
-            started_at: now(),
-            finished_at: String::new(),
+            started_at: Timestamp::now(),
+            finished_at: None,
             seconds: 0.0,
             outcome: Outcome::Failed,
             version: None,
@@ -131,7 +128,7 @@ impl<'a> Syncer<'a> {
     }
 
     fn finish(&self, rec: &mut RunRecord, clock: Instant) {
-        rec.finished_at = now();
+        rec.finished_at = Some(Timestamp::now());
         rec.seconds = (clock.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
     }
 
@@ -249,7 +246,7 @@ impl<'a> Syncer<'a> {
             item_schema: ITEM_SCHEMA,
             snapshot_key: Some(snapshot_key),
             snapshot_schema: SNAPSHOT_SCHEMA,
-            synced_at: Some(rec.finished_at.clone()),
+            synced_at: rec.finished_at,
             summary: Some(summary),
             last_run: Some(rec.clone()),
             last_success: Some(rec.clone()),
@@ -444,14 +441,13 @@ fn write_requests(domain: Domain, o: &ParsedObject<'_>) -> Vec<WriteRequest> {
 }
 
 fn audit_entry(rec: &RunRecord, opts: &SyncOptions, before: Option<serde_json::Value>) -> AuditEntry {
-    AuditEntry {
-        id: ulid::Ulid::new().to_string(),
-        tenant: keys::SYSTEM_TENANT.into(),
-        actor: opts.actor.clone(),
-        action: "sync.run".into(),
-        target: format!("catalog/{}", opts.domain),
+    AuditEntry::new(
+        &TenantId::system(),
+        &opts.actor,
+        "sync.run",
+        format!("catalog/{}", opts.domain),
         before,
-        after: Some(json!({
+        Some(json!({
             "outcome": rec.outcome,
             "version": rec.version,
             "bundle_sha256": rec.bundle_sha256,
@@ -460,9 +456,8 @@ fn audit_entry(rec: &RunRecord, opts: &SyncOptions, before: Option<serde_json::V
             "deleted": rec.deleted,
             "error": rec.error,
         })),
-        at: now(),
-        request_id: rec.run_id.clone(),
-    }
+        &rec.run_id,
+    )
 }
 
 impl Store {

@@ -177,7 +177,7 @@ async fn mobile_is_synced_beside_enterprise_and_ics_and_never_mixes() {
     assert!(items.iter().all(|p| p["kill_chain_name"] == "mitre-mobile-attack"));
     // a mapping of a mobile technique records its mobile tactic
     let analyst = "arn:aws:iam::555555555555:user/mobile-analyst";
-    mitre_tests::register(&app.store, analyst, "tenant-mobile", mitre_store::tenancy::Role::Analyst).await;
+    mitre_tests::register(&synced_store_all_domains().await, analyst, "tenant-mobile", mitre_store::tenancy::Role::Analyst).await;
     let body = json!({"alert_id": "MOB-1", "technique": "T1404", "confidence_score": 75}).to_string();
     let m = mitre_tests::call(&app, "POST", &format!("{P}/alert-mappings"), Some(analyst), body.as_bytes()).await;
     assert_eq!(m.status, 201, "{}", m.body);

@@ -8,7 +8,8 @@ use mitre_api::access::{Access, Target};
 use mitre_api::routes::{ROUTES, match_route};
 use mitre_api::{App, Settings};
 use mitre_attack::Domain;
-use mitre_store::tenancy::{MappingKind, Role, mapping_pk, mapping_sk};
+use mitre_store::keys::{mapping_pk, mapping_sk};
+use mitre_store::tenancy::{MappingKind, Role};
 use mitre_store::{FileSource, Store, SyncOptions, Syncer};
 use mitre_tests::{Recorded, Recording, attack_data, call_with, recording_store, register, spawn_app};
 use serde_json::{Value, json};
@@ -126,7 +127,7 @@ async fn every_request_of_every_route_is_allowed_by_its_functions_iam_statements
         s.ddb
             .update_item()
             .table_name(&s.table)
-            .set_key(Some(mitre_store::ddb::key(mapping_pk(TENANT, kind), mapping_sk(&id))))
+            .set_key(Some(mitre_store::ddb::key(mapping_pk(TENANT, kind.as_str()), mapping_sk(&id))))
             .update_expression("SET needs_review = :r")
             .expression_attribute_values(":r", mitre_store::ddb::s("checked by the IAM test"))
             .send()

@@ -167,43 +167,16 @@ impl Pipe for mitre_tests::Answer {
 /// A mapping as this module wrote it before tactic identities were stored: no `tactic_id`, its
 /// uniqueness guard and use counter keyed by the tactic's shortname.
 async fn legacy_mapping(s: &mitre_store::Store, tenant: &str, case: &str, technique: &str, name: &str, tactic: &str) -> String {
-    use mitre_store::items::AuditEntry;
-    use mitre_store::tenancy::{Mapping, MappingKind, now};
-    let at = now();
-    let m = Mapping {
-        id: ulid::Ulid::new().to_string(),
-        kind: MappingKind::Case,
-        tenant: tenant.into(),
-        alert_id: None,
-        case_id: Some(case.into()),
-        incident_id: None,
-        observable_id: None,
-        technique: technique.into(),
-        technique_name: name.into(),
-        domain: Domain::EnterpriseAttack,
-        tactic: tactic.into(),
-        tactic_id: None,
-        confidence_score: 60,
-        detection_method: "edr".into(),
-        detection_detail: None,
-        artifacts: None,
-        impact_level: "high".into(),
-        mitigation_status: "in_progress".into(),
-        first_observed: at.clone(),
-        last_observed: at.clone(),
-        notes: None,
-        history: Vec::new(),
-        needs_review: None,
-        created_by: "legacy".into(),
-        created_at: at.clone(),
-        updated_by: "legacy".into(),
-        updated_at: at,
-        version: 1,
-    };
-    let audit = AuditEntry::new(tenant, "legacy", "mapping.create", format!("case-mappings/{}", m.id), None, Some(json!(m)), "legacy");
+    use mitre_domain::{AuditEntry, Mapping, MappingInput, MappingKind, MappingRepo, Resolved, TenantId};
+    let tenant = TenantId::parse(tenant).unwrap();
+    let resolved = Resolved { technique: mitre_attack::TechniqueId::parse(technique).unwrap(), name: name.into(), domain: Domain::EnterpriseAttack, tactic: tactic.into(), tactic_id: String::new() };
+    let input = MappingInput { case_id: Some(case.into()), confidence_score: Some(60), detection_method: Some("edr".into()), impact_level: Some("high".into()), mitigation_status: Some("in_progress".into()), ..MappingInput::default() };
+    let mut m = Mapping::create(MappingKind::Case, &tenant, &input, resolved, "legacy").unwrap();
+    m.tactic_id = None;
+    let audit = AuditEntry::of(&tenant, "legacy", "mapping.create", m.target(), None, Some(&m), "legacy");
     s.create_mapping(&m, audit).await.unwrap();
     // today's guard and counter keys name the shortname
-    assert_eq!(m.guard_sk(), format!("U#{case}#-#{technique}#{tactic}"));
+    assert_eq!(keys::guard_sk(&m.sameness()), format!("U#{case}#-#{technique}#{tactic}"));
     m.id
 }
 

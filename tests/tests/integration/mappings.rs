@@ -54,9 +54,10 @@ async fn req_if(app: &App, who: &str, method: &str, path: &str, etag: &str, body
     call_with(app, method, path, Some(who), &[("if-match", etag)], &bytes).await
 }
 
-/// Every item of a tenant (mappings, guards, audit entries).
-async fn tenant_items(app: &App, tenant: &str) -> usize {
-    let s = &app.store;
+/// Every item of a tenant (mappings, guards, audit entries), in the shared synced table the
+/// world's app works on.
+async fn tenant_items(_app: &App, tenant: &str) -> usize {
+    let s = &synced_store().await;
     let mut n = 0;
     let mut start = None;
     loop {
@@ -167,7 +168,7 @@ async fn a_mapping_lives_merges_changes_and_dies_with_its_audit_trail() {
     // PATCH and DELETE need the current ETag
     let path = format!("{P}/alert-mappings/{id}");
     let (r, _) = req(app, a, "PATCH", &path, json!({"mitigation_status": "in_progress"})).await;
-    assert_eq!((r.status, r.body["error"]["code"].as_str()), (400, Some("missing_if_match")));
+    assert_eq!((r.status, r.body["error"]["code"].as_str()), (428, Some("missing_if_match")));
     let (r, _) = req_if(app, a, "PATCH", &path, "\"1\"", json!({"mitigation_status": "in_progress"})).await;
     assert_eq!(r.status, 412);
     let (r, etag) = req_if(app, a, "PATCH", &path, "\"2\"", json!({"mitigation_status": "in_progress", "notes": "contained"})).await;
@@ -373,7 +374,7 @@ async fn bad_input_is_refused_and_writes_nothing() {
         cases.push((who, m, p, h, body, *status));
     }
     cases.extend([
-        (a, "PATCH", path.clone(), None, json!({"notes": "n"}).to_string(), 400),
+        (a, "PATCH", path.clone(), None, json!({"notes": "n"}).to_string(), 428),
         (a, "PATCH", path.clone(), Some("\"seven\""), json!({"notes": "n"}).to_string(), 400),
         (a, "PATCH", path.clone(), Some("\"9\""), json!({"notes": "n"}).to_string(), 412),
         (a, "PATCH", path.clone(), Some("\"1\""), json!({"alert_id": "X-9"}).to_string(), 422),
@@ -381,7 +382,7 @@ async fn bad_input_is_refused_and_writes_nothing() {
         (a, "PATCH", path.clone(), Some("\"1\""), json!({"technique": "T1193"}).to_string(), 422),
         (a, "PATCH", path.clone(), Some("\"1\""), json!({"surprise": 1}).to_string(), 400),
         (a, "PATCH", path.clone(), Some("\"1\""), "{not json".into(), 400),
-        (a, "DELETE", path.clone(), None, "".into(), 400),
+        (a, "DELETE", path.clone(), None, "".into(), 428),
         (a, "DELETE", path.clone(), Some("\"2\""), "".into(), 412),
         (a, "DELETE", format!("{P}/alert-mappings/not-a-ulid"), Some("\"1\""), "".into(), 404),
         (a, "GET", format!("{P}/alert-mappings?limit=0"), None, "".into(), 400),

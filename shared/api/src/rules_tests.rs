@@ -1,0 +1,227 @@
+//! The mapping rules, roles, tenant isolation and audit entries through the router, against
+//! the in-memory repositories and the small fixture catalog: no local stack needed.
+use std::sync::Arc;
+
+use mitre_attack::catalog::DomainCatalog;
+use mitre_attack::{Domain, fixtures, parse_bundle};
+use mitre_domain::{AuditFilter, AuditLog, MemoryRepos, Principal, PrincipalRepo, TenantId};
+use serde_json::{Value, json};
+
+use crate::{App, Settings, local, serve};
+
+const P: &str = "/api/v1/mitre";
+const SU: &str = "arn:aws:iam::1:user/root";
+
+struct World {
+    app: App,
+    repos: Arc<MemoryRepos>,
+}
+
+fn who(name: &str) -> String {
+    format!("arn:aws:iam::1:user/{name}")
+}
+
+async fn world() -> World {
+    let text = fixtures::small_bundle("2.1");
+    let bundle = parse_bundle(text.as_bytes(), Domain::EnterpriseAttack).unwrap();
+    let catalog = DomainCatalog::build(&bundle.objects, Domain::EnterpriseAttack, "1.0", "fixture");
+    let repos = Arc::new(MemoryRepos::new());
+    for (name, tenant, role) in [("a-viewer", "acme", "viewer"), ("a-analyst", "acme", "analyst"), ("a-admin", "acme", "admin"), ("b-analyst", "globex", "analyst"), ("b-admin", "globex", "admin")] {
+        let p = Principal::register(&who(name), tenant, role, "setup", None).unwrap();
+        let audit = mitre_domain::AuditEntry::of(&p.tenant, "setup", "principal.put", format!("principals/{}", p.principal), None, Some(&p), "setup");
+        repos.put_principal(&p, audit).await.unwrap();
+    }
+    let settings = Settings { superusers: vec![SU.into()], metric_lines: false, ..Settings::default() };
+    World { app: App::in_memory(&[catalog], repos.clone(), settings), repos }
+}
+
+struct Answer {
+    status: u16,
+    body: Value,
+    etag: Option<String>,
+}
+
+async fn call(app: &App, who: &str, method: &str, path: &str, if_match: Option<&str>, body: Value) -> Answer {
+    let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
+    if let Some(m) = if_match {
+        headers.push(("if-match".into(), m.into()));
+    }
+    let bytes = if body.is_null() { Vec::new() } else { body.to_string().into_bytes() };
+    let served = serve(app, local::apigw_request(method, path, &headers, &bytes, Some(who))).await;
+    let etag = served.response.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let body = match served.response.body() {
+        lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap_or(Value::Null),
+        _ => Value::Null,
+    };
+    Answer { status: served.response.status().as_u16(), body, etag }
+}
+
+async fn audit_actions(repos: &MemoryRepos, tenant: &str) -> Vec<String> {
+    let filter = AuditFilter { tenant: Some(TenantId::parse(tenant).unwrap()), ..AuditFilter::default() };
+    let page = repos.list_audit(&filter, 500, None).await.unwrap();
+    page.items.into_iter().rev().map(|e| e.action).filter(|a| a.starts_with("mapping.")).collect()
+}
+
+#[tokio::test]
+async fn create_merge_update_delete_with_versions_and_audit() {
+    let w = world().await;
+    let (app, a) = (&w.app, &who("a-analyst"));
+    let body = json!({"alert_id": "A-1", "technique": "T1059.001", "confidence_score": 40, "first_observed": "2026-01-02T00:00:00Z", "last_observed": "2026-01-03T00:00:00Z"});
+    let r = call(app, a, "POST", &format!("{P}/alert-mappings"), None, body).await;
+    assert_eq!((r.status, r.etag.as_deref()), (201, Some("\"1\"")), "{}", r.body);
+    assert_eq!((r.body["tactic"].as_str(), r.body["detection_method"].as_str(), r.body["impact_level"].as_str()), (Some("execution"), Some("manual_analysis"), Some("medium")));
+    let id = r.body["id"].as_str().unwrap().to_string();
+    // the same alert, technique and tactic again merges: union of windows, higher confidence
+    let again = json!({"alert_id": "A-1", "technique": "t1059.001", "confidence_score": 70, "first_observed": "2026-01-01T00:00:00Z", "last_observed": "2026-01-02T00:00:00Z"});
+    let r = call(app, a, "POST", &format!("{P}/alert-mappings"), None, again).await;
+    assert_eq!((r.status, r.body["id"].as_str(), r.body["version"].as_u64()), (200, Some(id.as_str()), Some(2)));
+    assert_eq!((r.body["confidence_score"].as_u64(), r.body["first_observed"].as_str(), r.body["last_observed"].as_str()), (Some(70), Some("2026-01-01T00:00:00.000Z"), Some("2026-01-03T00:00:00.000Z")));
+
+    let path = format!("{P}/alert-mappings/{id}");
+    // no precondition: 428; a stale one: 412 and nothing changes; `*`: any current version
+    let r = call(app, a, "PATCH", &path, None, json!({"notes": "x"})).await;
+    assert_eq!((r.status, r.body["error"]["code"].as_str()), (428, Some("missing_if_match")));
+    let r = call(app, a, "PATCH", &path, Some("\"1\""), json!({"notes": "x"})).await;
+    assert_eq!(r.status, 412);
+    let r = call(app, a, "PATCH", &path, Some("W/\"2\""), json!({"impact_level": "high"})).await;
+    assert_eq!((r.status, r.etag.as_deref(), r.body["impact_level"].as_str()), (200, Some("\"3\""), Some("high")));
+    let r = call(app, a, "PATCH", &path, Some("*"), json!({"mitigation_status": "completed"})).await;
+    assert_eq!((r.status, r.body["version"].as_u64(), r.body["notes"].as_str()), (200, Some(4), None));
+    // entity ids never change; a tactic the technique lacks is refused with the allowed ones
+    let r = call(app, a, "PATCH", &path, Some("*"), json!({"alert_id": "A-2"})).await;
+    assert_eq!((r.status, r.body["error"]["details"]["field"].as_str()), (422, Some("alert_id")));
+    let r = call(app, a, "PATCH", &path, Some("*"), json!({"tactic": "persistence"})).await;
+    assert_eq!((r.status, r.body["error"]["details"]["allowed"].clone()), (422, json!(["execution"])));
+    // moving onto another mapping's observation is a conflict
+    let other = call(app, a, "POST", &format!("{P}/alert-mappings"), None, json!({"alert_id": "A-1", "technique": "T1059"})).await;
+    assert_eq!(other.status, 201);
+    let r = call(app, a, "PATCH", &path, Some("*"), json!({"technique": "T1059"})).await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    // delete: stale refused, current accepted, then gone
+    let r = call(app, a, "DELETE", &path, Some("\"3\""), Value::Null).await;
+    assert_eq!(r.status, 412);
+    let r = call(app, a, "DELETE", &path, Some("\"4\""), Value::Null).await;
+    assert_eq!(r.status, 204);
+    assert_eq!(call(app, a, "GET", &path, None, Value::Null).await.status, 404);
+    // one audit entry per write, none for refused ones
+    assert_eq!(audit_actions(&w.repos, "acme").await, ["mapping.create", "mapping.merge", "mapping.update", "mapping.update", "mapping.create", "mapping.delete"]);
+}
+
+#[tokio::test]
+async fn roles_decide_who_reads_and_who_writes() {
+    let w = world().await;
+    let app = &w.app;
+    let body = json!({"incident_id": "I-1", "technique": "T1059.001"});
+    assert_eq!(call(app, &who("a-viewer"), "POST", &format!("{P}/incident-mappings"), None, body.clone()).await.status, 403);
+    // a superuser of MITRE_SUPERUSERS belongs to no tenant: no tenant data to write
+    assert_eq!(call(app, SU, "POST", &format!("{P}/incident-mappings"), None, body.clone()).await.status, 403);
+    assert_eq!(call(app, &who("stranger"), "GET", &format!("{P}/incident-mappings"), None, Value::Null).await.status, 403);
+    let r = call(app, &who("a-analyst"), "POST", &format!("{P}/incident-mappings"), None, body).await;
+    assert_eq!(r.status, 201);
+    let r = call(app, &who("a-viewer"), "GET", &format!("{P}/incident-mappings?incident_id=I-1"), None, Value::Null).await;
+    assert_eq!((r.status, r.body["items"].as_array().unwrap().len()), (200, 1));
+    // the audit log: admins read their own tenant's, not another's; analysts none; superusers any
+    assert_eq!(call(app, &who("a-analyst"), "GET", &format!("{P}/audit"), None, Value::Null).await.status, 403);
+    let r = call(app, &who("a-admin"), "GET", &format!("{P}/audit?action=mapping.create"), None, Value::Null).await;
+    assert_eq!((r.status, r.body["items"].as_array().unwrap().len()), (200, 1));
+    assert_eq!(call(app, &who("a-admin"), "GET", &format!("{P}/audit?tenant=globex"), None, Value::Null).await.status, 403);
+    let r = call(app, SU, "GET", &format!("{P}/audit?tenant=acme&action=mapping.create"), None, Value::Null).await;
+    assert_eq!((r.status, r.body["items"].as_array().unwrap().len()), (200, 1));
+    assert_eq!(call(app, SU, "GET", &format!("{P}/audit?tenant=Not%20A%20Tenant"), None, Value::Null).await.status, 400);
+    // the registry is the superusers'
+    let arn = "arn%3Aaws%3Aiam%3A%3A1%3Auser%2Fnewcomer";
+    assert_eq!(call(app, &who("a-admin"), "PUT", &format!("{P}/admin/principals/{arn}"), None, json!({"tenant": "acme", "role": "viewer"})).await.status, 403);
+    let r = call(app, SU, "PUT", &format!("{P}/admin/principals/{arn}"), None, json!({"tenant": "acme", "role": "viewer"})).await;
+    assert_eq!((r.status, r.body["role"].as_str()), (201, Some("viewer")));
+    let r = call(app, SU, "PUT", &format!("{P}/admin/principals/{arn}"), None, json!({"tenant": "-acme", "role": "viewer"})).await;
+    assert_eq!((r.status, r.body["error"]["details"]["field"].as_str()), (422, Some("tenant")));
+    assert_eq!(call(app, &who("newcomer"), "GET", &format!("{P}/incident-mappings"), None, Value::Null).await.status, 200);
+    assert_eq!(call(app, SU, "DELETE", &format!("{P}/admin/principals/{arn}"), None, Value::Null).await.status, 204);
+    assert_eq!(call(app, &who("newcomer"), "GET", &format!("{P}/incident-mappings"), None, Value::Null).await.status, 403);
+}
+
+#[tokio::test]
+async fn another_tenants_ids_answer_like_missing_ones() {
+    let w = world().await;
+    let app = &w.app;
+    let r = call(app, &who("a-analyst"), "POST", &format!("{P}/case-mappings"), None, json!({"case_id": "C-1", "technique": "T1059.001"})).await;
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let path = format!("{P}/case-mappings/{id}");
+    let b = &who("b-analyst");
+    let missing = format!("{P}/case-mappings/01ARZ3NDEKTSV4RRFFQ69G5FAV");
+    for (method, p, if_match, body) in [
+        ("GET", &path, None, Value::Null),
+        ("PATCH", &path, Some("*"), json!({"notes": "mine now"})),
+        ("DELETE", &path, Some("*"), Value::Null),
+        ("GET", &missing, None, Value::Null),
+    ] {
+        let r = call(app, b, method, p, if_match, body).await;
+        assert_eq!((r.status, r.body["error"]["code"].as_str()), (404, Some("not_found")), "{method} {p}");
+    }
+    let r = call(app, b, "GET", &format!("{P}/case-mappings?case_id=C-1"), None, Value::Null).await;
+    assert_eq!(r.body["items"], json!([]));
+    // the same case id in the other tenant is another mapping
+    let r = call(app, b, "POST", &format!("{P}/case-mappings"), None, json!({"case_id": "C-1", "technique": "T1059.001"})).await;
+    assert_eq!(r.status, 201);
+    assert_ne!(r.body["id"].as_str(), Some(id.as_str()));
+    assert_eq!(audit_actions(&w.repos, "acme").await, ["mapping.create"], "globex's calls left acme's log alone");
+}
+
+#[tokio::test]
+async fn the_catalog_decides_techniques_and_bad_input_writes_nothing() {
+    let w = world().await;
+    let (app, a) = (&w.app, &who("a-analyst"));
+    let post = |body: Value| async move { call(app, a, "POST", &format!("{P}/alert-mappings"), None, body).await };
+    // a revoked technique names its replacement; a deprecated one is refused
+    let r = post(json!({"alert_id": "A-1", "technique": "T1000"})).await;
+    assert_eq!((r.status, r.body["error"]["details"]["revoked_by"].as_str()), (422, Some("T1059")));
+    assert_eq!(post(json!({"alert_id": "A-1", "technique": "T1001"})).await.status, 422);
+    for (body, status, field) in [
+        (json!({"alert_id": "A-1"}), 422, "technique"),
+        (json!({"alert_id": "A-1", "technique": "T9999"}), 422, "technique"),
+        (json!({"technique": "T1059"}), 422, "alert_id"),
+        (json!({"incident_id": "I-1", "technique": "T1059"}), 422, "incident_id"),
+        (json!({"alert_id": "A 1", "technique": "T1059"}), 422, "alert_id"),
+        (json!({"alert_id": "A-1", "technique": "T1059", "confidence_score": 0}), 422, "confidence_score"),
+        (json!({"alert_id": "A-1", "technique": "T1059", "detection_method": "psychic"}), 422, "detection_method"),
+        (json!({"alert_id": "A-1", "technique": "T1059", "impact_level": "apocalyptic"}), 422, "impact_level"),
+        (json!({"alert_id": "A-1", "technique": "T1059", "mitigation_status": "done"}), 422, "mitigation_status"),
+        (json!({"alert_id": "A-1", "technique": "T1059", "first_observed": "2026-02-01T00:00:00Z", "last_observed": "2026-01-01T00:00:00Z"}), 422, "first_observed"),
+        (json!({"alert_id": "A-1", "technique": "T1059", "last_observed": "tomorrow"}), 422, "last_observed"),
+        (json!({"alert_id": "A-1", "technique": "T1059", "artifacts": "x".repeat(64 * 1024 + 1)}), 422, "artifacts"),
+    ] {
+        let r = post(body.clone()).await;
+        assert_eq!((r.status, r.body["error"]["details"]["field"].as_str()), (status, Some(field)), "{body}");
+    }
+    let r = post(json!({"alert_id": "A-1", "technique": "T1059", "surprise": true})).await;
+    assert_eq!((r.status, r.body["error"]["code"].as_str()), (400, Some("invalid_body")));
+    let r = call(app, a, "GET", &format!("{P}/alert-mappings?cursor=nope"), None, Value::Null).await;
+    assert_eq!((r.status, r.body["error"]["details"]["parameter"].as_str()), (400, Some("cursor")));
+    assert!(audit_actions(&w.repos, "acme").await.is_empty(), "nothing was written");
+}
+
+#[tokio::test]
+async fn lists_page_through_every_mapping_once() {
+    let w = world().await;
+    let (app, a) = (&w.app, &who("a-analyst"));
+    let mut made = Vec::new();
+    for i in 0..7 {
+        let r = call(app, a, "POST", &format!("{P}/observable-mappings"), None, json!({"observable_id": format!("O-{i}"), "technique": "T1059.001"})).await;
+        made.push(r.body["id"].as_str().unwrap().to_string());
+    }
+    made.sort();
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let r = call(app, a, "GET", &format!("{P}/observable-mappings?limit=3{cursor}"), None, Value::Null).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        seen.extend(r.body["items"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_string()));
+        match r.body["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, made);
+    let r = call(app, a, "GET", &format!("{P}/observable-mappings?tactic=TA0002&technique=T1059.001&observable_id=O-3"), None, Value::Null).await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
+}

@@ -1,0 +1,292 @@
+//! Technique mappings: `T#{tenant}#M#{kind}` / `M#{id}`, listed by entity on gsi1 and gsi2 and
+//! by technique on gsi3, with a uniqueness guard per observation and use counters per
+//! (technique, tactic) in `MAPSTATS`.
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use mitre_domain::{AuditEntry, Mapping, MappingFilter, MappingKind, MappingRepo, Page, RepoError, TenantId, WriteError, cursor};
+use serde::{Deserialize, Serialize};
+
+use super::{audit_put, cancellation_codes, condition_failed, store_write_error};
+use crate::ddb::{Filter, Item, Query, from_item, key, s, to_item};
+use crate::error::StoreError;
+use crate::{Store, keys};
+
+/// A mapping as stored, with its index keys.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MappingItem {
+    pk: String,
+    sk: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi1pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi1sk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi2pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi2sk: Option<String>,
+    gsi3pk: String,
+    gsi3sk: String,
+    #[serde(flatten)]
+    pub mapping: Mapping,
+}
+
+impl MappingItem {
+    pub fn new(m: &Mapping) -> MappingItem {
+        let (tenant, kind) = (m.tenant.as_str(), m.kind.as_str());
+        let mut slots: [(Option<String>, Option<String>); 2] = Default::default();
+        for (position, field) in m.kind.entity_fields().iter().enumerate() {
+            if let Some(v) = m.entity(field) {
+                slots[position] = (Some(keys::mapping_entity_index(tenant, kind, position, field, v).1), Some(m.id.clone()));
+            }
+        }
+        let [(gsi1pk, gsi1sk), (gsi2pk, gsi2sk)] = slots;
+        MappingItem {
+            pk: keys::mapping_pk(tenant, kind),
+            sk: keys::mapping_sk(&m.id),
+            gsi1pk,
+            gsi1sk,
+            gsi2pk,
+            gsi2sk,
+            gsi3pk: keys::technique_gsi(m.technique.as_str()),
+            gsi3sk: keys::technique_gsi_sk(tenant, kind, &m.id),
+            mapping: m.clone(),
+        }
+    }
+}
+
+pub fn mapping_from_item(item: Item) -> Result<Mapping, StoreError> {
+    from_item::<MappingItem>(item).map(|i| i.mapping)
+}
+
+fn pk_of(m: &Mapping) -> String {
+    keys::mapping_pk(m.tenant.as_str(), m.kind.as_str())
+}
+
+fn guard_put(table: &str, m: &Mapping) -> Result<TransactWriteItem, StoreError> {
+    let item = HashMap::from([("pk".to_string(), s(pk_of(m))), ("sk".to_string(), s(keys::guard_sk(&m.sameness()))), ("mapping_id".to_string(), s(&m.id))]);
+    let put = Put::builder().table_name(table).set_item(Some(item)).condition_expression("attribute_not_exists(pk)").build()?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+fn guard_delete(table: &str, m: &Mapping) -> Result<TransactWriteItem, StoreError> {
+    let del = Delete::builder().table_name(table).set_key(Some(key(pk_of(m), keys::guard_sk(&m.sameness())))).build()?;
+    Ok(TransactWriteItem::builder().delete(del).build())
+}
+
+/// `ADD count :d` on a counter; for a use counter also what it counts.
+fn counter(table: &str, pk: &str, sk: String, delta: i64, of: Option<&Mapping>) -> Result<TransactWriteItem, StoreError> {
+    let mut u = Update::builder()
+        .table_name(table)
+        .set_key(Some(key(pk, sk)))
+        .expression_attribute_names("#n", "count")
+        .expression_attribute_values(":d", AttributeValue::N(delta.to_string()));
+    let expr = match of {
+        Some(m) => {
+            u = u.expression_attribute_values(":t", s(m.technique.as_str())).expression_attribute_values(":a", s(&m.tactic));
+            match &m.tactic_id {
+                Some(id) => {
+                    u = u.expression_attribute_values(":i", s(id));
+                    "ADD #n :d SET technique = :t, tactic = :a, tactic_id = :i"
+                }
+                None => "ADD #n :d SET technique = :t, tactic = :a",
+            }
+        }
+        None => "ADD #n :d",
+    };
+    Ok(TransactWriteItem::builder().update(u.update_expression(expr).build()?).build())
+}
+
+/// The use counter of the mapping's (technique, tactic identity).
+fn use_counter(table: &str, m: &Mapping, delta: i64) -> Result<TransactWriteItem, StoreError> {
+    counter(table, keys::STATS_PK, keys::use_counter_sk(m.technique.as_str(), m.tactic_key()), delta, Some(m))
+}
+
+/// The counter of mappings flagged for an analyst, when `old` to `new` changes it.
+fn review_counter(table: &str, old: Option<&Mapping>, new: Option<&Mapping>) -> Result<Option<TransactWriteItem>, StoreError> {
+    let flagged = |m: Option<&Mapping>| m.is_some_and(|m| m.needs_review.is_some()) as i64;
+    let delta = flagged(new) - flagged(old);
+    (delta != 0).then(|| counter(table, keys::CATALOG_PK, keys::REVIEW_SK.into(), delta, None)).transpose()
+}
+
+fn versioned_put(table: &str, m: &Mapping, at_version: Option<u64>) -> Result<TransactWriteItem, StoreError> {
+    let b = Put::builder().table_name(table).set_item(Some(to_item(&MappingItem::new(m))?));
+    let b = match at_version {
+        Some(v) => b.condition_expression("version = :v").expression_attribute_values(":v", AttributeValue::N(v.to_string())),
+        None => b.condition_expression("attribute_not_exists(pk)"),
+    };
+    Ok(TransactWriteItem::builder().put(b.build()?).build())
+}
+
+impl Store {
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Result<(), Vec<Option<String>>>, StoreError> {
+        match self.ddb.transact_write_items().set_transact_items(Some(items)).send().await {
+            Ok(_) => Ok(Ok(())),
+            Err(e) => match cancellation_codes(&e) {
+                Some(codes) => Ok(Err(codes)),
+                None => Err(StoreError::dynamo("TransactWriteItems", e)),
+            },
+        }
+    }
+}
+
+#[async_trait]
+impl MappingRepo for Store {
+    async fn mapping(&self, tenant: &TenantId, kind: MappingKind, id: &str) -> Result<Option<Mapping>, RepoError> {
+        Ok(self.get_item::<MappingItem>(&keys::mapping_pk(tenant.as_str(), kind.as_str()), &keys::mapping_sk(id)).await?.map(|i| i.mapping))
+    }
+
+    async fn same_mapping(&self, m: &Mapping) -> Result<Option<Mapping>, RepoError> {
+        #[derive(Deserialize)]
+        struct Guard {
+            mapping_id: String,
+        }
+        match self.get_item::<Guard>(&pk_of(m), &keys::guard_sk(&m.sameness())).await? {
+            Some(g) => self.mapping(&m.tenant, m.kind, &g.mapping_id).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn create_mapping(&self, m: &Mapping, audit: AuditEntry) -> Result<(), WriteError> {
+        let t = &self.table;
+        let items = (|| Ok::<_, StoreError>(vec![versioned_put(t, m, None)?, guard_put(t, m)?, audit_put(t, audit)?, use_counter(t, m, 1)?]))().map_err(store_write_error)?;
+        match self.transact(items).await.map_err(store_write_error)? {
+            Ok(()) => Ok(()),
+            Err(codes) if condition_failed(&codes, 1) || condition_failed(&codes, 0) => Err(WriteError::Duplicate),
+            Err(codes) => Err(store_write_error(StoreError::Dynamo { op: "TransactWriteItems", message: format!("cancelled: {codes:?}") })),
+        }
+    }
+
+    async fn update_mapping(&self, old: &Mapping, new: &Mapping, audit: AuditEntry) -> Result<(), WriteError> {
+        let t = &self.table;
+        let moved = old.sameness() != new.sameness();
+        let items = (|| {
+            let mut items = vec![versioned_put(t, new, Some(old.version))?];
+            if moved {
+                items.push(guard_delete(t, old)?);
+                items.push(guard_put(t, new)?);
+            }
+            items.push(audit_put(t, audit)?);
+            if (old.technique.as_str(), old.tactic_key()) != (new.technique.as_str(), new.tactic_key()) {
+                items.push(use_counter(t, old, -1)?);
+                items.push(use_counter(t, new, 1)?);
+            }
+            items.extend(review_counter(t, Some(old), Some(new))?);
+            Ok::<_, StoreError>(items)
+        })()
+        .map_err(store_write_error)?;
+        match self.transact(items).await.map_err(store_write_error)? {
+            Ok(()) => Ok(()),
+            Err(codes) if condition_failed(&codes, 0) => Err(WriteError::Stale),
+            Err(codes) if moved && condition_failed(&codes, 2) => Err(WriteError::Duplicate),
+            Err(codes) => Err(store_write_error(StoreError::Dynamo { op: "TransactWriteItems", message: format!("cancelled: {codes:?}") })),
+        }
+    }
+
+    async fn delete_mapping(&self, m: &Mapping, audit: AuditEntry) -> Result<(), WriteError> {
+        let t = &self.table;
+        let items = (|| {
+            let del = Delete::builder()
+                .table_name(t)
+                .set_key(Some(key(pk_of(m), keys::mapping_sk(&m.id))))
+                .condition_expression("version = :v")
+                .expression_attribute_values(":v", AttributeValue::N(m.version.to_string()))
+                .build()?;
+            let mut items = vec![TransactWriteItem::builder().delete(del).build(), guard_delete(t, m)?, audit_put(t, audit)?, use_counter(t, m, -1)?];
+            items.extend(review_counter(t, Some(m), None)?);
+            Ok::<_, StoreError>(items)
+        })()
+        .map_err(store_write_error)?;
+        match self.transact(items).await.map_err(store_write_error)? {
+            Ok(()) => Ok(()),
+            Err(codes) if condition_failed(&codes, 0) => Err(WriteError::Stale),
+            Err(codes) => Err(store_write_error(StoreError::Dynamo { op: "TransactWriteItems", message: format!("cancelled: {codes:?}") })),
+        }
+    }
+
+    async fn list_mappings(&self, tenant: &TenantId, kind: MappingKind, filter: &MappingFilter, limit: usize, cursor: Option<&str>) -> Result<Page<Mapping>, RepoError> {
+        let (tenant_s, kind_s) = (tenant.as_str(), kind.as_str());
+        let mut f = Filter::default();
+        let mut access: Option<Query<'_>> = None;
+        // The first entity condition picks its index; the rest filter.
+        for (field, value) in &filter.entities {
+            let position = kind.entity_fields().iter().position(|x| x == field).ok_or_else(|| RepoError::Backend(format!("a {kind} mapping has no {field}")))?;
+            if access.is_none() {
+                let (index, pk) = keys::mapping_entity_index(tenant_s, kind_s, position, field, value);
+                access = Some(Query { index: Some(index), pk, ..Query::default() });
+            } else {
+                f.compare(field, "=", value.as_str());
+            }
+        }
+        if let Some(t) = &filter.technique {
+            if access.is_none() {
+                access = Some(Query { index: Some(keys::GSI3), pk: keys::technique_gsi(t.as_str()), sk_prefix: Some(keys::technique_gsi_tenant_prefix(tenant_s, kind_s)), ..Query::default() });
+            } else {
+                f.compare("technique", "=", t.as_str());
+            }
+        }
+        if let Some(t) = &filter.tactic {
+            match &t.stix_id {
+                Some(id) => f.equals_or_absent_then("tactic_id", id.as_str(), "tactic", t.shortname.as_str()),
+                None => f.compare("tactic", "=", t.shortname.as_str()),
+            };
+        }
+        if let Some(from) = filter.observed_from {
+            f.compare("last_observed", ">=", from.to_string());
+        }
+        if let Some(to) = filter.observed_to {
+            f.compare("first_observed", "<=", to.to_string());
+        }
+        let mut q = access.unwrap_or_else(|| Query { pk: keys::mapping_pk(tenant_s, kind_s), sk_prefix: Some(keys::MAPPING_SK_PREFIX.into()), ..Query::default() });
+        q.filter = f;
+        let fingerprint = cursor::fingerprint(&(tenant, kind, filter));
+        let start = cursor.map(|c| crate::ddb::cursor_key(c, &fingerprint)).transpose()?;
+        let (page, next) = self.query_filled(&q, start, limit).await?;
+        let items = page.into_iter().map(mapping_from_item).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page { items, next_cursor: next.map(|k| crate::ddb::key_cursor(&k, &fingerprint)) })
+    }
+}
+
+/// One (technique, tactic) in use, with its mapping count across tenants.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct TechniqueUse {
+    pub technique: String,
+    /// The tactic's shortname when a mapping last wrote the counter.
+    pub tactic: String,
+    /// The tactic's STIX id; absent on counters of mappings written before identities were stored.
+    #[serde(default)]
+    pub tactic_id: Option<String>,
+    pub count: i64,
+}
+
+impl TechniqueUse {
+    /// Whether `m` is counted here.
+    pub fn counts(&self, m: &Mapping) -> bool {
+        m.technique.as_str() == self.technique && m.tactic_key() == self.tactic_id.as_deref().unwrap_or(&self.tactic)
+    }
+}
+
+impl Store {
+    /// Every (technique, tactic) that mappings use, across tenants: one Query.
+    pub async fn technique_uses(&self) -> Result<Vec<TechniqueUse>, StoreError> {
+        let items = self.query_partition(None, keys::STATS_PK, Some(keys::USE_COUNTER_SK_PREFIX)).await?;
+        let uses: Vec<TechniqueUse> = items.into_iter().map(from_item).collect::<Result<_, _>>()?;
+        Ok(uses.into_iter().filter(|u| u.count > 0).collect())
+    }
+
+    /// How many mappings are flagged for an analyst.
+    pub async fn review_count(&self) -> Result<i64, StoreError> {
+        #[derive(Deserialize)]
+        struct C {
+            count: i64,
+        }
+        Ok(self.get_item::<C>(keys::CATALOG_PK, keys::REVIEW_SK).await?.map(|c| c.count).unwrap_or(0))
+    }
+
+    /// Every mapping of `technique`, in every tenant.
+    pub async fn mappings_of_technique(&self, technique: &str) -> Result<Vec<Mapping>, StoreError> {
+        let items = self.query_partition(Some(keys::GSI3), &keys::technique_gsi(technique), None).await?;
+        items.into_iter().map(mapping_from_item).collect()
+    }
+}

@@ -1,0 +1,15 @@
+//! The repositories' contract (mitre_domain::contract), kept by the DynamoDB implementations
+//! against DynamoDB Local; `cargo test -p mitre-domain` runs the same suite in memory.
+use mitre_domain::contract;
+use mitre_tests::spawn_app;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dynamodb_repositories_keep_the_contract() {
+    let app = spawn_app().await;
+    let store = &app.store;
+    contract::mappings_keep_their_rules(store).await;
+    contract::tenants_never_meet(store).await;
+    contract::lists_filter_and_page(store).await;
+    contract::principals_are_registered_and_removed(store).await;
+    contract::the_audit_log_reads_newest_first(store).await;
+}
