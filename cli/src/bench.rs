@@ -21,7 +21,7 @@ pub fn parse(bundle: &Path, previous: Option<&Path>, rounds: u32) -> Result<Exit
         }
         None => Manifest::default(),
     };
-    let encoded = previous_manifest.encode();
+    let encoded = previous_manifest.encode()?;
     let mut best = f64::MAX;
     let mut changed = 0;
     let mut removed = 0;
@@ -61,7 +61,7 @@ pub async fn api(store: mitre_store::Store, iterations: usize) -> Result<ExitCod
     let app = App::new(store, Settings { metric_lines: false, superusers: vec![principal.unwrap_or_default().to_string()], ..Settings::default() });
     let before = rss();
     let t = Instant::now();
-    let first = serve(&app, apigw_request("GET", "/api/v1/mitre/techniques/T1059.001", &[], b"", principal)).await;
+    let first = serve(&app, apigw_request("GET", "/api/v1/mitre/techniques/T1059.001", &[], b"", principal)?).await;
     let cold = t.elapsed().as_secs_f64();
     anyhow::ensure!(first.response.status() == 200, "the catalog is not synced (status {})", first.response.status());
     let after = rss();
@@ -79,7 +79,7 @@ pub async fn api(store: mitre_store::Store, iterations: usize) -> Result<ExitCod
         let mut calls = 0;
         for _ in 0..iterations {
             let t = Instant::now();
-            let s = serve(&app, apigw_request("GET", path, &[], b"", principal)).await;
+            let s = serve(&app, apigw_request("GET", path, &[], b"", principal)?).await;
             times.push(t.elapsed().as_secs_f64() * 1e3);
             calls += s.ddb_calls;
             anyhow::ensure!(s.response.status() == 200, "{path} answered {}", s.response.status());

@@ -49,8 +49,15 @@ async fn respond(app: &App, req: hyper::Request<Incoming>) -> hyper::Response<Fu
         .collect();
     let principal = parts.headers.get(DEV_PRINCIPAL_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
     let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let lreq = apigw_request(parts.method.as_str(), path, &headers, &body, principal.as_deref());
-    let resp = handle(app, lreq).await;
+    let resp = match apigw_request(parts.method.as_str(), path, &headers, &body, principal.as_deref()) {
+        Ok(lreq) => handle(app, lreq).await,
+        Err(e) => {
+            let mut r = lambda_http::Response::new(lambda_http::Body::Text(e.body().to_string()));
+            *r.status_mut() = e.status();
+            r.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+            r
+        }
+    };
     let (rparts, rbody) = resp.into_parts();
     let bytes = match rbody {
         lambda_http::Body::Empty => Bytes::new(),

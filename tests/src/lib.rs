@@ -185,7 +185,7 @@ pub const ALICE: &str = "arn:aws:iam::123456789012:user/alice";
 
 /// Calls the API through the router, as API Gateway would deliver the request.
 pub async fn call(app: &mitre_api::App, method: &str, path: &str, principal: Option<&str>, body: &[u8]) -> Answer {
-    let req = mitre_api::local::apigw_request(method, path, &[("content-type".into(), "application/json".into())], body, principal);
+    let req = mitre_api::local::apigw_request(method, path, &[("content-type".into(), "application/json".into())], body, principal).expect("a request");
     let served = mitre_api::serve(app, req).await;
     let status = served.response.status().as_u16();
     let text = match served.response.body() {
@@ -213,7 +213,7 @@ pub async fn register(store: &Store, arn: &str, tenant: &str, role: mitre_store:
 pub async fn call_with(app: &mitre_api::App, method: &str, path: &str, principal: Option<&str>, headers: &[(&str, &str)], body: &[u8]) -> (Answer, Option<String>) {
     let mut h: Vec<(String, String)> = vec![("content-type".into(), "application/json".into())];
     h.extend(headers.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let req = mitre_api::local::apigw_request(method, path, &h, body, principal);
+    let req = mitre_api::local::apigw_request(method, path, &h, body, principal).expect("a request");
     let served = mitre_api::serve(app, req).await;
     let status = served.response.status().as_u16();
     let etag = served.response.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_string);

@@ -55,16 +55,14 @@ pub struct FixedCatalogs {
 }
 
 impl FixedCatalogs {
-    pub fn new(catalogs: &[DomainCatalog]) -> FixedCatalogs {
-        let snapshots = catalogs
-            .iter()
-            .map(|c| {
-                let key = format!("memory/{}/{}", c.domain, c.version);
-                let state = DomainState { version: Some(c.version.clone()), snapshot_key: Some(key.clone()), ..DomainState::default() };
-                (c.domain, (key, c.encode(), state))
-            })
-            .collect();
-        FixedCatalogs { snapshots }
+    pub fn new(catalogs: &[DomainCatalog]) -> std::io::Result<FixedCatalogs> {
+        let mut snapshots = HashMap::new();
+        for c in catalogs {
+            let key = format!("memory/{}/{}", c.domain, c.version);
+            let state = DomainState { version: Some(c.version.clone()), snapshot_key: Some(key.clone()), ..DomainState::default() };
+            snapshots.insert(c.domain, (key, c.encode()?, state));
+        }
+        Ok(FixedCatalogs { snapshots })
     }
 }
 

@@ -106,8 +106,8 @@ impl App {
     }
 
     /// The API over fixed catalogs and in-memory repositories (no AWS at all).
-    pub fn in_memory(catalogs: &[mitre_attack::catalog::DomainCatalog], repos: Arc<MemoryRepos>, settings: Settings) -> App {
-        App::with(Arc::new(backend::FixedCatalogs::new(catalogs)), repos.clone(), repos.clone(), repos, settings)
+    pub fn in_memory(catalogs: &[mitre_attack::catalog::DomainCatalog], repos: Arc<MemoryRepos>, settings: Settings) -> std::io::Result<App> {
+        Ok(App::with(Arc::new(backend::FixedCatalogs::new(catalogs)?), repos.clone(), repos.clone(), repos, settings))
     }
 
     pub fn with(
@@ -277,7 +277,7 @@ async fn dispatch(app: &App, req: &Request) -> (String, Result<Reply, ApiError>)
         // The OpenAPI document holds no tenant data and a client needs it before its principal is
         // registered: any caller API Gateway authenticated reads it, and no table is read for it.
         if matched.spec.id == RouteId::GetOpenApi {
-            return Ok(Reply::json(openapi::document()));
+            return Ok(Reply::json(openapi::document()?));
         }
         let tenant_route = matches!(matched.spec.tag, "mappings" | "admin" | "integrity");
         let who = identity::identify(app, &caller, !tenant_route).await?;
@@ -375,7 +375,7 @@ mod tests {
     }
 
     async fn status_and_body(app: &App, path: &str, principal: Option<&str>) -> (u16, Value) {
-        let served = serve(app, local::apigw_request("GET", path, &[], b"", principal)).await;
+        let served = serve(app, local::apigw_request("GET", path, &[], b"", principal).unwrap()).await;
         let body = match served.response.body() {
             Body::Text(t) => serde_json::from_str(t).unwrap_or(Value::Null),
             _ => Value::Null,

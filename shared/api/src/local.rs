@@ -12,7 +12,7 @@ pub const DEV_PRINCIPAL_HEADER: &str = "x-dev-principal-arn";
 
 /// Builds the API Gateway event for `method path?query` with `headers` and `body`. The caller
 /// is `principal` (None: a request without a verified identity).
-pub fn apigw_request(method: &str, path_and_query: &str, headers: &[(String, String)], body: &[u8], principal: Option<&str>) -> Request {
+pub fn apigw_request(method: &str, path_and_query: &str, headers: &[(String, String)], body: &[u8], principal: Option<&str>) -> Result<Request, crate::ApiError> {
     let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
     let mut hmap = Map::new();
     for (k, v) in headers {
@@ -58,5 +58,5 @@ pub fn apigw_request(method: &str, path_and_query: &str, headers: &[(String, Str
         "body": STANDARD.encode(body),
         "isBase64Encoded": true,
     });
-    lambda_http::request::from_str(&event.to_string()).expect("a well-formed API Gateway event")
+    lambda_http::request::from_str(&event.to_string()).map_err(|e| crate::ApiError::BadRequest { code: "invalid_request", message: format!("the request cannot be served: {e}"), details: None })
 }

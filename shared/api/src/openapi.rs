@@ -167,8 +167,8 @@ fn operation(r: &RouteSpec) -> utoipa::openapi::path::Operation {
 }
 
 /// The document, built once.
-pub fn document() -> Value {
-    static DOC: OnceLock<Value> = OnceLock::new();
+pub fn document() -> Result<Value, crate::ApiError> {
+    static DOC: OnceLock<Result<Value, String>> = OnceLock::new();
     DOC.get_or_init(|| {
         let mut paths = PathsBuilder::new();
         for r in ROUTES {
@@ -220,9 +220,10 @@ pub fn document() -> Value {
             .paths(paths.build())
             .components(Some(components))
             .build();
-        serde_json::to_value(&api).expect("the document serialises")
+        serde_json::to_value(&api).map_err(|e| format!("the OpenAPI document does not serialise: {e}"))
     })
     .clone()
+    .map_err(crate::ApiError::Internal)
 }
 
 #[cfg(test)]
@@ -231,7 +232,7 @@ mod tests {
 
     #[test]
     fn describes_every_route_and_parameter() {
-        let doc = document();
+        let doc = document().unwrap();
         assert_eq!(doc["openapi"], "3.1.0");
         for r in ROUTES {
             let op = &doc["paths"][r.full_path()][r.method.to_lowercase()];
@@ -247,7 +248,7 @@ mod tests {
 
     #[test]
     fn every_reference_resolves_and_the_domain_types_are_the_schemas() {
-        let doc = document();
+        let doc = document().unwrap();
         fn refs(v: &Value, out: &mut Vec<String>) {
             match v {
                 Value::Object(m) => {

@@ -105,7 +105,10 @@ impl Params {
         let total = items.len();
         let mut page: Vec<(String, T)> = items.into_iter().skip(start).take(limit).collect();
         let next = if start + page.len() < total {
-            page.last().map(|(k, _)| URL_SAFE_NO_PAD.encode(serde_json::to_vec(&Cursor { k: k.clone(), f: fp.clone() }).expect("cursor")))
+            match page.last() {
+                Some((k, _)) => Some(URL_SAFE_NO_PAD.encode(serde_json::to_vec(&Cursor { k: k.clone(), f: fp.clone() }).map_err(ApiError::internal)?)),
+                None => None,
+            }
         } else {
             None
         };
@@ -126,7 +129,7 @@ mod tests {
 
     #[test]
     fn validates_parameters() {
-        let s = spec(RouteId::ListTechniques);
+        let s = spec(RouteId::ListTechniques).unwrap();
         assert!(matches!(Params::parse(s, Some("nope=1")), Err(ApiError::BadRequest { code: "unknown_parameter", .. })));
         assert!(Params::parse(s, Some("limit=1&limit=2")).is_err());
         let p = Params::parse(s, Some("limit=0")).unwrap();
@@ -142,7 +145,7 @@ mod tests {
 
     #[test]
     fn pages_walk_every_item_once() {
-        let s = spec(RouteId::ListTechniques);
+        let s = spec(RouteId::ListTechniques).unwrap();
         let items: Vec<(String, u32)> = (0..7).map(|i| (format!("k{i}"), i)).collect();
         let mut seen = Vec::new();
         let mut cursor: Option<String> = None;

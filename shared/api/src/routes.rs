@@ -112,8 +112,9 @@ pub static ROUTES: &[RouteSpec] = &[
     RouteSpec { id: RouteId::RepairCorrelations, method: "POST", path: "correlations/repair", function: "RepairCorrelationsFunction", access: Access::IntegrityRepair, summary: "Rebuild the tactic index and move or flag mappings of revoked and deprecated techniques (superusers; {\"dry_run\": true} by default)", tag: "integrity", query: &[] },
 ];
 
-pub fn spec(id: RouteId) -> &'static RouteSpec {
-    ROUTES.iter().find(|r| r.id == id).expect("every route id is in the table")
+/// The route of `id`, if the table has it.
+pub fn spec(id: RouteId) -> Option<&'static RouteSpec> {
+    ROUTES.iter().find(|r| r.id == id)
 }
 
 /// A matched route with its decoded path parameters.

@@ -32,7 +32,7 @@ async fn world() -> World {
         repos.put_principal(&p, audit).await.unwrap();
     }
     let settings = Settings { superusers: vec![SU.into()], metric_lines: false, ..Settings::default() };
-    World { app: App::in_memory(&[catalog], repos.clone(), settings), repos }
+    World { app: App::in_memory(&[catalog], repos.clone(), settings).unwrap(), repos }
 }
 
 struct Answer {
@@ -47,7 +47,7 @@ async fn call(app: &App, who: &str, method: &str, path: &str, if_match: Option<&
         headers.push(("if-match".into(), m.into()));
     }
     let bytes = if body.is_null() { Vec::new() } else { body.to_string().into_bytes() };
-    let served = serve(app, local::apigw_request(method, path, &headers, &bytes, Some(who))).await;
+    let served = serve(app, local::apigw_request(method, path, &headers, &bytes, Some(who)).unwrap()).await;
     let etag = served.response.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_string);
     let body = match served.response.body() {
         lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap_or(Value::Null),

@@ -54,7 +54,7 @@ impl<'a> Canon<'a> {
         self.s.get(self.i).copied()
     }
 
-    fn expect(&mut self, b: u8) -> Option<()> {
+    fn eat(&mut self, b: u8) -> Option<()> {
         (self.peek()? == b).then(|| self.i += 1)
     }
 
@@ -84,7 +84,7 @@ impl<'a> Canon<'a> {
     }
 
     fn object(&mut self, out: &mut Vec<u8>) -> Option<()> {
-        self.expect(b'{')?;
+        self.eat(b'{')?;
         let mut members: Vec<(Cow<'a, str>, Vec<u8>)> = Vec::new();
         if self.peek()? == b'}' {
             self.i += 1;
@@ -94,7 +94,7 @@ impl<'a> Canon<'a> {
                     return None;
                 }
                 let key = self.string()?;
-                self.expect(b':')?;
+                self.eat(b':')?;
                 let mut v = Vec::new();
                 self.value(&mut v)?;
                 members.push((key, v));
@@ -123,7 +123,7 @@ impl<'a> Canon<'a> {
     }
 
     fn array(&mut self, out: &mut Vec<u8>) -> Option<()> {
-        self.expect(b'[')?;
+        self.eat(b'[')?;
         out.push(b'[');
         if self.peek()? == b']' {
             self.i += 1;
@@ -151,7 +151,7 @@ impl<'a> Canon<'a> {
 
     /// A string's value, borrowed when it has no escapes.
     fn string(&mut self) -> Option<Cow<'a, str>> {
-        self.expect(b'"')?;
+        self.eat(b'"')?;
         let start = self.i;
         let s: &'a [u8] = self.s;
         let mut j = start;

@@ -415,10 +415,10 @@ impl DomainCatalog {
     }
 
     /// Gzip-compressed JSON.
-    pub fn encode(&self) -> Vec<u8> {
+    pub fn encode(&self) -> std::io::Result<Vec<u8>> {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
-        serde_json::to_writer(&mut gz, self).expect("catalog serialises");
-        gz.finish().expect("writing to memory")
+        serde_json::to_writer(&mut gz, self)?;
+        gz.finish()
     }
 
     pub fn decode(bytes: &[u8]) -> Result<DomainCatalog, String> {
@@ -443,7 +443,7 @@ mod tests {
         let text = small_bundle("2.0");
         let b = parse_bundle(text.as_bytes(), Domain::EnterpriseAttack).unwrap();
         let c = DomainCatalog::build(&b.objects, Domain::EnterpriseAttack, "1.0", "abc");
-        let c = DomainCatalog::decode(&c.encode()).unwrap();
+        let c = DomainCatalog::decode(&c.encode().unwrap()).unwrap();
         assert_eq!(c.tactics.iter().map(|t| t.shortname.as_str()).collect::<Vec<_>>(), ["execution", "persistence"]);
         let p = c.find_technique("t1059.001").unwrap();
         assert_eq!(p.parent.as_deref(), Some("T1059"));

@@ -124,7 +124,7 @@ impl Manifest {
     }
 
     /// Gzip-compressed text, one `hash id` line per object, sorted by id.
-    pub fn encode(&self) -> Vec<u8> {
+    pub fn encode(&self) -> std::io::Result<Vec<u8>> {
         let mut ids: Vec<_> = self.entries.iter().collect();
         ids.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let mut text = String::with_capacity(ids.len() * 96 + 32);
@@ -136,8 +136,8 @@ impl Manifest {
             text.push_str(&format!("{h:032x} {id}\n"));
         }
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        gz.write_all(text.as_bytes()).expect("writing to memory");
-        gz.finish().expect("writing to memory")
+        gz.write_all(text.as_bytes())?;
+        gz.finish()
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Manifest, String> {
@@ -186,7 +186,7 @@ mod tests {
         assert_eq!(first.added, pa.objects.len());
 
         let m = Manifest::default().after(&pa.objects, all);
-        let m = Manifest::decode(&m.encode()).unwrap();
+        let m = Manifest::decode(&m.encode().unwrap()).unwrap();
         assert_eq!(m.diff(&pa.objects, all), Diff { unchanged: pa.objects.len(), ..Diff::default() });
 
         // change one object, drop another
@@ -235,7 +235,7 @@ mod tests {
         let a = small_bundle("2.1");
         let pa = parse_bundle(a.as_bytes(), Domain::EnterpriseAttack).unwrap();
         let all = |_: &str| true;
-        let m = Manifest::decode(&Manifest::default().after(&pa.objects, all).encode()).unwrap();
+        let m = Manifest::decode(&Manifest::default().after(&pa.objects, all).encode().unwrap()).unwrap();
         assert!(m.is_canonical());
         // the same bundle pretty-printed with every object's keys in reverse order
         let v: serde_json::Value = serde_json::from_str(&a).unwrap();

@@ -31,7 +31,7 @@ impl AuditEntry {
     /// An entry made now, with a new time-ordered id: the one way entries are made.
     pub fn new(tenant: &TenantId, actor: &str, action: &str, target: String, before: Option<Value>, after: Option<Value>, request_id: &str) -> AuditEntry {
         AuditEntry {
-            id: ulid::Ulid::new().to_string(),
+            id: crate::new_id(),
             tenant: tenant.clone(),
             actor: actor.to_string(),
             action: action.to_string(),

@@ -22,10 +22,24 @@ pub use role::{Principal, Role, normalize_principal};
 pub use tenant::TenantId;
 pub use time::Timestamp;
 
+/// A new time-ordered id (ULID), strictly increasing within this process, so that entries made
+/// in the same millisecond keep the order they were made in.
+pub fn new_id() -> String {
+    static GENERATOR: std::sync::Mutex<Option<ulid::Generator>> = std::sync::Mutex::new(None);
+    let made = GENERATOR.lock().ok().and_then(|mut g| g.get_or_insert_with(ulid::Generator::new).generate().ok());
+    made.unwrap_or_else(ulid::Ulid::new).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use crate::contract;
     use crate::memory::MemoryRepos;
+
+    #[test]
+    fn ids_increase_within_a_millisecond() {
+        let ids: Vec<String> = (0..1000).map(|_| crate::new_id()).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    }
 
     #[tokio::test]
     async fn memory_repositories_keep_the_contract() {

@@ -324,7 +324,7 @@ impl Mapping {
         let [alert_id, case_id, incident_id, observable_id] = input.entities(kind)?;
         let at = Timestamp::now();
         let mut m = Mapping {
-            id: ulid::Ulid::new().to_string(),
+            id: crate::new_id(),
             kind,
             tenant: tenant.clone(),
             alert_id,

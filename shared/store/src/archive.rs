@@ -46,18 +46,18 @@ impl Store {
     }
 
     /// Stores `bytes` under `key` unless an object is already there (keys are content-addressed).
-    pub async fn put_object_once(&self, key: &str, bytes: impl FnOnce() -> Vec<u8>, content_type: &str) -> Result<bool, StoreError> {
+    pub async fn put_object_once(&self, key: &str, bytes: impl FnOnce() -> Result<Vec<u8>, StoreError>, content_type: &str) -> Result<bool, StoreError> {
         if self.object_exists(key).await? {
             return Ok(false);
         }
-        self.put_object(key, bytes(), content_type).await?;
+        self.put_object(key, bytes()?, content_type).await?;
         Ok(true)
     }
 
     pub async fn get_object(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         match self.s3.get_object().bucket(&self.bucket).key(key).send().await {
             Ok(out) => {
-                let data = out.body.collect().await.map_err(|e| StoreError::s3("GetObject", e))?;
+                let data = out.body.collect().await.map_err(|e| StoreError::S3 { op: "GetObject", message: format!("reading the body: {e}") })?;
                 Ok(Some(data.into_bytes().to_vec()))
             }
             Err(e) if e.as_service_error().is_some_and(|se| se.is_no_such_key()) => Ok(None),

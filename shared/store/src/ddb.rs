@@ -33,14 +33,12 @@ pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
     HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
 }
 
-pub fn put_request(item: Item) -> WriteRequest {
-    WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(item)).build().expect("item set")).build()
+pub fn put_request(item: Item) -> Result<WriteRequest, StoreError> {
+    Ok(WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(item)).build()?).build())
 }
 
-pub fn delete_request(pk: impl Into<String>, sk: impl Into<String>) -> WriteRequest {
-    WriteRequest::builder()
-        .delete_request(DeleteRequest::builder().set_key(Some(key(pk, sk))).build().expect("key set"))
-        .build()
+pub fn delete_request(pk: impl Into<String>, sk: impl Into<String>) -> Result<WriteRequest, StoreError> {
+    Ok(WriteRequest::builder().delete_request(DeleteRequest::builder().set_key(Some(key(pk, sk))).build()?).build())
 }
 
 /// A continuation key as an opaque cursor bound to one list (its fingerprint).
@@ -201,23 +199,25 @@ impl Store {
         Ok((out.items.unwrap_or_default(), next))
     }
 
-    /// Writes every request of `requests` in BatchWriteItem calls, `concurrency` at a time,
-    /// retrying unprocessed items with backoff. Returns the number of requests written.
-    /// `on_batch` is told how many requests each finished batch carried.
+    /// Writes every request of `requests` (made as they are needed; the first that could not
+    /// be made stops the writes) in BatchWriteItem calls, `concurrency` at a time, retrying
+    /// unprocessed items with backoff. Returns the number of requests written. `on_batch` is
+    /// told how many requests each finished batch carried.
     pub async fn batch_write<I>(&self, requests: I, concurrency: usize, on_batch: &(dyn Fn(usize) + Sync)) -> Result<u64, StoreError>
     where
-        I: IntoIterator<Item = WriteRequest>,
+        I: IntoIterator<Item = Result<WriteRequest, StoreError>>,
     {
         let written = AtomicU64::new(0);
         let mut iter = requests.into_iter().peekable();
         let batches = std::iter::from_fn(move || {
             iter.peek()?;
-            Some(iter.by_ref().take(BATCH_SIZE).collect::<Vec<_>>())
+            Some(iter.by_ref().take(BATCH_SIZE).collect::<Result<Vec<_>, _>>())
         });
         let mut results = stream::iter(batches)
             .map(|batch| {
                 let written = &written;
                 async move {
+                    let batch = batch?;
                     let n = batch.len();
                     self.write_batch(batch).await?;
                     written.fetch_add(n as u64, Ordering::Relaxed);

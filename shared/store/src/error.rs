@@ -1,3 +1,4 @@
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use mitre_attack::BundleError;
 use thiserror::Error;
 
@@ -25,20 +26,27 @@ impl From<aws_sdk_dynamodb::error::BuildError> for StoreError {
 }
 
 impl StoreError {
-    pub fn dynamo(op: &'static str, e: impl std::fmt::Display + std::fmt::Debug) -> Self {
-        StoreError::Dynamo { op, message: describe(e) }
+    /// A failed DynamoDB call, described by the error's code and message when the service
+    /// answered, else by what went wrong on the way (timeout, connection, ...).
+    pub fn dynamo<E>(op: &'static str, e: E) -> Self
+    where
+        E: ProvideErrorMetadata + std::fmt::Display,
+    {
+        StoreError::Dynamo { op, message: describe(&e) }
     }
-    pub fn s3(op: &'static str, e: impl std::fmt::Display + std::fmt::Debug) -> Self {
-        StoreError::S3 { op, message: describe(e) }
+
+    /// A failed S3 call, described like [`StoreError::dynamo`].
+    pub fn s3<E>(op: &'static str, e: E) -> Self
+    where
+        E: ProvideErrorMetadata + std::fmt::Display,
+    {
+        StoreError::S3 { op, message: describe(&e) }
     }
 }
 
-/// The SDK's Display of an error is only "service error"; its Debug carries the code.
-fn describe(e: impl std::fmt::Display + std::fmt::Debug) -> String {
-    let debug = format!("{e:?}");
-    let code = debug.split("code: Some(\"").nth(1).and_then(|s| s.split('"').next());
-    let message = debug.split("message: Some(\"").nth(1).and_then(|s| s.split('"').next());
-    match (code, message) {
+/// The SDK's Display of an error is only "service error"; its metadata carries the code.
+fn describe<E: ProvideErrorMetadata + std::fmt::Display>(e: &E) -> String {
+    match (e.code(), e.message()) {
         (Some(c), Some(m)) => format!("{c}: {m}"),
         (Some(c), None) => c.to_string(),
         _ => e.to_string(),

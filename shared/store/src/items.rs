@@ -69,7 +69,7 @@ pub struct TacticEdgeItem {
     pub deprecated: bool,
 }
 
-pub fn object_item(domain: Domain, o: &ParsedObject<'_>) -> ObjectItem {
+pub fn object_item(domain: Domain, o: &ParsedObject<'_>) -> Result<ObjectItem, crate::error::StoreError> {
     let obj = &o.object;
     let id = o.id();
     let attack_id = obj.attack_id().map(str::to_string);
@@ -94,7 +94,7 @@ pub fn object_item(domain: Domain, o: &ParsedObject<'_>) -> ObjectItem {
         Some(a) if by_id => (Some(keys::attack_id_gsi(domain, a)), Some(format!("{}#{id}", obj.object_type))),
         _ => (None, None),
     };
-    ObjectItem {
+    Ok(ObjectItem {
         pk: keys::object_pk(domain, id),
         sk: keys::OBJECT_SK.to_string(),
         object_type: obj.object_type.to_string(),
@@ -111,18 +111,18 @@ pub fn object_item(domain: Domain, o: &ParsedObject<'_>) -> ObjectItem {
         relationship_type: obj.relationship_type.as_deref().map(str::to_string),
         source_ref: obj.source_ref.as_deref().map(str::to_string),
         target_ref: obj.target_ref.as_deref().map(str::to_string),
-        stix_deflate: deflate(o.raw.as_bytes()),
+        stix_deflate: deflate(o.raw.as_bytes())?,
         content_hash: format!("{:032x}", o.hash),
         gsi1pk,
         gsi1sk,
         gsi2pk,
         gsi2sk,
-    }
+    })
 }
 
 /// Raw deflate with one compressor per thread (a compressor's state is a few hundred KiB;
 /// allocating one per object would churn the allocator).
-fn deflate(bytes: &[u8]) -> Vec<u8> {
+fn deflate(bytes: &[u8]) -> Result<Vec<u8>, crate::error::StoreError> {
     thread_local! {
         static COMPRESS: std::cell::RefCell<flate2::Compress> = std::cell::RefCell::new(flate2::Compress::new(flate2::Compression::fast(), false));
     }
@@ -132,9 +132,11 @@ fn deflate(bytes: &[u8]) -> Vec<u8> {
         let mut out = Vec::with_capacity(bytes.len() / 2 + 64);
         loop {
             let consumed = c.total_in() as usize;
-            let status = c.compress_vec(&bytes[consumed..], &mut out, flate2::FlushCompress::Finish).expect("deflate into memory");
+            let status = c
+                .compress_vec(&bytes[consumed..], &mut out, flate2::FlushCompress::Finish)
+                .map_err(|e| crate::error::StoreError::Corrupt(format!("cannot compress an object: {e}")))?;
             if status == flate2::Status::StreamEnd {
-                return out;
+                return Ok(out);
             }
             out.reserve(out.capacity().max(1024));
         }

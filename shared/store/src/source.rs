@@ -27,6 +27,16 @@ pub enum Fetched {
 #[error("{0}")]
 pub struct SourceError(pub String);
 
+/// The HTTP client of the sources (rustls, a user agent, timeouts).
+pub(crate) fn http_client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .user_agent(concat!("sentineliq-mitre/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(300))
+        .build()
+        .map_err(|e| format!("the HTTP client could not be made: {e}"))
+}
+
 #[async_trait]
 pub trait BundleSource: Send + Sync {
     /// A description for run records and logs (never carries credentials).
@@ -131,19 +141,14 @@ impl BundleSource for FileSource {
 
 pub struct HttpSource {
     url: String,
-    client: reqwest::Client,
+    /// The HTTP client, or why it could not be made (reported by the first fetch).
+    client: Result<reqwest::Client, String>,
     attempts: u32,
 }
 
 impl HttpSource {
     pub fn new(url: String) -> Self {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("sentineliq-mitre/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(300))
-            .build()
-            .expect("HTTP client");
-        HttpSource { url, client, attempts: 3 }
+        HttpSource { url, client: http_client(), attempts: 3 }
     }
 
     /// How many times a failed connection, 429 or 5xx is tried in all (default 3).
@@ -176,8 +181,9 @@ impl BundleSource for HttpSource {
     }
 
     async fn fetch(&self, previous: Option<&Validators>) -> Result<Fetched, SourceError> {
+        let client = self.client.as_ref().map_err(|e| SourceError(e.clone()))?;
         let request = || {
-            let mut req = self.client.get(&self.url);
+            let mut req = client.get(&self.url);
             if let Some(v) = previous {
                 if let Some(etag) = &v.etag {
                     req = req.header(reqwest::header::IF_NONE_MATCH, etag);

@@ -63,11 +63,11 @@ fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 
-fn gzip(data: &[u8]) -> Vec<u8> {
+fn gzip(data: &[u8]) -> Result<Vec<u8>, StoreError> {
     use std::io::Write;
     let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(data.len() / 4), flate2::Compression::fast());
-    gz.write_all(data).expect("writing to memory");
-    gz.finish().expect("writing to memory")
+    gz.write_all(data).map_err(|e| StoreError::Corrupt(format!("cannot compress: {e}")))?;
+    gz.finish().map_err(|e| StoreError::Corrupt(format!("cannot compress: {e}")))
 }
 
 impl<'a> Syncer<'a> {
@@ -193,7 +193,8 @@ impl<'a> Syncer<'a> {
 
         // The manifest first: a run interrupted while writing names it as pending.
         let manifest_key = archive::manifest_key(domain, &rec.run_id);
-        self.store.put_object(&manifest_key, new_manifest.encode(), "application/gzip").await?;
+        let manifest = new_manifest.encode().map_err(|e| StoreError::Corrupt(format!("cannot encode the manifest: {e}")))?;
+        self.store.put_object(&manifest_key, manifest, "application/gzip").await?;
         let changes = !diff.to_write.is_empty() || !diff.removed.is_empty();
         if changes {
             self.store.mark_dirty(domain, &manifest_key).await?;
@@ -206,10 +207,9 @@ impl<'a> Syncer<'a> {
         let snapshot_key = archive::snapshot_key(domain, &sha);
         let objects = &bundle.objects;
         let s3_side = async {
-            self.store.put_object_once(&bundle_key, || original_gz.unwrap_or_else(|| gzip(&data)), "application/gzip").await?;
-            self.store
-                .put_object_once(&snapshot_key, || DomainCatalog::build(objects, domain, &version, &sha).encode(), "application/gzip")
-                .await?;
+            self.store.put_object_once(&bundle_key, || original_gz.map(Ok).unwrap_or_else(|| gzip(&data)), "application/gzip").await?;
+            let snapshot = || DomainCatalog::build(objects, domain, &version, &sha).encode().map_err(|e| StoreError::Corrupt(format!("cannot encode the snapshot: {e}")));
+            self.store.put_object_once(&snapshot_key, snapshot, "application/gzip").await?;
             Ok::<_, SyncError>(())
         };
         let table_side = async {
@@ -219,7 +219,7 @@ impl<'a> Syncer<'a> {
             let deletes = self.stale_items(domain, objects, &diff.to_write, &diff.removed, &old).await?;
             let puts: usize = diff.to_write.iter().map(|&i| 1 + items::technique_tactics(domain, &objects[i]).len()).sum();
             progress(Progress::WriteTotal((puts + deletes.len()) as u64));
-            let requests = diff.to_write.iter().flat_map(|&i| write_requests(domain, &objects[i])).chain(deletes);
+            let requests = diff.to_write.iter().flat_map(|&i| split(write_requests(domain, &objects[i]))).chain(deletes.into_iter().map(Ok));
             self.store.batch_write(requests, opts.concurrency, &|n| progress(Progress::Written(n as u64))).await?;
             Ok(())
         };
@@ -260,8 +260,7 @@ impl<'a> Syncer<'a> {
                 domain,
                 state: new_state,
             })?))
-            .build()
-            .expect("put");
+            .build().map_err(StoreError::from)?;
         self.commit(rec, opts, lease, TransactWriteItem::builder().put(state_put).build(), before).await
     }
 
@@ -287,7 +286,7 @@ impl<'a> Syncer<'a> {
             if id.starts_with("attack-pattern--") {
                 wanted.push((id.clone(), HashSet::new()));
             } else {
-                deletes.push(delete_request(keys::object_pk(domain, id), keys::OBJECT_SK));
+                deletes.push(delete_request(keys::object_pk(domain, id), keys::OBJECT_SK)?);
             }
         }
         // One Query per technique whose stored tactic items may differ from the new ones.
@@ -296,14 +295,12 @@ impl<'a> Syncer<'a> {
                 let pk = keys::object_pk(domain, &id);
                 let existing = self.store.query_partition(None, &pk, None).await?;
                 let removing_object = keep.is_empty() && !objects.iter().any(|o| o.id() == id);
-                Ok::<_, StoreError>(
-                    existing
-                        .into_iter()
-                        .filter_map(|item| item.get("sk").and_then(|v| v.as_s().ok()).cloned())
-                        .filter(|sk| (sk == keys::OBJECT_SK && removing_object) || (sk != keys::OBJECT_SK && !keep.contains(sk)))
-                        .map(|sk| delete_request(pk.clone(), sk))
-                        .collect(),
-                )
+                existing
+                    .into_iter()
+                    .filter_map(|item| item.get("sk").and_then(|v| v.as_s().ok()).cloned())
+                    .filter(|sk| (sk == keys::OBJECT_SK && removing_object) || (sk != keys::OBJECT_SK && !keep.contains(sk)))
+                    .map(|sk| delete_request(pk.clone(), sk))
+                    .collect::<Result<Vec<_>, StoreError>>()
             })
             .buffer_unordered(16)
             .try_collect()
@@ -351,7 +348,7 @@ impl<'a> Syncer<'a> {
                 update = update.expression_attribute_values(":l", s(lm));
             }
         }
-        let update = update.update_expression(expr).build().expect("update");
+        let update = update.update_expression(expr).build().map_err(StoreError::from)?;
         let before = json!({"version": state.version, "bundle_sha256": state.bundle_sha256});
         self.commit(rec, opts, lease, TransactWriteItem::builder().update(update).build(), before).await
     }
@@ -373,15 +370,13 @@ impl<'a> Syncer<'a> {
             .condition_expression("#o = :o")
             .expression_attribute_names("#o", "owner")
             .expression_attribute_values(":o", s(&lease.owner))
-            .build()
-            .expect("check");
-        let run_put = Put::builder().table_name(table).set_item(Some(to_item(&RunItem::new(rec.clone()))?)).build().expect("put");
+            .build().map_err(StoreError::from)?;
+        let run_put = Put::builder().table_name(table).set_item(Some(to_item(&RunItem::new(rec.clone()))?)).build().map_err(StoreError::from)?;
         let audit_put = Put::builder()
             .table_name(table)
             .set_item(Some(to_item(&AuditItem::new(audit_entry(rec, opts, Some(before))))?))
             .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .expect("put");
+            .build().map_err(StoreError::from)?;
         let res = self
             .store
             .ddb
@@ -394,7 +389,8 @@ impl<'a> Syncer<'a> {
             .await;
         match res {
             Ok(_) => Ok(()),
-            Err(e) if format!("{e:?}").contains("ConditionalCheckFailed") => Err(SyncError::LeaseLost(lease.domain.to_string())),
+            // the lease check is the transaction's first item
+            Err(e) if crate::tenancy::cancellation_codes(&e).is_some_and(|c| crate::tenancy::condition_failed(&c, 0)) => Err(SyncError::LeaseLost(lease.domain.to_string())),
             Err(e) => Err(StoreError::dynamo("TransactWriteItems", e).into()),
         }
     }
@@ -409,15 +405,13 @@ impl<'a> Syncer<'a> {
             .expression_attribute_names("#d", "domain")
             .expression_attribute_values(":r", serde_dynamo::to_attribute_value(rec).map_err(|e| StoreError::Corrupt(e.to_string()))?)
             .expression_attribute_values(":d", s(opts.domain.as_str()))
-            .build()
-            .expect("update");
-        let run_put = Put::builder().table_name(table).set_item(Some(to_item(&RunItem::new(rec.clone()))?)).build().expect("put");
+            .build().map_err(StoreError::from)?;
+        let run_put = Put::builder().table_name(table).set_item(Some(to_item(&RunItem::new(rec.clone()))?)).build().map_err(StoreError::from)?;
         let audit_put = Put::builder()
             .table_name(table)
             .set_item(Some(to_item(&AuditItem::new(audit_entry(rec, opts, None)))?))
             .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .expect("put");
+            .build().map_err(StoreError::from)?;
         self.store
             .ddb
             .transact_write_items()
@@ -431,13 +425,21 @@ impl<'a> Syncer<'a> {
     }
 }
 
-fn write_requests(domain: Domain, o: &ParsedObject<'_>) -> Vec<WriteRequest> {
-    let mut out = Vec::with_capacity(2);
-    out.push(put_request(to_item(&items::object_item(domain, o)).expect("object items encode")));
-    for edge in items::tactic_edges(domain, o) {
-        out.push(put_request(to_item(&edge).expect("tactic items encode")));
+/// A list of results as results of its items (one error when the list could not be made).
+fn split<T>(r: Result<Vec<T>, StoreError>) -> Vec<Result<T, StoreError>> {
+    match r {
+        Ok(v) => v.into_iter().map(Ok).collect(),
+        Err(e) => vec![Err(e)],
     }
-    out
+}
+
+fn write_requests(domain: Domain, o: &ParsedObject<'_>) -> Result<Vec<WriteRequest>, StoreError> {
+    let mut out = Vec::with_capacity(2);
+    out.push(put_request(to_item(&items::object_item(domain, o)?)?)?);
+    for edge in items::tactic_edges(domain, o) {
+        out.push(put_request(to_item(&edge)?)?);
+    }
+    Ok(out)
 }
 
 fn audit_entry(rec: &RunRecord, opts: &SyncOptions, before: Option<serde_json::Value>) -> AuditEntry {

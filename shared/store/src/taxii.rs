@@ -36,7 +36,7 @@ const HEADER_DATE_ADDED_LAST: &str = "x-taxii-date-added-last";
 pub struct TaxiiSource {
     api_root: String,
     collection: String,
-    client: reqwest::Client,
+    client: Result<reqwest::Client, String>,
     credentials: Option<(String, String)>,
     page_limit: u32,
     attempts: u32,
@@ -84,12 +84,7 @@ impl TaxiiSource {
     /// A source for `collection` under `api_root`, with the credentials of TAXII_USERNAME and
     /// TAXII_PASSWORD when set.
     pub fn new(api_root: &str, collection: &str) -> Self {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("sentineliq-mitre/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(300))
-            .build()
-            .expect("HTTP client");
+        let client = crate::source::http_client();
         TaxiiSource {
             api_root: normalize_root(api_root),
             collection: collection.trim().to_string(),
@@ -171,8 +166,9 @@ impl TaxiiSource {
 
     /// One GET of `url`, retried on connection errors, 429 and 5xx.
     async fn get(&self, url: reqwest::Url) -> Result<Page, SourceError> {
+        let client = self.client.as_ref().map_err(|e| SourceError(e.clone()))?;
         let request = || {
-            let req = self.client.get(url.clone()).header(reqwest::header::ACCEPT, MEDIA_TYPE_TAXII_V21);
+            let req = client.get(url.clone()).header(reqwest::header::ACCEPT, MEDIA_TYPE_TAXII_V21);
             match &self.credentials {
                 Some((user, password)) => req.basic_auth(user, Some(password)),
                 None => req,

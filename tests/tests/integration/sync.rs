@@ -385,10 +385,10 @@ async fn an_interrupted_run_is_finished_by_the_next() {
     let other = fixtures::bundle_with("2.0", &[format!(r#"{{"type": "course-of-action", "id": "{orphan}", "name": "Orphan"}}"#)]);
     let parsed = mitre_attack::parse_bundle(other.as_bytes(), e).unwrap();
     let pending = mitre_attack::Manifest::default().after(&parsed.objects, |_| true);
-    s.put_object("manifests/pending-test.txt.gz", pending.encode(), "application/gzip").await.unwrap();
+    s.put_object("manifests/pending-test.txt.gz", pending.encode().unwrap(), "application/gzip").await.unwrap();
     s.mark_dirty(e, "manifests/pending-test.txt.gz").await.unwrap();
     let orphan_obj = parsed.objects.iter().find(|o| o.id() == orphan).unwrap();
-    let item = mitre_store::ddb::to_item(&mitre_store::items::object_item(e, orphan_obj)).unwrap();
+    let item = mitre_store::ddb::to_item(&mitre_store::items::object_item(e, orphan_obj).unwrap()).unwrap();
     s.ddb.put_item().table_name(&s.table).set_item(Some(item)).send().await.unwrap();
     assert!(object(s, e, orphan).await.is_some());
 
