@@ -7,8 +7,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use mitre_attack::Domain;
 use mitre_store::items::DomainState;
-use mitre_store::sync::Progress;
-use mitre_store::{Config, SourceSpec, Store, SyncOptions, Syncer};
+use mitre_store::{Config, Store};
+use mitre_sync::{Progress, SourceSpec, SyncOptions, Syncer};
 use serde_json::json;
 
 mod bench;
@@ -300,7 +300,7 @@ async fn store() -> Result<Store> {
     Ok(Store::from_config(&config).await)
 }
 
-async fn import(store: &Store, source: &dyn mitre_store::BundleSource, opts: &SyncOptions, json: bool) -> Result<ExitCode> {
+async fn import(store: &Store, source: &dyn mitre_sync::BundleSource, opts: &SyncOptions, json: bool) -> Result<ExitCode> {
     let bar = if json { ProgressBar::hidden() } else { ProgressBar::new_spinner() };
     bar.set_style(ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} items").expect("template").progress_chars("=> "));
     bar.set_message(format!("{}: starting", opts.domain));

@@ -145,9 +145,9 @@ fn sync_catalog(releases: &'static [(&'static str, mitre_attack::Domain)]) -> Sy
         rt.block_on(async {
             let app = spawn_app().await;
             for (file, domain) in releases {
-                let source = mitre_store::FileSource { path: attack_data(file) };
-                mitre_store::Syncer::new(&app.store)
-                    .run(&source, &mitre_store::SyncOptions::new(*domain), &|_| {})
+                let source = mitre_sync::FileSource { path: attack_data(file) };
+                mitre_sync::Syncer::new(&app.store)
+                    .run(&source, &mitre_sync::SyncOptions::new(*domain), &|_| {})
                     .await
                     .expect("sync for the API tests");
             }

@@ -10,7 +10,8 @@
 //! TAXII_PASSWORD when set.
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use mitre_attack::Domain;
-use mitre_store::{Config, SourceSpec, Store, SyncError, SyncOptions, Syncer};
+use mitre_store::{Config, Store};
+use mitre_sync::{SourceSpec, SyncError, SyncOptions, Syncer};
 use serde_json::{Value, json};
 
 struct Settings {

@@ -1,5 +1,4 @@
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-use mitre_attack::BundleError;
 use thiserror::Error;
 
 /// Failures of the store itself (DynamoDB, S3, configuration).
@@ -51,21 +50,4 @@ fn describe<E: ProvideErrorMetadata + std::fmt::Display>(e: &E) -> String {
         (Some(c), None) => c.to_string(),
         _ => e.to_string(),
     }
-}
-
-/// Why a sync run did not complete.
-#[derive(Debug, Error)]
-pub enum SyncError {
-    #[error("source {source_name}: {message}")]
-    Source { source_name: String, message: String },
-    #[error(transparent)]
-    Bundle(#[from] BundleError),
-    #[error("another sync of {domain} holds the lease until {until}")]
-    Locked { domain: String, until: String },
-    #[error("the lease of {0} was lost during the run")]
-    LeaseLost(String),
-    #[error("refusing to remove {removed} of {stored} stored objects of {domain} in one run; rerun with --force if this is intended")]
-    MassRemoval { domain: String, removed: usize, stored: usize },
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }

@@ -1,4 +1,6 @@
-//! The DynamoDB single-table store, the S3 archive and the ATT&CK sync pipeline.
+//! The DynamoDB single-table store and the S3 archive: every key (`keys`), the catalog items the
+//! sync writes (`items`), the tenant repositories (`tenancy`), the domain states and run
+//! records (`status`), and the integrity checks across releases (`integrity`).
 //!
 //! Everything here is configured from the environment ([`Config::from_env`]) and talks to
 //! AWS through the official SDK, so the same code runs in Lambda, in the CLI and against
@@ -11,20 +13,13 @@ pub mod error;
 pub mod integrity;
 pub mod items;
 pub mod keys;
-pub mod lease;
 pub mod metrics;
 pub mod schema;
-pub mod source;
 pub mod status;
-pub mod sync;
-pub mod taxii;
 pub mod tenancy;
 
 pub use config::{Config, aws_clients};
-pub use error::{StoreError, SyncError};
-pub use source::{BundleSource, FileSource, HttpSource, SourceSpec};
-pub use sync::{Progress, SyncOptions, SyncReport, Syncer};
-pub use taxii::TaxiiSource;
+pub use error::StoreError;
 
 /// The store: one DynamoDB table and one S3 bucket.
 #[derive(Clone, Debug)]

@@ -10,7 +10,8 @@ use mitre_api::{App, Settings};
 use mitre_attack::Domain;
 use mitre_store::keys::{mapping_pk, mapping_sk};
 use mitre_store::tenancy::{MappingKind, Role};
-use mitre_store::{FileSource, Store, SyncOptions, Syncer};
+use mitre_store::Store;
+use mitre_sync::{FileSource, SyncOptions, Syncer};
 use mitre_tests::{Recorded, Recording, attack_data, call_with, recording_store, register, spawn_app};
 use serde_json::{Value, json};
 

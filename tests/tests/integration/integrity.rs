@@ -3,7 +3,8 @@
 use mitre_api::{App, Settings};
 use mitre_attack::Domain;
 use mitre_store::tenancy::Role;
-use mitre_store::{FileSource, SyncOptions, Syncer, keys};
+use mitre_store::keys;
+use mitre_sync::{FileSource, SyncOptions, Syncer};
 use mitre_tests::{attack_data, call_with, register, spawn_app};
 use serde_json::{Value, json};
 

@@ -1,7 +1,8 @@
 use mitre_attack::{Domain, fixtures};
 use mitre_store::ddb::from_item;
 use mitre_store::items::{ObjectItem, Outcome, TacticEdgeItem};
-use mitre_store::{BundleSource, FileSource, HttpSource, Store, SyncError, SyncOptions, SyncReport, Syncer, archive, keys};
+use mitre_store::{Store, archive, keys};
+use mitre_sync::{BundleSource, FileSource, HttpSource, SyncError, SyncOptions, SyncReport, SyncTable, Syncer};
 use mitre_tests::{HttpFixture, attack_data, gzip, spawn_app, temp_file};
 
 async fn sync(store: &Store, source: &dyn BundleSource, domain: Domain) -> Result<SyncReport, SyncError> {

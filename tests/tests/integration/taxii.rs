@@ -12,7 +12,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use mitre_attack::Domain;
 use mitre_store::ddb::from_item;
 use mitre_store::items::{ObjectItem, Outcome};
-use mitre_store::{BundleSource, FileSource, Store, SyncError, SyncOptions, SyncReport, Syncer, TaxiiSource, keys};
+use mitre_store::{Store, keys};
+use mitre_sync::{BundleSource, FileSource, SyncError, SyncOptions, SyncReport, Syncer, TaxiiSource};
 use mitre_tests::{HttpFixture, attack_data, spawn_app};
 use serde_json::{Value, json};
 

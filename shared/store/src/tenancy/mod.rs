@@ -26,7 +26,7 @@ fn audit_put(table: &str, entry: AuditEntry) -> Result<TransactWriteItem, StoreE
 
 /// The cancellation reason codes of a cancelled transaction, one per item (None for items
 /// that did not fail); None when the transaction failed otherwise.
-pub(crate) fn cancellation_codes(e: &SdkError<TransactWriteItemsError>) -> Option<Vec<Option<String>>> {
+pub fn cancellation_codes(e: &SdkError<TransactWriteItemsError>) -> Option<Vec<Option<String>>> {
     match e.as_service_error() {
         Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
             Some(c.cancellation_reasons().iter().map(|r| r.code().filter(|c| *c != "None").map(str::to_string)).collect())
@@ -36,7 +36,7 @@ pub(crate) fn cancellation_codes(e: &SdkError<TransactWriteItemsError>) -> Optio
 }
 
 /// Whether item `index` of a cancelled transaction failed its condition.
-pub(crate) fn condition_failed(codes: &[Option<String>], index: usize) -> bool {
+pub fn condition_failed(codes: &[Option<String>], index: usize) -> bool {
     codes.get(index).is_some_and(|c| c.as_deref() == Some("ConditionalCheckFailed"))
 }
 

@@ -3,10 +3,12 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{TimeZone, Utc};
 use mitre_attack::Domain;
 
-use crate::ddb::{key, s, to_item};
-use crate::error::{StoreError, SyncError};
-use crate::items::LeaseItem;
-use crate::{Store, keys};
+use async_trait::async_trait;
+use mitre_store::ddb::{key, s, to_item};
+use mitre_store::items::LeaseItem;
+use mitre_store::{Store, StoreError, keys};
+
+use crate::error::SyncError;
 
 /// A lease outlives any Lambda run (15 minutes); a crashed holder blocks the next run at most this long.
 pub const LEASE_SECONDS: i64 = 20 * 60;
@@ -17,8 +19,21 @@ pub struct Lease {
     pub owner: String,
 }
 
-impl Store {
-    pub async fn acquire_lease(&self, domain: Domain, owner: &str) -> Result<Lease, SyncError> {
+/// What a sync does to the table besides writing objects: the lease of a domain and the
+/// dirty mark of a run that writes.
+#[async_trait]
+pub trait SyncTable {
+    /// Takes the domain's lease for `owner`, unless another run holds it.
+    async fn acquire_lease(&self, domain: Domain, owner: &str) -> Result<Lease, SyncError>;
+    async fn renew_lease(&self, lease: &Lease) -> Result<(), SyncError>;
+    async fn release_lease(&self, lease: &Lease) -> Result<(), StoreError>;
+    /// Marks a domain as being written, naming the manifest of the run that writes it.
+    async fn mark_dirty(&self, domain: Domain, pending_manifest_key: &str) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+impl SyncTable for Store {
+    async fn acquire_lease(&self, domain: Domain, owner: &str) -> Result<Lease, SyncError> {
         let now = Utc::now();
         let item = LeaseItem {
             pk: keys::sync_pk(domain),
@@ -56,8 +71,7 @@ impl Store {
         }
     }
 
-    /// Extends the lease; fails if another run has taken it.
-    pub async fn renew_lease(&self, lease: &Lease) -> Result<(), SyncError> {
+    async fn renew_lease(&self, lease: &Lease) -> Result<(), SyncError> {
         let res = self
             .ddb
             .update_item()
@@ -80,7 +94,7 @@ impl Store {
     }
 
     /// Gives the lease up if this run still holds it.
-    pub async fn release_lease(&self, lease: &Lease) -> Result<(), StoreError> {
+    async fn release_lease(&self, lease: &Lease) -> Result<(), StoreError> {
         let res = self
             .ddb
             .delete_item()
@@ -96,5 +110,21 @@ impl Store {
             Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
             Err(e) => Err(StoreError::dynamo("DeleteItem", e)),
         }
+    }
+
+    async fn mark_dirty(&self, domain: Domain, pending_manifest_key: &str) -> Result<(), StoreError> {
+        self.ddb
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::CATALOG_PK, keys::domain_sk(domain))))
+            .update_expression("SET dirty = :t, pending_manifest_key = :k, #d = :d")
+            .expression_attribute_names("#d", "domain")
+            .expression_attribute_values(":t", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
+            .expression_attribute_values(":k", s(pending_manifest_key))
+            .expression_attribute_values(":d", s(domain.as_str()))
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("UpdateItem", e))?;
+        Ok(())
     }
 }

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use mitre_attack::Domain;
 use serde::{Deserialize, Serialize};
 
-use crate::ddb::backoff;
+use mitre_store::ddb::backoff;
 
 /// HTTP validators of the last fetched representation.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

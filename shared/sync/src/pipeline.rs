@@ -10,15 +10,14 @@ use mitre_attack::{Domain, DomainSummary, Manifest, ParsedObject, gunzip, is_gzi
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::archive;
-use crate::ddb::{delete_request, key, put_request, s, to_item};
-use crate::error::{StoreError, SyncError};
 use mitre_domain::{TenantId, Timestamp};
-use crate::items::{self, AuditEntry, AuditItem, DomainState, DomainStateItem, ITEM_SCHEMA, Outcome, RunItem, RunRecord};
-use crate::keys;
-use crate::lease::Lease;
+use mitre_store::ddb::{delete_request, key, put_request, s, to_item};
+use mitre_store::items::{self, AuditEntry, AuditItem, DomainState, DomainStateItem, ITEM_SCHEMA, Outcome, RunItem, RunRecord};
+use mitre_store::{Store, StoreError, archive, keys};
+
+use crate::error::SyncError;
+use crate::lease::{Lease, SyncTable};
 use crate::source::{BundleSource, Fetched, Validators};
-use crate::Store;
 
 #[derive(Debug, Clone)]
 pub struct SyncOptions {
@@ -390,7 +389,7 @@ impl<'a> Syncer<'a> {
         match res {
             Ok(_) => Ok(()),
             // the lease check is the transaction's first item
-            Err(e) if crate::tenancy::cancellation_codes(&e).is_some_and(|c| crate::tenancy::condition_failed(&c, 0)) => Err(SyncError::LeaseLost(lease.domain.to_string())),
+            Err(e) if mitre_store::tenancy::cancellation_codes(&e).is_some_and(|c| mitre_store::tenancy::condition_failed(&c, 0)) => Err(SyncError::LeaseLost(lease.domain.to_string())),
             Err(e) => Err(StoreError::dynamo("TransactWriteItems", e).into()),
         }
     }
@@ -460,23 +459,4 @@ fn audit_entry(rec: &RunRecord, opts: &SyncOptions, before: Option<serde_json::V
         })),
         &rec.run_id,
     )
-}
-
-impl Store {
-    /// Marks a domain as being written, naming the manifest of the run that writes it.
-    pub async fn mark_dirty(&self, domain: Domain, pending_manifest_key: &str) -> Result<(), StoreError> {
-        self.ddb
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::CATALOG_PK, keys::domain_sk(domain))))
-            .update_expression("SET dirty = :t, pending_manifest_key = :k, #d = :d")
-            .expression_attribute_names("#d", "domain")
-            .expression_attribute_values(":t", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
-            .expression_attribute_values(":k", s(pending_manifest_key))
-            .expression_attribute_values(":d", s(domain.as_str()))
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("UpdateItem", e))?;
-        Ok(())
-    }
 }

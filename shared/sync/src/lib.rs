@@ -1,0 +1,15 @@
+//! The ATT&CK sync: where bundles come from (`source`: an HTTP URL or a file, gzip or plain;
+//! `taxii`: a TAXII 2.1 collection), the per-domain lease (`lease`), and the pipeline that
+//! parses, diffs, archives, writes what changed and commits (`pipeline`). One library function
+//! ([`Syncer::run`]) serves the scheduled Lambda, the CLI and the tests.
+pub mod error;
+pub mod lease;
+pub mod pipeline;
+pub mod source;
+pub mod taxii;
+
+pub use error::SyncError;
+pub use lease::{Lease, SyncTable};
+pub use pipeline::{Progress, SyncOptions, SyncReport, Syncer};
+pub use source::{BundleSource, FileSource, HttpSource, SourceSpec};
+pub use taxii::TaxiiSource;
