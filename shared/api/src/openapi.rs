@@ -128,7 +128,14 @@ fn operation(r: &RouteSpec) -> utoipa::openapi::path::Operation {
     };
     let mut ok = ResponseBuilder::new().description(desc);
     if code != "204" {
-        ok = ok.content("application/json", ContentBuilder::new().schema(Some(response_schema(r.id))).build());
+        for media in r.media_types() {
+            let schema = match *media {
+                crate::routes::JSON => response_schema(r.id),
+                // documents: text of their type
+                _ => ObjectBuilder::new().schema_type(Type::String).into(),
+            };
+            ok = ok.content(*media, ContentBuilder::new().schema(Some(schema)).build());
+        }
     }
     op = op.response(code, ok.build());
     if matches!(r.id, RouteId::CreateMapping(_)) {

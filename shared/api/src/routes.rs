@@ -62,7 +62,18 @@ impl RouteSpec {
     pub fn route_key(&self) -> String {
         format!("{} {}", self.method, self.full_path())
     }
+
+    /// The media types of the route's successful replies (the first is the default); the
+    /// OpenAPI document describes each.
+    pub fn media_types(&self) -> &'static [&'static str] {
+        &[JSON]
+    }
 }
+
+pub const JSON: &str = "application/json";
+pub const HTML: &str = "text/html";
+pub const SVG: &str = "image/svg+xml";
+pub const MARKDOWN: &str = "text/markdown";
 
 const TECHNIQUE_LIST: &[&str] =
     &["domain", "tactic", "kill_chain_phase", "platform", "q", "include_subtechniques", "include_revoked", "include_deprecated", "limit", "cursor"];

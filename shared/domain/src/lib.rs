@@ -27,7 +27,11 @@ pub use time::Timestamp;
 pub fn new_id() -> String {
     static GENERATOR: std::sync::Mutex<Option<ulid::Generator>> = std::sync::Mutex::new(None);
     let made = GENERATOR.lock().ok().and_then(|mut g| g.get_or_insert_with(ulid::Generator::new).generate().ok());
-    made.unwrap_or_else(ulid::Ulid::new).to_string()
+    match made {
+        Some(id) => id.to_string(),
+        // a poisoned lock or a millisecond's ids exhausted: a random one of this millisecond
+        None => ulid::Ulid::new().to_string(),
+    }
 }
 
 #[cfg(test)]
