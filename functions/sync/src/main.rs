@@ -68,6 +68,14 @@ async fn handle(store: &Store, settings: &Settings, event: LambdaEvent<Value>) -
             }
         }
     }
+    // A run that changed the catalog refreshes the stored verification report, which is what
+    // `GET correlations/verify` serves.
+    if results.iter().any(|r| r["outcome"] == "succeeded") {
+        match store.verify().await {
+            Ok(report) => tracing::info!(ok = report.ok, problems = report.problems.len(), "verification after the sync"),
+            Err(e) => failed.push(format!("verification after the sync: {e}")),
+        }
+    }
     tracing::info!(request_id = %event.context.request_id, results = %json!(results), "sync finished");
     if failed.is_empty() { Ok(json!({ "results": results })) } else { Err(failed.join("; ").into()) }
 }

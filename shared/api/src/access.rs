@@ -238,6 +238,8 @@ impl Access {
             Access::IntegrityRepair => vec![
                 caller(),
                 statement("CatalogAndCounters", &[QUERY], &[Table], &[CATALOG, USE_COUNTERS]),
+                // an applied repair refreshes the stored verification report
+                statement("ReviewCounterAndReport", &[GET, PUT], &[Table], &[CATALOG]),
                 statement("CatalogIndex", &[QUERY], &[Index("gsi1")], &[CATALOG_OBJECTS]),
                 statement("TacticIndexItems", &[BATCH_WRITE], &[Table], &[CATALOG_OBJECTS]),
                 technique_index(),

@@ -21,7 +21,10 @@ pub trait CatalogBackend: Send + Sync {
     async fn snapshot(&self, key: &str) -> Result<Option<Vec<u8>>, ApiError>;
     /// Domain states, the last verification report and the number of flagged mappings.
     async fn status(&self) -> Result<(Vec<(Domain, DomainState)>, Option<VerifyReport>, i64), ApiError>;
+    /// Runs a fresh verification and stores its report.
     async fn verify(&self) -> Result<VerifyReport, ApiError>;
+    /// The stored report of the last verification, if it checked the releases synced now.
+    async fn last_verify(&self) -> Result<Option<VerifyReport>, ApiError>;
     async fn repair(&self, dry_run: bool, actor: &str, request_id: &str) -> Result<RepairReport, ApiError>;
 }
 
@@ -41,6 +44,11 @@ impl CatalogBackend for Store {
 
     async fn verify(&self) -> Result<VerifyReport, ApiError> {
         Ok(Store::verify(self).await?)
+    }
+
+    async fn last_verify(&self) -> Result<Option<VerifyReport>, ApiError> {
+        let (states, report, _) = self.catalog_status().await?;
+        Ok(report.filter(|r| r.is_current(&states)))
     }
 
     async fn repair(&self, dry_run: bool, actor: &str, request_id: &str) -> Result<RepairReport, ApiError> {
@@ -84,6 +92,10 @@ impl CatalogBackend for FixedCatalogs {
 
     async fn verify(&self) -> Result<VerifyReport, ApiError> {
         Err(ApiError::Unavailable("verification needs the archived releases of a synced store".into()))
+    }
+
+    async fn last_verify(&self) -> Result<Option<VerifyReport>, ApiError> {
+        Ok(None)
     }
 
     async fn repair(&self, _dry_run: bool, _actor: &str, _request_id: &str) -> Result<RepairReport, ApiError> {

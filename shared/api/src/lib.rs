@@ -300,7 +300,7 @@ async fn dispatch(app: &App, req: &Request) -> (String, Result<Reply, ApiError>)
             RouteId::DeletePrincipal => return admin::delete_principal(app, &who, id).await,
             RouteId::ListPrincipals => return admin::list_principals(app, &who).await,
             RouteId::ListAudit => return admin::list_audit(app, &who, &params).await,
-            RouteId::VerifyCorrelations => return admin::verify(app, &who).await,
+            RouteId::VerifyCorrelations => return admin::verify(app, &who, &params).await,
             RouteId::RepairCorrelations => return admin::repair(app, &who, body).await,
             _ => {}
         }

@@ -26,6 +26,7 @@ fn param_doc(name: &str) -> (&'static str, Type) {
         "source" => ("Source object: STIX id or ATT&CK ID.", Type::String),
         "target" => ("Target object: STIX id or ATT&CK ID.", Type::String),
         "detailed" => ("Add per-tactic technique counts, sub-techniques, revoked and deprecated (default false).", Type::Boolean),
+        "refresh" => ("Superusers: run a fresh verification instead of reading the stored report (default false).", Type::Boolean),
         _ => ("", Type::String),
     }
 }

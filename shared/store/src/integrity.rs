@@ -39,6 +39,14 @@ pub struct VerifyReport {
 }
 
 impl VerifyReport {
+    /// Whether the report checked exactly the releases the domain states name now (a sync that
+    /// changed a release since makes it stale).
+    pub fn is_current(&self, states: &[(Domain, crate::items::DomainState)]) -> bool {
+        let synced: Vec<_> = states.iter().filter(|(_, st)| st.bundle_key.is_some()).collect();
+        synced.len() == self.domains.len()
+            && synced.iter().all(|(d, st)| self.domains.get(d.as_str()).is_some_and(|r| r["bundle_sha256"].as_str() == st.bundle_sha256.as_deref()))
+    }
+
     /// The report without examples, for callers who are not superusers.
     pub fn summary(&self) -> Value {
         json!({
@@ -72,6 +80,7 @@ impl Problems {
 struct Release {
     domain: Domain,
     version: String,
+    bundle_sha256: Option<String>,
     data: Vec<u8>,
 }
 
@@ -111,7 +120,7 @@ impl Store {
             let Some(key) = st.bundle_key else { continue };
             let raw = self.get_object(&key).await?.ok_or_else(|| StoreError::Corrupt(format!("archived bundle {key} is missing")))?;
             let data = gunzip(&raw).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            out.push(Release { domain, version: st.version.unwrap_or_default(), data });
+            out.push(Release { domain, version: st.version.unwrap_or_default(), bundle_sha256: st.bundle_sha256, data });
         }
         Ok(out)
     }
@@ -227,7 +236,7 @@ impl Store {
                     }
                 }
             }
-            domains.insert(d.to_string(), json!({"version": r.version, "objects": objects.len()}));
+            domains.insert(d.to_string(), json!({"version": r.version, "objects": objects.len(), "bundle_sha256": r.bundle_sha256}));
             catalogs.push(DomainCatalog::build(objects, d, &r.version, ""));
         }
         // 4. every mapping names an existing, non-revoked technique and a tactic it has
@@ -361,6 +370,8 @@ impl Store {
             let after = json!({"index_items_added": report.index_items_added, "index_items_removed": report.index_items_removed, "mappings": report.mappings.len(), "failed": report.failed.len()});
             let entry = AuditEntry::new(&TenantId::system(), actor, "correlations.repair", "correlations".into(), None, Some(after), request_id);
             self.append_audit(entry).await.map_err(|e| StoreError::Dynamo { op: "PutItem", message: e.to_string() })?;
+            // the stored verification report (what `GET correlations/verify` serves) follows the repair
+            self.verify().await?;
         }
         Ok(report)
     }

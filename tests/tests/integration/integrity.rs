@@ -103,6 +103,19 @@ async fn an_upgrade_that_revokes_a_technique_keeps_every_mapping() {
     let (_, status) = call(&api, viewer, "GET", &format!("{P}/status?detailed=true"), Value::Null).await;
     assert!(status["verify"]["checked_at"].is_string(), "{status}");
     assert_eq!(status["flagged_for_review"], 0);
+
+    // Reading the verification serves the stored report: the caller's registry entry and one
+    // Query, no archived bundle re-read; a fresh one is a superuser's `refresh=true`.
+    let stored = s.last_verify().await.unwrap().unwrap();
+    let (a, _) = call_with(&api, "GET", &format!("{P}/correlations/verify"), Some(viewer), &[], b"").await;
+    assert_eq!((a.status, a.body["checked_at"].as_str()), (200, Some(stored.checked_at.to_string().as_str())));
+    assert!(a.ddb_calls <= 2, "{} DynamoDB calls", a.ddb_calls);
+    let (a, _) = call_with(&api, "GET", &format!("{P}/correlations/verify?refresh=true"), Some(viewer), &[], b"").await;
+    assert_eq!(a.status, 403);
+    let (a, _) = call_with(&api, "GET", &format!("{P}/correlations/verify?refresh=true"), Some(SU), &[], b"").await;
+    assert_eq!(a.status, 200);
+    assert!(a.ddb_calls > 2, "a fresh verification reads the catalog");
+    assert_ne!(a.body["checked_at"].as_str(), Some(stored.checked_at.to_string().as_str()));
 }
 
 #[tokio::test(flavor = "multi_thread")]
