@@ -3,13 +3,14 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help dev local-up local-down build test test-unit test-integration validate template template-check template-resources bench-sync bench-api serve
+.PHONY: help dev local-up local-down build build-lambdas test test-unit test-integration validate template template-check template-resources bench-sync bench-api bench-build serve
 
 help:
 	@echo "make dev        start the local stack, sync ATT&CK into it and show its status"
 	@echo "make test       the whole test suite (starts and stops its own local stack)"
 	@echo "make bench-sync sync benchmark against the naive boto3 loader"
 	@echo "make bench-api  API latency benchmark against mitreattack-python"
+	@echo "make build-lambdas / bench-build   arm64 Lambda bootstraps with cargo-lambda, and their sizes"
 	@echo "make local-up / local-down   the local stack alone (DynamoDB Local + S3 server)"
 	@echo "make template   render template.yaml from infra/template.base.yaml and the route table"
 
@@ -76,3 +77,11 @@ bench-sync:
 
 bench-api:
 	bench/api.sh
+
+# Every Lambda bootstrap for arm64 with cargo-lambda (installed into .tools/lambda), each once.
+build-lambdas:
+	infra/build-lambdas.sh
+
+# The bootstraps' sizes, unzipped and zipped (builds them first).
+bench-build:
+	infra/build-lambdas.sh

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the local development tools of sentineliq-mitre into .tools/ (git-ignored).
-# Usage: infra/tools.sh [dynamodb|s3|sam|taxii|peer|all]...   (default: all; peer is not part of all)
+# Usage: infra/tools.sh [dynamodb|s3|sam|taxii|peer|lambda|all]...   (default: all; peer and lambda are not part of all)
 # Idempotent: only what is missing is installed.
 set -euo pipefail
 
@@ -13,6 +13,8 @@ MOTO_VERSION="5.2.5"
 BOTO3_VERSION="1.44.8"
 SAM_CLI_VERSION="1.170.0"
 CFN_LINT_VERSION="1.58.0"
+CARGO_LAMBDA_VERSION="1.9.2"     # cargo-lambda (PyPI), builds the Lambda bootstraps
+ZIGLANG_VERSION="0.14.1"         # zig, the cross linker cargo-lambda uses for arm64
 MEDALLION_VERSION="3.0.0"        # OASIS TAXII 2.1 reference server, for the TAXII source tests
 FLASK_VERSION="3.1.3"            # medallion's own pins are loose: keep its web stack fixed
 FLASK_HTTPAUTH_VERSION="4.8.1"
@@ -113,6 +115,16 @@ install_peer() {
   "$dir/bin/python" -c "import mitreattack.stix20" || die "mitreattack.stix20 cannot be imported from .tools/peer"
 }
 
+install_lambda() {
+  local dir="$TOOLS/lambda"
+  if venv_has "$dir" "cargo-lambda==$CARGO_LAMBDA_VERSION" "ziglang==$ZIGLANG_VERSION" && [[ -x "$dir/bin/cargo-lambda" ]]; then
+    return 0
+  fi
+  log "installing cargo-lambda==$CARGO_LAMBDA_VERSION ziglang==$ZIGLANG_VERSION into .tools/lambda"
+  venv_install "$dir" "cargo-lambda==$CARGO_LAMBDA_VERSION" "ziglang==$ZIGLANG_VERSION"
+  [[ -x "$dir/bin/cargo-lambda" ]] || die "cargo-lambda missing from .tools/lambda"
+}
+
 main() {
   [[ $# -gt 0 ]] || set -- all
   mkdir -p "$TOOLS"
@@ -123,11 +135,12 @@ main() {
       s3) install_s3 ;;
       sam) install_sam ;;
       taxii) install_taxii ;;
+      lambda) install_lambda ;;
       peer) install_peer ;;
       all) install_dynamodb; install_s3; install_sam; install_taxii ;;
       jar-dir) ddb_jar_dir || die "DynamoDB Local is not installed (run infra/tools.sh dynamodb)" ;;
-      -h|--help) echo "usage: infra/tools.sh [dynamodb|s3|sam|taxii|peer|all|jar-dir]... (all: dynamodb s3 sam taxii)"; return 0 ;;
-      *) die "unknown tool '$what' (expected dynamodb, s3, sam, taxii, peer, all or jar-dir)" ;;
+      -h|--help) echo "usage: infra/tools.sh [dynamodb|s3|sam|taxii|peer|lambda|all|jar-dir]... (all: dynamodb s3 sam taxii)"; return 0 ;;
+      *) die "unknown tool '$what' (expected dynamodb, s3, sam, taxii, peer, lambda, all or jar-dir)" ;;
     esac
   done
 }
