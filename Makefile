@@ -67,6 +67,8 @@ test:
 	infra/test.sh
 
 test-unit:
+	infra/tools.sh peer
+	infra/browser.sh install
 	$(CARGO) test --workspace --exclude mitre-tests
 
 test-integration:

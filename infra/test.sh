@@ -12,6 +12,9 @@ if [[ "${1:-all}" == "all" ]]; then
   infra/sam-validate.sh
   echo "== build"
   "$CARGO" build --workspace --tests
+  echo "== tools of the unit tests: mitreattack-python (layer round trip), headless Chromium (views)"
+  infra/tools.sh peer
+  infra/browser.sh install
   echo "== unit tests"
   "$CARGO" test --workspace --exclude mitre-tests
 fi

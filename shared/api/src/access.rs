@@ -322,7 +322,14 @@ mod tests {
             let expected = match r.id {
                 RouteId::GetStatus => Access::Status,
                 RouteId::GetOpenApi => Access::OpenApi,
-                RouteId::ListMappings(_) | RouteId::GetMapping(_) => Access::TenantRead,
+                RouteId::ListMappings(_)
+                | RouteId::GetMapping(_)
+                | RouteId::EntityLayer(_)
+                | RouteId::TenantLayer
+                | RouteId::EntityMatrix(_)
+                | RouteId::TenantMatrix
+                | RouteId::EntityMitigations(_)
+                | RouteId::EntityReport(_) => Access::TenantRead,
                 RouteId::CreateMapping(_) | RouteId::UpdateMapping(_) | RouteId::DeleteMapping(_) => Access::TenantWrite,
                 RouteId::ListPrincipals => Access::RegistryRead,
                 RouteId::PutPrincipal | RouteId::DeletePrincipal => Access::RegistryWrite,

@@ -5,6 +5,7 @@
 //! CloudWatch Embedded Metric Format.
 pub mod access;
 pub mod admin;
+pub mod analysis;
 pub mod backend;
 pub mod catalog;
 pub mod catalog_cache;
@@ -17,6 +18,8 @@ pub mod params;
 pub mod routes;
 #[cfg(test)]
 mod rules_tests;
+#[cfg(test)]
+mod views_tests;
 pub mod template;
 pub mod views;
 
@@ -190,6 +193,11 @@ impl Reply {
         self
     }
 
+    /// A document (HTML, SVG, Markdown, ...) answered 200.
+    pub fn document(body: ReplyBody) -> Reply {
+        Reply { status: 200, body, etag: None }
+    }
+
     pub fn no_content() -> Reply {
         Reply { status: 204, body: ReplyBody::Empty, etag: None }
     }
@@ -279,7 +287,7 @@ async fn dispatch(app: &App, req: &Request) -> (String, Result<Reply, ApiError>)
         if matched.spec.id == RouteId::GetOpenApi {
             return Ok(Reply::json(openapi::document()?));
         }
-        let tenant_route = matches!(matched.spec.tag, "mappings" | "admin" | "integrity");
+        let tenant_route = matches!(matched.spec.tag, "mappings" | "admin" | "integrity" | "views");
         let who = identity::identify(app, &caller, !tenant_route).await?;
         let id = matched.params.first().map(String::as_str).unwrap_or_default();
         let body: &[u8] = req.body().as_ref();
@@ -302,6 +310,12 @@ async fn dispatch(app: &App, req: &Request) -> (String, Result<Reply, ApiError>)
             RouteId::ListAudit => return admin::list_audit(app, &who, &params).await,
             RouteId::VerifyCorrelations => return admin::verify(app, &who, &params).await,
             RouteId::RepairCorrelations => return admin::repair(app, &who, body).await,
+            RouteId::EntityLayer(k) => return analysis::entity_layer(app, &who, k, id, &params).await,
+            RouteId::TenantLayer => return analysis::tenant_layer(app, &who, &params).await,
+            RouteId::EntityMatrix(k) => return analysis::entity_matrix(app, &who, k, id, matched.spec, &params).await,
+            RouteId::TenantMatrix => return analysis::tenant_matrix(app, &who, matched.spec, &params).await,
+            RouteId::EntityMitigations(k) => return analysis::entity_mitigations(app, &who, k, id, &params).await,
+            RouteId::EntityReport(k) => return analysis::entity_report(app, &who, k, id, matched.spec, &params).await,
             _ => {}
         }
         catalog_reply(match matched.spec.id {

@@ -26,6 +26,10 @@ fn param_doc(name: &str) -> (&'static str, Type) {
         "source" => ("Source object: STIX id or ATT&CK ID.", Type::String),
         "target" => ("Target object: STIX id or ATT&CK ID.", Type::String),
         "detailed" => ("Add per-tactic technique counts, sub-techniques, revoked and deprecated (default false).", Type::Boolean),
+        "format" => ("The document's format (the route's summary lists them; the first is the default).", Type::String),
+        "from" => ("Only mappings last observed at or after this time (RFC 3339).", Type::String),
+        "to" => ("Only mappings first observed at or before this time (RFC 3339).", Type::String),
+        "entity_type" => ("Only entities of this type: alert, incident, case or observable.", Type::String),
         "refresh" => ("Superusers: run a fresh verification instead of reading the stored report (default false).", Type::Boolean),
         _ => ("", Type::String),
     }
@@ -46,6 +50,10 @@ fn page_of(item: &str) -> RefOr<Schema> {
 
 fn response_schema(id: RouteId) -> RefOr<Schema> {
     match id {
+        RouteId::EntityLayer(_) | RouteId::TenantLayer => ObjectBuilder::new().description(Some("An ATT&CK Navigator layer, format 4.5")).into(),
+        RouteId::EntityMatrix(_) | RouteId::TenantMatrix => ObjectBuilder::new().description(Some("The matrix: the domain's tactics in matrix order, each with its techniques and sub-techniques, the mapped ones highlighted")).into(),
+        RouteId::EntityMitigations(_) => ObjectBuilder::new().description(Some("Mitigations ranked by weighted coverage, with the techniques each covers")).into(),
+        RouteId::EntityReport(_) => ObjectBuilder::new().description(Some("The ATT&CK section of the report")).into(),
         RouteId::ListTactics => page_of("TacticView"),
         RouteId::GetTactic => reference("TacticDetail"),
         RouteId::ListTechniques => page_of("TechniqueView"),
@@ -278,7 +286,7 @@ mod tests {
         }
         let schemas = &doc["components"]["schemas"];
         // closed sets are enums of the domain's values, timestamps RFC 3339 strings
-        assert_eq!(schemas["DetectionMethod"]["enum"], serde_json::json!(["siem", "edr", "ids", "manual_analysis", "threat_intel", "other"]));
+        assert_eq!(schemas["DetectionMethod"]["enum"], serde_json::json!(["siem", "edr", "ids", "manual_analysis", "threat_intel", "other", "auto_suggested"]));
         assert_eq!(schemas["Role"]["enum"], serde_json::json!(["viewer", "analyst", "admin", "superuser"]));
         assert_eq!(schemas["Timestamp"]["format"], "date-time");
         for name in ["Mapping", "MappingInput", "Principal", "PrincipalInput", "AuditEntry", "ImpactLevel", "MitigationStatus", "MappingKind"] {

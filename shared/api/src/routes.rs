@@ -35,6 +35,18 @@ pub enum RouteId {
     ListAudit,
     VerifyCorrelations,
     RepairCorrelations,
+    /// The ATT&CK Navigator layer of one alert, incident, case or observable.
+    EntityLayer(MappingKind),
+    /// The tenant's heatmap layer: distinct entities per technique.
+    TenantLayer,
+    /// The ATT&CK matrix of an alert, incident or case (JSON, SVG or HTML).
+    EntityMatrix(MappingKind),
+    /// The tenant's heatmap matrix.
+    TenantMatrix,
+    /// ATT&CK mitigations ranked by how much of an alert, incident or case they cover.
+    EntityMitigations(MappingKind),
+    /// The ATT&CK section of a case's or incident's report (Markdown, JSON or HTML).
+    EntityReport(MappingKind),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -66,7 +78,20 @@ impl RouteSpec {
     /// The media types of the route's successful replies (the first is the default); the
     /// OpenAPI document describes each.
     pub fn media_types(&self) -> &'static [&'static str] {
-        &[JSON]
+        match self.id {
+            RouteId::EntityMatrix(_) | RouteId::TenantMatrix => &[JSON, SVG, HTML],
+            RouteId::EntityReport(_) => &[MARKDOWN, JSON, HTML],
+            _ => &[JSON],
+        }
+    }
+
+    /// The `format` values the route accepts, the default first (one per media type).
+    pub fn formats(&self) -> &'static [&'static str] {
+        match self.id {
+            RouteId::EntityMatrix(_) | RouteId::TenantMatrix => &["json", "svg", "html"],
+            RouteId::EntityReport(_) => &["markdown", "json", "html"],
+            _ => &["json"],
+        }
     }
 }
 
@@ -79,6 +104,11 @@ const TECHNIQUE_LIST: &[&str] =
     &["domain", "tactic", "kill_chain_phase", "platform", "q", "include_subtechniques", "include_revoked", "include_deprecated", "limit", "cursor"];
 const ENTITY_LIST: &[&str] = &["domain", "q", "include_revoked", "include_deprecated", "limit", "cursor"];
 const DETAIL: &[&str] = &["domain"];
+
+const ENTITY_VIEW: &[&str] = &["domain"];
+const TENANT_VIEW: &[&str] = &["domain", "from", "to", "entity_type", "tactic"];
+const ENTITY_DOCUMENT: &[&str] = &["domain", "format"];
+const TENANT_DOCUMENT: &[&str] = &["domain", "from", "to", "entity_type", "tactic", "format"];
 
 pub static ROUTES: &[RouteSpec] = &[
     RouteSpec { id: RouteId::ListTactics, method: "GET", path: "tactics", function: "ListTacticsFunction", access: Access::CatalogRead, summary: "Tactics of a domain in matrix order", tag: "catalog", query: &["domain", "limit", "cursor"] },
@@ -121,6 +151,20 @@ pub static ROUTES: &[RouteSpec] = &[
     RouteSpec { id: RouteId::ListAudit, method: "GET", path: "audit", function: "ListAuditFunction", access: Access::AuditRead, summary: "The audit log, newest first: admins see their tenant, superusers every tenant", tag: "admin", query: &["tenant", "action", "actor", "target", "since", "until", "limit", "cursor"] },
     RouteSpec { id: RouteId::VerifyCorrelations, method: "GET", path: "correlations/verify", function: "VerifyCorrelationsFunction", access: Access::IntegrityVerify, summary: "The last check of the stored catalog and every tenant's mappings (made after every sync that changed something); every registered principal gets the summary, superusers the details and may ask for a fresh check with refresh=true", tag: "integrity", query: &["refresh"] },
     RouteSpec { id: RouteId::RepairCorrelations, method: "POST", path: "correlations/repair", function: "RepairCorrelationsFunction", access: Access::IntegrityRepair, summary: "Rebuild the tactic index and move or flag mappings of revoked and deprecated techniques (superusers; {\"dry_run\": true} by default)", tag: "integrity", query: &[] },
+    RouteSpec { id: RouteId::EntityLayer(MappingKind::Case), method: "GET", path: "cases/{id}/navigator-layer", function: "CaseNavigatorLayerFunction", access: Access::TenantRead, summary: "The ATT&CK Navigator layer (4.5) of a case: its case mappings and the alert mappings that name it", tag: "views", query: ENTITY_VIEW },
+    RouteSpec { id: RouteId::EntityLayer(MappingKind::Alert), method: "GET", path: "alerts/{id}/navigator-layer", function: "AlertNavigatorLayerFunction", access: Access::TenantRead, summary: "The ATT&CK Navigator layer (4.5) of an alert: its alert mappings and the case mappings that name it", tag: "views", query: ENTITY_VIEW },
+    RouteSpec { id: RouteId::EntityLayer(MappingKind::Incident), method: "GET", path: "incidents/{id}/navigator-layer", function: "IncidentNavigatorLayerFunction", access: Access::TenantRead, summary: "The ATT&CK Navigator layer (4.5) of an incident", tag: "views", query: ENTITY_VIEW },
+    RouteSpec { id: RouteId::EntityLayer(MappingKind::Observable), method: "GET", path: "observables/{id}/navigator-layer", function: "ObservableNavigatorLayerFunction", access: Access::TenantRead, summary: "The ATT&CK Navigator layer (4.5) of an observable", tag: "views", query: ENTITY_VIEW },
+    RouteSpec { id: RouteId::TenantLayer, method: "GET", path: "navigator-layer", function: "TenantNavigatorLayerFunction", access: Access::TenantRead, summary: "The tenant's heatmap layer: the number of distinct entities per technique, in a window", tag: "views", query: TENANT_VIEW },
+    RouteSpec { id: RouteId::EntityMatrix(MappingKind::Case), method: "GET", path: "cases/{id}/matrix", function: "CaseMatrixFunction", access: Access::TenantRead, summary: "The ATT&CK matrix of a case (format json, svg or html): its techniques highlighted by confidence, with impact and mitigation status", tag: "views", query: ENTITY_DOCUMENT },
+    RouteSpec { id: RouteId::EntityMatrix(MappingKind::Alert), method: "GET", path: "alerts/{id}/matrix", function: "AlertMatrixFunction", access: Access::TenantRead, summary: "The ATT&CK matrix of an alert (format json, svg or html)", tag: "views", query: ENTITY_DOCUMENT },
+    RouteSpec { id: RouteId::EntityMatrix(MappingKind::Incident), method: "GET", path: "incidents/{id}/matrix", function: "IncidentMatrixFunction", access: Access::TenantRead, summary: "The ATT&CK matrix of an incident (format json, svg or html)", tag: "views", query: ENTITY_DOCUMENT },
+    RouteSpec { id: RouteId::TenantMatrix, method: "GET", path: "matrix", function: "TenantMatrixFunction", access: Access::TenantRead, summary: "The tenant's heatmap matrix: distinct entities per technique in a window (format json, svg or html)", tag: "views", query: TENANT_DOCUMENT },
+    RouteSpec { id: RouteId::EntityMitigations(MappingKind::Case), method: "GET", path: "cases/{id}/mitigations", function: "CaseMitigationsFunction", access: Access::TenantRead, summary: "ATT&CK mitigations ranked by how much of a case they cover", tag: "views", query: ENTITY_VIEW },
+    RouteSpec { id: RouteId::EntityMitigations(MappingKind::Alert), method: "GET", path: "alerts/{id}/mitigations", function: "AlertMitigationsFunction", access: Access::TenantRead, summary: "ATT&CK mitigations ranked by how much of an alert they cover", tag: "views", query: ENTITY_VIEW },
+    RouteSpec { id: RouteId::EntityMitigations(MappingKind::Incident), method: "GET", path: "incidents/{id}/mitigations", function: "IncidentMitigationsFunction", access: Access::TenantRead, summary: "ATT&CK mitigations ranked by how much of an incident they cover", tag: "views", query: ENTITY_VIEW },
+    RouteSpec { id: RouteId::EntityReport(MappingKind::Case), method: "GET", path: "cases/{id}/report", function: "CaseReportFunction", access: Access::TenantRead, summary: "The ATT&CK section of a case's report (format markdown, json or html)", tag: "views", query: ENTITY_DOCUMENT },
+    RouteSpec { id: RouteId::EntityReport(MappingKind::Incident), method: "GET", path: "incidents/{id}/report", function: "IncidentReportFunction", access: Access::TenantRead, summary: "The ATT&CK section of an incident's report (format markdown, json or html)", tag: "views", query: ENTITY_DOCUMENT },
 ];
 
 /// The route of `id`, if the table has it.

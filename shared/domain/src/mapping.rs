@@ -99,7 +99,8 @@ macro_rules! closed_enum {
 }
 
 closed_enum!(
-    /// How the technique was detected.
+    /// How the technique was detected; `auto_suggested`: mapped by the suggestion engine from
+    /// alert text and observables (`enrich`).
     DetectionMethod, "detection_method", default ManualAnalysis, {
     Siem => "siem",
     Edr => "edr",
@@ -107,6 +108,7 @@ closed_enum!(
     ManualAnalysis => "manual_analysis",
     ThreatIntel => "threat_intel",
     Other => "other",
+    AutoSuggested => "auto_suggested",
 });
 
 closed_enum!(
@@ -168,6 +170,10 @@ pub struct Mapping {
     pub last_observed: Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
+    /// Why the suggestion engine mapped it (auto-suggested mappings): one entry per signal.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub evidence: Vec<Value>,
     /// Earlier techniques and tactics of the mapping, after ATT&CK upgrades.
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
@@ -345,6 +351,7 @@ impl Mapping {
             first_observed: at,
             last_observed: at,
             notes: None,
+            evidence: Vec::new(),
             history: Vec::new(),
             needs_review: None,
             created_by: by.to_string(),
@@ -413,6 +420,9 @@ impl Mapping {
         }
         if let Some(v) = &input.detection_method {
             self.detection_method = DetectionMethod::parse(v)?;
+            if self.detection_method == DetectionMethod::AutoSuggested {
+                return Err(Invalid::new("detection_method", "auto_suggested is set by enrich, not by hand"));
+            }
         }
         if let Some(v) = &input.detection_detail {
             self.detection_detail = Some(text("detection_detail", v, MAX_DETECTION_DETAIL)?);

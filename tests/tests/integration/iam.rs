@@ -124,6 +124,17 @@ async fn every_request_of_every_route_is_allowed_by_its_functions_iam_statements
         }
         let (st, _, _) = h.call(ANALYST, "GET", &format!("{base}/{id}"), None, Value::Null).await;
         assert_eq!(st, 200);
+        // the analyst views of the mapping's entity, and the tenant's
+        let (entity_path, views): (&str, &[&str]) = match kind {
+            MappingKind::Case => ("cases/C-1", &["navigator-layer", "matrix", "matrix?format=svg", "mitigations", "report", "report?format=html"]),
+            MappingKind::Alert => ("alerts/A-1", &["navigator-layer", "matrix?format=html", "mitigations"]),
+            MappingKind::Incident => ("incidents/I-1", &["navigator-layer", "matrix", "mitigations", "report?format=json"]),
+            MappingKind::Observable => ("observables/O-1", &["navigator-layer"]),
+        };
+        for view in views.iter().map(|v| format!("{entity_path}/{v}")).chain(["navigator-layer".to_string(), "matrix?format=svg".to_string()]) {
+            let (st, _, _) = h.call(ANALYST, "GET", &format!("{P}/{view}"), None, Value::Null).await;
+            assert_eq!(st, 200, "{view}");
+        }
         // flagged for an analyst: changing its technique clears the flag and the flagged counter
         s.ddb
             .update_item()

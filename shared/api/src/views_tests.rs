@@ -1,0 +1,106 @@
+//! The analyst-view routes through the router, against in-memory repositories and the small
+//! fixture catalog: what each answers, in which format, for whom.
+use std::sync::Arc;
+
+use mitre_attack::catalog::DomainCatalog;
+use mitre_attack::{Domain, fixtures, parse_bundle};
+use mitre_domain::{MemoryRepos, Principal, PrincipalRepo};
+use serde_json::{Value, json};
+
+use crate::{App, Settings, local, serve};
+
+const P: &str = "/api/v1/mitre";
+
+fn who(name: &str) -> String {
+    format!("arn:aws:iam::1:user/{name}")
+}
+
+async fn app() -> App {
+    let text = fixtures::small_bundle("2.1");
+    let bundle = parse_bundle(text.as_bytes(), Domain::EnterpriseAttack).unwrap();
+    let catalog = DomainCatalog::build(&bundle.objects, Domain::EnterpriseAttack, "1.0", "fixture");
+    let repos = Arc::new(MemoryRepos::new());
+    for (name, tenant, role) in [("a-viewer", "acme", "viewer"), ("a-analyst", "acme", "analyst"), ("b-analyst", "globex", "analyst")] {
+        let p = Principal::register(&who(name), tenant, role, "setup", None).unwrap();
+        let audit = mitre_domain::AuditEntry::of(&p.tenant, "setup", "principal.put", format!("principals/{}", p.principal), None, Some(&p), "setup");
+        repos.put_principal(&p, audit).await.unwrap();
+    }
+    App::in_memory(&[catalog], repos, Settings { metric_lines: false, ..Settings::default() }).unwrap()
+}
+
+async fn call(app: &App, who: &str, method: &str, path: &str, body: Value) -> (u16, String, String) {
+    let bytes = if body.is_null() { Vec::new() } else { body.to_string().into_bytes() };
+    let headers = vec![("content-type".to_string(), "application/json".to_string())];
+    let served = serve(app, local::apigw_request(method, path, &headers, &bytes, Some(who)).unwrap()).await;
+    let ct = served.response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let text = match served.response.body() {
+        lambda_http::Body::Text(t) => t.clone(),
+        _ => String::new(),
+    };
+    (served.response.status().as_u16(), ct, text)
+}
+
+#[tokio::test]
+async fn views_answer_in_their_formats_for_the_callers_tenant_only() {
+    let app = app().await;
+    let a = &who("a-analyst");
+    // a case with its own mapping and an alert mapping that names it (and an injected-looking id)
+    for body in [
+        json!({"case_id": "C-1", "technique": "T1059.001", "confidence_score": 90, "artifacts": "<script>alert(1)</script> | `x`"}),
+        json!({"alert_id": "A-1", "case_id": "C-1", "technique": "T1059", "impact_level": "high"}),
+        json!({"alert_id": "A-2", "technique": "T1059"}),
+    ] {
+        let kind = if body.get("alert_id").is_some() { "alert" } else { "case" };
+        let (status, _, text) = call(&app, a, "POST", &format!("{P}/{kind}-mappings"), body).await;
+        assert_eq!(status, 201, "{text}");
+    }
+    let v = &who("a-viewer");
+    // the layer of the case covers both mappings that name it
+    let (status, ct, text) = call(&app, v, "GET", &format!("{P}/cases/C-1/navigator-layer"), Value::Null).await;
+    assert_eq!((status, ct.as_str()), (200, "application/json"), "{text}");
+    let layer: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(layer["versions"]["layer"], "4.5");
+    let ids: Vec<&str> = layer["techniques"].as_array().unwrap().iter().map(|t| t["techniqueID"].as_str().unwrap()).collect();
+    assert!(ids.contains(&"T1059.001") && ids.contains(&"T1059"), "{ids:?}");
+    // matrix: json (default), svg, html; a bad format names the parameter
+    let (status, ct, _) = call(&app, v, "GET", &format!("{P}/cases/C-1/matrix"), Value::Null).await;
+    assert_eq!((status, ct.as_str()), (200, "application/json"));
+    let (status, ct, svg) = call(&app, v, "GET", &format!("{P}/cases/C-1/matrix?format=svg"), Value::Null).await;
+    assert_eq!((status, ct.as_str()), (200, "image/svg+xml"));
+    assert!(svg.starts_with("<svg") || svg.starts_with("<?xml"), "{}", &svg[..80.min(svg.len())]);
+    let (status, ct, html) = call(&app, v, "GET", &format!("{P}/cases/C-1/matrix?format=html"), Value::Null).await;
+    assert_eq!((status, ct.as_str()), (200, "text/html; charset=utf-8"));
+    assert!(!html.contains("<script>alert(1)") && !svg.contains("<script>alert(1)"), "artifacts are escaped");
+    let (status, _, text) = call(&app, v, "GET", &format!("{P}/cases/C-1/matrix?format=pdf"), Value::Null).await;
+    assert_eq!(status, 400);
+    assert_eq!(serde_json::from_str::<Value>(&text).unwrap()["error"]["details"]["parameter"], "format");
+    // mitigations and the report
+    let (status, _, text) = call(&app, v, "GET", &format!("{P}/cases/C-1/mitigations"), Value::Null).await;
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("M1038"), "{text}");
+    let (status, ct, md) = call(&app, v, "GET", &format!("{P}/cases/C-1/report"), Value::Null).await;
+    assert_eq!((status, ct.as_str()), (200, "text/markdown; charset=utf-8"));
+    // artifacts in the table are escaped (the attached layer is a fenced JSON block, which Markdown shows as text)
+    assert!(md.contains("T1059.001") && md.contains("&lt;script&gt;alert(1)&lt;/script&gt; \\| \\`x\\`"), "{md}");
+    let (status, _, _) = call(&app, v, "GET", &format!("{P}/cases/C-1/report?format=html"), Value::Null).await;
+    assert_eq!(status, 200);
+    // the heatmap counts distinct entities: T1059 is on two alerts
+    let (status, _, text) = call(&app, v, "GET", &format!("{P}/navigator-layer?entity_type=alert"), Value::Null).await;
+    assert_eq!(status, 200, "{text}");
+    let heat: Value = serde_json::from_str(&text).unwrap();
+    let t1059 = heat["techniques"].as_array().unwrap().iter().find(|t| t["techniqueID"] == "T1059").unwrap();
+    assert_eq!(t1059["score"], 2);
+    let (status, ct, _) = call(&app, v, "GET", &format!("{P}/matrix?format=html"), Value::Null).await;
+    assert_eq!((status, ct.as_str()), (200, "text/html; charset=utf-8"));
+    for bad in ["entity_type=tenant", "from=soon", "from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z", "tactic=nope"] {
+        assert_eq!(call(&app, v, "GET", &format!("{P}/navigator-layer?{bad}"), Value::Null).await.0, 400, "{bad}");
+    }
+    // another tenant's entity answers 404 like a missing one, on every view
+    let b = &who("b-analyst");
+    for path in ["cases/C-1/navigator-layer", "cases/C-1/matrix", "cases/C-1/mitigations", "cases/C-1/report", "cases/NOPE/matrix", "alerts/A-1/matrix"] {
+        assert_eq!(call(&app, b, "GET", &format!("{P}/{path}"), Value::Null).await.0, 404, "{path}");
+    }
+    let (status, _, text) = call(&app, b, "GET", &format!("{P}/navigator-layer"), Value::Null).await;
+    assert_eq!(status, 200);
+    assert_eq!(serde_json::from_str::<Value>(&text).unwrap()["techniques"], json!([]), "globex sees none of acme's");
+}
