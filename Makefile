@@ -36,6 +36,12 @@ dev: local-up build
 	source .local/env && ./target/debug/mitre status
 	source .local/env && ./target/debug/mitre principal put $(DEMO_ACME) --tenant acme --role analyst
 	source .local/env && ./target/debug/mitre principal put $(DEMO_GLOBEX) --tenant globex --role analyst
+	source .local/env && ./target/debug/mitre demo --tenant acme && ./target/debug/mitre demo --tenant globex
+	source .local/env && ./target/debug/mitre matrix --tenant acme --case CASE-1001 --format html --out .local/CASE-1001-matrix.html
+	source .local/env && ./target/debug/mitre report --tenant acme --case CASE-1001 --format html --out .local/CASE-1001-report.html
+	@echo
+	@echo "Case CASE-1001 of tenant acme, as an analyst sees it: open .local/CASE-1001-matrix.html and .local/CASE-1001-report.html"
+	@echo "  (or: ./target/debug/mitre matrix|report|layer|mitigations --tenant acme --case CASE-1001 [--format ...], after 'source .local/env')"
 	@echo
 	@echo "Serving the API on http://127.0.0.1:$(PORT) (Ctrl-C stops it; make local-down stops the stack)."
 	@echo "Demo callers: superuser $(DEMO_SUPERUSER); analysts of tenants acme ($(DEMO_ACME)) and globex ($(DEMO_GLOBEX)). Try:"
@@ -43,6 +49,8 @@ dev: local-up build
 	@echo "  curl -s -H 'x-dev-principal-arn: $(DEMO_ACME)' -X POST '$(API)/alert-mappings' -d '{\"alert_id\": \"A-1\", \"technique\": \"T1059.001\", \"confidence_score\": 80}'"
 	@echo "  curl -s -H 'x-dev-principal-arn: $(DEMO_GLOBEX)' '$(API)/alert-mappings'   # globex sees none of acme's"
 	@echo "  curl -s -H 'x-dev-principal-arn: $(DEMO_SUPERUSER)' '$(API)/audit'"
+	@echo "  curl -s -H 'x-dev-principal-arn: $(DEMO_ACME)' '$(API)/cases/CASE-1001/navigator-layer'   # open it in the ATT&CK Navigator"
+	@echo "  curl -s -H 'x-dev-principal-arn: $(DEMO_ACME)' '$(API)/cases/CASE-1001/matrix?format=svg' > case.svg"
 	source .local/env && MITRE_SUPERUSERS=$(DEMO_SUPERUSER) ./target/debug/mitre serve --port $(PORT)
 
 serve:

@@ -13,6 +13,7 @@ use serde_json::json;
 
 mod bench;
 mod serve;
+mod views;
 
 #[derive(Parser)]
 #[command(name = "mitre", version, about = "MITRE ATT&CK module of sentineliq: sync, status and local tooling")]
@@ -96,6 +97,20 @@ enum Command {
         /// Write nothing; exit with status 1 when template.yaml differs from the rendering.
         #[arg(long)]
         check: bool,
+    },
+    /// The ATT&CK Navigator layer of an entity, or the tenant's heatmap layer.
+    Layer(views::ViewArgs),
+    /// The ATT&CK matrix of an entity (--format json, svg, html), or the tenant's heatmap.
+    Matrix(views::ViewArgs),
+    /// ATT&CK mitigations ranked by how much of an entity they cover.
+    Mitigations(views::ViewArgs),
+    /// The ATT&CK section of a case's or incident's report (--format markdown, json, html).
+    Report(views::ViewArgs),
+    /// Map a few demo cases in a tenant (used by `make dev`; a repeat merges).
+    #[command(hide = true)]
+    Demo {
+        #[arg(long)]
+        tenant: String,
     },
     /// Serve the whole API on 127.0.0.1 (identity from the x-dev-principal-arn header).
     Serve {
@@ -261,6 +276,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Principal { command } => principal(store().await?, command).await,
         Command::Template { check } => template(check),
+        Command::Layer(a) => views::run(store().await?, views::View::Layer, a).await,
+        Command::Matrix(a) => views::run(store().await?, views::View::Matrix, a).await,
+        Command::Mitigations(a) => views::run(store().await?, views::View::Mitigations, a).await,
+        Command::Report(a) => views::run(store().await?, views::View::Report, a).await,
+        Command::Demo { tenant } => views::demo(store().await?, &tenant).await,
         Command::Serve { port } => {
             let store = store().await?;
             serve::serve(mitre_api::App::new(store, mitre_api::Settings::from_env()), port).await?;

@@ -296,47 +296,63 @@ async fn dispatch(app: &App, req: &Request) -> (String, Result<Reply, ApiError>)
             Some(Err(_)) => return Err(ApiError::BadRequest { code: "invalid_header", message: "If-Match is not valid text".into(), details: None }),
             None => None,
         };
-        use catalog::EntityKind::*;
-        let catalog_reply = |v: Result<Value, ApiError>| v.map(Reply::json);
-        match matched.spec.id {
-            RouteId::CreateMapping(k) => return mappings::create(app, &who, k, body).await,
-            RouteId::ListMappings(k) => return mappings::list(app, &who, k, &params).await,
-            RouteId::GetMapping(k) => return mappings::get(app, &who, k, id).await,
-            RouteId::UpdateMapping(k) => return mappings::update(app, &who, k, id, body, if_match).await,
-            RouteId::DeleteMapping(k) => return mappings::delete(app, &who, k, id, if_match).await,
-            RouteId::PutPrincipal => return admin::put_principal(app, &who, id, body).await,
-            RouteId::DeletePrincipal => return admin::delete_principal(app, &who, id).await,
-            RouteId::ListPrincipals => return admin::list_principals(app, &who).await,
-            RouteId::ListAudit => return admin::list_audit(app, &who, &params).await,
-            RouteId::VerifyCorrelations => return admin::verify(app, &who, &params).await,
-            RouteId::RepairCorrelations => return admin::repair(app, &who, body).await,
-            RouteId::EntityLayer(k) => return analysis::entity_layer(app, &who, k, id, &params).await,
-            RouteId::TenantLayer => return analysis::tenant_layer(app, &who, &params).await,
-            RouteId::EntityMatrix(k) => return analysis::entity_matrix(app, &who, k, id, matched.spec, &params).await,
-            RouteId::TenantMatrix => return analysis::tenant_matrix(app, &who, matched.spec, &params).await,
-            RouteId::EntityMitigations(k) => return analysis::entity_mitigations(app, &who, k, id, &params).await,
-            RouteId::EntityReport(k) => return analysis::entity_report(app, &who, k, id, matched.spec, &params).await,
-            _ => {}
-        }
-        catalog_reply(match matched.spec.id {
-            RouteId::ListTactics => catalog::list_tactics(app, &params).await,
-            RouteId::GetTactic => catalog::get_tactic(app, &params, id).await,
-            RouteId::ListTechniques => catalog::list_techniques(app, &params).await,
-            RouteId::GetTechnique => catalog::get_technique(app, &params, id).await,
-            RouteId::ListMitigations => catalog::list_entities(app, &params, Mitigation).await,
-            RouteId::GetMitigation => catalog::get_entity(app, &params, Mitigation, id).await,
-            RouteId::ListRelationships => catalog::list_relationships(app, &params).await,
-            RouteId::ListGroups => catalog::list_entities(app, &params, Group).await,
-            RouteId::GetGroup => catalog::get_entity(app, &params, Group, id).await,
-            RouteId::ListSoftware => catalog::list_entities(app, &params, Software).await,
-            RouteId::GetSoftware => catalog::get_entity(app, &params, Software, id).await,
-            RouteId::ListKillChainPhases => catalog::list_kill_chain_phases(app, &params).await,
-            RouteId::GetStatus => catalog::status(app, &params, &who).await,
-            _ => unreachable!("tenant routes and the OpenAPI document are answered above"),
-        })
+        answer(app, &who, matched.spec, id, &params, body, if_match).await
     }
     .await;
     (route, out)
+}
+
+/// Answers a matched route for an identified caller.
+async fn answer(app: &App, who: &identity::Identity, spec: &'static routes::RouteSpec, id: &str, params: &Params, body: &[u8], if_match: Option<&str>) -> Result<Reply, ApiError> {
+    use catalog::EntityKind::*;
+    let catalog_reply = |v: Result<Value, ApiError>| v.map(Reply::json);
+    match spec.id {
+        RouteId::GetOpenApi => return Ok(Reply::json(openapi::document()?)),
+        RouteId::CreateMapping(k) => return mappings::create(app, who, k, body).await,
+        RouteId::ListMappings(k) => return mappings::list(app, who, k, params).await,
+        RouteId::GetMapping(k) => return mappings::get(app, who, k, id).await,
+        RouteId::UpdateMapping(k) => return mappings::update(app, who, k, id, body, if_match).await,
+        RouteId::DeleteMapping(k) => return mappings::delete(app, who, k, id, if_match).await,
+        RouteId::PutPrincipal => return admin::put_principal(app, who, id, body).await,
+        RouteId::DeletePrincipal => return admin::delete_principal(app, who, id).await,
+        RouteId::ListPrincipals => return admin::list_principals(app, who).await,
+        RouteId::ListAudit => return admin::list_audit(app, who, params).await,
+        RouteId::VerifyCorrelations => return admin::verify(app, who, params).await,
+        RouteId::RepairCorrelations => return admin::repair(app, who, body).await,
+        RouteId::EntityLayer(k) => return analysis::entity_layer(app, who, k, id, params).await,
+        RouteId::TenantLayer => return analysis::tenant_layer(app, who, params).await,
+        RouteId::EntityMatrix(k) => return analysis::entity_matrix(app, who, k, id, spec, params).await,
+        RouteId::TenantMatrix => return analysis::tenant_matrix(app, who, spec, params).await,
+        RouteId::EntityMitigations(k) => return analysis::entity_mitigations(app, who, k, id, params).await,
+        RouteId::EntityReport(k) => return analysis::entity_report(app, who, k, id, spec, params).await,
+        _ => {}
+    }
+    catalog_reply(match spec.id {
+        RouteId::ListTactics => catalog::list_tactics(app, params).await,
+        RouteId::GetTactic => catalog::get_tactic(app, params, id).await,
+        RouteId::ListTechniques => catalog::list_techniques(app, params).await,
+        RouteId::GetTechnique => catalog::get_technique(app, params, id).await,
+        RouteId::ListMitigations => catalog::list_entities(app, params, Mitigation).await,
+        RouteId::GetMitigation => catalog::get_entity(app, params, Mitigation, id).await,
+        RouteId::ListRelationships => catalog::list_relationships(app, params).await,
+        RouteId::ListGroups => catalog::list_entities(app, params, Group).await,
+        RouteId::GetGroup => catalog::get_entity(app, params, Group, id).await,
+        RouteId::ListSoftware => catalog::list_entities(app, params, Software).await,
+        RouteId::GetSoftware => catalog::get_entity(app, params, Software, id).await,
+        RouteId::ListKillChainPhases => catalog::list_kill_chain_phases(app, params).await,
+        RouteId::GetStatus => catalog::status(app, params, who).await,
+        other => Err(ApiError::Internal(format!("route {other:?} has no handler"))),
+    })
+}
+
+/// Answers `method path?query` for a caller the operator names (the CLI, which acts in a tenant
+/// on the operator's authority): the same route table, parameters and handlers as a request.
+pub async fn answer_for(app: &App, who: &identity::Identity, method: &str, path_and_query: &str, body: &[u8]) -> Result<Reply, ApiError> {
+    let (path, query) = path_and_query.split_once('?').map(|(p, q)| (p, Some(q))).unwrap_or((path_and_query, None));
+    let matched = match_route(method, path)?;
+    let params = Params::parse(matched.spec, query)?;
+    let id = matched.params.first().map(String::as_str).unwrap_or_default();
+    answer(app, who, matched.spec, id, &params, body, None).await
 }
 
 /// One CloudWatch Embedded Metric Format line per request, on stdout.
