@@ -283,7 +283,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Demo { tenant } => views::demo(store().await?, &tenant).await,
         Command::Serve { port } => {
             let store = store().await?;
-            serve::serve(mitre_api::App::new(store, mitre_api::Settings::from_env()), port).await?;
+            let app = mitre_api::App::new(store.clone(), mitre_api::Settings::from_env()).with_sync(std::sync::Arc::new(serve::LocalSync { store }));
+            serve::serve(app, port).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::BenchApi { iterations } => {

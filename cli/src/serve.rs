@@ -70,3 +70,38 @@ async fn respond(app: &App, req: hyper::Request<Incoming>) -> hyper::Response<Fu
     *out.headers_mut() = rparts.headers;
     out
 }
+
+/// `POST sync` of the local server: the sync runs in this process, in the background, from the
+/// configured source of its domain (as the deployed sync function would).
+pub struct LocalSync {
+    pub store: mitre_store::Store,
+}
+
+#[async_trait::async_trait]
+impl mitre_api::sync_trigger::SyncTrigger for LocalSync {
+    async fn start(&self, request: mitre_api::sync_trigger::SyncRequest) -> Result<(), mitre_api::ApiError> {
+        let spec = mitre_sync::config::source_for(request.domain).map_err(mitre_api::ApiError::Unavailable)?;
+        let mut opts = mitre_sync::SyncOptions::new(request.domain);
+        opts.actor = request.requested_by;
+        opts.force = request.force;
+        opts.relationships = !request.no_relationships;
+        opts.run_id = Some(request.run_id);
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            let source = spec.into_source();
+            fn quiet(_: mitre_sync::Progress) {}
+            match mitre_sync::Syncer::new(&store).run(source.as_ref(), &opts, &quiet).await {
+                Ok(rec) => {
+                    eprintln!("mitre serve: sync {} of {}: {:?}", rec.run_id, rec.domain, rec.outcome);
+                    if rec.outcome == mitre_store::items::Outcome::Succeeded
+                        && let Err(e) = store.verify().await
+                    {
+                        eprintln!("mitre serve: verification after the sync failed: {e}");
+                    }
+                }
+                Err(e) => eprintln!("mitre serve: sync of {} failed: {e}", opts.domain),
+            }
+        });
+        Ok(())
+    }
+}

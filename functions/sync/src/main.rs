@@ -1,61 +1,38 @@
-//! Scheduled ATT&CK sync. EventBridge invokes it every 10 minutes; it syncs each domain of
-//! SYNC_DOMAINS from its source: ATTACK_SOURCE_URL_<DOMAIN> (for example
-//! ATTACK_SOURCE_URL_ICS_ATTACK), else ATTACK_SOURCE_URL for enterprise-attack, else the
-//! domain's official bundle.
-//!
-//! With ATTACK_SOURCE_KIND=taxii (default: json) each domain syncs from a TAXII 2.1 collection
-//! instead: the API root TAXII_API_ROOT (default: the MITRE ATT&CK TAXII server) and the
-//! collection TAXII_COLLECTION_<DOMAIN> (for example TAXII_COLLECTION_ENTERPRISE_ATTACK; default:
-//! the domain's ATT&CK collection), with HTTP Basic credentials from TAXII_USERNAME and
-//! TAXII_PASSWORD when set.
+//! The sync Lambda. EventBridge invokes it every 10 minutes to sync each scheduled domain
+//! (SYNC_DOMAINS) from its configured source (`mitre_sync::config`); `POST sync` invokes it
+//! asynchronously with one domain, its options and the run id the API answered with.
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use mitre_attack::Domain;
+use mitre_domain::SyncRequest;
 use mitre_store::{Config, Store};
 use mitre_sync::{SourceSpec, SyncError, SyncOptions, Syncer};
 use serde_json::{Value, json};
 
-struct Settings {
-    domains: Vec<(Domain, SourceSpec)>,
-}
-
-impl Settings {
-    fn from_env() -> Result<Self, Error> {
-        let list = std::env::var("SYNC_DOMAINS").unwrap_or_else(|_| "enterprise-attack".into());
-        let kind = std::env::var("ATTACK_SOURCE_KIND").unwrap_or_default().trim().to_ascii_lowercase();
-        let taxii = match kind.as_str() {
-            "" | "json" => false,
-            "taxii" => true,
-            other => return Err(format!("ATTACK_SOURCE_KIND is {other:?}: expected json or taxii").into()),
-        };
-        let env = |var: &str| std::env::var(var).ok().filter(|v| !v.trim().is_empty());
-        let mut domains = Vec::new();
-        for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let domain: Domain = name.parse()?;
-            let suffix = domain.as_str().to_ascii_uppercase().replace('-', "_");
-            if taxii {
-                let collection = env(&format!("TAXII_COLLECTION_{suffix}"));
-                let spec = SourceSpec::taxii(env("TAXII_API_ROOT").as_deref(), collection.as_deref(), domain).map_err(|e| e.0)?;
-                domains.push((domain, spec));
-                continue;
-            }
-            let var = format!("ATTACK_SOURCE_URL_{suffix}");
-            let url = std::env::var(&var)
-                .ok()
-                .or_else(|| (domain == Domain::EnterpriseAttack).then(|| std::env::var("ATTACK_SOURCE_URL").ok()).flatten())
-                .filter(|u| !u.trim().is_empty());
-            domains.push((domain, SourceSpec::parse(url.as_deref(), domain).map_err(|e| e.0)?));
-        }
-        Ok(Settings { domains })
+/// What one invocation syncs: every scheduled domain, or the one a request names.
+fn plan(event: &Value) -> Result<Vec<(SyncOptions, SourceSpec)>, Error> {
+    if event.get("run_id").is_some() {
+        let request: SyncRequest = serde_json::from_value(event.clone())?;
+        let mut opts = SyncOptions::new(request.domain);
+        opts.actor = request.requested_by;
+        opts.force = request.force;
+        opts.relationships = !request.no_relationships;
+        opts.run_id = Some(request.run_id);
+        return Ok(vec![(opts, mitre_sync::config::source_for(request.domain)?)]);
     }
+    Ok(mitre_sync::config::scheduled()?
+        .into_iter()
+        .map(|(domain, spec)| {
+            let mut opts = SyncOptions::new(domain);
+            opts.actor = "scheduler".into();
+            (opts, spec)
+        })
+        .collect())
 }
 
-async fn handle(store: &Store, settings: &Settings, event: LambdaEvent<Value>) -> Result<Value, Error> {
+async fn handle(store: &Store, event: LambdaEvent<Value>) -> Result<Value, Error> {
     let mut results = Vec::new();
     let mut failed = Vec::new();
-    for (domain, spec) in &settings.domains {
-        let source = spec.clone().into_source();
-        let mut opts = SyncOptions::new(*domain);
-        opts.actor = "scheduler".into();
+    for (opts, spec) in plan(&event.payload)? {
+        let source = spec.into_source();
         match Syncer::new(store).run(source.as_ref(), &opts, &|_| {}).await {
             Ok(rec) => results.push(json!(rec)),
             Err(SyncError::Locked { domain, until }) => {
@@ -63,8 +40,8 @@ async fn handle(store: &Store, settings: &Settings, event: LambdaEvent<Value>) -
                 results.push(json!({"domain": domain, "outcome": "skipped"}));
             }
             Err(e) => {
-                failed.push(format!("{domain}: {e}"));
-                results.push(json!({"domain": domain, "outcome": "failed", "error": e.to_string()}));
+                failed.push(format!("{}: {e}", opts.domain));
+                results.push(json!({"domain": opts.domain, "outcome": "failed", "error": e.to_string()}));
             }
         }
     }
@@ -77,6 +54,8 @@ async fn handle(store: &Store, settings: &Settings, event: LambdaEvent<Value>) -
         }
     }
     tracing::info!(request_id = %event.context.request_id, results = %json!(results), "sync finished");
+    // A failure fails the invocation: the schedule's metric and, for an asynchronous start, the
+    // on-failure destination see it.
     if failed.is_empty() { Ok(json!({ "results": results })) } else { Err(failed.join("; ").into()) }
 }
 
@@ -84,7 +63,24 @@ async fn handle(store: &Store, settings: &Settings, event: LambdaEvent<Value>) -
 async fn main() -> Result<(), Error> {
     tracing_subscriber::fmt().json().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).without_time().init();
     let config = Config::from_env()?;
-    let settings = Settings::from_env()?;
+    mitre_sync::config::scheduled()?;
     let store = Store::from_config(&config).await;
-    run(service_fn(|event| handle(&store, &settings, event))).await
+    run(service_fn(|event| handle(&store, event))).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scheduled_event_syncs_every_domain_and_a_request_one() {
+        let scheduled = json!({"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
+        assert!(plan(&scheduled).unwrap().iter().all(|(o, _)| o.actor == "scheduler" && o.run_id.is_none()));
+        let request = json!({"run_id": "01ARZ3NDEKTSV4RRFFQ69G5FAV", "domain": "ics-attack", "force": true, "no_relationships": true, "requested_by": "arn:aws:iam::1:user/root"});
+        let plan = plan(&request).unwrap();
+        assert_eq!(plan.len(), 1);
+        let (o, _) = &plan[0];
+        assert_eq!((o.domain, o.force, o.relationships, o.run_id.as_deref()), (mitre_attack::Domain::IcsAttack, true, false, Some("01ARZ3NDEKTSV4RRFFQ69G5FAV")));
+        assert!(super::plan(&json!({"run_id": "x", "domain": "nowhere"})).is_err());
+    }
 }

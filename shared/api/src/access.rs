@@ -55,6 +55,10 @@ pub enum Access {
     IntegrityVerify,
     /// Repairing the tactic index and moving or flagging mappings.
     IntegrityRepair,
+    /// Starting a sync: invoking the sync function asynchronously, with an audit entry.
+    SyncStart,
+    /// Reading the sync run records.
+    SyncRuns,
 }
 
 /// What a statement applies to.
@@ -66,6 +70,8 @@ pub enum Resource {
     Index(&'static str),
     /// Objects of the archive bucket under a key prefix.
     Objects(&'static str),
+    /// A Lambda function of the template, by logical id.
+    Function(&'static str),
 }
 
 /// What a request reaches, for [`Access::allows`].
@@ -75,6 +81,8 @@ pub enum Target<'a> {
     Index(&'a str),
     /// An object of the archive bucket, by its whole key.
     Object(&'a str),
+    /// A Lambda function, by logical id.
+    Function(&'a str),
 }
 
 /// One Allow statement. `leading_keys` (when not empty) is the
@@ -110,6 +118,8 @@ pub mod partitions {
     /// Catalog items (`C#<domain>#<stix id>`) and catalog index partitions
     /// (`C#<domain>#TYPE#...`, `C#<domain>#TACTIC#...` in gsi1).
     pub const CATALOG_OBJECTS: &str = "C#*";
+    /// A domain's sync lease and run records: `SYNC#<domain>`.
+    pub const SYNC_RUNS: &str = "SYNC#*";
 }
 
 /// Object key prefixes of the archive bucket.
@@ -144,7 +154,7 @@ fn statement(sid: &'static str, actions: &[&'static str], resources: &[Resource]
 }
 
 impl Access {
-    pub const ALL: [Access; 10] = [
+    pub const ALL: [Access; 12] = [
         Access::CatalogRead,
         Access::Status,
         Access::OpenApi,
@@ -155,6 +165,8 @@ impl Access {
         Access::AuditRead,
         Access::IntegrityVerify,
         Access::IntegrityRepair,
+        Access::SyncStart,
+        Access::SyncRuns,
     ];
 
     /// The class's name in template.yaml's comments.
@@ -170,6 +182,8 @@ impl Access {
             Access::AuditRead => "audit-read",
             Access::IntegrityVerify => "integrity-verify",
             Access::IntegrityRepair => "integrity-repair",
+            Access::SyncStart => "sync-start",
+            Access::SyncRuns => "sync-runs",
         }
     }
 
@@ -186,6 +200,14 @@ impl Access {
             Access::IntegrityVerify => Some((120, 1024)),
             Access::IntegrityRepair => Some((300, 1024)),
             _ => None,
+        }
+    }
+
+    /// Environment variables the class's functions need besides the globals (YAML values).
+    pub fn environment(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Access::SyncStart => &[("SYNC_FUNCTION_NAME", "!Ref SyncFunction")],
+            _ => &[],
         }
     }
 
@@ -248,6 +270,12 @@ impl Access {
                 counters(),
                 bundles(),
             ],
+            Access::SyncStart => vec![
+                caller(),
+                statement("SyncRequestAudit", &[PUT], &[Table], &[TENANT_AUDIT]),
+                statement("StartSync", &["lambda:InvokeFunction"], &[Function("SyncFunction")], &[]),
+            ],
+            Access::SyncRuns => vec![caller(), statement("SyncRunRecords", &[QUERY], &[Table], &[SYNC_RUNS])],
         }
     }
 
@@ -261,6 +289,7 @@ impl Access {
                     (Resource::Table, Target::Table) => true,
                     (Resource::Index(a), Target::Index(b)) => *a == b,
                     (Resource::Objects(prefix), Target::Object(key)) => key.starts_with(prefix),
+                    (Resource::Function(a), Target::Function(b)) => *a == b,
                     _ => false,
                 })
                 && (s.leading_keys.is_empty() || keys.iter().all(|k| s.leading_keys.iter().any(|p| string_like(p, k))))
@@ -335,6 +364,8 @@ mod tests {
                 RouteId::PutPrincipal | RouteId::DeletePrincipal => Access::RegistryWrite,
                 RouteId::ListAudit => Access::AuditRead,
                 RouteId::VerifyCorrelations => Access::IntegrityVerify,
+                RouteId::StartSync => Access::SyncStart,
+                RouteId::ListSyncRuns => Access::SyncRuns,
                 RouteId::RepairCorrelations => Access::IntegrityRepair,
                 _ => Access::CatalogRead,
             };
@@ -384,7 +415,13 @@ mod tests {
             for s in a.statements() {
                 let dynamodb = s.actions.iter().all(|x| x.starts_with("dynamodb:"));
                 let s3 = s.actions.iter().all(|x| x.starts_with("s3:"));
-                assert!(dynamodb || s3, "{a:?} {}: one service per statement", s.sid);
+                let lambda = s.actions.iter().all(|x| x.starts_with("lambda:"));
+                assert!(dynamodb || s3 || lambda, "{a:?} {}: one service per statement", s.sid);
+                if lambda {
+                    // only the start of a sync invokes a function, and only the sync function
+                    assert_eq!((a, s.actions.as_slice(), s.resources.as_slice()), (Access::SyncStart, &["lambda:InvokeFunction"][..], &[Resource::Function("SyncFunction")][..]));
+                    continue;
+                }
                 assert!(!s.actions.contains(&"dynamodb:Scan"), "{a:?} {}: Scan has no leading keys", s.sid);
                 if dynamodb {
                     assert!(!s.leading_keys.is_empty(), "{a:?} {}: no dynamodb:LeadingKeys condition", s.sid);
@@ -396,7 +433,7 @@ mod tests {
                                 assert!(["gsi1", "gsi2", "gsi3"].contains(name), "{a:?} {}: index {name}", s.sid);
                                 assert_eq!(s.actions, ["dynamodb:Query"], "{a:?} {}: indexes are only queried", s.sid);
                             }
-                            Resource::Objects(_) => panic!("{a:?} {}: a table action on objects", s.sid),
+                            Resource::Objects(_) | Resource::Function(_) => panic!("{a:?} {}: a table action on objects or a function", s.sid),
                         }
                     }
                 } else {

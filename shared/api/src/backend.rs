@@ -26,6 +26,8 @@ pub trait CatalogBackend: Send + Sync {
     /// The stored report of the last verification, if it checked the releases synced now.
     async fn last_verify(&self) -> Result<Option<VerifyReport>, ApiError>;
     async fn repair(&self, dry_run: bool, actor: &str, request_id: &str) -> Result<RepairReport, ApiError>;
+    /// The run records of a domain, newest first.
+    async fn runs(&self, domain: Domain) -> Result<Vec<mitre_store::items::RunRecord>, ApiError>;
 }
 
 #[async_trait]
@@ -53,6 +55,10 @@ impl CatalogBackend for Store {
 
     async fn repair(&self, dry_run: bool, actor: &str, request_id: &str) -> Result<RepairReport, ApiError> {
         Ok(Store::repair(self, dry_run, actor, request_id).await?)
+    }
+
+    async fn runs(&self, domain: Domain) -> Result<Vec<mitre_store::items::RunRecord>, ApiError> {
+        Ok(Store::runs(self, domain).await?)
     }
 }
 
@@ -100,5 +106,9 @@ impl CatalogBackend for FixedCatalogs {
 
     async fn repair(&self, _dry_run: bool, _actor: &str, _request_id: &str) -> Result<RepairReport, ApiError> {
         Err(ApiError::Unavailable("repair needs the archived releases of a synced store".into()))
+    }
+
+    async fn runs(&self, _domain: Domain) -> Result<Vec<mitre_store::items::RunRecord>, ApiError> {
+        Ok(Vec::new())
     }
 }

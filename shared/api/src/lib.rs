@@ -16,6 +16,7 @@ pub mod local;
 pub mod openapi;
 pub mod params;
 pub mod routes;
+pub mod sync_trigger;
 #[cfg(test)]
 mod rules_tests;
 #[cfg(test)]
@@ -97,6 +98,8 @@ pub struct App {
     pub mappings: Arc<dyn MappingRepo>,
     pub principals: Arc<dyn PrincipalRepo>,
     pub audit: Arc<dyn AuditLog>,
+    /// What `POST sync` starts (none by default: a 503).
+    pub sync: Arc<dyn sync_trigger::SyncTrigger>,
     pub settings: Settings,
     principal_cache: identity::PrincipalCache,
 }
@@ -121,7 +124,13 @@ impl App {
         settings: Settings,
     ) -> App {
         let catalog = CatalogCache::new(backend.clone(), settings.catalog_ttl);
-        App { catalog, backend, mappings, principals, audit, settings, principal_cache: identity::PrincipalCache::default() }
+        App { catalog, backend, mappings, principals, audit, sync: Arc::new(sync_trigger::NoSyncFunction), settings, principal_cache: identity::PrincipalCache::default() }
+    }
+
+    /// The same app, starting syncs with `trigger`.
+    pub fn with_sync(mut self, trigger: Arc<dyn sync_trigger::SyncTrigger>) -> App {
+        self.sync = trigger;
+        self
     }
 }
 
@@ -287,7 +296,7 @@ async fn dispatch(app: &App, req: &Request) -> (String, Result<Reply, ApiError>)
         if matched.spec.id == RouteId::GetOpenApi {
             return Ok(Reply::json(openapi::document()?));
         }
-        let tenant_route = matches!(matched.spec.tag, "mappings" | "admin" | "integrity" | "views");
+        let tenant_route = matches!(matched.spec.tag, "mappings" | "admin" | "integrity" | "views" | "sync");
         let who = identity::identify(app, &caller, !tenant_route).await?;
         let id = matched.params.first().map(String::as_str).unwrap_or_default();
         let body: &[u8] = req.body().as_ref();
@@ -325,6 +334,8 @@ async fn answer(app: &App, who: &identity::Identity, spec: &'static routes::Rout
         RouteId::TenantMatrix => return analysis::tenant_matrix(app, who, spec, params).await,
         RouteId::EntityMitigations(k) => return analysis::entity_mitigations(app, who, k, id, params).await,
         RouteId::EntityReport(k) => return analysis::entity_report(app, who, k, id, spec, params).await,
+        RouteId::StartSync => return sync_trigger::start(app, who, body).await,
+        RouteId::ListSyncRuns => return sync_trigger::runs(app, who, params).await,
         _ => {}
     }
     catalog_reply(match spec.id {

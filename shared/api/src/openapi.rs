@@ -50,6 +50,8 @@ fn page_of(item: &str) -> RefOr<Schema> {
 
 fn response_schema(id: RouteId) -> RefOr<Schema> {
     match id {
+        RouteId::StartSync => ObjectBuilder::new().description(Some("{run_id, domain, status: started, runs}")).into(),
+        RouteId::ListSyncRuns => ObjectBuilder::new().description(Some("{items: run records newest first, next_cursor: null}")).into(),
         RouteId::EntityLayer(_) | RouteId::TenantLayer => ObjectBuilder::new().description(Some("An ATT&CK Navigator layer, format 4.5")).into(),
         RouteId::EntityMatrix(_) | RouteId::TenantMatrix => ObjectBuilder::new().description(Some("The matrix: the domain's tactics in matrix order, each with its techniques and sub-techniques, the mapped ones highlighted")).into(),
         RouteId::EntityMitigations(_) => ObjectBuilder::new().description(Some("Mitigations ranked by weighted coverage, with the techniques each covers")).into(),
@@ -102,6 +104,7 @@ fn operation(r: &RouteSpec) -> utoipa::openapi::path::Operation {
     let body = match r.id {
         RouteId::CreateMapping(_) | RouteId::UpdateMapping(_) => Some("MappingInput"),
         RouteId::PutPrincipal => Some("PrincipalInput"),
+        RouteId::StartSync => Some("SyncInput"),
         _ => None,
     };
     if let Some(schema) = body {
@@ -132,6 +135,7 @@ fn operation(r: &RouteSpec) -> utoipa::openapi::path::Operation {
     }
     let (code, desc) = match r.id {
         RouteId::CreateMapping(_) => ("201", "Created (200 when merged into an existing mapping)"),
+        RouteId::StartSync => ("202", "The sync started; its run record appears under sync/runs when it ends"),
         RouteId::DeleteMapping(_) | RouteId::DeletePrincipal => ("204", "Deleted"),
         _ => ("200", "OK"),
     };
@@ -222,6 +226,7 @@ pub fn document() -> Result<Value, crate::ApiError> {
             .schema_from::<mitre_domain::MappingInput>()
             .schema_from::<mitre_domain::Principal>()
             .schema_from::<crate::admin::PrincipalInput>()
+            .schema_from::<crate::sync_trigger::SyncInput>()
             .schema_from::<mitre_domain::AuditEntry>()
             .security_scheme("sigv4", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description("Authorization", "AWS Signature Version 4 (API Gateway IAM authorization)"))))
             .build();

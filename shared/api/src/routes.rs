@@ -47,6 +47,10 @@ pub enum RouteId {
     EntityMitigations(MappingKind),
     /// The ATT&CK section of a case's or incident's report (Markdown, JSON or HTML).
     EntityReport(MappingKind),
+    /// Start a sync of one domain (superusers).
+    StartSync,
+    /// The sync runs, newest first (superusers).
+    ListSyncRuns,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -165,6 +169,8 @@ pub static ROUTES: &[RouteSpec] = &[
     RouteSpec { id: RouteId::EntityMitigations(MappingKind::Incident), method: "GET", path: "incidents/{id}/mitigations", function: "IncidentMitigationsFunction", access: Access::TenantRead, summary: "ATT&CK mitigations ranked by how much of an incident they cover", tag: "views", query: ENTITY_VIEW },
     RouteSpec { id: RouteId::EntityReport(MappingKind::Case), method: "GET", path: "cases/{id}/report", function: "CaseReportFunction", access: Access::TenantRead, summary: "The ATT&CK section of a case's report (format markdown, json or html)", tag: "views", query: ENTITY_DOCUMENT },
     RouteSpec { id: RouteId::EntityReport(MappingKind::Incident), method: "GET", path: "incidents/{id}/report", function: "IncidentReportFunction", access: Access::TenantRead, summary: "The ATT&CK section of an incident's report (format markdown, json or html)", tag: "views", query: ENTITY_DOCUMENT },
+    RouteSpec { id: RouteId::StartSync, method: "POST", path: "sync", function: "StartSyncFunction", access: Access::SyncStart, summary: "Start a sync of one domain from the deployment's configured source (superusers; {\"domain\", \"force\", \"no_relationships\"}); answers 202 with the run id", tag: "sync", query: &[] },
+    RouteSpec { id: RouteId::ListSyncRuns, method: "GET", path: "sync/runs", function: "ListSyncRunsFunction", access: Access::SyncRuns, summary: "Sync runs newest first, with outcome, counts, duration and error (superusers)", tag: "sync", query: &["domain"] },
 ];
 
 /// The route of `id`, if the table has it.

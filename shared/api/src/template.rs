@@ -82,6 +82,8 @@ fn summary(a: Access, routes: usize) -> String {
         Access::AuditRead => "registry entry; audit partitions and the AUDIT index",
         Access::IntegrityVerify => "registry entry; CATALOG, MAPSTATS, catalog and technique indexes; bundles",
         Access::IntegrityRepair => "as verify, plus tactic index items, mapping moves, audit, counters",
+        Access::SyncStart => "registry entry; the system audit log; invokes the sync function",
+        Access::SyncRuns => "registry entry; the SYNC partitions (run records)",
     };
     format!("({routes} route{}) {what}", if routes == 1 { "" } else { "s" })
 }
@@ -116,6 +118,9 @@ fn function(out: &mut String, r: &RouteSpec) {
     w("      Environment:".into());
     w("        Variables:".into());
     w(format!("          MITRE_ROUTE: {}", quoted(&key)));
+    for (name, value) in r.access.environment() {
+        w(format!("          {name}: {value}"));
+    }
     w("      Events:".into());
     for (event, p) in [("Route", path.clone()), ("RouteSlash", format!("{path}/"))] {
         w(format!("        {event}:"));
@@ -142,6 +147,7 @@ fn resource(r: Resource) -> String {
         Resource::Table => "!GetAtt Table.Arn".into(),
         Resource::Index(name) => format!("!Sub {}", quoted(&format!("${{Table.Arn}}/index/{name}"))),
         Resource::Objects(prefix) => format!("!Sub {}", quoted(&format!("${{ArchiveBucket.Arn}}/{prefix}*"))),
+        Resource::Function(name) => format!("!GetAtt {name}.Arn"),
     }
 }
 

@@ -104,3 +104,50 @@ async fn views_answer_in_their_formats_for_the_callers_tenant_only() {
     assert_eq!(status, 200);
     assert_eq!(serde_json::from_str::<Value>(&text).unwrap()["techniques"], json!([]), "globex sees none of acme's");
 }
+
+/// A trigger that records what it was asked to start.
+#[derive(Default)]
+struct Recorded(std::sync::Mutex<Vec<crate::sync_trigger::SyncRequest>>);
+
+#[async_trait::async_trait]
+impl crate::sync_trigger::SyncTrigger for Recorded {
+    async fn start(&self, request: crate::sync_trigger::SyncRequest) -> Result<(), crate::ApiError> {
+        self.0.lock().unwrap().push(request);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_sync_is_started_by_superusers_with_post_only() {
+    let text = fixtures::small_bundle("2.1");
+    let bundle = parse_bundle(text.as_bytes(), Domain::EnterpriseAttack).unwrap();
+    let catalog = DomainCatalog::build(&bundle.objects, Domain::EnterpriseAttack, "1.0", "fixture");
+    let repos = Arc::new(MemoryRepos::new());
+    let p = Principal::register(&who("a-admin"), "acme", "admin", "setup", None).unwrap();
+    repos.put_principal(&p, mitre_domain::AuditEntry::of(&p.tenant, "setup", "principal.put", "principals/x".into(), None, Some(&p), "setup")).await.unwrap();
+    let su = "arn:aws:iam::1:user/root";
+    let settings = Settings { metric_lines: false, superusers: vec![su.into()], ..Settings::default() };
+    let plain = App::in_memory(std::slice::from_ref(&catalog), repos.clone(), settings.clone()).unwrap();
+    // without a sync function to start: 503
+    assert_eq!(call(&plain, su, "POST", &format!("{P}/sync"), json!({"domain": "enterprise-attack"})).await.0, 503);
+    let recorded = Arc::new(Recorded::default());
+    let app = App::in_memory(&[catalog], repos.clone(), settings).unwrap().with_sync(recorded.clone());
+    assert_eq!(call(&app, &who("a-admin"), "POST", &format!("{P}/sync"), json!({"domain": "enterprise-attack"})).await.0, 403);
+    assert_eq!(call(&app, su, "GET", &format!("{P}/sync"), Value::Null).await.0, 405, "never a state-changing GET");
+    let (status, _, text) = call(&app, su, "POST", &format!("{P}/sync"), json!({"domain": "nowhere"})).await;
+    assert_eq!(status, 422, "{text}");
+    assert_eq!(call(&app, su, "POST", &format!("{P}/sync"), json!({"domain": "ics-attack", "url": "http://evil.example/"})).await.0, 400, "the source is never the request's");
+    assert!(recorded.0.lock().unwrap().is_empty(), "nothing started on a refused request");
+    let (status, _, text) = call(&app, su, "POST", &format!("{P}/sync"), json!({"domain": "ics-attack", "force": true})).await;
+    assert_eq!(status, 202, "{text}");
+    let answer: Value = serde_json::from_str(&text).unwrap();
+    let started = recorded.0.lock().unwrap().clone();
+    assert_eq!(started.len(), 1);
+    assert_eq!((started[0].run_id.as_str(), started[0].domain, started[0].force, started[0].requested_by.as_str()), (answer["run_id"].as_str().unwrap(), Domain::IcsAttack, true, su));
+    // audited in the system log
+    let log = mitre_domain::AuditLog::list_audit(repos.as_ref(), &mitre_domain::AuditFilter { tenant: Some(mitre_domain::TenantId::system()), ..Default::default() }, 10, None).await.unwrap();
+    assert_eq!((log.items.len(), log.items[0].action.as_str(), log.items[0].target.as_str()), (1, "sync.request", "catalog/ics-attack"));
+    let (status, _, text) = call(&app, su, "GET", &format!("{P}/sync/runs?domain=ics-attack"), Value::Null).await;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(call(&app, &who("a-admin"), "GET", &format!("{P}/sync/runs"), Value::Null).await.0, 403);
+}

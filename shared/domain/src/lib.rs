@@ -10,6 +10,7 @@ pub mod mapping;
 pub mod memory;
 pub mod repo;
 pub mod role;
+pub mod sync;
 pub mod tenant;
 pub mod time;
 
@@ -19,6 +20,7 @@ pub use mapping::{DetectionMethod, ImpactLevel, Mapping, MappingInput, MappingKi
 pub use memory::MemoryRepos;
 pub use repo::{AuditFilter, AuditLog, MappingFilter, MappingRepo, Page, PrincipalRepo, TacticFilter};
 pub use role::{Principal, Role, normalize_principal};
+pub use sync::SyncRequest;
 pub use tenant::TenantId;
 pub use time::Timestamp;
 

@@ -2,6 +2,7 @@
 //! `taxii`: a TAXII 2.1 collection), the per-domain lease (`lease`), and the pipeline that
 //! parses, diffs, archives, writes what changed and commits (`pipeline`). One library function
 //! ([`Syncer::run`]) serves the scheduled Lambda, the CLI and the tests.
+pub mod config;
 pub mod error;
 pub mod lease;
 pub mod pipeline;

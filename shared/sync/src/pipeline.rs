@@ -30,11 +30,13 @@ pub struct SyncOptions {
     pub concurrency: usize,
     /// Who asked for the run, for the audit log.
     pub actor: String,
+    /// The run's id when the caller chose it (a run started through the API answers with it).
+    pub run_id: Option<String>,
 }
 
 impl SyncOptions {
     pub fn new(domain: Domain) -> Self {
-        SyncOptions { domain, force: false, relationships: true, concurrency: 32, actor: "system".into() }
+        SyncOptions { domain, force: false, relationships: true, concurrency: 32, actor: "system".into(), run_id: None }
     }
 }
 
@@ -77,7 +79,7 @@ impl<'a> Syncer<'a> {
     /// Runs one sync of `opts.domain` from `source`. Every run, failed or not, leaves a run
     /// record and an audit entry; a failed run leaves the data of the last good run as it was.
     pub async fn run(&self, source: &dyn BundleSource, opts: &SyncOptions, progress: ProgressFn<'_>) -> Result<SyncReport, SyncError> {
-        let run_id = ulid::Ulid::new().to_string();
+        let run_id = opts.run_id.clone().unwrap_or_else(mitre_domain::new_id);
         let clock = Instant::now();
         let mut rec = RunRecord {
             run_id: run_id.clone(),
@@ -218,7 +220,7 @@ impl<'a> Syncer<'a> {
             let deletes = self.stale_items(domain, objects, &diff.to_write, &diff.removed, &old).await?;
             let puts: usize = diff.to_write.iter().map(|&i| 1 + items::technique_tactics(domain, &objects[i]).len()).sum();
             progress(Progress::WriteTotal((puts + deletes.len()) as u64));
-            let requests = diff.to_write.iter().flat_map(|&i| split(write_requests(domain, &objects[i]))).chain(deletes.into_iter().map(Ok));
+            let requests = diff.to_write.iter().copied().flat_map(move |i: usize| split(write_requests(domain, &objects[i]))).chain(deletes.into_iter().map(Ok));
             self.store.batch_write(requests, opts.concurrency, &|n| progress(Progress::Written(n as u64))).await?;
             Ok(())
         };
