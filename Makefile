@@ -3,13 +3,14 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help dev local-up local-down build build-lambdas test test-unit test-integration validate template template-check template-resources bench-sync bench-api bench-build serve
+.PHONY: help dev local-up local-down build build-lambdas bench-suggest test test-unit test-integration validate template template-check template-resources bench-sync bench-api bench-build serve
 
 help:
 	@echo "make dev        start the local stack, sync ATT&CK into it and show its status"
 	@echo "make test       the whole test suite (starts and stops its own local stack)"
 	@echo "make bench-sync sync benchmark against the naive boto3 loader"
 	@echo "make bench-api  API latency benchmark against mitreattack-python"
+	@echo "make bench-suggest  suggestion quality (engine against plain BM25) and speed"
 	@echo "make build-lambdas / bench-build   arm64 Lambda bootstraps with cargo-lambda, and their sizes"
 	@echo "make local-up / local-down   the local stack alone (DynamoDB Local + S3 server)"
 	@echo "make template   render template.yaml from infra/template.base.yaml and the route table"
@@ -95,3 +96,7 @@ build-lambdas:
 # The bootstraps' sizes, unzipped and zipped (builds them first).
 bench-build:
 	infra/build-lambdas.sh
+
+# Suggestion quality and speed, beside a plain BM25 ranking (no local stack needed).
+bench-suggest:
+	bench/suggest.sh

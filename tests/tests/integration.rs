@@ -6,6 +6,7 @@ mod integration {
     pub mod iam;
     pub mod integrity;
     pub mod mappings;
+    pub mod suggest;
     pub mod sync;
     pub mod taxii;
     pub mod template;

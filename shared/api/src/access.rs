@@ -342,7 +342,7 @@ mod tests {
 
     /// The route ids whose handlers write mappings through the store (and so the counters).
     fn writes_mappings(id: RouteId) -> bool {
-        matches!(id, RouteId::CreateMapping(_) | RouteId::UpdateMapping(_) | RouteId::DeleteMapping(_) | RouteId::RepairCorrelations)
+        matches!(id, RouteId::CreateMapping(_) | RouteId::UpdateMapping(_) | RouteId::DeleteMapping(_) | RouteId::RepairCorrelations | RouteId::Enrich(_))
     }
 
     #[test]
@@ -365,6 +365,7 @@ mod tests {
                 RouteId::ListAudit => Access::AuditRead,
                 RouteId::VerifyCorrelations => Access::IntegrityVerify,
                 RouteId::StartSync => Access::SyncStart,
+                RouteId::Enrich(_) => Access::TenantWrite,
                 RouteId::ListSyncRuns => Access::SyncRuns,
                 RouteId::RepairCorrelations => Access::IntegrityRepair,
                 _ => Access::CatalogRead,

@@ -24,6 +24,9 @@ pub enum ApiError {
     PreconditionRequired(String),
     #[error("the request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// One field of the body carries more than it may.
+    #[error("{message}")]
+    TooLarge { message: String, field: String },
     #[error("{message}")]
     Unprocessable { message: String, details: Option<Value> },
     #[error("{0}")]
@@ -52,7 +55,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
-            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PayloadTooLarge { .. } | ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -69,7 +72,7 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::PreconditionFailed(_) => "precondition_failed",
             ApiError::PreconditionRequired(_) => "missing_if_match",
-            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::PayloadTooLarge { .. } | ApiError::TooLarge { .. } => "payload_too_large",
             ApiError::Unprocessable { .. } => "unprocessable",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
@@ -84,6 +87,7 @@ impl ApiError {
             ApiError::MethodNotAllowed { allowed, .. } => (self.to_string(), Some(json!({ "allowed": allowed }))),
             ApiError::PayloadTooLarge { limit } => (self.to_string(), Some(json!({ "limit": limit }))),
             ApiError::PreconditionRequired(m) => (m.clone(), Some(json!({ "header": "If-Match" }))),
+            ApiError::TooLarge { message, field } => (message.clone(), Some(json!({ "field": field }))),
             other => (other.to_string(), None),
         };
         json!({ "error": { "code": self.code(), "message": message, "details": details } })

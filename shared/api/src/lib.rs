@@ -16,6 +16,7 @@ pub mod local;
 pub mod openapi;
 pub mod params;
 pub mod routes;
+pub mod suggestions;
 pub mod sync_trigger;
 #[cfg(test)]
 mod rules_tests;
@@ -55,6 +56,9 @@ pub struct Settings {
     pub metric_lines: bool,
     /// How long catalog routes reuse a registry entry (MITRE_PRINCIPAL_TTL_SECONDS, default 30; 0 never).
     pub principal_ttl: Duration,
+    /// The score from which `enrich` maps a suggestion (MITRE_ENRICH_THRESHOLD, default the
+    /// engine's measured threshold).
+    pub enrich_threshold: f64,
 }
 
 impl Default for Settings {
@@ -65,6 +69,7 @@ impl Default for Settings {
             catalog_ttl: Duration::from_secs(60),
             metric_lines: true,
             principal_ttl: Duration::from_secs(30),
+            enrich_threshold: mitre_suggest::calibration::DEFAULT_THRESHOLD,
         }
     }
 }
@@ -86,6 +91,11 @@ impl Settings {
             catalog_ttl: Duration::from_secs(secs("MITRE_CATALOG_TTL_SECONDS", 60)),
             metric_lines: true,
             principal_ttl: Duration::from_secs(secs("MITRE_PRINCIPAL_TTL_SECONDS", 30)),
+            enrich_threshold: std::env::var("MITRE_ENRICH_THRESHOLD")
+                .ok()
+                .and_then(|v| v.parse::<f64>().ok())
+                .filter(|t| (0.0..=1.0).contains(t))
+                .unwrap_or(mitre_suggest::calibration::DEFAULT_THRESHOLD),
         }
     }
 }
@@ -100,6 +110,8 @@ pub struct App {
     pub audit: Arc<dyn AuditLog>,
     /// What `POST sync` starts (none by default: a 503).
     pub sync: Arc<dyn sync_trigger::SyncTrigger>,
+    /// The suggestion engine of each synced release.
+    pub engines: suggestions::Engines,
     pub settings: Settings,
     principal_cache: identity::PrincipalCache,
 }
@@ -124,7 +136,17 @@ impl App {
         settings: Settings,
     ) -> App {
         let catalog = CatalogCache::new(backend.clone(), settings.catalog_ttl);
-        App { catalog, backend, mappings, principals, audit, sync: Arc::new(sync_trigger::NoSyncFunction), settings, principal_cache: identity::PrincipalCache::default() }
+        App {
+            catalog,
+            backend,
+            mappings,
+            principals,
+            audit,
+            sync: Arc::new(sync_trigger::NoSyncFunction),
+            engines: suggestions::Engines::default(),
+            settings,
+            principal_cache: identity::PrincipalCache::default(),
+        }
     }
 
     /// The same app, starting syncs with `trigger`.
@@ -296,7 +318,7 @@ async fn dispatch(app: &App, req: &Request) -> (String, Result<Reply, ApiError>)
         if matched.spec.id == RouteId::GetOpenApi {
             return Ok(Reply::json(openapi::document()?));
         }
-        let tenant_route = matches!(matched.spec.tag, "mappings" | "admin" | "integrity" | "views" | "sync");
+        let tenant_route = matches!(matched.spec.tag, "mappings" | "admin" | "integrity" | "views" | "sync" | "suggestions");
         let who = identity::identify(app, &caller, !tenant_route).await?;
         let id = matched.params.first().map(String::as_str).unwrap_or_default();
         let body: &[u8] = req.body().as_ref();
@@ -335,6 +357,8 @@ async fn answer(app: &App, who: &identity::Identity, spec: &'static routes::Rout
         RouteId::EntityMitigations(k) => return analysis::entity_mitigations(app, who, k, id, params).await,
         RouteId::EntityReport(k) => return analysis::entity_report(app, who, k, id, spec, params).await,
         RouteId::StartSync => return sync_trigger::start(app, who, body).await,
+        RouteId::Suggest => return suggestions::suggest(app, who, body).await,
+        RouteId::Enrich(k) => return suggestions::enrich(app, who, k, id, params, body).await,
         RouteId::ListSyncRuns => return sync_trigger::runs(app, who, params).await,
         _ => {}
     }

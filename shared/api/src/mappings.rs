@@ -73,8 +73,13 @@ pub async fn create(app: &App, who: &Identity, kind: MappingKind, body: &[u8]) -
 /// Stores a new observation: created (201), or merged into the mapping of the same entity,
 /// technique and tactic (200). Automated enrichment relies on this to stay idempotent.
 pub async fn record(app: &App, who: &Identity, m: Mapping) -> Result<Reply, ApiError> {
+    record_as(app, who, m, "mapping.create").await
+}
+
+/// [`record`], audited as `created_as` when the mapping is new (a merge is `mapping.merge`).
+pub async fn record_as(app: &App, who: &Identity, m: Mapping, created_as: &str) -> Result<Reply, ApiError> {
     for _ in 0..5 {
-        match app.mappings.create_mapping(&m, audit(who, "mapping.create", &m, None, Some(&m))).await {
+        match app.mappings.create_mapping(&m, audit(who, created_as, &m, None, Some(&m))).await {
             Ok(()) => return mapping_reply(201, &m),
             Err(WriteError::Duplicate) => {
                 let Some(existing) = app.mappings.same_mapping(&m).await? else { continue };

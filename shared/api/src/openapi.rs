@@ -30,6 +30,7 @@ fn param_doc(name: &str) -> (&'static str, Type) {
         "from" => ("Only mappings last observed at or after this time (RFC 3339).", Type::String),
         "to" => ("Only mappings first observed at or before this time (RFC 3339).", Type::String),
         "entity_type" => ("Only entities of this type: alert, incident, case or observable.", Type::String),
+        "dry_run" => ("Show what would be mapped and write nothing (default false).", Type::Boolean),
         "refresh" => ("Superusers: run a fresh verification instead of reading the stored report (default false).", Type::Boolean),
         _ => ("", Type::String),
     }
@@ -50,6 +51,8 @@ fn page_of(item: &str) -> RefOr<Schema> {
 
 fn response_schema(id: RouteId) -> RefOr<Schema> {
     match id {
+        RouteId::Suggest => ObjectBuilder::new().description(Some("{items: [{technique, name, tactics, score, evidence: [{kind, detail, span}]}], notes, domain, release, auto_map_threshold}")).into(),
+        RouteId::Enrich(_) => ObjectBuilder::new().description(Some("{dry_run, threshold, mapped: [{status: created|merged|would_map, mapping}], suggestions, notes}")).into(),
         RouteId::StartSync => ObjectBuilder::new().description(Some("{run_id, domain, status: started, runs}")).into(),
         RouteId::ListSyncRuns => ObjectBuilder::new().description(Some("{items: run records newest first, next_cursor: null}")).into(),
         RouteId::EntityLayer(_) | RouteId::TenantLayer => ObjectBuilder::new().description(Some("An ATT&CK Navigator layer, format 4.5")).into(),
@@ -105,6 +108,7 @@ fn operation(r: &RouteSpec) -> utoipa::openapi::path::Operation {
         RouteId::CreateMapping(_) | RouteId::UpdateMapping(_) => Some("MappingInput"),
         RouteId::PutPrincipal => Some("PrincipalInput"),
         RouteId::StartSync => Some("SyncInput"),
+        RouteId::Suggest | RouteId::Enrich(_) => Some("SuggestInput"),
         _ => None,
     };
     if let Some(schema) = body {
@@ -227,6 +231,7 @@ pub fn document() -> Result<Value, crate::ApiError> {
             .schema_from::<mitre_domain::Principal>()
             .schema_from::<crate::admin::PrincipalInput>()
             .schema_from::<crate::sync_trigger::SyncInput>()
+            .schema_from::<crate::suggestions::SuggestInput>()
             .schema_from::<mitre_domain::AuditEntry>()
             .security_scheme("sigv4", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description("Authorization", "AWS Signature Version 4 (API Gateway IAM authorization)"))))
             .build();

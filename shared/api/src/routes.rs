@@ -51,6 +51,10 @@ pub enum RouteId {
     StartSync,
     /// The sync runs, newest first (superusers).
     ListSyncRuns,
+    /// Technique suggestions, with evidence, from alert text and observables.
+    Suggest,
+    /// Auto-mapping of an alert, incident or observable from its text and observables.
+    Enrich(MappingKind),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -171,6 +175,10 @@ pub static ROUTES: &[RouteSpec] = &[
     RouteSpec { id: RouteId::EntityReport(MappingKind::Incident), method: "GET", path: "incidents/{id}/report", function: "IncidentReportFunction", access: Access::TenantRead, summary: "The ATT&CK section of an incident's report (format markdown, json or html)", tag: "views", query: ENTITY_DOCUMENT },
     RouteSpec { id: RouteId::StartSync, method: "POST", path: "sync", function: "StartSyncFunction", access: Access::SyncStart, summary: "Start a sync of one domain from the deployment's configured source (superusers; {\"domain\", \"force\", \"no_relationships\"}); answers 202 with the run id", tag: "sync", query: &[] },
     RouteSpec { id: RouteId::ListSyncRuns, method: "GET", path: "sync/runs", function: "ListSyncRunsFunction", access: Access::SyncRuns, summary: "Sync runs newest first, with outcome, counts, duration and error (superusers)", tag: "sync", query: &["domain"] },
+    RouteSpec { id: RouteId::Suggest, method: "POST", path: "suggestions", function: "SuggestTechniquesFunction", access: Access::CatalogRead, summary: "ATT&CK techniques suggested from alert text and observables, ranked, each with its evidence and a calibrated score (0 to 1)", tag: "catalog", query: &[] },
+    RouteSpec { id: RouteId::Enrich(MappingKind::Alert), method: "POST", path: "alerts/{id}/enrich", function: "EnrichAlertFunction", access: Access::TenantWrite, summary: "Map an alert to the techniques suggested above the deployment's threshold (detection_method auto_suggested; dry_run=true shows what it would map)", tag: "suggestions", query: &["dry_run"] },
+    RouteSpec { id: RouteId::Enrich(MappingKind::Incident), method: "POST", path: "incidents/{id}/enrich", function: "EnrichIncidentFunction", access: Access::TenantWrite, summary: "Map an incident to the techniques suggested above the deployment's threshold (dry_run=true shows what it would map)", tag: "suggestions", query: &["dry_run"] },
+    RouteSpec { id: RouteId::Enrich(MappingKind::Observable), method: "POST", path: "observables/{id}/enrich", function: "EnrichObservableFunction", access: Access::TenantWrite, summary: "Map an observable to the techniques suggested above the deployment's threshold (dry_run=true shows what it would map)", tag: "suggestions", query: &["dry_run"] },
 ];
 
 /// The route of `id`, if the table has it.

@@ -151,6 +151,20 @@ async fn every_request_of_every_route_is_allowed_by_its_functions_iam_statements
         assert_eq!(st, 204);
     }
 
+    // suggestions and auto-mapping
+    let alert = json!({"text": "powershell.exe -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQA", "limit": 3});
+    let (st, body, _) = h.call(ANALYST, "POST", &format!("{P}/suggestions"), None, alert.clone()).await;
+    assert_eq!(st, 200, "{body}");
+    for path in ["alerts/A-9/enrich", "incidents/I-9/enrich?dry_run=true", "observables/O-9/enrich"] {
+        let (st, body, _) = h.call(ANALYST, "POST", &format!("{P}/{path}"), None, alert.clone()).await;
+        assert_eq!(st, 200, "{path}: {body}");
+    }
+    // the sync runs; starting one (no sync function in the tests: 503 after the caller check)
+    let (st, _, _) = h.call(SU, "GET", &format!("{P}/sync/runs?domain=enterprise-attack"), None, Value::Null).await;
+    assert_eq!(st, 200);
+    let (st, _, _) = h.call(SU, "POST", &format!("{P}/sync"), None, json!({"domain": "enterprise-attack"})).await;
+    assert_eq!(st, 503);
+
     // the registry and the audit log
     let newcomer = "arn%3Aaws%3Aiam%3A%3A333333333333%3Auser%2Fnewcomer";
     let (st, _, _) = h.call(SU, "PUT", &format!("{P}/admin/principals/{newcomer}"), None, json!({"tenant": "tenant-two", "role": "viewer"})).await;

@@ -1,0 +1,379 @@
+//! Quality, speed and memory of technique suggestions, against a plain BM25 ranking of
+//! technique names and descriptions (the baseline).
+//!
+//! Run: `cargo run --release -p mitre-suggest --example bench` (or bench/suggest.sh).
+//! Reads enterprise ATT&CK 18.1 from $ATTACK_DATA_DIR (default ../shared/attack-data next to
+//! the repository) and tests/data/suggest/labelled.jsonl.
+//!
+//! Calibration: a logistic model over the signal strengths (see the crate's `calibration`
+//! module), fitted by maximum likelihood with an L2 penalty of 1.0 and non-negative weights.
+//! The threshold is the lowest score from which auto-mapping precision stays >= 0.9 (at least
+//! 20 predictions). Figures are given three ways:
+//!   shipped    the constants in the code, on the whole set (in-sample: optimistic);
+//!   2-fold     fitted and thresholded on the odd ids, measured on the even ids, and the
+//!              reverse; "pooled" adds both held-out halves up;
+//!   LOO        leave-one-out: each alert is scored by a model fitted (and a threshold chosen)
+//!              on the 287 others.
+//! The default threshold is chosen on the pooled leave-one-out predictions.
+use std::path::PathBuf;
+use std::time::Instant;
+
+use mitre_attack::catalog::DomainCatalog;
+use mitre_attack::{Domain, decode_source_bytes, parse_bundle};
+use mitre_suggest::calibration::{FEATURE_NAMES, fit_logistic, lowest_threshold};
+use mitre_suggest::eval::{Accuracy, AutoMap, LabelledAlert, accuracy, automap, parse_labelled, predictions};
+use mitre_suggest::{Calibration, DEFAULT_CALIBRATION, DEFAULT_RULES, DEFAULT_THRESHOLD, Engine, Features, Observable, Request};
+
+const L2: f64 = 1.0;
+const TARGET_PRECISION: f64 = 0.9;
+const MIN_SUPPORT: usize = 20;
+const LIMIT: usize = 20;
+
+fn data_dir() -> PathBuf {
+    std::env::var_os("ATTACK_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/attack-data"))
+}
+
+fn status_kb(key: &str) -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with(key)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<f64>().ok()))
+        .unwrap_or(0.0)
+}
+
+fn rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<f64>().ok()))
+        .map(|pages| pages * 4096.0 / 1e6)
+        .unwrap_or(0.0)
+}
+
+/// A model over a fixed list of features: the engine's seven, or the baseline's two.
+#[derive(Clone, Copy)]
+enum Model {
+    Engine(Calibration),
+    Baseline { bias: f64, w: [f64; 2] },
+}
+
+/// One alert's candidates: features (engine: the seven; baseline: relative and absolute
+/// BM25), explicit-ID confidence, ATT&CK ID.
+struct Cands {
+    rows: Vec<(String, Vec<f64>, f64)>,
+}
+
+impl Model {
+    fn score(&self, x: &[f64], id: f64) -> f64 {
+        match self {
+            Model::Engine(c) => c.score(&feat(x), id),
+            Model::Baseline { bias, w } => 1.0 / (1.0 + (-(bias + w[0] * x[0] + w[1] * x[1])).exp()),
+        }
+    }
+}
+
+fn feat(x: &[f64]) -> Features {
+    Features::from_array(x.try_into().expect("seven features"))
+}
+
+fn fit(data: &[&Cands], alerts: &[&LabelledAlert], engine: bool) -> Model {
+    let mut xs = Vec::new();
+    let mut ys = Vec::new();
+    for (c, a) in data.iter().zip(alerts) {
+        for (t, x, _) in &c.rows {
+            xs.push(x.clone());
+            ys.push(a.expected.contains(t));
+        }
+    }
+    if engine {
+        let examples: Vec<(Features, bool)> = xs.iter().zip(&ys).map(|(x, y)| (feat(x), *y)).collect();
+        Model::Engine(Calibration::fit(&examples, L2))
+    } else {
+        let (bias, w) = fit_logistic(&xs, &ys, L2);
+        Model::Baseline { bias, w: [w[0], w[1]] }
+    }
+}
+
+/// Ranked (ID, score) per alert under a model, at most LIMIT.
+fn scored(model: &Model, data: &[&Cands]) -> Vec<Vec<(String, f64)>> {
+    data.iter()
+        .map(|c| {
+            let mut v: Vec<(String, f64)> = c.rows.iter().map(|(t, x, id)| (t.clone(), model.score(x, *id))).collect();
+            v.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            v.truncate(LIMIT);
+            v
+        })
+        .collect()
+}
+
+fn threshold_for(model: &Model, data: &[&Cands], alerts: &[&LabelledAlert]) -> f64 {
+    let s = scored(model, data);
+    lowest_threshold(&predictions(alerts, &s), TARGET_PRECISION, MIN_SUPPORT).unwrap_or(1.0)
+}
+
+struct Figures {
+    acc: Accuracy,
+    map: AutoMap,
+}
+
+fn measure(alerts: &[&LabelledAlert], s: &[Vec<(String, f64)>], thresholds: &[f64]) -> Figures {
+    let rankings: Vec<Vec<String>> = s.iter().map(|v| v.iter().map(|(t, _)| t.clone()).collect()).collect();
+    let acc = accuracy(alerts, &rankings);
+    // per-alert thresholds (leave-one-out): map each alert with its own fold's threshold
+    let mapped: Vec<Vec<(String, f64)>> = s.iter().zip(thresholds).map(|(v, &th)| v.iter().filter(|(_, x)| *x >= th).map(|(t, x)| (t.clone(), *x)).collect()).collect();
+    let mut map = automap(alerts, &mapped, 0.0);
+    map.threshold = thresholds.iter().sum::<f64>() / thresholds.len().max(1) as f64;
+    Figures { acc, map }
+}
+
+fn row(label: &str, f: &Figures) {
+    println!(
+        "  {:<34} top1 {:.3}  top3 {:.3}  top1p {:.3}  top3p {:.3}  recall@3 {:.3} | thr {:.3}  precision {:.3} (parent {:.3})  coverage {:.3}  ({} of {} mapped correct; {} expected)",
+        label, f.acc.top1, f.acc.top3, f.acc.top1_parent, f.acc.top3_parent, f.acc.recall3, f.map.threshold, f.map.precision, f.map.precision_parent, f.map.coverage, f.map.correct, f.map.mapped, f.map.expected
+    );
+}
+
+/// Two-fold (odd/even ids) and leave-one-out figures of one family of models.
+fn honest(label: &str, alerts: &[&LabelledAlert], data: &[&Cands], engine: bool) -> (Figures, Vec<(f64, bool)>) {
+    let n = alerts.len();
+    // two folds
+    let mut pooled_scores: Vec<Vec<(String, f64)>> = vec![Vec::new(); n];
+    let mut pooled_thr = vec![0.0; n];
+    for (name, train_odd) in [("odd -> even", true), ("even -> odd", false)] {
+        let (tr, te): (Vec<usize>, Vec<usize>) = (0..n).partition(|&i| (alerts[i].number() % 2 == 1) == train_odd);
+        let tra: Vec<&LabelledAlert> = tr.iter().map(|&i| alerts[i]).collect();
+        let trd: Vec<&Cands> = tr.iter().map(|&i| data[i]).collect();
+        let tea: Vec<&LabelledAlert> = te.iter().map(|&i| alerts[i]).collect();
+        let ted: Vec<&Cands> = te.iter().map(|&i| data[i]).collect();
+        let model = fit(&trd, &tra, engine);
+        let th = threshold_for(&model, &trd, &tra);
+        let s = scored(&model, &ted);
+        row(&format!("{label} 2-fold {name}"), &measure(&tea, &s, &vec![th; te.len()]));
+        for (k, &i) in te.iter().enumerate() {
+            pooled_scores[i] = s[k].clone();
+            pooled_thr[i] = th;
+        }
+    }
+    row(&format!("{label} 2-fold pooled"), &measure(alerts, &pooled_scores, &pooled_thr));
+    // leave one out
+    let mut loo_scores = Vec::with_capacity(n);
+    let mut loo_thr = Vec::with_capacity(n);
+    for i in 0..n {
+        let tra: Vec<&LabelledAlert> = (0..n).filter(|&j| j != i).map(|j| alerts[j]).collect();
+        let trd: Vec<&Cands> = (0..n).filter(|&j| j != i).map(|j| data[j]).collect();
+        let model = fit(&trd, &tra, engine);
+        loo_thr.push(threshold_for(&model, &trd, &tra));
+        loo_scores.push(scored(&model, &[data[i]]).remove(0));
+    }
+    let f = measure(alerts, &loo_scores, &loo_thr);
+    row(&format!("{label} leave-one-out"), &f);
+    (f, predictions(alerts, &loo_scores))
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let path = data_dir().join("enterprise-attack-18.1.json.gz");
+    let catalog = {
+        let data = decode_source_bytes(std::fs::read(&path)?)?;
+        let b = parse_bundle(&data, Domain::EnterpriseAttack)?;
+        DomainCatalog::build(&b.objects, Domain::EnterpriseAttack, "18.1", "")
+    };
+    let labelled_path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/suggest/labelled.jsonl");
+    let labelled = parse_labelled(&std::fs::read_to_string(&labelled_path)?)?;
+
+    // build: memory of the first build (peak RSS reset first), time of the best of five
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let (rss0, hwm0) = (rss_mb(), status_kb("VmHWM:") * 1024.0 / 1e6);
+    let t = Instant::now();
+    let engine = Engine::new(&catalog, DEFAULT_RULES)?;
+    let first_build = t.elapsed().as_secs_f64();
+    let (rss1, hwm1) = (rss_mb(), status_kb("VmHWM:") * 1024.0 / 1e6);
+    let mut builds = vec![first_build];
+    for _ in 0..4 {
+        let t = Instant::now();
+        let e = Engine::new(&catalog, DEFAULT_RULES)?;
+        builds.push(t.elapsed().as_secs_f64());
+        drop(e);
+    }
+    builds.sort_by(f64::total_cmp);
+    let (techs, rules, entities, proc_docs, desc_docs, index_bytes) = engine.stats();
+    println!("ATT&CK {} : {techs} live techniques, {rules} rules, {entities} software/groups/campaigns, {proc_docs} procedure and detection documents, {desc_docs} technique documents", engine.version());
+    for w in engine.warnings() {
+        println!("  warning: {w}");
+    }
+    println!(
+        "build: first {:.3} s, best of 5 {:.3} s, median {:.3} s; memory: RSS +{:.1} MB, peak RSS growth {:.1} MB (hwm {:.1} -> {:.1} MB; indexes ~{:.1} MB)",
+        first_build,
+        builds[0],
+        builds[2],
+        rss1 - rss0,
+        (hwm1 - rss0).max(0.0),
+        hwm0,
+        hwm1,
+        index_bytes as f64 / 1e6
+    );
+
+    // features of every alert, engine and baseline
+    let alerts: Vec<&LabelledAlert> = labelled.iter().collect();
+    let t = Instant::now();
+    let engine_data: Vec<Cands> = alerts
+        .iter()
+        .map(|a| Cands { rows: engine.candidates(&a.request(20)).into_iter().map(|c| (c.technique.clone(), c.features.to_array().to_vec(), c.id_confidence)).collect() })
+        .collect();
+    let no_rules: Vec<Cands> = engine_data
+        .iter()
+        .map(|c| Cands { rows: c.rows.iter().filter(|(_, x, id)| x[1..].iter().any(|v| *v > 0.0) || *id > 0.0).map(|(t, x, id)| (t.clone(), [&[0.0][..], &x[1..]].concat(), *id)).collect() })
+        .collect();
+    let baseline_data: Vec<Cands> = alerts
+        .iter()
+        .map(|a| {
+            let r = engine.baseline_ranking(&a.request(20), LIMIT);
+            let top = r.first().map_or(1.0, |x| x.1);
+            Cands { rows: r.into_iter().map(|(t, s)| (t, vec![s / top, s / (s + 12.0)], 0.0)).collect() }
+        })
+        .collect();
+    println!("features of {} alerts: {:.2} s", alerts.len(), t.elapsed().as_secs_f64());
+    let ed: Vec<&Cands> = engine_data.iter().collect();
+    let nd: Vec<&Cands> = no_rules.iter().collect();
+    let bd: Vec<&Cands> = baseline_data.iter().collect();
+
+    // the full fit: what the code ships
+    let full = fit(&ed, &alerts, true);
+    if let Model::Engine(c) = full {
+        println!("\ncalibration fitted on all {} alerts (L2 {L2}, non-negative weights):", alerts.len());
+        println!("  bias {:.4}", c.bias);
+        for (n, w) in FEATURE_NAMES.iter().zip(c.weights) {
+            println!("  {n:<16} {w:.4}");
+        }
+        println!("  in-sample threshold for precision >= {TARGET_PRECISION}: {:.3}", threshold_for(&full, &ed, &alerts));
+        let code = DEFAULT_CALIBRATION;
+        let same = (code.bias - c.bias).abs() < 5e-4 && code.weights.iter().zip(c.weights).all(|(a, b)| (a - b).abs() < 5e-4);
+        println!("  constants in the code: {}", if same { "the same" } else { "DIFFERENT: update DEFAULT_CALIBRATION" });
+    }
+    let full_base = fit(&bd, &alerts, false);
+    if let Model::Engine(c) = fit(&nd, &alerts, true) {
+        println!("  without the rule table: bias {:.4}, weights {:?}", c.bias, c.weights.map(|w| (w * 1e4).round() / 1e4));
+    }
+
+    println!("\nfigures (top-k over the {} alerts that expect a technique; auto-mapping over all {}, limit {LIMIT}):", alerts.iter().filter(|a| !a.expected.is_empty()).count(), alerts.len());
+    let shipped = Model::Engine(DEFAULT_CALIBRATION);
+    row("engine shipped (in-sample)", &measure(&alerts, &scored(&shipped, &ed), &vec![DEFAULT_THRESHOLD; alerts.len()]));
+    let (loo, loo_pred) = honest("engine", &alerts, &ed, true);
+    let chosen = lowest_threshold(&loo_pred, TARGET_PRECISION, MIN_SUPPORT);
+    let base_th = threshold_for(&full_base, &bd, &alerts);
+    row("baseline BM25 (in-sample)", &measure(&alerts, &scored(&full_base, &bd), &vec![base_th; alerts.len()]));
+    let (base_loo, base_pred) = honest("baseline", &alerts, &bd, false);
+    println!("ablation, the engine without the rule table:");
+    let (_, _) = honest("no rules", &alerts, &nd, true);
+
+    let expected_total: usize = alerts.iter().map(|a| a.expected.len()).sum();
+    let band = |p: &[(f64, bool)], lo: f64, hi: f64| {
+        let m: Vec<&(f64, bool)> = p.iter().filter(|x| x.0 >= lo && x.0 < hi).collect();
+        let correct = m.iter().filter(|x| x.1).count();
+        (correct as f64 / m.len().max(1) as f64, correct as f64 / expected_total.max(1) as f64, m.len())
+    };
+    match chosen {
+        Some(th) => {
+            let (p, c, n) = band(&loo_pred, th, f64::INFINITY);
+            println!("\ndefault threshold: {th:.3} = the lowest score from which the leave-one-out precision stays >= {TARGET_PRECISION}: precision {p:.3}, coverage {c:.3} ({n} mappings)");
+        }
+        None => println!("\nno threshold reaches a leave-one-out precision of {TARGET_PRECISION}"),
+    }
+    let (p, c, n) = band(&loo_pred, DEFAULT_THRESHOLD, f64::INFINITY);
+    println!("  in the code, DEFAULT_THRESHOLD = {DEFAULT_THRESHOLD}: leave-one-out precision {p:.3}, coverage {c:.3} ({n} mappings)");
+    let (p, _, n) = band(&loo_pred, DEFAULT_THRESHOLD, 0.5);
+    println!("    of which scoring below 0.5: {n} mappings, precision {p:.3}");
+    let (p, c, n) = band(&loo_pred, 0.5, f64::INFINITY);
+    println!("  at 0.5: leave-one-out precision {p:.3}, coverage {c:.3} ({n} mappings)");
+    println!("  reliability of the leave-one-out scores (suggestions in the top {LIMIT}): score band, count, mean score, share correct");
+    for (lo, hi) in [(0.0, 0.05), (0.05, 0.1), (0.1, 0.3), (0.3, 0.5), (0.5, 0.7), (0.7, 0.9), (0.9, 1.01)] {
+        let m: Vec<&(f64, bool)> = loo_pred.iter().filter(|x| x.0 >= lo && x.0 < hi).collect();
+        let mean = m.iter().map(|x| x.0).sum::<f64>() / m.len().max(1) as f64;
+        let share = m.iter().filter(|x| x.1).count() as f64 / m.len().max(1) as f64;
+        println!("    [{lo:.2}, {:.2})  {:>5}  {mean:.3}  {share:.3}", hi.min(1.0), m.len());
+    }
+    let base_chosen = lowest_threshold(&base_pred, TARGET_PRECISION, MIN_SUPPORT);
+    println!("baseline: {}", base_chosen.map_or(format!("no threshold reaches a leave-one-out precision of {TARGET_PRECISION}"), |t| format!("threshold {t:.3}")));
+    println!(
+        "top-3 exact, leave-one-out: engine {:.3}, baseline {:.3}, difference {:+.3}",
+        loo.acc.top3,
+        base_loo.acc.top3,
+        loo.acc.top3 - base_loo.acc.top3
+    );
+
+    // latency: a 2 KB alert with 10 observables
+    let mut text = String::new();
+    for a in &labelled {
+        if text.len() + a.text.len() + 1 > 2048 {
+            continue;
+        }
+        text.push_str(&a.text);
+        text.push('\n');
+    }
+    while text.len() < 2048 {
+        text.push_str("additional context from the detection pipeline ");
+    }
+    text.truncate(2048);
+    let kinds = ["command_line", "process", "parent_process", "file", "registry", "domain", "url", "ip", "user", "cloud_api"];
+    let observables: Vec<Observable> = kinds.iter().filter_map(|k| labelled.iter().flat_map(|a| &a.observables).filter(|o| o.kind == *k).nth(3).cloned()).collect();
+    let req = Request { text, observables, limit: 10 };
+    req.validate()?;
+    for _ in 0..50 {
+        std::hint::black_box(engine.suggest(&req));
+    }
+    let mut times = Vec::new();
+    for _ in 0..1000 {
+        let t = Instant::now();
+        std::hint::black_box(engine.suggest(&req));
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(f64::total_cmp);
+    let p50 = times[times.len() / 2];
+    let p99 = times[times.len() * 99 / 100];
+    println!("\nlatency of suggest, {}-byte alert with {} observables, 1000 runs: p50 {:.3} ms, p99 {:.3} ms", req.text.len(), req.observables.len(), p50, p99);
+    let mut all = Vec::new();
+    for a in &labelled {
+        let t = Instant::now();
+        std::hint::black_box(engine.suggest(&a.request(5)));
+        all.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    all.sort_by(f64::total_cmp);
+    println!("latency over the labelled alerts: p50 {:.3} ms, p99 {:.3} ms", all[all.len() / 2], all[all.len() * 99 / 100]);
+
+    // the largest request accepted: 64 KiB of text and 100 observables of about 1 KiB
+    let mut big_text = String::new();
+    'fill: loop {
+        for a in &labelled {
+            if big_text.len() + a.text.len() + 1 > mitre_suggest::MAX_TEXT_BYTES {
+                break 'fill;
+            }
+            big_text.push_str(&a.text);
+            big_text.push('\n');
+        }
+    }
+    let big_obs: Vec<Observable> = labelled
+        .iter()
+        .flat_map(|a| &a.observables)
+        .cycle()
+        .take(mitre_suggest::MAX_OBSERVABLES)
+        .map(|o| Observable { kind: o.kind.clone(), value: o.value.repeat(1024 / o.value.len().max(1)).chars().take(1024).collect() })
+        .collect();
+    let big = Request { text: big_text, observables: big_obs, limit: 20 };
+    big.validate()?;
+    let mut bt = Vec::new();
+    for _ in 0..20 {
+        let t = Instant::now();
+        std::hint::black_box(engine.suggest(&big));
+        bt.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    bt.sort_by(f64::total_cmp);
+    println!("latency of the largest request accepted ({} bytes of text, {} observables of ~1 KiB), 20 runs: median {:.1} ms, max {:.1} ms", big.text.len(), big.observables.len(), bt[10], bt[19]);
+
+    println!(
+        "{}",
+        serde_json::json!({
+            "top1": loo.acc.top1, "top3": loo.acc.top3, "top1_parent": loo.acc.top1_parent, "top3_parent": loo.acc.top3_parent,
+            "precision": loo.map.precision, "coverage": loo.map.coverage,
+            "baseline_top1": base_loo.acc.top1, "baseline_top3": base_loo.acc.top3,
+            "threshold": chosen, "p50_ms": p50, "p99_ms": p99, "build_s": builds[2], "build_peak_mb": (hwm1 - rss0).max(0.0),
+        })
+    );
+    Ok(())
+}
