@@ -59,6 +59,8 @@ pub enum Access {
     SyncStart,
     /// Reading the sync run records.
     SyncRuns,
+    /// Technique suggestions: the catalog only, as catalog reads.
+    Suggest,
 }
 
 /// What a statement applies to.
@@ -154,7 +156,7 @@ fn statement(sid: &'static str, actions: &[&'static str], resources: &[Resource]
 }
 
 impl Access {
-    pub const ALL: [Access; 12] = [
+    pub const ALL: [Access; 13] = [
         Access::CatalogRead,
         Access::Status,
         Access::OpenApi,
@@ -167,6 +169,7 @@ impl Access {
         Access::IntegrityRepair,
         Access::SyncStart,
         Access::SyncRuns,
+        Access::Suggest,
     ];
 
     /// The class's name in template.yaml's comments.
@@ -184,6 +187,7 @@ impl Access {
             Access::IntegrityRepair => "integrity-repair",
             Access::SyncStart => "sync-start",
             Access::SyncRuns => "sync-runs",
+            Access::Suggest => "suggest",
         }
     }
 
@@ -224,7 +228,7 @@ impl Access {
         let technique_index = || statement("MappingsOfTechnique", &[QUERY], &[Index("gsi3")], &[MAPPINGS_OF_TECHNIQUE]);
         match self {
             Access::OpenApi => Vec::new(),
-            Access::CatalogRead => vec![caller(), catalog_state(), snapshots()],
+            Access::CatalogRead | Access::Suggest => vec![caller(), catalog_state(), snapshots()],
             Access::Status => vec![caller(), catalog_state()],
             Access::TenantRead => vec![
                 caller(),
@@ -366,6 +370,7 @@ mod tests {
                 RouteId::VerifyCorrelations => Access::IntegrityVerify,
                 RouteId::StartSync => Access::SyncStart,
                 RouteId::Enrich(_) => Access::TenantWrite,
+                RouteId::Suggest => Access::Suggest,
                 RouteId::ListSyncRuns => Access::SyncRuns,
                 RouteId::RepairCorrelations => Access::IntegrityRepair,
                 _ => Access::CatalogRead,

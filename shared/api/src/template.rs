@@ -84,6 +84,7 @@ fn summary(a: Access, routes: usize) -> String {
         Access::IntegrityRepair => "as verify, plus tactic index items, mapping moves, audit, counters",
         Access::SyncStart => "registry entry; the system audit log; invokes the sync function",
         Access::SyncRuns => "registry entry; the SYNC partitions (run records)",
+        Access::Suggest => "registry entry; query CATALOG; catalog snapshots",
     };
     format!("({routes} route{}) {what}", if routes == 1 { "" } else { "s" })
 }

@@ -10,7 +10,7 @@ use std::fmt::Write;
 
 use super::{Cell, Matrix, score_line, status_line, status_words, tooltip};
 use crate::layer::PARENT_COLOR;
-use crate::text::{day_time, escape, escape_attr, safe_url};
+use crate::text::{escape, escape_attr, safe_url};
 
 const STYLE: &str = r#"
 * { box-sizing: border-box; }
@@ -81,21 +81,13 @@ impl Matrix {
 <body data-view="matrix" data-heatmap="{}">
 <header>
 <h1>{}</h1>
-<p class="meta">{} {} · generated {} · {} mapping{} · {} technique{} in {} of {} tactics</p>
+<p class="meta">{}</p>
 <div class="bar">"#,
             escape(&format!("{kind}: {}", self.title)),
             STYLE.replace("PARENT", PARENT_COLOR),
             self.heatmap,
             escape(&format!("{kind} · {}", self.title)),
-            escape(&self.domain_name),
-            escape(&self.attack_version),
-            escape(&day_time(&self.generated_at)),
-            self.mappings,
-            if self.mappings == 1 { "" } else { "s" },
-            self.techniques_mapped,
-            if self.techniques_mapped == 1 { "" } else { "s" },
-            self.tactics_covered,
-            self.tactics.len()
+            escape(&self.summary_line()),
         );
         let stops: Vec<String> = self.scale.colors.iter().map(|c| escape(c)).collect();
         let _ = write!(

@@ -388,3 +388,23 @@ pub(crate) fn status_line(k: &Marking) -> String {
 
 #[cfg(test)]
 pub(crate) mod tests;
+
+impl Matrix {
+    /// The header's second line: release, generation time and what is mapped (plain text;
+    /// each format escapes it).
+    pub(crate) fn summary_line(&self) -> String {
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
+        format!(
+            "{} {} · generated {} · {} mapping{} · {} technique{} in {} of {} tactics",
+            self.domain_name,
+            self.attack_version,
+            crate::text::day_time(&self.generated_at),
+            self.mappings,
+            plural(self.mappings),
+            self.techniques_mapped,
+            plural(self.techniques_mapped),
+            self.tactics_covered,
+            self.tactics.len()
+        )
+    }
+}

@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use super::{Cell, Column, Marking, Matrix, UNMAPPED_COLOR, score_line, status_line, tooltip};
 use crate::layer::PARENT_COLOR;
-use crate::text::{day_time, escape, truncate, wrap};
+use crate::text::{escape, truncate, wrap};
 
 const MARGIN: f64 = 12.0;
 const COL_W: f64 = 98.0;
@@ -116,18 +116,7 @@ text {{ fill: #1f2328; }}
             MARGIN,
             42.0,
             "meta",
-            &format!(
-                "{} {} · generated {} · {} mapping{} · {} technique{} in {} of {} tactics",
-                self.domain_name,
-                self.attack_version,
-                day_time(&self.generated_at),
-                self.mappings,
-                if self.mappings == 1 { "" } else { "s" },
-                self.techniques_mapped,
-                if self.techniques_mapped == 1 { "" } else { "s" },
-                self.tactics_covered,
-                self.tactics.len()
-            ),
+            &self.summary_line(),
         );
         // legend: swatches, then how to read a mapped cell
         let mut x = MARGIN;
