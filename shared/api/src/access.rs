@@ -30,6 +30,7 @@
 //! Transactions need no action of their own: each Put, Update, Delete and ConditionCheck in a
 //! TransactWriteItems call is authorised as PutItem, UpdateItem, DeleteItem and
 //! ConditionCheckItem on its item.
+use mitre_store::keys;
 
 /// The access class of a route's function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -225,7 +226,7 @@ impl Access {
         let bundles = || statement("ArchivedBundles", &[GET_OBJECT], &[Objects(objects::BUNDLES)], &[]);
         let audit_append = || statement("AuditAppend", &[PUT], &[Table], &[TENANT_AUDIT]);
         let counters = || statement("Counters", &[UPDATE], &[Table], &[USE_COUNTERS, CATALOG]);
-        let technique_index = || statement("MappingsOfTechnique", &[QUERY], &[Index("gsi3")], &[MAPPINGS_OF_TECHNIQUE]);
+        let technique_index = || statement("MappingsOfTechnique", &[QUERY], &[Index(keys::GSI3)], &[MAPPINGS_OF_TECHNIQUE]);
         match self {
             Access::OpenApi => Vec::new(),
             Access::CatalogRead | Access::Suggest => vec![caller(), catalog_state(), snapshots()],
@@ -235,7 +236,7 @@ impl Access {
                 catalog_state(),
                 snapshots(),
                 statement("TenantMappings", &[GET, QUERY], &[Table], &[TENANT_MAPPINGS]),
-                statement("MappingsByEntity", &[QUERY], &[Index("gsi1"), Index("gsi2")], &[TENANT_MAPPINGS]),
+                statement("MappingsByEntity", &[QUERY], &[Index(keys::GSI1), Index(keys::GSI2)], &[TENANT_MAPPINGS]),
                 technique_index(),
             ],
             Access::TenantWrite => vec![
@@ -246,18 +247,18 @@ impl Access {
                 audit_append(),
                 counters(),
             ],
-            Access::RegistryRead => vec![caller(), statement("Registry", &[QUERY], &[Index("gsi1")], &[PRINCIPALS_INDEX])],
+            Access::RegistryRead => vec![caller(), statement("Registry", &[QUERY], &[Index(keys::GSI1)], &[PRINCIPALS_INDEX])],
             Access::RegistryWrite => vec![caller(), statement("RegistryWrite", &[PUT, DELETE], &[Table], &[REGISTRY]), audit_append()],
             Access::AuditRead => vec![
                 caller(),
                 statement("TenantAudit", &[QUERY], &[Table], &[TENANT_AUDIT]),
-                statement("AllAudit", &[QUERY], &[Index("gsi1")], &[AUDIT_INDEX]),
+                statement("AllAudit", &[QUERY], &[Index(keys::GSI1)], &[AUDIT_INDEX]),
             ],
             Access::IntegrityVerify => vec![
                 caller(),
                 statement("CatalogAndCounters", &[QUERY], &[Table], &[CATALOG, USE_COUNTERS]),
                 statement("ReviewCounterAndReport", &[GET, PUT], &[Table], &[CATALOG]),
-                statement("CatalogIndex", &[QUERY], &[Index("gsi1")], &[CATALOG_OBJECTS]),
+                statement("CatalogIndex", &[QUERY], &[Index(keys::GSI1)], &[CATALOG_OBJECTS]),
                 technique_index(),
                 bundles(),
             ],
@@ -266,7 +267,7 @@ impl Access {
                 statement("CatalogAndCounters", &[QUERY], &[Table], &[CATALOG, USE_COUNTERS]),
                 // an applied repair refreshes the stored verification report
                 statement("ReviewCounterAndReport", &[GET, PUT], &[Table], &[CATALOG]),
-                statement("CatalogIndex", &[QUERY], &[Index("gsi1")], &[CATALOG_OBJECTS]),
+                statement("CatalogIndex", &[QUERY], &[Index(keys::GSI1)], &[CATALOG_OBJECTS]),
                 statement("TacticIndexItems", &[BATCH_WRITE], &[Table], &[CATALOG_OBJECTS]),
                 technique_index(),
                 statement("MappingMoves", &[PUT, DELETE], &[Table], &[TENANT_MAPPINGS]),

@@ -129,7 +129,7 @@ impl Store {
     async fn stored_edges(&self, domain: Domain, shortnames: &HashSet<String>) -> Result<HashSet<(String, String)>, StoreError> {
         let mut out = HashSet::new();
         for s in shortnames {
-            for item in self.query_partition(Some("gsi1"), &keys::tactic_gsi(domain, s), None).await? {
+            for item in self.query_partition(Some(keys::GSI1), &keys::tactic_gsi(domain, s), None).await? {
                 let e: TacticEdgeItem = from_item(item)?;
                 out.insert((e.technique_stix_id, e.tactic));
             }
@@ -214,7 +214,7 @@ impl Store {
             }
             // the stored technique objects are the release's
             let stored_objects: HashMap<String, String> = self
-                .query_partition(Some("gsi1"), &keys::type_gsi(d, "attack-pattern"), None)
+                .query_partition(Some(keys::GSI1), &keys::type_gsi(d, "attack-pattern"), None)
                 .await?
                 .into_iter()
                 .map(|i| from_item::<ObjectItem>(i).map(|o| (o.stix_id, o.content_hash)))
