@@ -9,8 +9,9 @@ use crate::bundle::ParsedObject;
 use crate::domain::Domain;
 use crate::summary::tactic_order;
 
-/// Bumped whenever the snapshot layout changes; a sync then writes a new snapshot.
-pub const SNAPSHOT_SCHEMA: u32 = 1;
+/// Bumped whenever the snapshot layout changes; a sync then writes a new snapshot. Older
+/// snapshots still load (their newer fields empty) until it has.
+pub const SNAPSHOT_SCHEMA: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Tactic {
@@ -58,6 +59,9 @@ pub struct Entity {
     pub url: Option<String>,
     pub created: Option<String>,
     pub modified: Option<String>,
+    /// Detection strategies: the STIX ids of their analytics.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub analytic_refs: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -135,6 +139,9 @@ pub struct DomainCatalog {
     pub software: Vec<Entity>,
     pub campaigns: Vec<Entity>,
     pub detection_strategies: Vec<Entity>,
+    /// The analytics of the detection strategies (v18): how each technique can be detected.
+    #[serde(default)]
+    pub analytics: Vec<Entity>,
     pub relationships: Vec<Relationship>,
     #[serde(skip)]
     index: Index,
@@ -159,6 +166,7 @@ fn entity(o: &ParsedObject<'_>) -> Entity {
         url: obj.url().map(str::to_string),
         created: obj.created.as_deref().map(str::to_string),
         modified: obj.modified.as_deref().map(str::to_string),
+        analytic_refs: owned(&obj.x_mitre_analytic_refs),
     }
 }
 
@@ -198,6 +206,7 @@ impl DomainCatalog {
             software: Vec::new(),
             campaigns: Vec::new(),
             detection_strategies: Vec::new(),
+            analytics: Vec::new(),
             relationships: Vec::new(),
             index: Index::default(),
         };
@@ -234,6 +243,7 @@ impl DomainCatalog {
                 "malware" | "tool" => c.software.push(entity(o)),
                 "campaign" => c.campaigns.push(entity(o)),
                 "x-mitre-detection-strategy" => c.detection_strategies.push(entity(o)),
+                "x-mitre-analytic" => c.analytics.push(entity(o)),
                 "relationship" => c.relationships.push(Relationship {
                     stix_id: o.id().to_string(),
                     relationship_type: obj.relationship_type.as_deref().unwrap_or_default().to_string(),
@@ -247,7 +257,7 @@ impl DomainCatalog {
             }
         }
         by_attack_id(&mut c.techniques, |t| (Some(t.attack_id.as_str()), t.stix_id.as_str()));
-        for v in [&mut c.mitigations, &mut c.groups, &mut c.software, &mut c.campaigns, &mut c.detection_strategies] {
+        for v in [&mut c.mitigations, &mut c.groups, &mut c.software, &mut c.campaigns, &mut c.detection_strategies, &mut c.analytics] {
             by_attack_id(v, |e| (e.attack_id.as_deref(), e.stix_id.as_str()));
         }
         c.relationships.sort_by(|a, b| a.stix_id.cmp(&b.stix_id));
@@ -425,8 +435,8 @@ impl DomainCatalog {
         let mut text = Vec::new();
         flate2::read::GzDecoder::new(bytes).read_to_end(&mut text).map_err(|e| format!("snapshot is not readable: {e}"))?;
         let mut c: DomainCatalog = serde_json::from_slice(&text).map_err(|e| format!("snapshot is not readable: {e}"))?;
-        if c.schema != SNAPSHOT_SCHEMA {
-            return Err(format!("snapshot schema {} is not {SNAPSHOT_SCHEMA}", c.schema));
+        if c.schema == 0 || c.schema > SNAPSHOT_SCHEMA {
+            return Err(format!("snapshot schema {} is not 1 to {SNAPSHOT_SCHEMA}", c.schema));
         }
         c.reindex();
         Ok(c)
@@ -520,5 +530,23 @@ mod tests {
         assert_eq!(c.used_by_group(&id("intrusion-set", 2), is_software).len(), 1);
         assert_eq!(c.used_by_group(&id("intrusion-set", 1), is_software).len(), 0);
         assert_eq!(shown(&c.groups_using(&id("tool", 7))), [("G0002".to_string(), vec!["C0002".to_string()])]);
+    }
+
+    #[test]
+    fn snapshots_of_the_previous_schema_still_load() {
+        let text = small_bundle("2.0");
+        let b = parse_bundle(text.as_bytes(), Domain::EnterpriseAttack).unwrap();
+        let c = DomainCatalog::build(&b.objects, Domain::EnterpriseAttack, "1.0", "abc");
+        let mut v: serde_json::Value = serde_json::to_value(&c).unwrap();
+        v["schema"] = serde_json::json!(1);
+        v.as_object_mut().unwrap().remove("analytics");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, v.to_string().as_bytes()).unwrap();
+        let old = DomainCatalog::decode(&gz.finish().unwrap()).unwrap();
+        assert_eq!((old.schema, old.analytics.len(), old.techniques.len()), (1, 0, c.techniques.len()));
+        v["schema"] = serde_json::json!(SNAPSHOT_SCHEMA + 1);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, v.to_string().as_bytes()).unwrap();
+        assert!(DomainCatalog::decode(&gz.finish().unwrap()).is_err(), "a newer schema is refused");
     }
 }

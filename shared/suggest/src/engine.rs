@@ -266,12 +266,22 @@ impl Engine {
             }
             proc_docs.push(ProcDoc { tech, entity, detection, snippet: snippet(&text, 200) });
         }
+        // the v18 analytics: how each detection strategy's technique shows in logs
+        let analytics: HashMap<&str, &mitre_attack::catalog::Entity> =
+            catalog.analytics.iter().filter(|a| !a.revoked && !a.deprecated && !a.description.trim().is_empty()).map(|a| (a.stix_id.as_str(), a)).collect();
         for ds in catalog.detection_strategies.iter().filter(|d| !d.revoked && !d.deprecated) {
+            let det = ds.attack_id.clone().unwrap_or_default();
             for r in catalog.live_from(&ds.stix_id, "detects", is_technique) {
                 let Some(tech) = index_of(&r.target_ref) else { continue };
                 let text = if ds.description.trim().is_empty() { ds.name.clone() } else { format!("{}. {}", ds.name, clean_attack_markdown(&ds.description, false)) };
                 pb.add(&[(&text, 1)]);
-                proc_docs.push(ProcDoc { tech, entity: None, detection: Some(ds.attack_id.clone().unwrap_or_default()), snippet: snippet(&text, 200) });
+                proc_docs.push(ProcDoc { tech, entity: None, detection: Some(det.clone()), snippet: snippet(&text, 200) });
+                for a in ds.analytic_refs.iter().filter_map(|id| analytics.get(id.as_str())) {
+                    let text = clean_attack_markdown(&a.description, false);
+                    pb.add(&[(&text, 1)]);
+                    let name = format!("{det} analytic {}", a.attack_id.as_deref().unwrap_or_default());
+                    proc_docs.push(ProcDoc { tech, entity: None, detection: Some(name), snippet: snippet(&text, 200) });
+                }
             }
         }
         let proc = pb.build();
