@@ -1,6 +1,6 @@
 //! The principal registry (superusers), the audit log (admins and superusers) and the
 //! integrity routes.
-use mitre_domain::{AuditEntry, AuditFilter, Principal, Role, TenantId, Timestamp, WriteError};
+use mitre_domain::{AuditEntry, AuditFilter, Principal, Role, TenantId, WriteError};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -69,11 +69,8 @@ pub async fn list_audit(app: &App, who: &Identity, params: &Params) -> Result<Re
     filter.action = params.str("action").map(str::to_string);
     filter.actor = params.str("actor").map(str::to_string);
     filter.target = params.str("target").map(str::to_string);
-    for (name, slot) in [("since", &mut filter.since), ("until", &mut filter.until)] {
-        if let Some(v) = params.str(name) {
-            *slot = Some(Timestamp::parse(v).map_err(|_| ApiError::bad_param(name, format!("{name} must be an RFC 3339 timestamp")))?);
-        }
-    }
+    filter.since = params.timestamp("since")?;
+    filter.until = params.timestamp("until")?;
     let page = app.audit.list_audit(&filter, limit, params.str("cursor")).await?;
     Ok(Reply::json(json!({ "items": page.items, "next_cursor": page.next_cursor })))
 }

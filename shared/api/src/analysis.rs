@@ -54,10 +54,6 @@ pub async fn entity_layer(app: &App, who: &Identity, kind: MappingKind, id: &str
     Ok(Reply::json(serde_json::to_value(layer).map_err(ApiError::internal)?))
 }
 
-fn time_param(params: &Params, name: &str) -> Result<Option<Timestamp>, ApiError> {
-    params.str(name).map(|v| Timestamp::parse(v).map_err(|_| ApiError::bad_param(name, format!("{name} must be an RFC 3339 timestamp")))).transpose()
-}
-
 /// The tenant's mappings of one domain that a heatmap covers: `from`/`to` (observed window),
 /// `entity_type` and `tactic`.
 async fn tenant_mappings(app: &App, who: &Identity, params: &Params) -> Result<(std::sync::Arc<DomainCatalog>, Vec<Mapping>, String), ApiError> {
@@ -65,7 +61,7 @@ async fn tenant_mappings(app: &App, who: &Identity, params: &Params) -> Result<(
     let tenant = who.tenant()?;
     let domain = params.domain()?;
     let catalog = app.catalog.domain(domain).await?;
-    let mut filter = MappingFilter { observed_from: time_param(params, "from")?, observed_to: time_param(params, "to")?, ..MappingFilter::default() };
+    let mut filter = MappingFilter { observed_from: params.timestamp("from")?, observed_to: params.timestamp("to")?, ..MappingFilter::default() };
     if let (Some(f), Some(t)) = (filter.observed_from, filter.observed_to)
         && f > t
     {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use mitre_attack::TechniqueId;
 use mitre_attack::catalog::DomainCatalog;
 use mitre_domain::mapping::{Resolved, resolve};
-use mitre_domain::{AuditEntry, Mapping, MappingFilter, MappingInput, MappingKind, Precondition, Role, TacticFilter, TenantId, Timestamp, WriteError};
+use mitre_domain::{AuditEntry, Mapping, MappingFilter, MappingInput, MappingKind, Precondition, Role, TacticFilter, TenantId, WriteError};
 use serde_json::json;
 
 use crate::error::ApiError;
@@ -173,10 +173,6 @@ pub async fn delete(app: &App, who: &Identity, kind: MappingKind, id: &str, if_m
     Ok(Reply::no_content())
 }
 
-fn timestamp_param(params: &Params, name: &str) -> Result<Option<Timestamp>, ApiError> {
-    params.str(name).map(|v| Timestamp::parse(v).map_err(|_| ApiError::bad_param(name, format!("{name} must be an RFC 3339 timestamp")))).transpose()
-}
-
 pub async fn list(app: &App, who: &Identity, kind: MappingKind, params: &Params) -> Result<Reply, ApiError> {
     who.require(Role::Viewer)?;
     let tenant = who.tenant()?;
@@ -203,8 +199,8 @@ pub async fn list(app: &App, who: &Identity, kind: MappingKind, params: &Params)
         }
         filter.tactic = Some(tactic);
     }
-    filter.observed_from = timestamp_param(params, "observed_from")?;
-    filter.observed_to = timestamp_param(params, "observed_to")?;
+    filter.observed_from = params.timestamp("observed_from")?;
+    filter.observed_to = params.timestamp("observed_to")?;
     let page = app.mappings.list_mappings(tenant, kind, &filter, limit, params.str("cursor")).await?;
     let mut items = Vec::with_capacity(page.items.len());
     for m in page.items {

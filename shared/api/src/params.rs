@@ -38,6 +38,13 @@ impl Params {
         Ok(Params { spec, map })
     }
 
+    /// An RFC 3339 timestamp parameter (400 naming it when it is not one).
+    pub fn timestamp(&self, name: &str) -> Result<Option<mitre_domain::Timestamp>, ApiError> {
+        self.str(name)
+            .map(|v| mitre_domain::Timestamp::parse(v).map_err(|_| ApiError::bad_param(name, format!("{name} must be an RFC 3339 timestamp"))))
+            .transpose()
+    }
+
     /// The trimmed value; an empty value counts as absent.
     pub fn str(&self, name: &str) -> Option<&str> {
         self.map.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
