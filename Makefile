@@ -59,6 +59,7 @@ serve:
 
 validate:
 	infra/sam-validate.sh
+	infra/checkov.sh
 
 # template.yaml is generated: the base (infra/template.base.yaml) plus one function per route,
 # with the IAM statements of the route's access class (shared/api/src/access.rs).

@@ -10,6 +10,7 @@ CARGO="${CARGO:-cargo}"
 if [[ "${1:-all}" == "all" ]]; then
   echo "== template validation"
   infra/sam-validate.sh
+  infra/checkov.sh
   echo "== build"
   "$CARGO" build --workspace --tests
   echo "== tools of the unit tests: mitreattack-python (layer round trip), headless Chromium (views)"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the local development tools of sentineliq-mitre into .tools/ (git-ignored).
-# Usage: infra/tools.sh [dynamodb|s3|sam|taxii|peer|lambda|all]...   (default: all; peer and lambda are not part of all)
+# Usage: infra/tools.sh [dynamodb|s3|sam|taxii|peer|lambda|checkov|all]...   (default: all; peer, lambda and checkov are not part of all)
 # Idempotent: only what is missing is installed.
 set -euo pipefail
 
@@ -20,6 +20,7 @@ FLASK_VERSION="3.1.3"            # medallion's own pins are loose: keep its web 
 FLASK_HTTPAUTH_VERSION="4.8.1"
 WERKZEUG_VERSION="3.1.9"
 MITREATTACK_PYTHON_VERSION="6.3.1" # MITRE's own ATT&CK library: benchmark peer and test oracle
+CHECKOV_VERSION="3.3.30"         # static checks of template.yaml (infra/checkov.sh)
 
 die() { echo "tools.sh: error: $*" >&2; exit 1; }
 log() { echo "tools.sh: $*" >&2; }
@@ -125,6 +126,16 @@ install_lambda() {
   [[ -x "$dir/bin/cargo-lambda" ]] || die "cargo-lambda missing from .tools/lambda"
 }
 
+install_checkov() {
+  local dir="$TOOLS/checkov"
+  if venv_has "$dir" "checkov==$CHECKOV_VERSION" && [[ -x "$dir/bin/checkov" ]]; then
+    return 0
+  fi
+  log "installing checkov==$CHECKOV_VERSION into .tools/checkov"
+  venv_install "$dir" "checkov==$CHECKOV_VERSION"
+  [[ -x "$dir/bin/checkov" ]] || die "checkov missing from .tools/checkov"
+}
+
 main() {
   [[ $# -gt 0 ]] || set -- all
   mkdir -p "$TOOLS"
@@ -136,6 +147,7 @@ main() {
       sam) install_sam ;;
       taxii) install_taxii ;;
       lambda) install_lambda ;;
+      checkov) install_checkov ;;
       peer) install_peer ;;
       all) install_dynamodb; install_s3; install_sam; install_taxii ;;
       jar-dir) ddb_jar_dir || die "DynamoDB Local is not installed (run infra/tools.sh dynamodb)" ;;
