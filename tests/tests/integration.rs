@@ -5,6 +5,7 @@ mod integration {
     pub mod fidelity;
     pub mod iam;
     pub mod integrity;
+    pub mod lambda_runtime;
     pub mod mappings;
     pub mod suggest;
     pub mod sync;

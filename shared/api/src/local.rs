@@ -13,6 +13,13 @@ pub const DEV_PRINCIPAL_HEADER: &str = "x-dev-principal-arn";
 /// Builds the API Gateway event for `method path?query` with `headers` and `body`. The caller
 /// is `principal` (None: a request without a verified identity).
 pub fn apigw_request(method: &str, path_and_query: &str, headers: &[(String, String)], body: &[u8], principal: Option<&str>) -> Result<Request, crate::ApiError> {
+    let event = apigw_event(method, path_and_query, headers, body, principal);
+    lambda_http::request::from_str(&event.to_string()).map_err(|e| crate::ApiError::BadRequest { code: "invalid_request", message: format!("the request cannot be served: {e}"), details: None })
+}
+
+/// The API Gateway HTTP API (payload 2.0) event of [`apigw_request`], as JSON: what a
+/// Lambda function behind the API receives.
+pub fn apigw_event(method: &str, path_and_query: &str, headers: &[(String, String)], body: &[u8], principal: Option<&str>) -> Value {
     let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
     let mut hmap = Map::new();
     for (k, v) in headers {
@@ -48,7 +55,7 @@ pub fn apigw_request(method: &str, path_and_query: &str, headers: &[(String, Str
         let account = p.split(':').nth(4).unwrap_or("000000000000");
         ctx["authorizer"] = json!({"iam": {"accessKey": "LOCAL", "accountId": account, "callerId": "LOCAL", "userArn": p, "userId": "LOCAL"}});
     }
-    let event = json!({
+    json!({
         "version": "2.0",
         "routeKey": "$default",
         "rawPath": path,
@@ -57,6 +64,5 @@ pub fn apigw_request(method: &str, path_and_query: &str, headers: &[(String, Str
         "requestContext": ctx,
         "body": STANDARD.encode(body),
         "isBase64Encoded": true,
-    });
-    lambda_http::request::from_str(&event.to_string()).map_err(|e| crate::ApiError::BadRequest { code: "invalid_request", message: format!("the request cannot be served: {e}"), details: None })
+    })
 }
