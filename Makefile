@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help dev local-up local-down build build-lambdas bench-suggest test test-unit test-integration validate template template-check template-resources bench-sync bench-api bench-build serve
+.PHONY: help dev local-up local-down build build-lambdas sam-build bench-suggest test test-unit test-integration validate template template-check template-resources bench-sync bench-api bench-build serve
 
 help:
 	@echo "make dev        start the local stack, sync ATT&CK into it and show its status"
@@ -12,6 +12,7 @@ help:
 	@echo "make bench-api  API latency benchmark against mitreattack-python"
 	@echo "make bench-suggest  suggestion quality (engine against plain BM25) and speed"
 	@echo "make build-lambdas / bench-build   arm64 Lambda bootstraps with cargo-lambda, and their sizes"
+	@echo "make sam-build                     a clean sam build of template.yaml, timed"
 	@echo "make local-up / local-down   the local stack alone (DynamoDB Local + S3 server)"
 	@echo "make template   render template.yaml from infra/template.base.yaml and the route table"
 
@@ -93,6 +94,9 @@ bench-api:
 # Every Lambda bootstrap for arm64 with cargo-lambda (installed into .tools/lambda), each once.
 build-lambdas:
 	infra/build-lambdas.sh
+
+sam-build:
+	infra/sam-build.sh
 
 # The bootstraps' sizes, unzipped and zipped (builds them first).
 bench-build:
