@@ -3,6 +3,7 @@
 //! asynchronously with one domain, its options and the run id the API answered with.
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use mitre_domain::SyncRequest;
+use mitre_domain::metrics::{Metric, emf_line};
 use mitre_store::{Config, Store};
 use mitre_sync::{SourceSpec, SyncError, SyncOptions, Syncer};
 use serde_json::{Value, json};
@@ -54,19 +55,16 @@ async fn handle(store: &Store, event: LambdaEvent<Value>) -> Result<Value, Error
         }
     }
     tracing::info!(request_id = %event.context.request_id, results = %json!(results), "sync finished");
-    // The sync's own metric (CloudWatch Embedded Metric Format): what the failure alarm watches.
-    println!("{}", json!({
-        "_aws": {"Timestamp": epoch_millis(), "CloudWatchMetrics": [{"Namespace": "SentineliqMitre", "Dimensions": [[]], "Metrics": [{"Name": "SyncFailures", "Unit": "Count"}, {"Name": "SyncRuns", "Unit": "Count"}]}]},
-        "SyncFailures": failed.len(),
-        "SyncRuns": results.len(),
-    }));
+    // The sync's own metric: what the failure alarm watches.
+    let line = emf_line(
+        &[],
+        &[Metric { name: "SyncFailures", unit: "Count", value: json!(failed.len()) }, Metric { name: "SyncRuns", unit: "Count", value: json!(results.len()) }],
+        &[],
+    );
+    println!("{line}");
     // A failure fails the invocation: the schedule's metric and, for an asynchronous start, the
     // on-failure destination see it.
     if failed.is_empty() { Ok(json!({ "results": results })) } else { Err(failed.join("; ").into()) }
-}
-
-fn epoch_millis() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
 }
 
 #[tokio::main]

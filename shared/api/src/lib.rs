@@ -392,25 +392,16 @@ pub async fn answer_for(app: &App, who: &identity::Identity, method: &str, path_
 
 /// One CloudWatch Embedded Metric Format line per request, on stdout.
 fn emit_metric(route: &str, status: u16, latency: Duration, ddb_calls: u64, capacity: f64) {
-    let line = json!({
-        "_aws": {
-            "Timestamp": chrono::Utc::now().timestamp_millis(),
-            "CloudWatchMetrics": [{
-                "Namespace": "SentineliqMitre",
-                "Dimensions": [["Route"]],
-                "Metrics": [
-                    {"Name": "Latency", "Unit": "Milliseconds"},
-                    {"Name": "DynamoDBCalls", "Unit": "Count"},
-                    {"Name": "ConsumedCapacity", "Unit": "Count"}
-                ]
-            }]
-        },
-        "Route": route,
-        "Status": status,
-        "Latency": (latency.as_secs_f64() * 1e6).round() / 1e3,
-        "DynamoDBCalls": ddb_calls,
-        "ConsumedCapacity": capacity,
-    });
+    use mitre_domain::metrics::{Metric, emf_line};
+    let line = emf_line(
+        &[("Route", json!(route))],
+        &[
+            Metric { name: "Latency", unit: "Milliseconds", value: json!((latency.as_secs_f64() * 1e6).round() / 1e3) },
+            Metric { name: "DynamoDBCalls", unit: "Count", value: json!(ddb_calls) },
+            Metric { name: "ConsumedCapacity", unit: "Count", value: json!(capacity) },
+        ],
+        &[("Status", json!(status))],
+    );
     println!("{line}");
 }
 

@@ -8,6 +8,7 @@ pub mod cursor;
 pub mod error;
 pub mod mapping;
 pub mod memory;
+pub mod metrics;
 pub mod repo;
 pub mod role;
 pub mod sync;
