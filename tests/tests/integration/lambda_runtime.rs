@@ -160,10 +160,10 @@ fn binary(name: &str) -> PathBuf {
     target.join("debug").join(name)
 }
 
-/// Starts `name` as the function `function` against `runtime`, with the local stack's
+/// Starts `binary` as the function `function` against `runtime`, with the local stack's
 /// endpoints and credentials (inherited) plus `env`.
-fn start_function(name: &str, function: &str, runtime: &RuntimeApi, table: &str, env: &[(&str, String)]) -> Child {
-    let mut cmd = Command::new(binary(name));
+fn start_function(binary: &PathBuf, function: &str, runtime: &RuntimeApi, table: &str, env: &[(&str, String)]) -> Child {
+    let mut cmd = Command::new(binary);
     cmd.env("AWS_LAMBDA_RUNTIME_API", &runtime.address)
         .env("AWS_LAMBDA_FUNCTION_NAME", function)
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
@@ -220,12 +220,14 @@ fn api_event(method: &str, path: &str, route_key: &str, body: &Value) -> Value {
 async fn the_real_binaries_answer_lambda_events_like_the_router() {
     let app = spawn_app().await;
     let table = app.store.table.clone();
+    // Built before any clock starts.
+    let (sync_bin, api_bin) = (binary("sync"), binary("api"));
 
     // The sync function, on the schedule's event.
     let runtime = RuntimeApi::start("SyncFunction");
     let source = attack_data("ics-attack-18.1.json.gz");
     let started = Instant::now();
-    let sync = start_function("sync", "SyncFunction", &runtime, &table, &[("SYNC_DOMAINS", "ics-attack".into()), ("ATTACK_SOURCE_URL_ICS_ATTACK", source.display().to_string())]);
+    let sync = start_function(&sync_bin, "SyncFunction", &runtime, &table, &[("SYNC_DOMAINS", "ics-attack".into()), ("ATTACK_SOURCE_URL_ICS_ATTACK", source.display().to_string())]);
     let scheduled = json!({
         "version": "0", "id": "5e5a3a9e-0000-0000-0000-000000000000", "detail-type": "Scheduled Event", "source": "aws.events",
         "account": "123456789012", "time": "2026-11-27T05:00:00Z", "region": "us-east-1",
@@ -253,7 +255,7 @@ async fn the_real_binaries_answer_lambda_events_like_the_router() {
     let router = App::new(app.store.clone(), Settings::default());
     let runtime = RuntimeApi::start("ApiFunction");
     let started = Instant::now();
-    let api = start_function("api", "ApiFunction", &runtime, &table, &[]);
+    let api = start_function(&api_bin, "ApiFunction", &runtime, &table, &[]);
     let (status, body) = http_answer(runtime.invoke(&api_event("GET", &format!("{P}/techniques/T0800"), &format!("GET {P}/techniques/{{id}}"), &Value::Null)));
     let api_cold = started.elapsed();
     let expected = call(&router, "GET", &format!("{P}/techniques/T0800"), Some(ALICE), b"").await;
