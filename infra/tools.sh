@@ -68,39 +68,34 @@ venv_has() {
   local frozen; frozen="$("$dir/bin/python" -m pip freeze --disable-pip-version-check 2>/dev/null | tr '[:upper:]_' '[:lower:]-')" || return 1
   local spec
   for spec in "$@"; do
-    grep -qx "$(echo "$spec" | tr '[:upper:]_' '[:lower:]-')" <<<"$frozen" || return 1
+    # pip freeze names a package without its extras: moto[server]==1 is frozen as moto==1
+    grep -qx "$(echo "$spec" | sed 's/\[[^]]*\]//' | tr '[:upper:]_' '[:lower:]-')" <<<"$frozen" || return 1
   done
 }
 
-install_s3() {
-  local dir="$TOOLS/venv"
-  if venv_has "$dir" "moto==$MOTO_VERSION" "boto3==$BOTO3_VERSION" && [[ -x "$dir/bin/moto_server" ]]; then
+# venv_tool NAME BIN PIN... : makes sure .tools/NAME is a venv holding exactly PINs and the
+# executable BIN, installing them when not.
+venv_tool() {
+  local name="$1" bin="$2"; shift 2
+  local dir="$TOOLS/$name"
+  if venv_has "$dir" "$@" && [[ -x "$dir/bin/$bin" ]]; then
     return 0
   fi
-  log "installing moto[server]==$MOTO_VERSION boto3==$BOTO3_VERSION into .tools/venv"
-  venv_install "$dir" "moto[server]==$MOTO_VERSION" "boto3==$BOTO3_VERSION"
-  [[ -x "$dir/bin/moto_server" ]] || die "moto_server missing from .tools/venv"
+  log "installing $* into .tools/$name"
+  venv_install "$dir" "$@"
+  [[ -x "$dir/bin/$bin" ]] || die "$bin missing from .tools/$name"
+}
+
+install_s3() {
+  venv_tool venv moto_server "moto[server]==$MOTO_VERSION" "boto3==$BOTO3_VERSION"
 }
 
 install_sam() {
-  local dir="$TOOLS/sam"
-  if venv_has "$dir" "aws-sam-cli==$SAM_CLI_VERSION" "cfn-lint==$CFN_LINT_VERSION" && [[ -x "$dir/bin/sam" ]]; then
-    return 0
-  fi
-  log "installing aws-sam-cli==$SAM_CLI_VERSION cfn-lint==$CFN_LINT_VERSION into .tools/sam"
-  venv_install "$dir" "aws-sam-cli==$SAM_CLI_VERSION" "cfn-lint==$CFN_LINT_VERSION"
-  [[ -x "$dir/bin/sam" ]] || die "sam missing from .tools/sam"
+  venv_tool sam sam "aws-sam-cli==$SAM_CLI_VERSION" "cfn-lint==$CFN_LINT_VERSION"
 }
 
 install_taxii() {
-  local dir="$TOOLS/taxii"
-  local pins=("medallion==$MEDALLION_VERSION" "flask==$FLASK_VERSION" "flask-httpauth==$FLASK_HTTPAUTH_VERSION" "werkzeug==$WERKZEUG_VERSION")
-  if venv_has "$dir" "${pins[@]}" && [[ -x "$dir/bin/medallion" ]]; then
-    return 0
-  fi
-  log "installing medallion==$MEDALLION_VERSION into .tools/taxii"
-  venv_install "$dir" "${pins[@]}"
-  [[ -x "$dir/bin/medallion" ]] || die "medallion missing from .tools/taxii"
+  venv_tool taxii medallion "medallion==$MEDALLION_VERSION" "flask==$FLASK_VERSION" "flask-httpauth==$FLASK_HTTPAUTH_VERSION" "werkzeug==$WERKZEUG_VERSION"
 }
 
 # mitreattack-python in .tools/peer: the peer of bench/api.sh and the library behind
@@ -117,23 +112,11 @@ install_peer() {
 }
 
 install_lambda() {
-  local dir="$TOOLS/lambda"
-  if venv_has "$dir" "cargo-lambda==$CARGO_LAMBDA_VERSION" "ziglang==$ZIGLANG_VERSION" && [[ -x "$dir/bin/cargo-lambda" ]]; then
-    return 0
-  fi
-  log "installing cargo-lambda==$CARGO_LAMBDA_VERSION ziglang==$ZIGLANG_VERSION into .tools/lambda"
-  venv_install "$dir" "cargo-lambda==$CARGO_LAMBDA_VERSION" "ziglang==$ZIGLANG_VERSION"
-  [[ -x "$dir/bin/cargo-lambda" ]] || die "cargo-lambda missing from .tools/lambda"
+  venv_tool lambda cargo-lambda "cargo-lambda==$CARGO_LAMBDA_VERSION" "ziglang==$ZIGLANG_VERSION"
 }
 
 install_checkov() {
-  local dir="$TOOLS/checkov"
-  if venv_has "$dir" "checkov==$CHECKOV_VERSION" && [[ -x "$dir/bin/checkov" ]]; then
-    return 0
-  fi
-  log "installing checkov==$CHECKOV_VERSION into .tools/checkov"
-  venv_install "$dir" "checkov==$CHECKOV_VERSION"
-  [[ -x "$dir/bin/checkov" ]] || die "checkov missing from .tools/checkov"
+  venv_tool checkov checkov "checkov==$CHECKOV_VERSION"
 }
 
 main() {
