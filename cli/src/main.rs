@@ -155,6 +155,11 @@ enum PrincipalCommand {
     },
 }
 
+/// Who the operator is in audit entries and sync runs: `cli:<login>`.
+pub(crate) fn operator_actor() -> String {
+    format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()))
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -189,7 +194,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             opts.force = force;
             opts.relationships = !no_relationships;
             opts.concurrency = concurrency;
-            opts.actor = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()));
+            opts.actor = operator_actor();
             import(&store, source.as_ref(), &opts, json).await
         }
         Command::Status { detailed, json } => {
@@ -229,7 +234,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(if report.ok { ExitCode::SUCCESS } else { ExitCode::from(2) })
         }
         Command::Repair { apply, json } => {
-            let actor = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()));
+            let actor = operator_actor();
             let report = store().await?.repair(!apply, &actor, "cli").await.context("repairing")?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -251,7 +256,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate { apply, json } => {
-            let actor = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()));
+            let actor = operator_actor();
             let report = store().await?.migrate(!apply, &actor, "cli").await.context("migrating")?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -417,7 +422,7 @@ fn print_status(states: &[(Domain, DomainState)], detailed: bool) {
 /// The registry, with the same rules as the API's registry routes (`Principal::register`).
 async fn principal(store: Store, command: PrincipalCommand) -> Result<ExitCode> {
     use mitre_domain::{AuditEntry, Principal, PrincipalRepo, TenantId};
-    let actor = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()));
+    let actor = operator_actor();
     let audit = |tenant: &TenantId, action: &str, arn: &str, before: Option<&Principal>, after: Option<&Principal>| {
         AuditEntry::of(tenant, &actor, action, format!("principals/{arn}"), before, after, "cli")
     };

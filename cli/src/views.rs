@@ -77,7 +77,7 @@ fn path_of(view: View, a: &ViewArgs) -> String {
 pub async fn run(store: Store, view: View, a: ViewArgs) -> Result<ExitCode> {
     let tenant = TenantId::parse(&a.tenant).map_err(|e| anyhow!("{e}"))?;
     let who = Identity {
-        principal: format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into())),
+        principal: crate::operator_actor(),
         role: Role::Viewer,
         tenant: Some(tenant),
         request_id: "cli".into(),
