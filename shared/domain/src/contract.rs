@@ -6,7 +6,8 @@ use mitre_attack::{Domain, TechniqueId};
 use crate::audit::AuditEntry;
 use crate::error::{RepoError, WriteError};
 use crate::mapping::{Mapping, MappingInput, MappingKind, Resolved};
-use crate::repo::{AuditFilter, AuditLog, MappingFilter, MappingRepo, PrincipalRepo, TacticFilter};
+use crate::repo::{AuditFilter, AuditLog, MappingFilter, MappingRepo, PrincipalRepo, StatsRepo, TacticFilter};
+use crate::stats::{Aggregates, Counter, Window};
 use crate::role::Principal;
 use crate::tenant::TenantId;
 use crate::time::Timestamp;
@@ -247,4 +248,63 @@ pub async fn the_audit_log_reads_newest_first(repo: &impl AuditLog) {
     let everyone: Vec<String> = list(AuditFilter::default(), 50).await;
     let ours: Vec<&String> = everyone.iter().filter(|id| ids.contains(id)).collect();
     assert_eq!(ours, ids.iter().rev().collect::<Vec<_>>());
+}
+
+/// The statistics follow every write and equal a recount: distinct entities stay exact when an
+/// entity has several mappings of a technique, refused writes count nothing, and other
+/// tenants' mappings never show.
+pub async fn statistics_equal_a_recount(repo: &(impl MappingRepo + StatsRepo + AuditLog)) {
+    let (tenant, other) = (fresh_tenant("stats"), fresh_tenant("stats-other"));
+    let windows = [
+        Window::all(),
+        Window { from: Some("2026-02".into()), to: Some("2026-02".into()) },
+        Window { from: Some("2026-02".into()), to: None },
+        Window { from: None, to: Some("2026-01".into()) },
+    ];
+    let check = |what: &'static str| {
+        let tenant = tenant.clone();
+        let windows = windows.clone();
+        async move {
+            let all = repo.all_mappings(&tenant, &MappingKind::ALL, &MappingFilter::default()).await.expect("all mappings");
+            for w in &windows {
+                let kept = repo.statistics(&tenant, Domain::EnterpriseAttack, w).await.expect("statistics");
+                assert_eq!(kept, Aggregates::recount(&all, Domain::EnterpriseAttack, w), "{what}: the counters of {w:?} equal a recount");
+            }
+        }
+    };
+    let a = alert_mapping(&tenant, "A-1", "T1059.001", "2026-02-03T00:00:00Z");
+    let b = alert_mapping(&tenant, "A-1", "T1059.001", "2026-01-03T00:00:00Z");
+    let mut b = b;
+    b.tactic = "persistence".into();
+    b.tactic_id = Some(PERSISTENCE.into());
+    let c = alert_mapping(&tenant, "A-2", "T1059.001", "2026-02-09T00:00:00Z");
+    let elsewhere = alert_mapping(&other, "A-9", "T1059.001", "2026-02-09T00:00:00Z");
+    for m in [&a, &b, &c, &elsewhere] {
+        repo.create_mapping(m, audit_of(m, "mapping.create")).await.expect("create");
+    }
+    check("after creates").await;
+    let te = Counter::TechniqueEntities { kind: MappingKind::Alert, technique: "T1059.001".into() };
+    let all = repo.statistics(&tenant, Domain::EnterpriseAttack, &Window::all()).await.unwrap();
+    assert_eq!(all.get(&te), 2, "A-1 has two mappings of T1059.001 and counts once");
+    assert_eq!(all.get(&Counter::TechniqueMappings { kind: MappingKind::Alert, technique: "T1059.001".into(), tactic: EXECUTION.into() }), 2);
+
+    // a refused duplicate counts nothing
+    let twin = alert_mapping(&tenant, "A-2", "T1059.001", "2026-03-01T00:00:00Z");
+    assert!(matches!(repo.create_mapping(&twin, audit_of(&twin, "mapping.create")).await, Err(WriteError::Duplicate)));
+    check("after a refused duplicate").await;
+
+    // an update that moves technique and month, a stale one, a delete
+    let mut moved = b.clone();
+    moved.technique = TechniqueId::parse("T1053.005").unwrap();
+    moved.first_observed = Timestamp::parse("2026-03-01T00:00:00Z").unwrap();
+    moved.last_observed = moved.first_observed;
+    moved.touch("contract");
+    repo.update_mapping(&b, &moved, audit_of(&moved, "mapping.update")).await.expect("update");
+    assert!(matches!(repo.update_mapping(&b, &moved, audit_of(&moved, "mapping.update")).await, Err(WriteError::Stale)));
+    check("after a move").await;
+    repo.delete_mapping(&a, audit_of(&a, "mapping.delete")).await.expect("delete");
+    check("after a delete").await;
+    let all = repo.statistics(&tenant, Domain::EnterpriseAttack, &Window::all()).await.unwrap();
+    assert_eq!(all.get(&te), 1, "only A-2 has T1059.001 now");
+    assert_eq!(repo.statistics(&tenant, Domain::MobileAttack, &Window::all()).await.unwrap(), Aggregates::default(), "nothing in another domain");
 }

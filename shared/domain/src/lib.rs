@@ -11,6 +11,7 @@ pub mod memory;
 pub mod metrics;
 pub mod repo;
 pub mod role;
+pub mod stats;
 pub mod sync;
 pub mod tenant;
 pub mod time;
@@ -19,7 +20,7 @@ pub use audit::AuditEntry;
 pub use error::{Invalid, RepoError, WriteError};
 pub use mapping::{DetectionMethod, ImpactLevel, Mapping, MappingInput, MappingKind, MitigationStatus, Precondition, Resolved};
 pub use memory::MemoryRepos;
-pub use repo::{AuditFilter, AuditLog, MappingFilter, MappingRepo, Page, PrincipalRepo, TacticFilter};
+pub use repo::{AuditFilter, AuditLog, MappingFilter, MappingRepo, Page, PrincipalRepo, StatsRepo, TacticFilter};
 pub use role::{Principal, Role, normalize_principal};
 pub use sync::SyncRequest;
 pub use tenant::TenantId;
@@ -56,5 +57,6 @@ mod tests {
         contract::lists_filter_and_page(&repo).await;
         contract::principals_are_registered_and_removed(&repo).await;
         contract::the_audit_log_reads_newest_first(&repo).await;
+        contract::statistics_equal_a_recount(&repo).await;
     }
 }

@@ -10,7 +10,8 @@ use crate::audit::AuditEntry;
 use crate::cursor;
 use crate::error::{RepoError, WriteError};
 use crate::mapping::{Mapping, MappingKind};
-use crate::repo::{AuditFilter, AuditLog, MappingFilter, MappingRepo, Page, PrincipalRepo};
+use crate::repo::{AuditFilter, AuditLog, MappingFilter, MappingRepo, Page, PrincipalRepo, StatsRepo};
+use crate::stats::{self, Aggregates, Bucket, BucketKey, Presence, PresenceKey, Window};
 use crate::role::Principal;
 use crate::tenant::TenantId;
 
@@ -24,6 +25,25 @@ struct State {
     principals: BTreeMap<String, Principal>,
     /// By entry id (ULIDs sort by time).
     audit: BTreeMap<String, AuditEntry>,
+    /// Statistics, kept write by write as the DynamoDB store keeps them.
+    presence: HashMap<TenantId, HashMap<PresenceKey, Presence>>,
+    buckets: BTreeMap<(TenantId, BucketKey), Aggregates>,
+}
+
+/// Applies the statistics change of a write from `old` to `new` (of one tenant).
+fn keep_stats(st: &mut State, old: Option<&Mapping>, new: Option<&Mapping>) {
+    let Some(tenant) = old.or(new).map(|m| m.tenant.clone()) else { return };
+    let presence = st.presence.entry(tenant.clone()).or_default();
+    let c = stats::change(old, new, presence);
+    for (k, (_, after)) in c.presence {
+        match after {
+            Some(p) => presence.insert(k, p),
+            None => presence.remove(&k),
+        };
+    }
+    for (k, d) in c.deltas {
+        st.buckets.entry((tenant.clone(), k)).or_default().merge(&d);
+    }
 }
 
 /// Every tenant-side repository, in memory.
@@ -77,6 +97,7 @@ impl MappingRepo for MemoryRepos {
         append(&mut st, audit)?;
         st.same.insert(same_key(m), m.id.clone());
         st.mappings.insert(key(m), m.clone());
+        keep_stats(&mut st, None, Some(m));
         Ok(())
     }
 
@@ -96,6 +117,7 @@ impl MappingRepo for MemoryRepos {
             st.same.insert(same_key(new), new.id.clone());
         }
         st.mappings.insert(key(new), new.clone());
+        keep_stats(&mut st, Some(old), Some(new));
         Ok(())
     }
 
@@ -108,6 +130,7 @@ impl MappingRepo for MemoryRepos {
         append(&mut st, audit)?;
         st.same.remove(&same_key(m));
         st.mappings.remove(&key(m));
+        keep_stats(&mut st, Some(m), None);
         Ok(())
     }
 
@@ -172,5 +195,25 @@ impl AuditLog for MemoryRepos {
 
     async fn append_audit(&self, entry: AuditEntry) -> Result<(), RepoError> {
         append(&mut *self.lock()?, entry)
+    }
+}
+
+#[async_trait]
+impl StatsRepo for MemoryRepos {
+    async fn statistics(&self, tenant: &TenantId, domain: mitre_attack::Domain, window: &Window) -> Result<Aggregates, RepoError> {
+        let st = self.lock()?;
+        Ok(stats::sum(
+            st.buckets
+                .iter()
+                .filter(|((t, k), _)| {
+                    t == tenant
+                        && k.domain == domain
+                        && match &k.bucket {
+                            Bucket::All => window.is_all(),
+                            Bucket::Month(m) => !window.is_all() && window.contains(m),
+                        }
+                })
+                .map(|(_, a)| a),
+        ))
     }
 }

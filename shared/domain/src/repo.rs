@@ -8,6 +8,7 @@ use crate::audit::AuditEntry;
 use crate::error::{RepoError, WriteError};
 use crate::mapping::{Mapping, MappingKind};
 use crate::role::Principal;
+use crate::stats::{Aggregates, Window};
 use crate::tenant::TenantId;
 use crate::time::Timestamp;
 
@@ -134,4 +135,11 @@ pub trait AuditLog: Send + Sync {
     async fn list_audit(&self, filter: &AuditFilter, limit: usize, cursor: Option<&str>) -> Result<Page<AuditEntry>, RepoError>;
     /// Appends an entry that goes with no other write (a system action).
     async fn append_audit(&self, entry: AuditEntry) -> Result<(), RepoError>;
+}
+
+/// The statistics counters of a tenant's mappings (see [`crate::stats`]).
+#[async_trait]
+pub trait StatsRepo: Send + Sync {
+    /// The tenant's counters in `domain` over the months of `window`, summed.
+    async fn statistics(&self, tenant: &TenantId, domain: mitre_attack::Domain, window: &Window) -> Result<Aggregates, RepoError>;
 }
