@@ -312,7 +312,7 @@ pub fn change(old: Option<&Mapping>, new: Option<&Mapping>, read: &HashMap<Prese
         let unchanged = was.map(|w| &w.months) == Some(&now.months) || (was.is_none() && now.is_empty());
         if !unchanged {
             let version = was.map(|w| w.version).unwrap_or(0) + 1;
-            let next = (!now.is_empty()).then(|| Presence { months: now.months, version });
+            let next = (!now.is_empty()).then_some(Presence { months: now.months, version });
             out.presence.insert(key, (was.cloned(), next));
         }
     }
