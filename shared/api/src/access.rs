@@ -12,7 +12,9 @@
 //!   their uniqueness guards) and list through the index partitions
 //!   `T#<tenant>#M#<kind>#<field>#<id>` (gsi1, gsi2) and `MT#<technique>` (gsi3); writes are
 //!   transactions that also append an audit entry (`T#<tenant>#AUDIT`) and update the use
-//!   counters (`MAPSTATS`) and the flagged-mapping counter (`CATALOG`, sort key `REVIEW`);
+//!   counters (`MAPSTATS`), the flagged-mapping counter (`CATALOG`, sort key `REVIEW`) and the
+//!   tenant's statistics (presence records beside the mappings, read first with BatchGetItem;
+//!   counters in `T#<tenant>#STATS#<domain>`, which the statistics routes Query);
 //! - the registry routes list the index partition `PRINCIPALS` (gsi1) and write `P#<arn>` with
 //!   an audit entry; the audit route reads `T#<tenant>#AUDIT` or the index partition `AUDIT`;
 //! - verification reads the archived bundles (`bundles/`), the domain states, the use
@@ -110,6 +112,8 @@ pub mod partitions {
     /// A tenant's mappings and guards (`T#<tenant>#M#<kind>`), and the gsi1/gsi2 partitions
     /// listing them by entity (`T#<tenant>#M#<kind>#<field>#<id>`).
     pub const TENANT_MAPPINGS: &str = "T#*#M#*";
+    /// A tenant's statistics counters of one domain: `T#<tenant>#STATS#<domain>`.
+    pub const TENANT_STATS: &str = "T#*#STATS#*";
     /// A tenant's audit log: `T#<tenant>#AUDIT`.
     pub const TENANT_AUDIT: &str = "T#*#AUDIT";
     /// gsi3: the mappings of a technique, across tenants: `MT#<technique>`.
@@ -138,6 +142,7 @@ const QUERY: &str = "dynamodb:Query";
 const PUT: &str = "dynamodb:PutItem";
 const UPDATE: &str = "dynamodb:UpdateItem";
 const DELETE: &str = "dynamodb:DeleteItem";
+const BATCH_GET: &str = "dynamodb:BatchGetItem";
 const BATCH_WRITE: &str = "dynamodb:BatchWriteItem";
 const GET_OBJECT: &str = "s3:GetObject";
 
@@ -225,7 +230,7 @@ impl Access {
         let snapshots = || statement("CatalogSnapshots", &[GET_OBJECT], &[Objects(objects::SNAPSHOTS)], &[]);
         let bundles = || statement("ArchivedBundles", &[GET_OBJECT], &[Objects(objects::BUNDLES)], &[]);
         let audit_append = || statement("AuditAppend", &[PUT], &[Table], &[TENANT_AUDIT]);
-        let counters = || statement("Counters", &[UPDATE], &[Table], &[USE_COUNTERS, CATALOG]);
+        let counters = || statement("Counters", &[UPDATE], &[Table], &[USE_COUNTERS, CATALOG, TENANT_STATS]);
         let technique_index = || statement("MappingsOfTechnique", &[QUERY], &[Index(keys::GSI3)], &[MAPPINGS_OF_TECHNIQUE]);
         match self {
             Access::OpenApi => Vec::new(),
@@ -238,12 +243,14 @@ impl Access {
                 statement("TenantMappings", &[GET, QUERY], &[Table], &[TENANT_MAPPINGS]),
                 statement("MappingsByEntity", &[QUERY], &[Index(keys::GSI1), Index(keys::GSI2)], &[TENANT_MAPPINGS]),
                 technique_index(),
+                statement("TenantStatistics", &[QUERY], &[Table], &[TENANT_STATS]),
             ],
             Access::TenantWrite => vec![
                 caller(),
                 catalog_state(),
                 snapshots(),
-                statement("TenantMappings", &[GET, PUT, DELETE], &[Table], &[TENANT_MAPPINGS]),
+                // BatchGetItem: the statistics presence records beside the mappings
+                statement("TenantMappings", &[GET, BATCH_GET, PUT, DELETE], &[Table], &[TENANT_MAPPINGS]),
                 audit_append(),
                 counters(),
             ],
@@ -270,7 +277,7 @@ impl Access {
                 statement("CatalogIndex", &[QUERY], &[Index(keys::GSI1)], &[CATALOG_OBJECTS]),
                 statement("TacticIndexItems", &[BATCH_WRITE], &[Table], &[CATALOG_OBJECTS]),
                 technique_index(),
-                statement("MappingMoves", &[PUT, DELETE], &[Table], &[TENANT_MAPPINGS]),
+                statement("MappingMoves", &[BATCH_GET, PUT, DELETE], &[Table], &[TENANT_MAPPINGS]),
                 audit_append(),
                 counters(),
                 bundles(),
@@ -363,7 +370,10 @@ mod tests {
                 | RouteId::EntityMatrix(_)
                 | RouteId::TenantMatrix
                 | RouteId::EntityMitigations(_)
-                | RouteId::EntityReport(_) => Access::TenantRead,
+                | RouteId::EntityReport(_)
+                | RouteId::TechniqueStatistics
+                | RouteId::TacticStatistics
+                | RouteId::KillChainStatistics => Access::TenantRead,
                 RouteId::CreateMapping(_) | RouteId::UpdateMapping(_) | RouteId::DeleteMapping(_) => Access::TenantWrite,
                 RouteId::ListPrincipals => Access::RegistryRead,
                 RouteId::PutPrincipal | RouteId::DeletePrincipal => Access::RegistryWrite,
@@ -464,6 +474,7 @@ mod tests {
             partitions::USE_COUNTERS,
             partitions::TENANT_MAPPINGS,
             partitions::TENANT_AUDIT,
+            partitions::TENANT_STATS,
             partitions::MAPPINGS_OF_TECHNIQUE,
         ];
         for a in [Access::TenantRead, Access::TenantWrite] {
@@ -496,6 +507,9 @@ mod tests {
             }
         }
         assert!(a.allows("dynamodb:Query", Index("gsi3"), &[&technique_gsi("T1059.001")]));
+        // statistics: one Query of the tenant's counters
+        assert!(a.allows("dynamodb:Query", Table, &[&keys::stats_pk("acme-2", ENTERPRISE)]));
+        assert!(!a.allows("dynamodb:UpdateItem", Table, &[&keys::stats_pk("acme-2", ENTERPRISE)]));
         // a tactic filter resolves through the catalog
         assert!(a.allows("dynamodb:Query", Table, &[keys::CATALOG_PK]));
         assert!(a.allows("s3:GetObject", Object(&archive::snapshot_key(ENTERPRISE, "ab")), &[]));
@@ -531,10 +545,15 @@ mod tests {
             assert!(r.access.allows("dynamodb:UpdateItem", Table, &[STATS_PK]), "{}: use counters", r.route_key());
             assert!(r.access.allows("dynamodb:UpdateItem", Table, &[keys::CATALOG_PK]), "{}: flagged-mapping counter", r.route_key());
             assert!(r.access.allows("dynamodb:PutItem", Table, &[&keys::audit_pk("acme")]), "{}: audit entry", r.route_key());
+            let stats = keys::stats_pk("acme", ENTERPRISE);
+            assert!(r.access.allows("dynamodb:UpdateItem", Table, &[&stats]), "{}: statistics counters", r.route_key());
+            let presence = mapping_pk("acme", MappingKind::Case);
+            assert!(r.access.allows("dynamodb:BatchGetItem", Table, &[&presence]), "{}: statistics presence records", r.route_key());
         }
         // and only those change the counters
         for r in ROUTES.iter().filter(|r| !writes_mappings(r.id)) {
             assert!(!r.access.allows("dynamodb:UpdateItem", Table, &[STATS_PK]), "{}", r.route_key());
+            assert!(!r.access.allows("dynamodb:UpdateItem", Table, &[&keys::stats_pk("acme", ENTERPRISE)]), "{}", r.route_key());
         }
     }
 

@@ -16,6 +16,7 @@ pub mod local;
 pub mod openapi;
 pub mod params;
 pub mod routes;
+pub mod statistics;
 pub mod suggestions;
 pub mod sync_trigger;
 #[cfg(test)]
@@ -32,7 +33,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::sync::Arc;
 
-use mitre_domain::{AuditLog, MappingRepo, MemoryRepos, PrincipalRepo};
+use mitre_domain::{AuditLog, MappingRepo, MemoryRepos, PrincipalRepo, StatsRepo};
 use mitre_store::Store;
 use serde_json::{Value, json};
 
@@ -108,6 +109,8 @@ pub struct App {
     pub mappings: Arc<dyn MappingRepo>,
     pub principals: Arc<dyn PrincipalRepo>,
     pub audit: Arc<dyn AuditLog>,
+    /// The statistics counters.
+    pub stats: Arc<dyn StatsRepo>,
     /// What `POST sync` starts (none by default: a 503).
     pub sync: Arc<dyn sync_trigger::SyncTrigger>,
     /// The suggestion engine of each synced release.
@@ -120,12 +123,12 @@ impl App {
     /// The API over the store: DynamoDB and S3.
     pub fn new(store: Store, settings: Settings) -> App {
         let store = Arc::new(store);
-        App::with(store.clone(), store.clone(), store.clone(), store, settings)
+        App::with(store.clone(), store.clone(), store.clone(), store.clone(), store, settings)
     }
 
     /// The API over fixed catalogs and in-memory repositories (no AWS at all).
     pub fn in_memory(catalogs: &[mitre_attack::catalog::DomainCatalog], repos: Arc<MemoryRepos>, settings: Settings) -> std::io::Result<App> {
-        Ok(App::with(Arc::new(backend::FixedCatalogs::new(catalogs)?), repos.clone(), repos.clone(), repos, settings))
+        Ok(App::with(Arc::new(backend::FixedCatalogs::new(catalogs)?), repos.clone(), repos.clone(), repos.clone(), repos, settings))
     }
 
     pub fn with(
@@ -133,6 +136,7 @@ impl App {
         mappings: Arc<dyn MappingRepo>,
         principals: Arc<dyn PrincipalRepo>,
         audit: Arc<dyn AuditLog>,
+        stats: Arc<dyn StatsRepo>,
         settings: Settings,
     ) -> App {
         let catalog = CatalogCache::new(backend.clone(), settings.catalog_ttl);
@@ -142,6 +146,7 @@ impl App {
             mappings,
             principals,
             audit,
+            stats,
             sync: Arc::new(sync_trigger::NoSyncFunction),
             engines: suggestions::Engines::default(),
             settings,
@@ -360,6 +365,9 @@ async fn answer(app: &App, who: &identity::Identity, spec: &'static routes::Rout
         RouteId::Suggest => return suggestions::suggest(app, who, body).await,
         RouteId::Enrich(k) => return suggestions::enrich(app, who, k, id, params, body).await,
         RouteId::ListSyncRuns => return sync_trigger::runs(app, who, params).await,
+        RouteId::TechniqueStatistics => return statistics::techniques(app, who, params).await,
+        RouteId::TacticStatistics => return statistics::tactics(app, who, params).await,
+        RouteId::KillChainStatistics => return statistics::kill_chain(app, who, params).await,
         _ => {}
     }
     catalog_reply(match spec.id {

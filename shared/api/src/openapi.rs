@@ -10,8 +10,12 @@ use utoipa::openapi::{ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApiBui
 use crate::routes::{ROUTES, RouteId, RouteSpec};
 use crate::views::*;
 
-fn param_doc(name: &str) -> (&'static str, Type) {
+fn param_doc(route: RouteId, name: &str) -> (&'static str, Type) {
+    let statistics = matches!(route, RouteId::TechniqueStatistics | RouteId::TacticStatistics | RouteId::KillChainStatistics);
     match name {
+        "from" if statistics => ("First month counted: a month (YYYY-MM) or an RFC 3339 timestamp (its month, UTC). Entities count in the month they were first observed with the technique or tactic.", Type::String),
+        "to" if statistics => ("Last month counted: a month (YYYY-MM) or an RFC 3339 timestamp (its month, UTC).", Type::String),
+        "top" => ("How many techniques, 1 to 1000 (default 10).", Type::Integer),
         "domain" => ("ATT&CK domain: enterprise-attack (default for lists), mobile-attack or ics-attack. Detail routes without it look in every synced domain, enterprise first.", Type::String),
         "tactic" => ("Only techniques of this tactic (TA id, shortname or name).", Type::String),
         "kill_chain_phase" => ("Only techniques of this kill-chain phase (the tactic's shortname).", Type::String),
@@ -59,6 +63,9 @@ fn response_schema(id: RouteId) -> RefOr<Schema> {
         RouteId::EntityMatrix(_) | RouteId::TenantMatrix => ObjectBuilder::new().description(Some("The matrix: the domain's tactics in matrix order, each with its techniques and sub-techniques, the mapped ones highlighted")).into(),
         RouteId::EntityMitigations(_) => ObjectBuilder::new().description(Some("Mitigations ranked by weighted coverage, with the techniques each covers")).into(),
         RouteId::EntityReport(_) => ObjectBuilder::new().description(Some("The ATT&CK section of the report")).into(),
+        RouteId::TechniqueStatistics => ObjectBuilder::new().description(Some("{domain, release, from_month, to_month, entity_type, generated_at, techniques_seen, items: [{rank, technique, name, url, entities, mappings, tactics: [{tactic, name, mappings}], state}]}")).into(),
+        RouteId::TacticStatistics => ObjectBuilder::new().description(Some("{domain, release, from_month, to_month, entity_type, generated_at, items: [{order, tactic, shortname, name, url, entities, mappings}] in matrix order}")).into(),
+        RouteId::KillChainStatistics => ObjectBuilder::new().description(Some("{domain, release, ..., kill_chain_name, phases_reached, phases: [{order, phase_name, tactic, name, entities, mappings, relative, top_techniques}] in matrix order}")).into(),
         RouteId::ListTactics => page_of("TacticView"),
         RouteId::GetTactic => reference("TacticDetail"),
         RouteId::ListTechniques => page_of("TechniqueView"),
@@ -94,7 +101,7 @@ fn operation(r: &RouteSpec) -> utoipa::openapi::path::Operation {
         );
     }
     for q in r.query {
-        let (doc, ty) = param_doc(q);
+        let (doc, ty) = param_doc(r.id, q);
         op = op.parameter(
             ParameterBuilder::new()
                 .name(*q)

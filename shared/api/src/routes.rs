@@ -55,6 +55,12 @@ pub enum RouteId {
     Suggest,
     /// Auto-mapping of an alert, incident or observable from its text and observables.
     Enrich(MappingKind),
+    /// Techniques by distinct entities across the tenant.
+    TechniqueStatistics,
+    /// Distinct entities per tactic.
+    TacticStatistics,
+    /// Distinct entities per kill-chain phase.
+    KillChainStatistics,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -116,6 +122,7 @@ const DETAIL: &[&str] = &["domain"];
 const ENTITY_VIEW: &[&str] = &["domain"];
 const TENANT_VIEW: &[&str] = &["domain", "from", "to", "entity_type", "tactic"];
 const ENTITY_DOCUMENT: &[&str] = &["domain", "format"];
+const STATISTICS: &[&str] = &["domain", "from", "to", "entity_type"];
 const TENANT_DOCUMENT: &[&str] = &["domain", "from", "to", "entity_type", "tactic", "format"];
 
 pub static ROUTES: &[RouteSpec] = &[
@@ -173,6 +180,9 @@ pub static ROUTES: &[RouteSpec] = &[
     RouteSpec { id: RouteId::EntityMitigations(MappingKind::Incident), method: "GET", path: "incidents/{id}/mitigations", function: "IncidentMitigationsFunction", access: Access::TenantRead, summary: "ATT&CK mitigations ranked by how much of an incident they cover", tag: "views", query: ENTITY_VIEW },
     RouteSpec { id: RouteId::EntityReport(MappingKind::Case), method: "GET", path: "cases/{id}/report", function: "CaseReportFunction", access: Access::TenantRead, summary: "The ATT&CK section of a case's report (format markdown, json or html)", tag: "views", query: ENTITY_DOCUMENT },
     RouteSpec { id: RouteId::EntityReport(MappingKind::Incident), method: "GET", path: "incidents/{id}/report", function: "IncidentReportFunction", access: Access::TenantRead, summary: "The ATT&CK section of an incident's report (format markdown, json or html)", tag: "views", query: ENTITY_DOCUMENT },
+    RouteSpec { id: RouteId::TechniqueStatistics, method: "GET", path: "statistics/techniques", function: "TechniqueStatisticsFunction", access: Access::TenantRead, summary: "Techniques ranked by the number of distinct entities (and mappings) of the caller's tenant, with their tactics, per domain and window of months", tag: "statistics", query: &["domain", "from", "to", "entity_type", "top"] },
+    RouteSpec { id: RouteId::TacticStatistics, method: "GET", path: "statistics/tactics", function: "TacticStatisticsFunction", access: Access::TenantRead, summary: "Distinct entities (and mappings) per tactic of the caller's tenant, in matrix order, per domain and window of months", tag: "statistics", query: STATISTICS },
+    RouteSpec { id: RouteId::KillChainStatistics, method: "GET", path: "statistics/kill-chain", function: "KillChainStatisticsFunction", access: Access::TenantRead, summary: "Distinct entities per kill-chain phase of the caller's tenant, in matrix order, with the techniques mapped most in each phase", tag: "statistics", query: STATISTICS },
     RouteSpec { id: RouteId::StartSync, method: "POST", path: "sync", function: "StartSyncFunction", access: Access::SyncStart, summary: "Start a sync of one domain from the deployment's configured source (superusers; {\"domain\", \"force\", \"no_relationships\"}); answers 202 with the run id", tag: "sync", query: &[] },
     RouteSpec { id: RouteId::ListSyncRuns, method: "GET", path: "sync/runs", function: "ListSyncRunsFunction", access: Access::SyncRuns, summary: "Sync runs newest first, with outcome, counts, duration and error (superusers)", tag: "sync", query: &["domain"] },
     RouteSpec { id: RouteId::Suggest, method: "POST", path: "suggestions", function: "SuggestTechniquesFunction", access: Access::Suggest, summary: "ATT&CK techniques suggested from alert text and observables, ranked, each with its evidence and a calibrated score (0 to 1)", tag: "suggestions", query: &[] },

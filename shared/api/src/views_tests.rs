@@ -151,3 +151,56 @@ async fn a_sync_is_started_by_superusers_with_post_only() {
     assert_eq!(status, 200, "{text}");
     assert_eq!(call(&app, &who("a-admin"), "GET", &format!("{P}/sync/runs"), Value::Null).await.0, 403);
 }
+
+#[tokio::test]
+async fn statistics_count_distinct_entities_of_the_callers_tenant_only() {
+    let app = app().await;
+    let (a, b) = (&who("a-analyst"), &who("b-analyst"));
+    for (caller, kind, body) in [
+        (a, "case", json!({"case_id": "C-1", "technique": "T1059.001", "first_observed": "2026-01-10T00:00:00Z", "last_observed": "2026-01-10T00:00:00Z"})),
+        (a, "alert", json!({"alert_id": "A-1", "case_id": "C-1", "technique": "T1059.001", "first_observed": "2026-02-10T00:00:00Z", "last_observed": "2026-02-10T00:00:00Z"})),
+        (a, "case", json!({"case_id": "C-2", "technique": "T1059.001", "first_observed": "2026-02-11T00:00:00Z", "last_observed": "2026-02-11T00:00:00Z"})),
+        (a, "case", json!({"case_id": "C-2", "technique": "T1059", "first_observed": "2026-02-12T00:00:00Z", "last_observed": "2026-02-12T00:00:00Z"})),
+        (b, "case", json!({"case_id": "C-9", "technique": "T1059", "first_observed": "2026-02-12T00:00:00Z", "last_observed": "2026-02-12T00:00:00Z"})),
+    ] {
+        let (status, _, text) = call(&app, caller, "POST", &format!("{P}/{kind}-mappings"), body).await;
+        assert_eq!(status, 201, "{text}");
+    }
+    let v = &who("a-viewer");
+    let app = &app;
+    let get = |path: String| async move {
+        let (status, _, text) = call(app, v, "GET", &path, Value::Null).await;
+        (status, serde_json::from_str::<Value>(&text).unwrap())
+    };
+    let (status, s) = get(format!("{P}/statistics/techniques")).await;
+    assert_eq!(status, 200, "{s}");
+    assert_eq!(s["items"][0]["technique"], "T1059.001");
+    assert_eq!((s["items"][0]["entities"].as_i64(), s["items"][0]["mappings"].as_i64()), (Some(3), Some(3)));
+    assert_eq!(s["items"][1]["technique"], "T1059");
+    assert_eq!(s["items"][1]["entities"], 1, "globex's C-9 is not counted");
+    let (_, s) = get(format!("{P}/statistics/techniques?entity_type=case&top=1")).await;
+    assert_eq!((s["items"].as_array().unwrap().len(), s["items"][0]["entities"].as_i64()), (1, Some(2)));
+    // February only: C-1 was first seen with T1059.001 in January
+    let (_, s) = get(format!("{P}/statistics/techniques?from=2026-02&to=2026-02-28T00:00:00Z&entity_type=case")).await;
+    assert_eq!(s["items"][0]["entities"], 1, "{s}");
+    let (_, t) = get(format!("{P}/statistics/tactics")).await;
+    let execution = t["items"].as_array().unwrap().iter().find(|r| r["shortname"] == "execution").unwrap().clone();
+    assert_eq!((execution["entities"].as_i64(), execution["mappings"].as_i64()), (Some(3), Some(4)));
+    let (_, k) = get(format!("{P}/statistics/kill-chain")).await;
+    assert_eq!(k["kill_chain_name"], "mitre-attack");
+    assert_eq!(k["phases_reached"], 1);
+    // another tenant sees its own
+    let (_, _, text) = call(app, b, "GET", &format!("{P}/statistics/techniques"), Value::Null).await;
+    let s: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(s["items"].as_array().unwrap().len(), 1);
+    // bad parameters: 400 naming each
+    for (q, param) in [("top=0", "top"), ("top=x", "top"), ("from=2026-13", "from"), ("from=2026-03&to=2026-01", "from"), ("entity_type=user", "entity_type"), ("domain=x", "domain"), ("limit=3", "limit")] {
+        let (status, _, text) = call(app, v, "GET", &format!("{P}/statistics/techniques?{q}"), Value::Null).await;
+        assert_eq!(status, 400, "{q}: {text}");
+        let e: Value = serde_json::from_str(&text).unwrap();
+        assert!(e["error"]["details"]["parameter"] == param || e["error"]["code"] == "unknown_parameter", "{q}: {e}");
+    }
+    // unregistered callers are refused
+    let (status, _, _) = call(app, &who("nobody"), "GET", &format!("{P}/statistics/tactics"), Value::Null).await;
+    assert_eq!(status, 403);
+}

@@ -60,6 +60,8 @@ pub struct Query<'a> {
     pub index: Option<&'a str>,
     pub pk: String,
     pub sk_prefix: Option<String>,
+    /// A sort key range (inclusive), instead of a prefix.
+    pub sk_between: Option<(String, String)>,
     pub filter: Filter,
     pub newest_first: bool,
 }
@@ -177,12 +179,17 @@ impl Store {
             .set_limit(limit)
             .scan_index_forward(!q.newest_first)
             .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total);
-        req = match &q.sk_prefix {
-            Some(prefix) => req
+        req = match (&q.sk_prefix, &q.sk_between) {
+            (_, Some((low, high))) => req
+                .key_condition_expression("#p = :p AND #s BETWEEN :lo AND :hi")
+                .expression_attribute_names("#s", &sk_name)
+                .expression_attribute_values(":lo", s(low))
+                .expression_attribute_values(":hi", s(high)),
+            (Some(prefix), None) => req
                 .key_condition_expression("#p = :p AND begins_with(#s, :s)")
                 .expression_attribute_names("#s", &sk_name)
                 .expression_attribute_values(":s", s(prefix)),
-            None => req.key_condition_expression("#p = :p"),
+            (None, None) => req.key_condition_expression("#p = :p"),
         };
         if let Some(expr) = q.filter.expression() {
             req = req.filter_expression(expr);

@@ -14,6 +14,8 @@
 //! | mapping | `T#{tenant}#M#{kind}` | `M#{id}` | `T#{tenant}#M#{kind}#{first entity field}#{v}` / `{id}` | `T#{tenant}#M#{kind}#{second entity field}#{v}` / `{id}` | `MT#{technique}` / `T#{tenant}#{kind}#{id}` |
 //! | mapping uniqueness guard | `T#{tenant}#M#{kind}` | `U#{entities}#{technique}#{tactic}` | | | |
 //! | technique use counter | `MAPSTATS` | `T#{technique}#{tactic}` | | | |
+//! | statistics presence record | `T#{tenant}#M#{kind}` | `S#{domain}#{T\|A}#{technique or tactic}#{field}#{entity}` | | | |
+//! | statistics counters | `T#{tenant}#STATS#{domain}` | `ALL#{shard}`, `M#{YYYY-MM}#{shard}` | | | |
 use mitre_attack::Domain;
 
 pub const OBJECT_SK: &str = "#OBJ";
@@ -126,4 +128,32 @@ pub fn technique_gsi_tenant_prefix(tenant: &str, kind: &str) -> String {
 /// The use counter of a (technique, tactic identity).
 pub fn use_counter_sk(technique: &str, tactic_key: &str) -> String {
     format!("{USE_COUNTER_SK_PREFIX}{technique}#{tactic_key}")
+}
+
+/// The partition of a tenant's statistics counters in one domain: one item per bucket shard.
+pub fn stats_pk(tenant: &str, domain: Domain) -> String {
+    format!("T#{tenant}#STATS#{domain}")
+}
+
+/// The all-time counters of one shard.
+pub fn stats_all_sk(shard: u32) -> String {
+    format!("{STATS_ALL_PREFIX}{shard:02}")
+}
+
+pub const STATS_ALL_PREFIX: &str = "ALL#";
+
+/// One month's counters of one shard.
+pub fn stats_month_sk(month: &str, shard: u32) -> String {
+    format!("M#{month}#{shard:02}")
+}
+
+/// The sort key range of the months `from` to `to` (unbounded ends: every month).
+pub fn stats_month_range(from: Option<&str>, to: Option<&str>) -> (String, String) {
+    (format!("M#{}", from.unwrap_or("0000-00")), format!("M#{}#~", to.unwrap_or("9999-99")))
+}
+
+/// A statistics presence record: an entity with a technique (`T`) or a tactic (`A`), beside
+/// the tenant's mappings of the entity's kind.
+pub fn presence_sk(domain: Domain, dim: char, key: &str, field: &str, entity: &str) -> String {
+    format!("S#{domain}#{dim}#{key}#{field}#{entity}")
 }

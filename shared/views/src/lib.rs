@@ -6,6 +6,8 @@
 //! - [`matrix`]: the ATT&CK matrix of an entity or a tenant heatmap, as JSON, SVG or HTML.
 //! - [`mitigations`]: ATT&CK mitigations ranked by how much of an entity they cover.
 //! - [`report`]: the ATT&CK section of an incident report, as JSON, Markdown or HTML.
+//! - [`statistics`]: techniques, tactics and kill-chain phases by distinct entities, from the
+//!   kept counters.
 //!
 //! Every view is of one domain: it takes that domain's catalog and leaves out mappings of any
 //! other domain (an entity spanning several domains has one view per domain; [`domains`] tells
@@ -17,6 +19,7 @@ pub mod matrix;
 pub mod mitigations;
 mod observed;
 pub mod report;
+pub mod statistics;
 pub mod text;
 
 #[cfg(test)]

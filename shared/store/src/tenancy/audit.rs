@@ -26,7 +26,7 @@ impl AuditLog for Store {
         if let Some(t) = filter.until {
             f.compare("at", "<=", t.to_string());
         }
-        let q = Query { index, pk, sk_prefix: None, filter: f, newest_first: true };
+        let q = Query { index, pk, filter: f, newest_first: true, ..Query::default() };
         let fingerprint = cursor::fingerprint(&("audit", filter));
         let start = cursor.map(|c| crate::ddb::cursor_key(c, &fingerprint)).transpose()?;
         let (page, next) = self.query_filled(&q, start, limit).await?;

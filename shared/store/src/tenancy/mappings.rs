@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use mitre_domain::stats;
 use mitre_domain::{AuditEntry, Mapping, MappingFilter, MappingKind, MappingRepo, Page, RepoError, TenantId, WriteError, cursor};
 use serde::{Deserialize, Serialize};
 
@@ -119,8 +120,16 @@ fn versioned_put(table: &str, m: &Mapping, at_version: Option<u64>) -> Result<Tr
     Ok(TransactWriteItem::builder().put(b.build()?).build())
 }
 
+/// Attempts of a mapping write whose statistics records another writer changed meanwhile.
+const STATS_ATTEMPTS: u32 = 10;
+
+fn code_is(codes: &[Option<String>], wanted: &[&str]) -> bool {
+    codes.iter().any(|c| c.as_deref().is_some_and(|c| wanted.contains(&c)))
+}
+
 impl Store {
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Result<(), Vec<Option<String>>>, StoreError> {
+        crate::metrics::record(None);
         match self.ddb.transact_write_items().set_transact_items(Some(items)).send().await {
             Ok(_) => Ok(Ok(())),
             Err(e) => match cancellation_codes(&e) {
@@ -128,6 +137,38 @@ impl Store {
                 None => Err(StoreError::dynamo("TransactWriteItems", e)),
             },
         }
+    }
+}
+
+impl Store {
+    /// Runs `base` (the write's own items, whose cancellation codes keep their indexes) with
+    /// the statistics change of `old` to `new`, all or nothing. The presence records are read
+    /// first; when another writer changed them meanwhile, or the transaction conflicted or was
+    /// throttled, they are read again and the write retried with backoff.
+    async fn transact_with_stats(&self, old: Option<&Mapping>, new: Option<&Mapping>, base: Vec<TransactWriteItem>) -> Result<Result<(), Vec<Option<String>>>, StoreError> {
+        let tenant = old.or(new).map(|m| m.tenant.as_str()).unwrap_or_default();
+        let wanted = stats::presence_keys(old, new);
+        let base_len = base.len();
+        for attempt in 0..STATS_ATTEMPTS {
+            let read = self.presence(tenant, &wanted).await?;
+            let (extra, presence) = self.stats_items(tenant, &stats::change(old, new, &read))?;
+            let mut items = base.clone();
+            items.extend(extra);
+            let codes = match self.transact(items).await? {
+                Ok(()) => return Ok(Ok(())),
+                Err(codes) => codes,
+            };
+            let own = &codes[..base_len.min(codes.len())];
+            let records_moved = codes.iter().skip(base_len).take(presence).any(|c| c.as_deref() == Some("ConditionalCheckFailed"));
+            let transient = code_is(&codes, &["TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"]);
+            if code_is(own, &["ConditionalCheckFailed"]) || !(records_moved || transient) {
+                return Ok(Err(codes));
+            }
+            if attempt + 1 < STATS_ATTEMPTS {
+                tokio::time::sleep(crate::ddb::backoff(attempt)).await;
+            }
+        }
+        Err(StoreError::Dynamo { op: "TransactWriteItems", message: format!("concurrent writers kept conflicting after {STATS_ATTEMPTS} attempts") })
     }
 }
 
@@ -151,7 +192,7 @@ impl MappingRepo for Store {
     async fn create_mapping(&self, m: &Mapping, audit: AuditEntry) -> Result<(), WriteError> {
         let t = &self.table;
         let items = (|| Ok::<_, StoreError>(vec![versioned_put(t, m, None)?, guard_put(t, m)?, audit_put(t, audit)?, use_counter(t, m, 1)?]))().map_err(store_write_error)?;
-        match self.transact(items).await.map_err(store_write_error)? {
+        match self.transact_with_stats(None, Some(m), items).await.map_err(store_write_error)? {
             Ok(()) => Ok(()),
             Err(codes) if condition_failed(&codes, 1) || condition_failed(&codes, 0) => Err(WriteError::Duplicate),
             Err(codes) => Err(store_write_error(StoreError::Dynamo { op: "TransactWriteItems", message: format!("cancelled: {codes:?}") })),
@@ -176,7 +217,7 @@ impl MappingRepo for Store {
             Ok::<_, StoreError>(items)
         })()
         .map_err(store_write_error)?;
-        match self.transact(items).await.map_err(store_write_error)? {
+        match self.transact_with_stats(Some(old), Some(new), items).await.map_err(store_write_error)? {
             Ok(()) => Ok(()),
             Err(codes) if condition_failed(&codes, 0) => Err(WriteError::Stale),
             Err(codes) if moved && condition_failed(&codes, 2) => Err(WriteError::Duplicate),
@@ -198,7 +239,7 @@ impl MappingRepo for Store {
             Ok::<_, StoreError>(items)
         })()
         .map_err(store_write_error)?;
-        match self.transact(items).await.map_err(store_write_error)? {
+        match self.transact_with_stats(Some(m), None, items).await.map_err(store_write_error)? {
             Ok(()) => Ok(()),
             Err(codes) if condition_failed(&codes, 0) => Err(WriteError::Stale),
             Err(codes) => Err(store_write_error(StoreError::Dynamo { op: "TransactWriteItems", message: format!("cancelled: {codes:?}") })),

@@ -4,6 +4,7 @@
 mod audit;
 mod mappings;
 mod principals;
+mod stats;
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
