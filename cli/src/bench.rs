@@ -92,3 +92,106 @@ pub async fn api(store: mitre_store::Store, iterations: usize) -> Result<ExitCod
     println!("{}", serde_json::Value::Object(out));
     Ok(ExitCode::SUCCESS)
 }
+
+/// p50 and p99 of `times` (milliseconds), rounded to microseconds.
+fn percentiles(mut times: Vec<f64>) -> (f64, f64) {
+    times.sort_by(|a, b| a.total_cmp(b));
+    let pct = |p: f64| times[((times.len() as f64 - 1.0) * p).round() as usize];
+    ((pct(0.5) * 1e3).round() / 1e3, (pct(0.99) * 1e3).round() / 1e3)
+}
+
+/// Statistics read cost at growing numbers of mappings: for each size in `sizes`, loads mappings
+/// of one fresh tenant through the real write path (up to that size), then measures each
+/// statistics route in process (p50/p99, DynamoDB calls) beside a recount of the same answer
+/// from a Query over every mapping, and checks that both agree.
+pub async fn stats(store: mitre_store::Store, sizes: &[usize], iterations: usize, recounts: usize) -> Result<ExitCode> {
+    use futures::{StreamExt, stream};
+    use mitre_api::local::apigw_request;
+    use mitre_api::{App, Settings, serve};
+    use mitre_domain::stats::{Aggregates, Window};
+    use mitre_domain::{AuditEntry, MappingFilter, MappingKind, MappingRepo, Principal, PrincipalRepo, StatsRepo, Timestamp, contract};
+
+    let domain = Domain::EnterpriseAttack;
+    let tenant = contract::fresh_tenant("bench");
+    let principal = format!("arn:aws:iam::000000000000:user/bench-{tenant}");
+    let p = Principal::register(&principal, tenant.as_str(), "viewer", "bench", None).map_err(|e| anyhow::anyhow!("{e}"))?;
+    store.put_principal(&p, AuditEntry::of(&p.tenant, "bench", "principal.put", format!("principals/{principal}"), None, Some(&p), "bench")).await?;
+    let app = App::new(store.clone(), Settings { metric_lines: false, ..Settings::default() });
+    let catalog = app.catalog.domain(domain).await.map_err(|e| anyhow::anyhow!("the enterprise catalog is not synced: {e:?}"))?;
+    let largest = sizes.iter().copied().max().unwrap_or(0);
+    let all = contract::synthetic_mappings(&catalog, &tenant, largest, (largest / 10).max(1), 29);
+    let routes = [
+        ("techniques_top10", "statistics/techniques?top=10", Window::all()),
+        ("techniques_quarter", "statistics/techniques?top=10&from=2025-10&to=2025-12", Window { from: Some("2025-10".into()), to: Some("2025-12".into()) }),
+        ("tactics", "statistics/tactics", Window::all()),
+        ("kill_chain", "statistics/kill-chain", Window::all()),
+    ];
+    let mut loaded = 0usize;
+    let mut results = Vec::new();
+    for &size in sizes {
+        let t = Instant::now();
+        let batch = &all[loaded..size.max(loaded)];
+        let failures: Vec<String> = stream::iter(batch)
+            .map(|m| {
+                let store = store.clone();
+                async move { store.create_mapping(m, AuditEntry::of(&m.tenant, "bench", "mapping.create", m.target(), None, Some(m), "bench")).await.err().map(|e| e.to_string()) }
+            })
+            .buffer_unordered(64)
+            .filter_map(|e| async move { e })
+            .collect()
+            .await;
+        anyhow::ensure!(failures.is_empty(), "{} creates failed: {:?}", failures.len(), failures.first());
+        let load_s = t.elapsed().as_secs_f64();
+        eprintln!("bench-stats: {} mappings written in {load_s:.1} s ({:.0} per second)", batch.len(), batch.len() as f64 / load_s);
+        loaded = size.max(loaded);
+        app.catalog.domain(domain).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let mut row = serde_json::Map::new();
+        row.insert("mappings".into(), json!(loaded));
+        row.insert("entities".into(), json!((largest / 10).max(1).min(loaded)));
+        row.insert("write_seconds".into(), json!((load_s * 10.0).round() / 10.0));
+        let mut agree = true;
+        for (name, path, window) in &routes {
+            let url = format!("{}/{path}", mitre_api::routes::PREFIX);
+            // warm: the caller's registry entry cached, as in a warm container
+            serve(&app, apigw_request("GET", &url, &[], b"", Some(&principal))?).await;
+            let (mut times, mut calls) = (Vec::with_capacity(iterations), 0u64);
+            for _ in 0..iterations {
+                let t = Instant::now();
+                let s = serve(&app, apigw_request("GET", &url, &[], b"", Some(&principal))?).await;
+                times.push(t.elapsed().as_secs_f64() * 1e3);
+                anyhow::ensure!(s.response.status() == 200, "{path} answered {}", s.response.status());
+                calls += s.ddb_calls;
+            }
+            let (p50, p99) = percentiles(times);
+            // the recount: a Query over every mapping of the tenant, then the same computation
+            let (mut rtimes, mut rcalls, mut recounted) = (Vec::new(), 0u64, Aggregates::default());
+            for _ in 0..recounts.max(1) {
+                let t = Instant::now();
+                let (out, counters) = mitre_store::metrics::measured(async {
+                    let ms = store.all_mappings(&tenant, &MappingKind::ALL, &MappingFilter::default()).await?;
+                    let agg = Aggregates::recount(&ms, domain, window);
+                    let _ = mitre_views::statistics::techniques(&catalog, &agg, window, None, 10, Timestamp::now());
+                    Ok::<_, anyhow::Error>(agg)
+                })
+                .await;
+                recounted = out?;
+                rtimes.push(t.elapsed().as_secs_f64() * 1e3);
+                rcalls = counters.calls();
+            }
+            let (r50, r99) = percentiles(rtimes);
+            let kept = store.statistics(&tenant, domain, window).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            agree &= kept == recounted;
+            row.insert(
+                (*name).into(),
+                json!({"p50_ms": p50, "p99_ms": p99, "ddb_calls_per_read": calls as f64 / iterations as f64,
+                       "recount_p50_ms": r50, "recount_p99_ms": r99, "recount_ddb_calls": rcalls,
+                       "p50_ratio_recount_over_ours": ((r50 / p50) * 10.0).round() / 10.0}),
+            );
+        }
+        row.insert("counters_equal_recount".into(), json!(agree));
+        eprintln!("bench-stats: {}", serde_json::Value::Object(row.clone()));
+        results.push(serde_json::Value::Object(row));
+    }
+    println!("{}", json!({"tenant": tenant.as_str(), "iterations": iterations, "recounts": recounts, "results": results}));
+    Ok(ExitCode::SUCCESS)
+}

@@ -123,6 +123,19 @@ enum Command {
         #[arg(long, default_value_t = 200)]
         iterations: usize,
     },
+    /// Statistics read cost beside a recount, at growing numbers of mappings of one fresh
+    /// tenant (used by `make bench-stats`; writes those mappings into the configured table).
+    #[command(hide = true)]
+    BenchStats {
+        /// Sizes to measure at, ascending (mappings; one entity per 10 mappings of the largest).
+        #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
+        sizes: Vec<usize>,
+        #[arg(long, default_value_t = 50)]
+        iterations: usize,
+        /// Timed recounts per route and size.
+        #[arg(long, default_value_t = 3)]
+        recounts: usize,
+    },
     /// Measure parse and diff throughput of bundles (used by `make bench-sync`).
     #[command(hide = true)]
     BenchParse {
@@ -295,6 +308,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::BenchApi { iterations } => {
             bench::api(store().await?, iterations).await
         }
+        Command::BenchStats { sizes, iterations, recounts } => bench::stats(store().await?, &sizes, iterations, recounts).await,
         Command::BenchParse { bundle, previous, rounds } => bench::parse(&bundle, previous.as_deref(), rounds),
     }
 }

@@ -7,6 +7,7 @@ mod integration {
     pub mod integrity;
     pub mod lambda_runtime;
     pub mod mappings;
+    pub mod statistics;
     pub mod suggest;
     pub mod sync;
     pub mod taxii;

@@ -286,7 +286,7 @@ pub async fn statistics_equal_a_recount(repo: &(impl MappingRepo + StatsRepo + A
     let te = Counter::TechniqueEntities { kind: MappingKind::Alert, technique: "T1059.001".into() };
     let all = repo.statistics(&tenant, Domain::EnterpriseAttack, &Window::all()).await.unwrap();
     assert_eq!(all.get(&te), 2, "A-1 has two mappings of T1059.001 and counts once");
-    assert_eq!(all.get(&Counter::TechniqueMappings { kind: MappingKind::Alert, technique: "T1059.001".into(), tactic: EXECUTION.into() }), 2);
+    assert_eq!(all.get(&Counter::TechniqueMappings { kind: MappingKind::Alert, technique: "T1059.001".into(), tactic: "execution".into() }), 2);
 
     // a refused duplicate counts nothing
     let twin = alert_mapping(&tenant, "A-2", "T1059.001", "2026-03-01T00:00:00Z");
@@ -307,4 +307,52 @@ pub async fn statistics_equal_a_recount(repo: &(impl MappingRepo + StatsRepo + A
     let all = repo.statistics(&tenant, Domain::EnterpriseAttack, &Window::all()).await.unwrap();
     assert_eq!(all.get(&te), 1, "only A-2 has T1059.001 now");
     assert_eq!(repo.statistics(&tenant, Domain::MobileAttack, &Window::all()).await.unwrap(), Aggregates::default(), "nothing in another domain");
+}
+
+/// `n` mappings of `tenant` across `entities` entities (alerts, incidents, cases and
+/// observables in turn), on live techniques of `catalog` with a skewed popularity (a few
+/// techniques common, most rare), each entity's mappings distinct observations, first observed
+/// over twelve months from 2025-07. Deterministic in `seed`.
+pub fn synthetic_mappings(catalog: &mitre_attack::catalog::DomainCatalog, tenant: &TenantId, n: usize, entities: usize, seed: u64) -> Vec<Mapping> {
+    let live: Vec<&mitre_attack::catalog::Technique> = catalog.techniques.iter().filter(|t| !t.revoked && !t.deprecated && !t.tactics.is_empty()).collect();
+    assert!(!live.is_empty() && entities > 0, "a catalog with live techniques and at least one entity");
+    let mut state = seed | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let start = Timestamp::parse("2025-07-01T00:00:00Z").expect("a timestamp").as_datetime();
+    let mut taken: std::collections::HashSet<(usize, usize, usize)> = std::collections::HashSet::new();
+    let mut out = Vec::with_capacity(n);
+    for j in 0..n {
+        let e = j % entities;
+        let kind = MappingKind::ALL[e % 4];
+        let (mut ti, mut ai);
+        loop {
+            // squaring a uniform draw skews towards the first techniques
+            let u = (next() % 10_000) as f64 / 10_000.0;
+            ti = ((u * u) * live.len() as f64) as usize % live.len();
+            ai = (next() as usize) % live[ti].tactics.len();
+            if taken.insert((e, ti, ai)) {
+                break;
+            }
+        }
+        let t = live[ti];
+        let field = kind.entity_fields()[0];
+        let id = format!("{}-{e:05}", kind.as_str().to_uppercase());
+        let at = start + chrono::Duration::minutes(((e as i64 * 7_919 + j as i64 * 104_729) % (365 * 24 * 60)).abs());
+        let at = Timestamp::from_datetime(at).to_string();
+        let mut input = MappingInput { first_observed: Some(at.clone()), last_observed: Some(at), confidence_score: Some(1 + (next() % 100) as i64), ..MappingInput::default() };
+        match field {
+            "alert_id" => input.alert_id = Some(id),
+            "case_id" => input.case_id = Some(id),
+            "incident_id" => input.incident_id = Some(id),
+            _ => input.observable_id = Some(id),
+        }
+        let resolved = crate::mapping::resolve([catalog], &t.attack_id, Some(&t.tactics[ai])).expect("a live technique resolves");
+        out.push(Mapping::create(kind, tenant, &input, resolved, "synthetic").expect("a valid mapping"));
+    }
+    out
 }

@@ -40,9 +40,10 @@ pub fn month_of(t: Timestamp) -> Month {
 pub enum Counter {
     /// Distinct entities of `kind` with the technique.
     TechniqueEntities { kind: MappingKind, technique: String },
-    /// Mappings of `kind` of the technique in the tactic (the tactic's identity, see [`Mapping::tactic_key`]).
+    /// Mappings of `kind` of the technique in the tactic, by the tactic's shortname as the
+    /// mapping holds it (short: these are most of a bucket's counters).
     TechniqueMappings { kind: MappingKind, technique: String, tactic: String },
-    /// Distinct entities of `kind` with the tactic.
+    /// Distinct entities of `kind` with the tactic (its identity, see [`Mapping::tactic_key`]).
     TacticEntities { kind: MappingKind, tactic: String },
     /// Mappings of `kind` in the tactic.
     TacticMappings { kind: MappingKind, tactic: String },
@@ -55,13 +56,15 @@ impl Counter {
         }
     }
 
-    /// Its stored name: `te|kind|technique`, `tm|kind|technique|tactic`, `ae|kind|tactic`, `am|kind|tactic`.
+    /// Its stored name, short because a bucket holds thousands: `te|k|technique`,
+    /// `tm|k|technique|tactic`, `ae|k|tactic`, `am|k|tactic`, with `k` the kind's initial.
     pub fn name(&self) -> String {
+        let k = |kind: &MappingKind| &kind.as_str()[..1];
         match self {
-            Counter::TechniqueEntities { kind, technique } => format!("te|{kind}|{technique}"),
-            Counter::TechniqueMappings { kind, technique, tactic } => format!("tm|{kind}|{technique}|{tactic}"),
-            Counter::TacticEntities { kind, tactic } => format!("ae|{kind}|{tactic}"),
-            Counter::TacticMappings { kind, tactic } => format!("am|{kind}|{tactic}"),
+            Counter::TechniqueEntities { kind, technique } => format!("te|{}|{technique}", k(kind)),
+            Counter::TechniqueMappings { kind, technique, tactic } => format!("tm|{}|{technique}|{tactic}", k(kind)),
+            Counter::TacticEntities { kind, tactic } => format!("ae|{}|{tactic}", k(kind)),
+            Counter::TacticMappings { kind, tactic } => format!("am|{}|{tactic}", k(kind)),
         }
     }
 
@@ -69,8 +72,8 @@ impl Counter {
     pub fn parse(name: &str) -> Option<Counter> {
         let mut parts = name.split('|');
         let tag = parts.next()?;
-        let kind = MappingKind::ALL.into_iter().find(|k| Some(k.as_str()) == parts.clone().next())?;
-        parts.next();
+        let initial = parts.next()?;
+        let kind = MappingKind::ALL.into_iter().find(|k| initial.len() == 1 && k.as_str().starts_with(initial))?;
         let rest: Vec<&str> = parts.collect();
         Some(match (tag, rest.as_slice()) {
             ("te", [t]) => Counter::TechniqueEntities { kind, technique: t.to_string() },
@@ -118,7 +121,7 @@ impl Aggregates {
         for m in mappings.into_iter().filter(|m| m.domain == domain) {
             let month = month_of(m.first_observed);
             if window.contains(&month) {
-                agg.add(Counter::TechniqueMappings { kind: m.kind, technique: m.technique.to_string(), tactic: m.tactic_key().to_string() }, 1);
+                agg.add(Counter::TechniqueMappings { kind: m.kind, technique: m.technique.to_string(), tactic: m.tactic.clone() }, 1);
                 agg.add(Counter::TacticMappings { kind: m.kind, tactic: m.tactic_key().to_string() }, 1);
             }
             for key in PresenceKey::of(m) {
@@ -285,7 +288,7 @@ pub fn change(old: Option<&Mapping>, new: Option<&Mapping>, read: &HashMap<Prese
         let month = month_of(m.first_observed);
         let shard = shard_of(m.kind, stats_entity(m).1);
         for bucket in [Bucket::All, Bucket::Month(month.clone())] {
-            add(m.domain, bucket.clone(), shard, Counter::TechniqueMappings { kind: m.kind, technique: m.technique.to_string(), tactic: m.tactic_key().to_string() }, d);
+            add(m.domain, bucket.clone(), shard, Counter::TechniqueMappings { kind: m.kind, technique: m.technique.to_string(), tactic: m.tactic.clone() }, d);
             add(m.domain, bucket, shard, Counter::TacticMappings { kind: m.kind, tactic: m.tactic_key().to_string() }, d);
         }
         for key in PresenceKey::of(m) {
@@ -468,6 +471,7 @@ mod tests {
         }
         assert_eq!(Counter::parse("pk"), None);
         assert_eq!(Counter::parse("te|nobody|T1"), None);
+        assert_eq!(Counter::parse("te|x|T1"), None);
     }
 
     #[test]

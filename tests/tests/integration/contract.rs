@@ -12,4 +12,5 @@ async fn the_dynamodb_repositories_keep_the_contract() {
     contract::lists_filter_and_page(store).await;
     contract::principals_are_registered_and_removed(store).await;
     contract::the_audit_log_reads_newest_first(store).await;
+    contract::statistics_equal_a_recount(store).await;
 }

@@ -89,6 +89,20 @@ async fn an_upgrade_that_revokes_a_technique_keeps_every_mapping() {
     }
     let (_, log) = call(&api, SU, "GET", &format!("{P}/audit?action=mapping.repair&limit=500"), Value::Null).await;
     assert_eq!(log["items"].as_array().unwrap().len(), 2);
+    // the statistics followed the moves, in the same transactions: equal to a recount, and
+    // the entity counts under the replacement
+    for tenant in [t1, t2] {
+        use mitre_domain::stats::{Aggregates, Counter, Window};
+        use mitre_domain::{MappingFilter, MappingKind, MappingRepo, StatsRepo, TenantId};
+        let tenant = TenantId::parse(tenant).unwrap();
+        let all = s.all_mappings(&tenant, &MappingKind::ALL, &MappingFilter::default()).await.unwrap();
+        let kept = s.statistics(&tenant, e, &Window::all()).await.unwrap();
+        assert_eq!(kept, Aggregates::recount(&all, e, &Window::all()), "{tenant}: statistics after the repair");
+        assert_eq!(kept.get(&Counter::TechniqueEntities { kind: MappingKind::Alert, technique: "T1574.001".into() }), 1);
+        assert_eq!(kept.get(&Counter::TechniqueEntities { kind: MappingKind::Alert, technique: "T1574.002".into() }), 0);
+    }
+    let (st, stats) = call(&api, viewer, "GET", &format!("{P}/statistics/techniques"), Value::Null).await;
+    assert_eq!((st, stats["items"][0]["technique"].as_str()), (200, Some("T1574.001")), "{stats}");
 
     // a lost tactic index item is found and rebuilt
     let t1055 = "attack-pattern--43e7dc91-05b2-474c-b9ac-2ed4fe101f4d";
