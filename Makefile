@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help dev local-up local-down build build-lambdas sam-build bench-suggest test test-unit test-integration validate template template-check template-resources bench-sync bench-api bench-build serve
+.PHONY: help dev local-up local-down build build-lambdas sam-build bench-suggest test test-unit test-integration validate template template-check template-resources bench-sync bench-api bench-build bench-stats bench-views serve
 
 help:
 	@echo "make dev        start the local stack, sync ATT&CK into it and show its status"
@@ -11,6 +11,8 @@ help:
 	@echo "make bench-sync sync benchmark against the naive boto3 loader"
 	@echo "make bench-api  API latency benchmark against mitreattack-python"
 	@echo "make bench-suggest  suggestion quality (engine against plain BM25) and speed"
+	@echo "make bench-stats    statistics reads at 10,000 and 100,000 mappings beside a recount"
+	@echo "make bench-views    view latency for a case with 200 mappings"
 	@echo "make build-lambdas / bench-build   arm64 Lambda bootstraps with cargo-lambda, and their sizes"
 	@echo "make sam-build                     a clean sam build of template.yaml, timed"
 	@echo "make local-up / local-down   the local stack alone (DynamoDB Local + S3 server)"
@@ -90,6 +92,14 @@ bench-sync:
 
 bench-api:
 	bench/api.sh
+
+# Statistics read cost and DynamoDB calls at 10,000 and 100,000 mappings, beside a recount.
+bench-stats:
+	bench/stats.sh
+
+# p50/p99 and DynamoDB calls of every view of a case with 200 mappings.
+bench-views:
+	bench/views.sh
 
 # Every Lambda bootstrap for arm64 with cargo-lambda (installed into .tools/lambda), each once.
 build-lambdas:

@@ -195,3 +195,63 @@ pub async fn stats(store: mitre_store::Store, sizes: &[usize], iterations: usize
     println!("{}", json!({"tenant": tenant.as_str(), "iterations": iterations, "recounts": recounts, "results": results}));
     Ok(ExitCode::SUCCESS)
 }
+
+/// View latency for one case with `mappings` mappings (half case mappings, half alert mappings
+/// naming the case), written through the real write path into a fresh tenant: in-process
+/// p50/p99 and DynamoDB calls of every view route of a case.
+pub async fn views(store: mitre_store::Store, mappings: usize, iterations: usize) -> Result<ExitCode> {
+    use mitre_api::local::apigw_request;
+    use mitre_api::{App, Settings, serve};
+    use mitre_domain::{AuditEntry, MappingKind, MappingRepo, Principal, PrincipalRepo, contract};
+
+    let tenant = contract::fresh_tenant("views");
+    let principal = format!("arn:aws:iam::000000000000:user/bench-{tenant}");
+    let p = Principal::register(&principal, tenant.as_str(), "viewer", "bench", None).map_err(|e| anyhow::anyhow!("{e}"))?;
+    store.put_principal(&p, AuditEntry::of(&p.tenant, "bench", "principal.put", format!("principals/{principal}"), None, Some(&p), "bench")).await?;
+    let app = App::new(store.clone(), Settings { metric_lines: false, ..Settings::default() });
+    let catalog = app.catalog.domain(Domain::EnterpriseAttack).await.map_err(|e| anyhow::anyhow!("the enterprise catalog is not synced: {e:?}"))?;
+    let case = "CASE-BENCH-1";
+    for (i, mut m) in contract::synthetic_mappings(&catalog, &tenant, mappings, 1, 41).into_iter().enumerate() {
+        m.alert_id = None;
+        m.case_id = Some(case.to_string());
+        m.kind = MappingKind::Case;
+        if i % 2 == 1 {
+            m.kind = MappingKind::Alert;
+            m.alert_id = Some(format!("ALERT-{i:04}"));
+        }
+        store.create_mapping(&m, AuditEntry::of(&m.tenant, "bench", "mapping.create", m.target(), None, Some(&m), "bench")).await?;
+    }
+    let routes = [
+        ("navigator_layer", "navigator-layer"),
+        ("matrix_json", "matrix?format=json"),
+        ("matrix_svg", "matrix?format=svg"),
+        ("matrix_html", "matrix?format=html"),
+        ("mitigations", "mitigations"),
+        ("report_markdown", "report?format=markdown"),
+        ("report_json", "report?format=json"),
+        ("report_html", "report?format=html"),
+    ];
+    let mut out = serde_json::Map::new();
+    out.insert("mappings".into(), json!(mappings));
+    for (name, view) in routes {
+        let url = format!("{}/cases/{case}/{view}", mitre_api::routes::PREFIX);
+        serve(&app, apigw_request("GET", &url, &[], b"", Some(&principal))?).await;
+        let (mut times, mut calls, mut bytes) = (Vec::with_capacity(iterations), 0u64, 0usize);
+        for _ in 0..iterations {
+            let t = Instant::now();
+            let s = serve(&app, apigw_request("GET", &url, &[], b"", Some(&principal))?).await;
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+            anyhow::ensure!(s.response.status() == 200, "{url} answered {}", s.response.status());
+            calls += s.ddb_calls;
+            bytes = match s.response.body() {
+                lambda_http::Body::Text(t) => t.len(),
+                lambda_http::Body::Binary(b) => b.len(),
+                _ => 0,
+            };
+        }
+        let (p50, p99) = percentiles(times);
+        out.insert(name.into(), json!({"p50_ms": p50, "p99_ms": p99, "ddb_calls_per_view": calls as f64 / iterations as f64, "bytes": bytes}));
+    }
+    println!("{}", serde_json::Value::Object(out));
+    Ok(ExitCode::SUCCESS)
+}

@@ -106,6 +106,8 @@ enum Command {
     Mitigations(views::ViewArgs),
     /// The ATT&CK section of a case's or incident's report (--format markdown, json, html).
     Report(views::ViewArgs),
+    /// The tenant's statistics: techniques by distinct entities, tactics, kill-chain phases.
+    Stats(views::StatsArgs),
     /// Map a few demo cases in a tenant (used by `make dev`; a repeat merges).
     #[command(hide = true)]
     Demo {
@@ -135,6 +137,15 @@ enum Command {
         /// Timed recounts per route and size.
         #[arg(long, default_value_t = 3)]
         recounts: usize,
+    },
+    /// View latency for one case with many mappings (used by `make bench-views`; writes them
+    /// into a fresh tenant of the configured table).
+    #[command(hide = true)]
+    BenchViews {
+        #[arg(long, default_value_t = 200)]
+        mappings: usize,
+        #[arg(long, default_value_t = 100)]
+        iterations: usize,
     },
     /// Measure parse and diff throughput of bundles (used by `make bench-sync`).
     #[command(hide = true)]
@@ -298,6 +309,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Matrix(a) => views::run(store().await?, views::View::Matrix, a).await,
         Command::Mitigations(a) => views::run(store().await?, views::View::Mitigations, a).await,
         Command::Report(a) => views::run(store().await?, views::View::Report, a).await,
+        Command::Stats(a) => views::stats(store().await?, a).await,
         Command::Demo { tenant } => views::demo(store().await?, &tenant).await,
         Command::Serve { port } => {
             let store = store().await?;
@@ -309,6 +321,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             bench::api(store().await?, iterations).await
         }
         Command::BenchStats { sizes, iterations, recounts } => bench::stats(store().await?, &sizes, iterations, recounts).await,
+        Command::BenchViews { mappings, iterations } => bench::views(store().await?, mappings, iterations).await,
         Command::BenchParse { bundle, previous, rounds } => bench::parse(&bundle, previous.as_deref(), rounds),
     }
 }

@@ -1,5 +1,6 @@
-//! `mitre layer|matrix|mitigations|report`: the analyst views of an entity (or a tenant's
-//! heatmap) as the API answers them, for an operator acting in a tenant.
+//! `mitre layer|matrix|mitigations|report|stats`: the analyst views of an entity (or a
+//! tenant's heatmap) and the tenant's statistics as the API answers them, for an operator
+//! acting in a tenant.
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -75,7 +76,51 @@ fn path_of(view: View, a: &ViewArgs) -> String {
 }
 
 pub async fn run(store: Store, view: View, a: ViewArgs) -> Result<ExitCode> {
-    let tenant = TenantId::parse(&a.tenant).map_err(|e| anyhow!("{e}"))?;
+    let path = path_of(view, &a);
+    answer_to(store, &a.tenant, &path, a.out.as_deref()).await
+}
+
+/// `mitre stats`: the tenant's statistics as `GET statistics/...` answers them.
+#[derive(clap::Args)]
+pub struct StatsArgs {
+    /// The tenant whose statistics to read.
+    #[arg(long)]
+    tenant: String,
+    /// techniques (ranked by distinct entities), tactics or kill-chain (matrix order).
+    #[arg(long, value_parser = ["techniques", "tactics", "kill-chain"], default_value = "techniques")]
+    by: String,
+    /// techniques: how many (1 to 1000).
+    #[arg(long)]
+    top: Option<String>,
+    /// alert, incident, case or observable.
+    #[arg(long)]
+    entity_type: Option<String>,
+    #[arg(long)]
+    domain: Option<String>,
+    /// First and last month counted: YYYY-MM or RFC 3339.
+    #[arg(long)]
+    from: Option<String>,
+    #[arg(long)]
+    to: Option<String>,
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+pub async fn stats(store: Store, a: StatsArgs) -> Result<ExitCode> {
+    let mut query: Vec<String> = Vec::new();
+    for (name, value) in [("top", &a.top), ("entity_type", &a.entity_type), ("domain", &a.domain), ("from", &a.from), ("to", &a.to)] {
+        if let Some(v) = value {
+            query.push(format!("{name}={}", url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()));
+        }
+    }
+    let q = if query.is_empty() { String::new() } else { format!("?{}", query.join("&")) };
+    let path = format!("{}/statistics/{}{q}", mitre_api::routes::PREFIX, a.by);
+    answer_to(store, &a.tenant, &path, a.out.as_deref()).await
+}
+
+/// Answers `GET path` for an operator acting as a viewer of `tenant`, to `out` or standard output.
+async fn answer_to(store: Store, tenant: &str, path: &str, out: Option<&std::path::Path>) -> Result<ExitCode> {
+    let tenant = TenantId::parse(tenant).map_err(|e| anyhow!("{e}"))?;
     let who = Identity {
         principal: crate::operator_actor(),
         role: Role::Viewer,
@@ -83,15 +128,14 @@ pub async fn run(store: Store, view: View, a: ViewArgs) -> Result<ExitCode> {
         request_id: "cli".into(),
     };
     let app = App::new(store, Settings { metric_lines: false, ..Settings::default() });
-    let path = path_of(view, &a);
-    let reply = mitre_api::answer_for(&app, &who, "GET", &path, b"").await.map_err(|e| anyhow!("{e}"))?;
+    let reply = mitre_api::answer_for(&app, &who, "GET", path, b"").await.map_err(|e| anyhow!("{e}"))?;
     let bytes = match reply.body {
         ReplyBody::Json(v) => serde_json::to_vec_pretty(&v)?,
         ReplyBody::Html(t) | ReplyBody::Svg(t) | ReplyBody::Markdown(t) => t.into_bytes(),
         ReplyBody::Binary { bytes, .. } => bytes,
         ReplyBody::Empty => Vec::new(),
     };
-    match &a.out {
+    match out {
         Some(f) => std::fs::write(f, &bytes).with_context(|| format!("writing {}", f.display()))?,
         None => {
             use std::io::Write;
