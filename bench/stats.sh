@@ -4,9 +4,9 @@
 # Installs what is missing (the local stack's tools), builds target/perf/mitre, starts a local
 # stack of its own (DynamoDB Local on BENCH_STATS_DDB_PORT=8310, moto S3 on
 # BENCH_STATS_S3_PORT=4876, state in .local/bench-stats), imports enterprise ATT&CK 18.1 and
-# runs `mitre bench-stats`: one fresh tenant's mappings written through the real write path
-# (statistics kept in each write's transaction) up to each size, then per statistics route the
-# in-process p50/p99 and DynamoDB calls per read, beside a recount of the same data (a Query
+# runs `mitre bench-stats`: per size, a fresh tenant's mappings (one entity per ten mappings)
+# written through the real write path (statistics kept in each write's transaction), then per
+# statistics route the in-process p50/p99 and DynamoDB calls per read, beside a recount of the same data (a Query
 # over every mapping, then the same computation) measured in the same run, and whether the
 # kept counters equal the recount. The stack is always stopped at the end.
 #

@@ -125,11 +125,11 @@ enum Command {
         #[arg(long, default_value_t = 200)]
         iterations: usize,
     },
-    /// Statistics read cost beside a recount, at growing numbers of mappings of one fresh
-    /// tenant (used by `make bench-stats`; writes those mappings into the configured table).
+    /// Statistics read cost beside a recount, at each size with a fresh tenant (used by
+    /// `make bench-stats`; writes those mappings into the configured table).
     #[command(hide = true)]
     BenchStats {
-        /// Sizes to measure at, ascending (mappings; one entity per 10 mappings of the largest).
+        /// Sizes to measure at (mappings; one entity per 10 mappings).
         #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
         sizes: Vec<usize>,
         #[arg(long, default_value_t = 50)]
