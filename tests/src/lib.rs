@@ -338,6 +338,9 @@ impl aws_sdk_dynamodb::config::Intercept for Recorder {
             let value = condition.split(" AND ").next().and_then(|c| c.split('=').nth(1)).map(str::trim).unwrap_or_default();
             let pk = i.expression_attribute_values().and_then(|v| v.get(value)).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
             self.push("dynamodb:Query", i.index_name().map(str::to_string), None, vec![pk]);
+        } else if let Some(i) = input.downcast_ref::<batch_get_item::BatchGetItemInput>() {
+            let keys = i.request_items().into_iter().flat_map(|m| m.values()).flat_map(|k| k.keys()).map(|k| pk_of(Some(k))).collect();
+            self.push("dynamodb:BatchGetItem", None, None, keys);
         } else if let Some(i) = input.downcast_ref::<batch_write_item::BatchWriteItemInput>() {
             let keys = i
                 .request_items()

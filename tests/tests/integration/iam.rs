@@ -131,7 +131,8 @@ async fn every_request_of_every_route_is_allowed_by_its_functions_iam_statements
             MappingKind::Incident => ("incidents/I-1", &["navigator-layer", "matrix", "mitigations", "report?format=json"]),
             MappingKind::Observable => ("observables/O-1", &["navigator-layer"]),
         };
-        for view in views.iter().map(|v| format!("{entity_path}/{v}")).chain(["navigator-layer".to_string(), "matrix?format=svg".to_string()]) {
+        let tenant_wide = ["navigator-layer", "matrix?format=svg", "statistics/techniques?top=5", "statistics/tactics?from=2026-01", "statistics/kill-chain?entity_type=case"];
+        for view in views.iter().map(|v| format!("{entity_path}/{v}")).chain(tenant_wide.iter().map(|v| v.to_string())) {
             let (st, _, _) = h.call(ANALYST, "GET", &format!("{P}/{view}"), None, Value::Null).await;
             assert_eq!(st, 200, "{view}");
         }
@@ -199,6 +200,8 @@ async fn every_request_of_every_route_is_allowed_by_its_functions_iam_statements
     let update = format!("PATCH {P}/alert-mappings/{{id}}");
     let repair = format!("POST {P}/correlations/repair");
     assert!(h.saw(&create, "dynamodb:UpdateItem", "MAPSTATS"), "mapping writes update the use counters");
+    assert!(h.saw(&create, "dynamodb:BatchGetItem", "T#"), "mapping writes read the statistics presence records");
+    assert!(h.saw(&create, "dynamodb:UpdateItem", "T#"), "mapping writes update the tenant's statistics counters");
     assert!(h.saw(&update, "dynamodb:UpdateItem", "CATALOG"), "clearing a flag updates the flagged-mapping counter");
     assert!(h.saw(&update, "dynamodb:DeleteItem", "T#"), "a changed technique moves the uniqueness guard");
     assert!(h.saw(&repair, "dynamodb:BatchWriteItem", "C#"), "repair rebuilds the tactic index");
