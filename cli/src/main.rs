@@ -78,8 +78,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Give mappings written before tactic identities were stored their tactic's identity
-    /// (once per deployment; idempotent and resumable). Without --apply, reports what it would change.
+    /// Give mappings written before tactic identities were stored their tactic's identity, and
+    /// count mappings stored before statistics were kept (once per deployment after an upgrade;
+    /// idempotent and resumable). Without --apply, reports what it would change.
     Migrate {
         #[arg(long)]
         apply: bool,
@@ -286,12 +287,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 println!(
-                    "{}: {} mappings without a tactic identity, {} {}, {} unresolved, {} failed",
+                    "{}: {} mappings without a tactic identity, {} {}, {} unresolved; {} older mappings {} in the statistics; {} failed",
                     if apply { "migrated" } else { "dry run (use --apply to change)" },
                     report.checked,
                     report.migrated,
                     if apply { "given one" } else { "would be given one" },
                     report.unresolved.len(),
+                    report.counted,
+                    if apply { "counted" } else { "to count" },
                     report.failed.len()
                 );
                 for u in &report.unresolved {

@@ -323,7 +323,7 @@ async fn dispatch(app: &App, req: &Request) -> (String, Result<Reply, ApiError>)
         if matched.spec.id == RouteId::GetOpenApi {
             return Ok(Reply::json(openapi::document()?));
         }
-        let tenant_route = matches!(matched.spec.tag, "mappings" | "admin" | "integrity" | "views" | "sync" | "suggestions");
+        let tenant_route = matches!(matched.spec.tag, "mappings" | "admin" | "integrity" | "views" | "statistics" | "sync" | "suggestions");
         let who = identity::identify(app, &caller, !tenant_route).await?;
         let id = matched.params.first().map(String::as_str).unwrap_or_default();
         let body: &[u8] = req.body().as_ref();

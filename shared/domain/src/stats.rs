@@ -276,6 +276,13 @@ pub fn presence_keys(old: Option<&Mapping>, new: Option<&Mapping>) -> BTreeSet<P
 /// The change of a write from `old` to `new` (a create has no `old`, a delete no `new`), given
 /// the presence records it touches as read (`read`: absent ones left out).
 pub fn change(old: Option<&Mapping>, new: Option<&Mapping>, read: &HashMap<PresenceKey, Presence>) -> StatsChange {
+    change_counted(old, new, true, read)
+}
+
+/// [`change`], where `old_counted` says whether `old` is in the counters: a mapping stored
+/// before statistics were kept is not, and its write counts `new` without taking `old` out.
+pub fn change_counted(old: Option<&Mapping>, new: Option<&Mapping>, old_counted: bool, read: &HashMap<PresenceKey, Presence>) -> StatsChange {
+    let old = old.filter(|_| old_counted);
     let mut out = StatsChange::default();
     let mut after: BTreeMap<PresenceKey, Presence> = BTreeMap::new();
     for key in presence_keys(old, new) {

@@ -174,3 +174,72 @@ async fn statistics_stay_exact_and_cheap_at_ten_thousand_mappings() {
     assert!(done >= 400, "most writes land ({done})");
     assert_equal_to_recount(&store, &tenant, "after 32 concurrent writers").await;
 }
+
+/// A mapping as an earlier version stored it: the item without the `counted` mark, its guard
+/// and use counter, and no statistics.
+async fn store_as_before(store: &Store, m: &Mapping) {
+    use mitre_store::ddb::{key, s, to_item};
+    use mitre_store::keys;
+    let mut item = to_item(&mitre_store::tenancy::MappingItem::new(m)).unwrap();
+    item.remove("counted");
+    store.ddb.put_item().table_name(&store.table).set_item(Some(item)).send().await.unwrap();
+    let mut guard = key(keys::mapping_pk(m.tenant.as_str(), m.kind.as_str()), keys::guard_sk(&m.sameness()));
+    guard.insert("mapping_id".into(), s(&m.id));
+    store.ddb.put_item().table_name(&store.table).set_item(Some(guard)).send().await.unwrap();
+    store
+        .ddb
+        .update_item()
+        .table_name(&store.table)
+        .set_key(Some(key(keys::STATS_PK, keys::use_counter_sk(m.technique.as_str(), m.tactic_key()))))
+        .update_expression("ADD #n :one SET technique = :t, tactic = :a, tactic_id = :i")
+        .expression_attribute_names("#n", "count")
+        .expression_attribute_values(":one", aws_sdk_dynamodb::types::AttributeValue::N("1".into()))
+        .expression_attribute_values(":t", s(m.technique.as_str()))
+        .expression_attribute_values(":a", s(&m.tactic))
+        .expression_attribute_values(":i", s(m.tactic_id.clone().unwrap_or_default()))
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mappings_stored_before_statistics_are_counted_by_migrate_and_never_subtracted() {
+    let app = mitre_tests::spawn_app().await;
+    let store = &app.store;
+    let tenant = contract::fresh_tenant("older");
+    let a = contract::alert_mapping(&tenant, "A-1", "T1059.001", "2026-01-05T00:00:00Z");
+    let b = contract::alert_mapping(&tenant, "A-2", "T1059.001", "2026-02-05T00:00:00Z");
+    let c = contract::alert_mapping(&tenant, "A-3", "T1059.003", "2026-03-05T00:00:00Z");
+    for m in [&a, &b, &c] {
+        store_as_before(store, m).await;
+    }
+    assert_eq!(store.statistics(&tenant, E, &Window::all()).await.unwrap(), Aggregates::default(), "older mappings are not counted yet");
+
+    // a change counts the new state; a stale change of an older mapping is refused
+    let mut stale = a.clone();
+    stale.version = 7;
+    let mut a2 = a.clone();
+    a2.confidence_score = 88;
+    a2.touch("analyst");
+    assert!(matches!(store.update_mapping(&stale, &a2, audit(&a2, "mapping.update")).await, Err(WriteError::Stale)));
+    store.update_mapping(&a, &a2, audit(&a2, "mapping.update")).await.unwrap();
+    // a delete takes out nothing that was never counted
+    store.delete_mapping(&b, audit(&b, "mapping.delete")).await.unwrap();
+    let kept = store.statistics(&tenant, E, &Window::all()).await.unwrap();
+    assert_eq!(kept, Aggregates::recount([&a2], E, &Window::all()));
+    assert!(kept.counts.values().all(|v| *v > 0));
+
+    // migrate counts the rest, once
+    let dry = store.migrate(true, "operator", "t").await.unwrap();
+    assert_eq!(dry.counted, 1, "{dry:?}");
+    assert_eq!(store.statistics(&tenant, E, &Window::all()).await.unwrap(), kept, "a dry run counts nothing");
+    let applied = store.migrate(false, "operator", "t").await.unwrap();
+    assert_eq!((applied.counted, applied.failed.len()), (1, 0), "{applied:?}");
+    assert_equal_to_recount(store, &tenant, "after migrate").await;
+    assert_eq!(store.migrate(false, "operator", "t").await.unwrap().counted, 0, "nothing left to count");
+    // and a counted mapping's next change moves its counts as usual
+    let c_now = store.mapping(&tenant, MappingKind::Alert, &c.id).await.unwrap().unwrap();
+    assert_eq!(c_now.version, c.version, "counting does not change the mapping's version");
+    store.delete_mapping(&c_now, audit(&c_now, "mapping.delete")).await.unwrap();
+    assert_equal_to_recount(store, &tenant, "after deleting a counted older mapping").await;
+}

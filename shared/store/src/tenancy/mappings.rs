@@ -29,6 +29,10 @@ pub struct MappingItem {
     gsi2sk: Option<String>,
     gsi3pk: String,
     gsi3sk: String,
+    /// In the tenant's statistics (every mapping written since statistics are kept; older ones
+    /// until `mitre migrate` counts them).
+    #[serde(default)]
+    counted: bool,
     #[serde(flatten)]
     pub mapping: Mapping,
 }
@@ -52,6 +56,7 @@ impl MappingItem {
             gsi2sk,
             gsi3pk: keys::technique_gsi(m.technique.as_str()),
             gsi3sk: keys::technique_gsi_sk(tenant, kind, &m.id),
+            counted: true,
             mapping: m.clone(),
         }
     }
@@ -111,10 +116,19 @@ fn review_counter(table: &str, old: Option<&Mapping>, new: Option<&Mapping>) -> 
     (delta != 0).then(|| counter(table, keys::CATALOG_PK, keys::REVIEW_SK.into(), delta, None)).transpose()
 }
 
-fn versioned_put(table: &str, m: &Mapping, at_version: Option<u64>) -> Result<TransactWriteItem, StoreError> {
+/// The condition on a stored mapping being as read: at its version, and counted in the
+/// statistics or not (a mapping stored before statistics were kept is not).
+fn as_read(old_counted: bool) -> &'static str {
+    if old_counted { "version = :v AND counted = :t" } else { "version = :v AND attribute_not_exists(counted)" }
+}
+
+fn versioned_put(table: &str, m: &Mapping, at_version: Option<u64>, old_counted: bool) -> Result<TransactWriteItem, StoreError> {
     let b = Put::builder().table_name(table).set_item(Some(to_item(&MappingItem::new(m))?));
     let b = match at_version {
-        Some(v) => b.condition_expression("version = :v").expression_attribute_values(":v", AttributeValue::N(v.to_string())),
+        Some(v) => {
+            let b = b.condition_expression(as_read(old_counted)).expression_attribute_values(":v", AttributeValue::N(v.to_string()));
+            if old_counted { b.expression_attribute_values(":t", AttributeValue::Bool(true)) } else { b }
+        }
         None => b.condition_expression("attribute_not_exists(pk)"),
     };
     Ok(TransactWriteItem::builder().put(b.build()?).build())
@@ -141,17 +155,40 @@ impl Store {
 }
 
 impl Store {
+    /// Whether `m` is stored at its version but not yet counted in the statistics (stored
+    /// before statistics were kept): read only when a write's condition failed.
+    async fn uncounted_at(&self, m: &Mapping) -> Result<bool, StoreError> {
+        Ok(self.get_item::<MappingItem>(&pk_of(m), &keys::mapping_sk(&m.id)).await?.is_some_and(|i| i.mapping.version == m.version && !i.counted))
+    }
+
+    /// Counts a mapping stored before statistics were kept (the same item, now marked counted,
+    /// with its statistics, all or nothing); false when it was counted or changed meanwhile.
+    pub async fn count_mapping(&self, m: &Mapping) -> Result<bool, StoreError> {
+        let item = versioned_put(&self.table, m, Some(m.version), false)?;
+        match self.transact_with_stats(None, Some(m), true, vec![item]).await? {
+            Ok(()) => Ok(true),
+            Err(codes) if condition_failed(&codes, 0) => Ok(false),
+            Err(codes) => Err(StoreError::Dynamo { op: "TransactWriteItems", message: format!("cancelled: {codes:?}") }),
+        }
+    }
+
+    /// Every mapping of `technique`, in every tenant, that is not yet counted in the statistics.
+    pub async fn uncounted_mappings_of_technique(&self, technique: &str) -> Result<Vec<Mapping>, StoreError> {
+        let items = self.query_partition(Some(keys::GSI3), &keys::technique_gsi(technique), None).await?;
+        Ok(items.into_iter().map(from_item::<MappingItem>).collect::<Result<Vec<_>, _>>()?.into_iter().filter(|i| !i.counted).map(|i| i.mapping).collect())
+    }
+
     /// Runs `base` (the write's own items, whose cancellation codes keep their indexes) with
     /// the statistics change of `old` to `new`, all or nothing. The presence records are read
     /// first; when another writer changed them meanwhile, or the transaction conflicted or was
     /// throttled, they are read again and the write retried with backoff.
-    async fn transact_with_stats(&self, old: Option<&Mapping>, new: Option<&Mapping>, base: Vec<TransactWriteItem>) -> Result<Result<(), Vec<Option<String>>>, StoreError> {
+    async fn transact_with_stats(&self, old: Option<&Mapping>, new: Option<&Mapping>, old_counted: bool, base: Vec<TransactWriteItem>) -> Result<Result<(), Vec<Option<String>>>, StoreError> {
         let tenant = old.or(new).map(|m| m.tenant.as_str()).unwrap_or_default();
-        let wanted = stats::presence_keys(old, new);
+        let wanted = stats::presence_keys(old.filter(|_| old_counted), new);
         let base_len = base.len();
         for attempt in 0..STATS_ATTEMPTS {
             let read = self.presence(tenant, &wanted).await?;
-            let (extra, presence) = self.stats_items(tenant, &stats::change(old, new, &read))?;
+            let (extra, presence) = self.stats_items(tenant, &stats::change_counted(old, new, old_counted, &read))?;
             let mut items = base.clone();
             items.extend(extra);
             let codes = match self.transact(items).await? {
@@ -191,8 +228,8 @@ impl MappingRepo for Store {
 
     async fn create_mapping(&self, m: &Mapping, audit: AuditEntry) -> Result<(), WriteError> {
         let t = &self.table;
-        let items = (|| Ok::<_, StoreError>(vec![versioned_put(t, m, None)?, guard_put(t, m)?, audit_put(t, audit)?, use_counter(t, m, 1)?]))().map_err(store_write_error)?;
-        match self.transact_with_stats(None, Some(m), items).await.map_err(store_write_error)? {
+        let items = (|| Ok::<_, StoreError>(vec![versioned_put(t, m, None, true)?, guard_put(t, m)?, audit_put(t, audit)?, use_counter(t, m, 1)?]))().map_err(store_write_error)?;
+        match self.transact_with_stats(None, Some(m), true, items).await.map_err(store_write_error)? {
             Ok(()) => Ok(()),
             Err(codes) if condition_failed(&codes, 1) || condition_failed(&codes, 0) => Err(WriteError::Duplicate),
             Err(codes) => Err(store_write_error(StoreError::Dynamo { op: "TransactWriteItems", message: format!("cancelled: {codes:?}") })),
@@ -202,47 +239,71 @@ impl MappingRepo for Store {
     async fn update_mapping(&self, old: &Mapping, new: &Mapping, audit: AuditEntry) -> Result<(), WriteError> {
         let t = &self.table;
         let moved = old.sameness() != new.sameness();
-        let items = (|| {
-            let mut items = vec![versioned_put(t, new, Some(old.version))?];
-            if moved {
-                items.push(guard_delete(t, old)?);
-                items.push(guard_put(t, new)?);
+        let items = |old_counted: bool| {
+            (|| {
+                let mut items = vec![versioned_put(t, new, Some(old.version), old_counted)?];
+                if moved {
+                    items.push(guard_delete(t, old)?);
+                    items.push(guard_put(t, new)?);
+                }
+                items.push(audit_put(t, audit.clone())?);
+                if (old.technique.as_str(), old.tactic_key()) != (new.technique.as_str(), new.tactic_key()) {
+                    items.push(use_counter(t, old, -1)?);
+                    items.push(use_counter(t, new, 1)?);
+                }
+                items.extend(review_counter(t, Some(old), Some(new))?);
+                Ok::<_, StoreError>(items)
+            })()
+            .map_err(store_write_error)
+        };
+        let mut old_counted = true;
+        loop {
+            match self.transact_with_stats(Some(old), Some(new), old_counted, items(old_counted)?).await.map_err(store_write_error)? {
+                Ok(()) => return Ok(()),
+                Err(codes) if condition_failed(&codes, 0) => {
+                    if old_counted && self.uncounted_at(old).await.map_err(store_write_error)? {
+                        old_counted = false;
+                        continue;
+                    }
+                    return Err(WriteError::Stale);
+                }
+                Err(codes) if moved && condition_failed(&codes, 2) => return Err(WriteError::Duplicate),
+                Err(codes) => return Err(store_write_error(StoreError::Dynamo { op: "TransactWriteItems", message: format!("cancelled: {codes:?}") })),
             }
-            items.push(audit_put(t, audit)?);
-            if (old.technique.as_str(), old.tactic_key()) != (new.technique.as_str(), new.tactic_key()) {
-                items.push(use_counter(t, old, -1)?);
-                items.push(use_counter(t, new, 1)?);
-            }
-            items.extend(review_counter(t, Some(old), Some(new))?);
-            Ok::<_, StoreError>(items)
-        })()
-        .map_err(store_write_error)?;
-        match self.transact_with_stats(Some(old), Some(new), items).await.map_err(store_write_error)? {
-            Ok(()) => Ok(()),
-            Err(codes) if condition_failed(&codes, 0) => Err(WriteError::Stale),
-            Err(codes) if moved && condition_failed(&codes, 2) => Err(WriteError::Duplicate),
-            Err(codes) => Err(store_write_error(StoreError::Dynamo { op: "TransactWriteItems", message: format!("cancelled: {codes:?}") })),
         }
     }
 
     async fn delete_mapping(&self, m: &Mapping, audit: AuditEntry) -> Result<(), WriteError> {
         let t = &self.table;
-        let items = (|| {
-            let del = Delete::builder()
-                .table_name(t)
-                .set_key(Some(key(pk_of(m), keys::mapping_sk(&m.id))))
-                .condition_expression("version = :v")
-                .expression_attribute_values(":v", AttributeValue::N(m.version.to_string()))
-                .build()?;
-            let mut items = vec![TransactWriteItem::builder().delete(del).build(), guard_delete(t, m)?, audit_put(t, audit)?, use_counter(t, m, -1)?];
-            items.extend(review_counter(t, Some(m), None)?);
-            Ok::<_, StoreError>(items)
-        })()
-        .map_err(store_write_error)?;
-        match self.transact_with_stats(Some(m), None, items).await.map_err(store_write_error)? {
-            Ok(()) => Ok(()),
-            Err(codes) if condition_failed(&codes, 0) => Err(WriteError::Stale),
-            Err(codes) => Err(store_write_error(StoreError::Dynamo { op: "TransactWriteItems", message: format!("cancelled: {codes:?}") })),
+        let items = |old_counted: bool| {
+            (|| {
+                let mut del = Delete::builder()
+                    .table_name(t)
+                    .set_key(Some(key(pk_of(m), keys::mapping_sk(&m.id))))
+                    .condition_expression(as_read(old_counted))
+                    .expression_attribute_values(":v", AttributeValue::N(m.version.to_string()));
+                if old_counted {
+                    del = del.expression_attribute_values(":t", AttributeValue::Bool(true));
+                }
+                let mut items = vec![TransactWriteItem::builder().delete(del.build()?).build(), guard_delete(t, m)?, audit_put(t, audit.clone())?, use_counter(t, m, -1)?];
+                items.extend(review_counter(t, Some(m), None)?);
+                Ok::<_, StoreError>(items)
+            })()
+            .map_err(store_write_error)
+        };
+        let mut old_counted = true;
+        loop {
+            match self.transact_with_stats(Some(m), None, old_counted, items(old_counted)?).await.map_err(store_write_error)? {
+                Ok(()) => return Ok(()),
+                Err(codes) if condition_failed(&codes, 0) => {
+                    if old_counted && self.uncounted_at(m).await.map_err(store_write_error)? {
+                        old_counted = false;
+                        continue;
+                    }
+                    return Err(WriteError::Stale);
+                }
+                Err(codes) => return Err(store_write_error(StoreError::Dynamo { op: "TransactWriteItems", message: format!("cancelled: {codes:?}") })),
+            }
         }
     }
 
