@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help dev local-up local-down build build-lambdas sam-build bench-suggest test test-unit test-integration validate template template-check template-resources bench-sync bench-api bench-build bench-stats bench-views serve
+.PHONY: help dev local-up local-down build build-lambdas sam-build bench-suggest test test-unit test-integration validate template template-check template-resources bench-sync bench-api bench-build bench-stats bench-views test-schema serve
 
 help:
 	@echo "make dev        start the local stack, sync ATT&CK into it and show its status"
@@ -13,6 +13,7 @@ help:
 	@echo "make bench-suggest  suggestion quality (engine against plain BM25) and speed"
 	@echo "make bench-stats    statistics reads at 10,000 and 100,000 mappings beside a recount"
 	@echo "make bench-views    view latency for a case with 200 mappings"
+	@echo "make test-schema    the API against its OpenAPI document (schemathesis)"
 	@echo "make build-lambdas / bench-build   arm64 Lambda bootstraps with cargo-lambda, and their sizes"
 	@echo "make sam-build                     a clean sam build of template.yaml, timed"
 	@echo "make local-up / local-down   the local stack alone (DynamoDB Local + S3 server)"
@@ -92,6 +93,10 @@ bench-sync:
 
 bench-api:
 	bench/api.sh
+
+# The API against its OpenAPI document with schemathesis (not part of make test: minutes long).
+test-schema:
+	infra/schemathesis.sh
 
 # Statistics read cost and DynamoDB calls at 10,000 and 100,000 mappings, beside a recount.
 bench-stats:

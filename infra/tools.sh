@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the local development tools of sentineliq-mitre into .tools/ (git-ignored).
-# Usage: infra/tools.sh [dynamodb|s3|sam|taxii|peer|lambda|checkov|all]...   (default: all; peer, lambda and checkov are not part of all)
+# Usage: infra/tools.sh [dynamodb|s3|sam|taxii|peer|lambda|checkov|schemathesis|all]...   (default: all; peer, lambda, checkov and schemathesis are not part of all)
 # Idempotent: only what is missing is installed.
 set -euo pipefail
 
@@ -21,6 +21,7 @@ FLASK_HTTPAUTH_VERSION="4.8.1"
 WERKZEUG_VERSION="3.1.9"
 MITREATTACK_PYTHON_VERSION="6.3.1" # MITRE's own ATT&CK library: benchmark peer and test oracle
 CHECKOV_VERSION="3.3.30"         # static checks of template.yaml (infra/checkov.sh)
+SCHEMATHESIS_VERSION="4.32.5"    # property-based checks of the API against its OpenAPI document
 
 die() { echo "tools.sh: error: $*" >&2; exit 1; }
 log() { echo "tools.sh: $*" >&2; }
@@ -119,6 +120,10 @@ install_checkov() {
   venv_tool checkov checkov "checkov==$CHECKOV_VERSION"
 }
 
+install_schemathesis() {
+  venv_tool schemathesis st "schemathesis==$SCHEMATHESIS_VERSION"
+}
+
 main() {
   [[ $# -gt 0 ]] || set -- all
   mkdir -p "$TOOLS"
@@ -131,11 +136,12 @@ main() {
       taxii) install_taxii ;;
       lambda) install_lambda ;;
       checkov) install_checkov ;;
+      schemathesis) install_schemathesis ;;
       peer) install_peer ;;
       all) install_dynamodb; install_s3; install_sam; install_taxii ;;
       jar-dir) ddb_jar_dir || die "DynamoDB Local is not installed (run infra/tools.sh dynamodb)" ;;
-      -h|--help) echo "usage: infra/tools.sh [dynamodb|s3|sam|taxii|peer|lambda|all|jar-dir]... (all: dynamodb s3 sam taxii)"; return 0 ;;
-      *) die "unknown tool '$what' (expected dynamodb, s3, sam, taxii, peer, lambda, all or jar-dir)" ;;
+      -h|--help) echo "usage: infra/tools.sh [dynamodb|s3|sam|taxii|peer|lambda|checkov|schemathesis|all|jar-dir]... (all: dynamodb s3 sam taxii)"; return 0 ;;
+      *) die "unknown tool '$what' (expected dynamodb, s3, sam, taxii, peer, lambda, checkov, schemathesis, all or jar-dir)" ;;
     esac
   done
 }

@@ -261,11 +261,15 @@ pub async fn serve(app: &App, req: Request) -> Served {
     // different), and the caller's stack stays small whatever a route does.
     let (result, counters) = mitre_store::metrics::measured(Box::pin(dispatch(app, &req))).await;
     let (route, outcome) = result;
+    let mut allow = None;
     let reply = match outcome {
         Ok(r) => r,
         Err(e) => {
             if let ApiError::Internal(detail) = &e {
                 tracing::error!(%method, %path, error = %detail, "internal error");
+            }
+            if let ApiError::MethodNotAllowed { allowed, .. } = &e {
+                allow = HeaderValue::from_str(&allowed.join(", ")).ok();
             }
             Reply { status: e.status().as_u16(), body: ReplyBody::Json(e.body()), etag: None }
         }
@@ -275,7 +279,12 @@ pub async fn serve(app: &App, req: Request) -> Served {
     if app.settings.metric_lines {
         emit_metric(&route, status.as_u16(), latency, counters.calls(), counters.capacity());
     }
-    Served { response: response(status, &reply.body, reply.etag.as_deref()), route, ddb_calls: counters.calls(), consumed_capacity: counters.capacity() }
+    let mut resp = response(status, &reply.body, reply.etag.as_deref());
+    if let Some(allow) = allow {
+        // RFC 9110: a 405 names the methods the resource has
+        resp.headers_mut().insert(header::ALLOW, allow);
+    }
+    Served { response: resp, route, ddb_calls: counters.calls(), consumed_capacity: counters.capacity() }
 }
 
 fn response(status: StatusCode, body: &ReplyBody, etag: Option<&str>) -> Response<Body> {

@@ -3,9 +3,11 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
-use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+use utoipa::openapi::schema::{ArrayBuilder, KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApiBuilder, PathItem, PathsBuilder, Ref, RefOr, Required, ResponseBuilder, Schema};
+
+use mitre_domain::MappingKind;
 
 use crate::routes::{ROUTES, RouteId, RouteSpec};
 use crate::views::*;
@@ -37,6 +39,32 @@ fn param_doc(route: RouteId, name: &str) -> (&'static str, Type) {
         "dry_run" => ("Show what would be mapped and write nothing (default false).", Type::Boolean),
         "refresh" => ("Superusers: run a fresh verification instead of reading the stored report (default false).", Type::Boolean),
         _ => ("", Type::String),
+    }
+}
+
+/// What the API accepts for a query parameter, as exactly as a schema can say it.
+fn param_schema(r: &RouteSpec, name: &str, ty: Type) -> RefOr<Schema> {
+    let date_time = || ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)));
+    let strings = |values: Vec<&str>| ObjectBuilder::new().schema_type(Type::String).enum_values(Some(values)).into();
+    let statistics = matches!(r.id, RouteId::TechniqueStatistics | RouteId::TacticStatistics | RouteId::KillChainStatistics);
+    match name {
+        "domain" => strings(mitre_attack::Domain::ALL.iter().map(|d| d.as_str()).collect()),
+        "entity_type" => strings(mitre_domain::MappingKind::ALL.iter().map(|k| k.as_str()).collect()),
+        "format" => strings(r.formats().to_vec()),
+        "limit" => ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)).maximum(Some(crate::params::MAX_LIMIT as f64)).into(),
+        "top" => ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)).maximum(Some(crate::statistics::MAX_TOP as f64)).into(),
+        "from" | "to" if statistics => OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[0-9]{4}-(0[1-9]|1[0-2])$")))
+            .item(date_time())
+            .into(),
+        "from" | "to" | "since" | "until" | "observed_from" | "observed_to" => date_time().into(),
+        "tenant" => ObjectBuilder::new().schema_type(Type::String).pattern(Some("^(_system|[a-z0-9][a-z0-9-]{0,63})$")).into(),
+        "alert_id" | "case_id" | "incident_id" | "observable_id" => ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[A-Za-z0-9._:-]{1,128}$")).into(),
+        "technique" => ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[Tt][0-9]{4}(\\.[0-9]{3})?$")).into(),
+        "q" => ObjectBuilder::new().schema_type(Type::String).pattern(Some("[\\p{L}\\p{N}]")).into(),
+        // any other text: not empty nor blank (an empty value is refused, not ignored)
+        _ if ty == Type::String => ObjectBuilder::new().schema_type(Type::String).pattern(Some("\\S")).into(),
+        _ => ObjectBuilder::new().schema_type(ty).into(),
     }
 }
 
@@ -100,6 +128,16 @@ fn operation(r: &RouteSpec) -> utoipa::openapi::path::Operation {
                 .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
         );
     }
+    if matches!(r.id, RouteId::UpdateMapping(_) | RouteId::DeleteMapping(_)) {
+        op = op.parameter(
+            ParameterBuilder::new()
+                .name("If-Match")
+                .parameter_in(ParameterIn::Header)
+                .required(Required::True)
+                .description(Some("The mapping's ETag as read (its version in quotes), or * for any version; without it the change is refused with 428."))
+                .schema(Some(ObjectBuilder::new().schema_type(Type::String).pattern(Some("^\\s*(\\*|(W/)?\"?[0-9]{1,19}\"?)\\s*$")))),
+        );
+    }
     for q in r.query {
         let (doc, ty) = param_doc(r.id, q);
         op = op.parameter(
@@ -108,11 +146,15 @@ fn operation(r: &RouteSpec) -> utoipa::openapi::path::Operation {
                 .parameter_in(ParameterIn::Query)
                 .required(Required::False)
                 .description(Some(doc))
-                .schema(Some(ObjectBuilder::new().schema_type(ty))),
+                .schema(Some(param_schema(r, q, ty))),
         );
     }
     let body = match r.id {
-        RouteId::CreateMapping(_) | RouteId::UpdateMapping(_) => Some("MappingInput"),
+        RouteId::CreateMapping(MappingKind::Alert) => Some("AlertMappingInput"),
+        RouteId::CreateMapping(MappingKind::Incident) => Some("IncidentMappingInput"),
+        RouteId::CreateMapping(MappingKind::Case) => Some("CaseMappingInput"),
+        RouteId::CreateMapping(MappingKind::Observable) => Some("ObservableMappingInput"),
+        RouteId::UpdateMapping(_) => Some("MappingPatch"),
         RouteId::PutPrincipal => Some("PrincipalInput"),
         RouteId::StartSync => Some("SyncInput"),
         RouteId::Suggest | RouteId::Enrich(_) => Some("SuggestInput"),
@@ -174,6 +216,7 @@ fn operation(r: &RouteSpec) -> utoipa::openapi::path::Operation {
         ("403", "The caller is not registered or lacks the role"),
         ("409", "Conflict (PATCH onto another mapping's entity, technique and tactic)"),
         ("412", "If-Match names a stale version"),
+        ("428", "A change without If-Match"),
         ("422", "A value is out of range or names no (or a revoked) technique; details.field names it"),
         ("404", "Unknown id or route"),
         ("405", "Method not allowed (details.allowed lists the methods)"),
@@ -194,7 +237,7 @@ fn operation(r: &RouteSpec) -> utoipa::openapi::path::Operation {
                 .build(),
         );
     }
-    op.security(SecurityRequirement::new::<_, _, String>("sigv4", [])).build()
+    op.security(SecurityRequirement::new::<_, _, String>("sigv4", [])).security(SecurityRequirement::new::<_, _, String>("localDevPrincipal", [])).build()
 }
 
 /// The document, built once.
@@ -241,6 +284,13 @@ pub fn document() -> Result<Value, crate::ApiError> {
             .schema_from::<crate::suggestions::SuggestInput>()
             .schema_from::<mitre_domain::AuditEntry>()
             .security_scheme("sigv4", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description("Authorization", "AWS Signature Version 4 (API Gateway IAM authorization)"))))
+            .security_scheme(
+                "localDevPrincipal",
+                SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                    crate::local::DEV_PRINCIPAL_HEADER,
+                    "Local development only (`mitre serve`): the caller's IAM ARN. A deployed API never reads it.",
+                ))),
+            )
             .build();
         let api = OpenApiBuilder::new()
             .info(
@@ -253,7 +303,9 @@ pub fn document() -> Result<Value, crate::ApiError> {
             .paths(paths.build())
             .components(Some(components))
             .build();
-        serde_json::to_value(&api).map_err(|e| format!("the OpenAPI document does not serialise: {e}"))
+        let mut doc = serde_json::to_value(&api).map_err(|e| format!("the OpenAPI document does not serialise: {e}"))?;
+        request_bodies(&mut doc)?;
+        Ok(doc)
     })
     .clone()
     .map_err(crate::ApiError::Internal)
@@ -310,5 +362,74 @@ mod tests {
             assert!(schemas[name].is_object(), "{name}");
         }
         assert!(schemas["Mapping"]["properties"]["tactic_id"].is_object());
+    }
+}
+
+/// The request bodies as exactly as the API reads them, derived from `MappingInput` and
+/// `SuggestInput`: a create of each kind names the kind's entity ids (at least one) and a
+/// technique, a change names no entity id, timestamps are RFC 3339, null means absent; a
+/// suggestion needs text or observables.
+fn request_bodies(doc: &mut Value) -> Result<(), String> {
+    use serde_json::json;
+    let schemas = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut).ok_or("the document has no schemas")?;
+    let input = schemas.get("MappingInput").cloned().ok_or("no MappingInput schema")?;
+    let mut props = input.get("properties").and_then(Value::as_object).cloned().ok_or("MappingInput has no properties")?;
+    let entity = json!({"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"});
+    let entities = ["alert_id", "case_id", "incident_id", "observable_id"];
+    for f in entities {
+        props.remove(f);
+    }
+    for t in ["first_observed", "last_observed"] {
+        props.insert(t.into(), json!({"type": ["string", "null"], "format": "date-time"}));
+    }
+    props.insert("technique".into(), json!({"type": ["string", "null"], "pattern": "^\\s*[Tt][0-9]{4}(\\.[0-9]{3})?\\s*$"}));
+    props.insert("tactic".into(), json!({"type": ["string", "null"], "minLength": 1, "description": "A TA id, name, shortname or STIX id of the technique's domain; required when the technique is in several tactics."}));
+    let patch = json!({"type": "object", "description": "A change of a mapping: any of its fields but the entity ids (which never change); null leaves a field as it is.",
+        "properties": props, "additionalProperties": false});
+    schemas.insert("MappingPatch".into(), patch);
+    for kind in MappingKind::ALL {
+        let fields = kind.entity_fields();
+        let mut p = props.clone();
+        for f in fields {
+            p.insert(f.to_string(), entity.clone());
+        }
+        p.insert("technique".into(), json!({"type": "string", "pattern": "^\\s*[Tt][0-9]{4}(\\.[0-9]{3})?\\s*$"}));
+        let any: Vec<Value> = fields.iter().map(|f| json!({"required": [f]})).collect();
+        let name = format!("{}{}MappingInput", kind.as_str()[..1].to_uppercase(), &kind.as_str()[1..]);
+        schemas.insert(
+            name,
+            json!({"type": "object", "description": format!("A new {kind} mapping: {} (at least one) and a technique; a repeat of the same entities, technique and tactic merges.", fields.join(" or ")),
+                "properties": p, "required": ["technique"], "anyOf": any, "additionalProperties": false}),
+        );
+    }
+    if let Some(props) = schemas.get_mut("SuggestInput").and_then(|s| s.get_mut("properties")).and_then(Value::as_object_mut) {
+        props.insert("observables".into(), json!({"type": "array", "maxItems": 100, "items": {"type": "object", "required": ["type", "value"], "additionalProperties": false,
+            "properties": {"type": {"type": "string", "enum": mitre_suggest::OBSERVABLE_TYPES}, "value": {"type": "string", "pattern": "\\S"}}}}));
+        props.insert("domain".into(), json!({"type": ["string", "null"], "enum": [null, "enterprise-attack", "mobile-attack", "ics-attack"]}));
+    }
+    if let Some(suggest) = schemas.get_mut("SuggestInput").and_then(Value::as_object_mut) {
+        suggest.insert("anyOf".into(), json!([
+            {"required": ["text"], "properties": {"text": {"type": "string", "pattern": "\\S"}}},
+            {"required": ["observables"], "properties": {"observables": {"type": "array", "minItems": 1}}}
+        ]));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod request_body_tests {
+    use serde_json::Value;
+
+    /// The patterns are regular expressions, not escaped text: `\S` means "a non-blank character".
+    #[test]
+    fn body_patterns_are_regular_expressions() {
+        let doc = super::document().unwrap();
+        let text = doc.pointer("/components/schemas/SuggestInput/anyOf/0/properties/text/pattern").and_then(Value::as_str);
+        assert_eq!(text, Some("\\S"));
+        let patch = doc.pointer("/components/schemas/MappingPatch/properties").and_then(Value::as_object).unwrap();
+        assert!(!patch.contains_key("alert_id") && patch.contains_key("technique"), "a change names no entity id");
+        let alert = doc.pointer("/components/schemas/AlertMappingInput").unwrap();
+        assert_eq!(alert["required"], serde_json::json!(["technique"]));
+        assert!(alert["properties"].get("incident_id").is_none(), "an alert mapping has no incident_id");
     }
 }

@@ -31,6 +31,9 @@ impl Params {
                     details: Some(json!({ "parameter": k, "allowed": spec.query })),
                 });
             }
+            if v.trim().is_empty() {
+                return Err(ApiError::bad_param(&k, format!("query parameter {k:?} is empty: give a value or leave it out")));
+            }
             if map.insert(k.to_string(), v.to_string()).is_some() {
                 return Err(ApiError::bad_param(&k, format!("query parameter {k:?} is given more than once")));
             }

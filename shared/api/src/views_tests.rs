@@ -204,3 +204,17 @@ async fn statistics_count_distinct_entities_of_the_callers_tenant_only() {
     let (status, _, _) = call(app, &who("nobody"), "GET", &format!("{P}/statistics/tactics"), Value::Null).await;
     assert_eq!(status, 403);
 }
+
+#[tokio::test]
+async fn a_405_names_the_allowed_methods_and_an_empty_parameter_is_refused() {
+    let app = app().await;
+    let served = serve(&app, local::apigw_request("TRACE", &format!("{P}/techniques/T1059"), &[], b"", Some(&who("a-viewer"))).unwrap()).await;
+    assert_eq!(served.response.status().as_u16(), 405);
+    assert_eq!(served.response.headers().get("allow").and_then(|v| v.to_str().ok()), Some("GET"));
+    for q in ["to=", "cursor=%20", "domain="] {
+        let (status, _, text) = call(&app, &who("a-viewer"), "GET", &format!("{P}/navigator-layer?{q}"), Value::Null).await;
+        assert_eq!(status, 400, "{q}: {text}");
+        let e: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(e["error"]["details"]["parameter"], q.split('=').next().unwrap(), "{q}");
+    }
+}

@@ -204,6 +204,7 @@ pub struct MappingInput {
     pub tactic: Option<String>,
     /// 1 to 100; default 50.
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 100))]
+    #[serde(default, deserialize_with = "integral")]
     pub confidence_score: Option<i64>,
     /// Default manual_analysis.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<DetectionMethod>))]
@@ -221,6 +222,18 @@ pub struct MappingInput {
     /// RFC 3339; default now; not before first_observed.
     pub last_observed: Option<String>,
     pub notes: Option<String>,
+}
+
+/// An integer, also as JSON writes it with a zero fraction (`95.0` is the integer 95).
+fn integral<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    match Option::<serde_json::Number>::deserialize(d)? {
+        None => Ok(None),
+        Some(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => Ok(Some(i)),
+            (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Some(f as i64)),
+            _ => Err(serde::de::Error::custom(format!("invalid type: {n} is not an integer"))),
+        },
+    }
 }
 
 /// A technique (and the tactic it was observed in) checked against the catalog.
