@@ -70,6 +70,9 @@ pub async fn create(app: &App, who: &Identity, kind: MappingKind, body: &[u8]) -
     record(app, who, m).await
 }
 
+/// Attempts of a merge that other writers of the same mapping keep overtaking.
+const MERGE_ATTEMPTS: u32 = 12;
+
 /// Stores a new observation: created (201), or merged into the mapping of the same entity,
 /// technique and tactic (200). Automated enrichment relies on this to stay idempotent.
 pub async fn record(app: &App, who: &Identity, m: Mapping) -> Result<Reply, ApiError> {
@@ -78,7 +81,12 @@ pub async fn record(app: &App, who: &Identity, m: Mapping) -> Result<Reply, ApiE
 
 /// [`record`], audited as `created_as` when the mapping is new (a merge is `mapping.merge`).
 pub async fn record_as(app: &App, who: &Identity, m: Mapping, created_as: &str) -> Result<Reply, ApiError> {
-    for _ in 0..5 {
+    // concurrent observations of one mapping merge one after another: a writer that lost the
+    // race reads the mapping again after a jittered backoff
+    for attempt in 0..MERGE_ATTEMPTS {
+        if attempt > 0 {
+            tokio::time::sleep(mitre_store::ddb::backoff(attempt - 1)).await;
+        }
         match app.mappings.create_mapping(&m, audit(who, created_as, &m, None, Some(&m))).await {
             Ok(()) => return mapping_reply(201, &m),
             Err(WriteError::Duplicate) => {
