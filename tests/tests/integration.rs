@@ -6,6 +6,7 @@ mod integration {
     pub mod iam;
     pub mod integrity;
     pub mod lambda_runtime;
+    pub mod load;
     pub mod mappings;
     pub mod statistics;
     pub mod suggest;
