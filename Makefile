@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help dev local-up local-down build build-lambdas sam-build bench-suggest test test-unit test-integration validate template template-check template-resources bench-sync bench-api bench-build bench-stats bench-views test-schema test-load serve
+.PHONY: help dev local-up local-down build build-lambdas sam-build bench-suggest test test-unit test-integration validate template template-check template-resources bench-sync bench-api bench-build bench-stats bench-views test-schema test-load fuzz serve
 
 help:
 	@echo "make dev        start the local stack, sync ATT&CK into it and show its status"
@@ -15,6 +15,7 @@ help:
 	@echo "make bench-views    view latency for a case with 200 mappings"
 	@echo "make test-schema    the API against its OpenAPI document (schemathesis)"
 	@echo "make test-load      32 concurrent writers in two tenants, then no lost write, audit and statistics exact"
+	@echo "make fuzz           cargo-fuzz targets (STIX parser, router, suggestions), FUZZ_SECONDS each"
 	@echo "make build-lambdas / bench-build   arm64 Lambda bootstraps with cargo-lambda, and their sizes"
 	@echo "make sam-build                     a clean sam build of template.yaml, timed"
 	@echo "make local-up / local-down   the local stack alone (DynamoDB Local + S3 server)"
@@ -94,6 +95,10 @@ bench-sync:
 
 bench-api:
 	bench/api.sh
+
+# The cargo-fuzz targets (STIX parser, router, suggestion engine), FUZZ_SECONDS (60) each.
+fuzz:
+	infra/fuzz.sh
 
 # 32 concurrent writers in two tenants through the router (not part of make test: minutes long).
 test-load:

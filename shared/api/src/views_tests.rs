@@ -218,3 +218,12 @@ async fn a_405_names_the_allowed_methods_and_an_empty_parameter_is_refused() {
         assert_eq!(e["error"]["details"]["parameter"], q.split('=').next().unwrap(), "{q}");
     }
 }
+
+/// Found by the api_request fuzz target: a NUL in the query made the event conversion panic.
+#[test]
+fn a_request_no_http_server_passes_on_is_refused_not_a_panic() {
+    let nul = "/api/v1/mitre/techniques/T1059.001?domain\0\0\0\0\0=enterprise-attack";
+    assert!(local::apigw_request("GET", nul, &[], b"", Some(&who("a-viewer"))).is_err());
+    assert!(local::apigw_request("GE T", "/api/v1/mitre/techniques", &[], b"", Some(&who("a-viewer"))).is_err());
+    assert!(local::apigw_request("GET", "/api/v1/mitre/techniques?q=a%00b", &[], b"", Some(&who("a-viewer"))).is_ok(), "an encoded NUL is a value like any other");
+}
