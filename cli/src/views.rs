@@ -65,14 +65,17 @@ fn path_of(view: View, a: &ViewArgs) -> String {
     let entity = [("cases", &a.case), ("alerts", &a.alert), ("incidents", &a.incident), ("observables", &a.observable)]
         .into_iter()
         .find_map(|(plural, id)| id.as_ref().map(|id| format!("{plural}/{}/", url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>())));
-    let mut query: Vec<String> = Vec::new();
-    for (name, value) in [("format", &a.format), ("domain", &a.domain), ("from", &a.from), ("to", &a.to)] {
-        if let Some(v) = value {
-            query.push(format!("{name}={}", url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()));
-        }
-    }
-    let q = if query.is_empty() { String::new() } else { format!("?{}", query.join("&")) };
+    let q = query_string(&[("format", &a.format), ("domain", &a.domain), ("from", &a.from), ("to", &a.to)]);
     format!("{}/{}{}{q}", mitre_api::routes::PREFIX, entity.unwrap_or_default(), view.path())
+}
+
+/// `?name=value&...` of the parameters given (percent-encoded), or nothing.
+fn query_string(params: &[(&str, &Option<String>)]) -> String {
+    let given: Vec<String> = params
+        .iter()
+        .filter_map(|(name, value)| value.as_ref().map(|v| format!("{name}={}", url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>())))
+        .collect();
+    if given.is_empty() { String::new() } else { format!("?{}", given.join("&")) }
 }
 
 pub async fn run(store: Store, view: View, a: ViewArgs) -> Result<ExitCode> {
@@ -107,13 +110,7 @@ pub struct StatsArgs {
 }
 
 pub async fn stats(store: Store, a: StatsArgs) -> Result<ExitCode> {
-    let mut query: Vec<String> = Vec::new();
-    for (name, value) in [("top", &a.top), ("entity_type", &a.entity_type), ("domain", &a.domain), ("from", &a.from), ("to", &a.to)] {
-        if let Some(v) = value {
-            query.push(format!("{name}={}", url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()));
-        }
-    }
-    let q = if query.is_empty() { String::new() } else { format!("?{}", query.join("&")) };
+    let q = query_string(&[("top", &a.top), ("entity_type", &a.entity_type), ("domain", &a.domain), ("from", &a.from), ("to", &a.to)]);
     let path = format!("{}/statistics/{}{q}", mitre_api::routes::PREFIX, a.by);
     answer_to(store, &a.tenant, &path, a.out.as_deref()).await
 }

@@ -152,11 +152,6 @@ impl Window {
         Window::default()
     }
 
-    /// The months of `from` to `to` (each end rounded to its month).
-    pub fn of(from: Option<Timestamp>, to: Option<Timestamp>) -> Window {
-        Window { from: from.map(month_of), to: to.map(month_of) }
-    }
-
     pub fn is_all(&self) -> bool {
         self.from.is_none() && self.to.is_none()
     }

@@ -197,6 +197,7 @@ fn tactic_counts(catalog: &DomainCatalog, agg: &Aggregates, kind: Option<Mapping
             _ => e.1 += v,
         }
     }
+    // the catalog's tactics are in matrix order
     let mut rows: Vec<TacticCount> = catalog
         .tactics
         .iter()
@@ -205,7 +206,6 @@ fn tactic_counts(catalog: &DomainCatalog, agg: &Aggregates, kind: Option<Mapping
             TacticCount { order: Some(t.order), tactic: t.attack_id.clone(), shortname: t.shortname.clone(), name: t.name.clone(), url: t.url.clone(), entities, mappings }
         })
         .collect();
-    rows.sort_by_key(|r| r.order);
     rows.extend(by.into_iter().filter(|(_, (e, m))| *e > 0 || *m > 0).map(|(key, (entities, mappings))| TacticCount {
         order: None,
         tactic: key.clone(),

@@ -152,9 +152,7 @@ impl Store {
             },
         }
     }
-}
 
-impl Store {
     /// Whether `m` is stored at its version but not yet counted in the statistics (stored
     /// before statistics were kept): read only when a write's condition failed.
     async fn uncounted_at(&self, m: &Mapping) -> Result<bool, StoreError> {
