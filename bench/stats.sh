@@ -21,37 +21,16 @@ CARGO="${CARGO:-cargo}"
 SIZES="${BENCH_STATS_SIZES:-10000,100000}"
 ITERATIONS="${BENCH_ITERATIONS:-50}"
 RECOUNTS="${BENCH_RECOUNTS:-3}"
-export LOCAL_STATE_DIR="$ROOT/.local/bench-stats"
 export LOCAL_DDB_PORT="${BENCH_STATS_DDB_PORT:-8310}" LOCAL_S3_PORT="${BENCH_STATS_S3_PORT:-4876}"
-export TABLE_NAME=sentineliq-mitre-bench-stats BUCKET_NAME=sentineliq-mitre-bench-stats
 ATTACK_DATA_DIR="${ATTACK_DATA_DIR:-$ROOT/../shared/attack-data}"
 
 die() { echo "bench-stats: error: $*" >&2; exit 1; }
 [[ "$SIZES" =~ ^[0-9]+(,[0-9]+)*$ ]] || die "BENCH_STATS_SIZES must be comma-separated integers, not '$SIZES'"
 [[ "$ITERATIONS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_ITERATIONS must be a positive integer"
 [[ "$RECOUNTS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_RECOUNTS must be a positive integer"
-BUNDLE="$ATTACK_DATA_DIR/enterprise-attack-18.1.json.gz"
-[[ -f "$BUNDLE" ]] || die "$BUNDLE not found (ATTACK_DATA_DIR)"
-BUNDLE="$(cd "$(dirname "$BUNDLE")" && pwd)/$(basename "$BUNDLE")"
-
-echo "== tools"
-infra/tools.sh dynamodb s3
-echo "== build (perf profile)"
-"$CARGO" build --profile perf -p mitre-cli
-MITRE="$ROOT/target/perf/mitre"
-
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/bench-stats.XXXXXX")"
-cleanup() { infra/local-down.sh >/dev/null 2>&1 || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-echo "== local stack (ports $LOCAL_DDB_PORT and $LOCAL_S3_PORT, state in .local/bench-stats)"
-infra/local-up.sh
-# shellcheck disable=SC1091
-source "$LOCAL_STATE_DIR/env"
-echo "== import enterprise-attack 18.1"
-"$MITRE" import --url "$BUNDLE" --json | tail -n 1
+# shellcheck source=bench/stack.sh
+source "$ROOT/bench/stack.sh"
+bench_stack bench-stats
 echo "== mitre bench-stats --sizes $SIZES --iterations $ITERATIONS --recounts $RECOUNTS"
 "$MITRE" bench-stats --sizes "$SIZES" --iterations "$ITERATIONS" --recounts "$RECOUNTS" >"$WORK/out.json" || die "mitre bench-stats failed"
 

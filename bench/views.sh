@@ -19,36 +19,15 @@ cd "$ROOT"
 CARGO="${CARGO:-cargo}"
 MAPPINGS="${BENCH_VIEWS_MAPPINGS:-200}"
 ITERATIONS="${BENCH_ITERATIONS:-100}"
-export LOCAL_STATE_DIR="$ROOT/.local/bench-views"
 export LOCAL_DDB_PORT="${BENCH_VIEWS_DDB_PORT:-8320}" LOCAL_S3_PORT="${BENCH_VIEWS_S3_PORT:-4886}"
-export TABLE_NAME=sentineliq-mitre-bench-views BUCKET_NAME=sentineliq-mitre-bench-views
 ATTACK_DATA_DIR="${ATTACK_DATA_DIR:-$ROOT/../shared/attack-data}"
 
 die() { echo "bench-views: error: $*" >&2; exit 1; }
 [[ "$MAPPINGS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_VIEWS_MAPPINGS must be a positive integer"
 [[ "$ITERATIONS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_ITERATIONS must be a positive integer"
-BUNDLE="$ATTACK_DATA_DIR/enterprise-attack-18.1.json.gz"
-[[ -f "$BUNDLE" ]] || die "$BUNDLE not found (ATTACK_DATA_DIR)"
-BUNDLE="$(cd "$(dirname "$BUNDLE")" && pwd)/$(basename "$BUNDLE")"
-
-echo "== tools"
-infra/tools.sh dynamodb s3
-echo "== build (perf profile)"
-"$CARGO" build --profile perf -p mitre-cli
-MITRE="$ROOT/target/perf/mitre"
-
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/bench-views.XXXXXX")"
-cleanup() { infra/local-down.sh >/dev/null 2>&1 || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-echo "== local stack (ports $LOCAL_DDB_PORT and $LOCAL_S3_PORT, state in .local/bench-views)"
-infra/local-up.sh
-# shellcheck disable=SC1091
-source "$LOCAL_STATE_DIR/env"
-echo "== import enterprise-attack 18.1"
-"$MITRE" import --url "$BUNDLE" --json | tail -n 1
+# shellcheck source=bench/stack.sh
+source "$ROOT/bench/stack.sh"
+bench_stack bench-views
 echo "== mitre bench-views --mappings $MAPPINGS --iterations $ITERATIONS"
 "$MITRE" bench-views --mappings "$MAPPINGS" --iterations "$ITERATIONS" >"$WORK/out.json" || die "mitre bench-views failed"
 
