@@ -380,6 +380,7 @@ async fn import(store: &Store, source: &dyn mitre_sync::BundleSource, opts: &Syn
                     "written": rec.written,
                     "unchanged": rec.unchanged,
                     "deleted": rec.deleted,
+                    "write_units": rec.write_units,
                     "seconds": (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
                     "outcome": rec.outcome,
                     "run_id": rec.run_id,
@@ -387,7 +388,7 @@ async fn import(store: &Store, source: &dyn mitre_sync::BundleSource, opts: &Syn
                 println!("{out}");
             } else {
                 println!(
-                    "{}: ATT&CK {} from {}\n  outcome {:?}: {} objects, {} written, {} unchanged, {} deleted in {:.1}s (run {})",
+                    "{}: ATT&CK {} from {}\n  outcome {:?}: {} objects, {} written, {} unchanged, {} deleted in {:.1}s, {} write units (run {})",
                     rec.domain,
                     rec.version.as_deref().unwrap_or("unknown"),
                     rec.source,
@@ -397,6 +398,7 @@ async fn import(store: &Store, source: &dyn mitre_sync::BundleSource, opts: &Syn
                     rec.unchanged,
                     rec.deleted,
                     started.elapsed().as_secs_f64(),
+                    rec.write_units,
                     rec.run_id
                 );
             }

@@ -113,6 +113,14 @@ pub fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(rand::rng().random_range(0..=ceiling))
 }
 
+/// What [`Store::batch_write`] wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct BatchWritten {
+    pub requests: u64,
+    /// Write capacity units consumed, index writes included.
+    pub write_units: f64,
+}
+
 impl Store {
     pub async fn get_item<T: DeserializeOwned>(&self, pk: &str, sk: &str) -> Result<Option<T>, StoreError> {
         let out = self
@@ -208,13 +216,15 @@ impl Store {
 
     /// Writes every request of `requests` (made as they are needed; the first that could not
     /// be made stops the writes) in BatchWriteItem calls, `concurrency` at a time, retrying
-    /// unprocessed items with backoff. Returns the number of requests written. `on_batch` is
+    /// unprocessed items with backoff. Returns the number of requests written and the write
+    /// units they consumed (as DynamoDB reports them, index writes included). `on_batch` is
     /// told how many requests each finished batch carried.
-    pub async fn batch_write<I>(&self, requests: I, concurrency: usize, on_batch: &(dyn Fn(usize) + Sync)) -> Result<u64, StoreError>
+    pub async fn batch_write<I>(&self, requests: I, concurrency: usize, on_batch: &(dyn Fn(usize) + Sync)) -> Result<BatchWritten, StoreError>
     where
         I: IntoIterator<Item = Result<WriteRequest, StoreError>>,
     {
         let written = AtomicU64::new(0);
+        let units_milli = AtomicU64::new(0);
         let mut iter = requests.into_iter().peekable();
         let batches = std::iter::from_fn(move || {
             iter.peek()?;
@@ -222,12 +232,13 @@ impl Store {
         });
         let mut results = stream::iter(batches)
             .map(|batch| {
-                let written = &written;
+                let (written, units_milli) = (&written, &units_milli);
                 async move {
                     let batch = batch?;
                     let n = batch.len();
-                    self.write_batch(batch).await?;
+                    let units = self.write_batch(batch).await?;
                     written.fetch_add(n as u64, Ordering::Relaxed);
+                    units_milli.fetch_add((units * 1000.0).round() as u64, Ordering::Relaxed);
                     on_batch(n);
                     Ok::<_, StoreError>(())
                 }
@@ -237,15 +248,24 @@ impl Store {
             r?;
         }
         drop(results);
-        Ok(written.into_inner())
+        Ok(BatchWritten { requests: written.into_inner(), write_units: units_milli.into_inner() as f64 / 1000.0 })
     }
 
-    async fn write_batch(&self, mut batch: Vec<WriteRequest>) -> Result<(), StoreError> {
+    /// One batch, retried until every request is processed; the write units it consumed.
+    async fn write_batch(&self, mut batch: Vec<WriteRequest>) -> Result<f64, StoreError> {
+        let mut units = 0.0;
         for attempt in 0..MAX_ATTEMPTS {
             if attempt > 0 {
                 tokio::time::sleep(backoff(attempt)).await;
             }
-            let out = match self.ddb.batch_write_item().request_items(&self.table, batch.clone()).send().await {
+            let sent = self
+                .ddb
+                .batch_write_item()
+                .request_items(&self.table, batch.clone())
+                .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Indexes)
+                .send()
+                .await;
+            let out = match sent {
                 Ok(out) => out,
                 Err(e) => {
                     let retryable = e.as_service_error().is_some_and(|se| {
@@ -257,9 +277,13 @@ impl Store {
                     return Err(StoreError::dynamo("BatchWriteItem", e));
                 }
             };
+            // With INDEXES, a table's CapacityUnits are its own and its indexes' together.
+            let consumed: f64 = out.consumed_capacity().iter().filter_map(|c| c.capacity_units()).sum();
+            crate::metrics::record(Some(consumed));
+            units += consumed;
             match out.unprocessed_items.and_then(|mut m| m.remove(&self.table)) {
                 Some(rest) if !rest.is_empty() => batch = rest,
-                _ => return Ok(()),
+                _ => return Ok(units),
             }
         }
         Err(StoreError::Dynamo { op: "BatchWriteItem", message: format!("{} items still unprocessed after {MAX_ATTEMPTS} attempts", batch.len()) })

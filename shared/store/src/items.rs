@@ -223,6 +223,10 @@ pub struct RunRecord {
     pub written: u64,
     pub unchanged: u64,
     pub deleted: u64,
+    /// DynamoDB write capacity units of the run's item writes and deletes, index writes
+    /// included, as DynamoDB reported them (runs recorded before this was kept read 0).
+    #[serde(default)]
+    pub write_units: f64,
     pub forced: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,

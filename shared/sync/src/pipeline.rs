@@ -95,6 +95,7 @@ impl<'a> Syncer<'a> {
             written: 0,
             unchanged: 0,
             deleted: 0,
+            write_units: 0.0,
             forced: opts.force,
             error: None,
         };
@@ -215,16 +216,17 @@ impl<'a> Syncer<'a> {
         };
         let table_side = async {
             if !changes {
-                return Ok::<_, SyncError>(());
+                return Ok::<_, SyncError>(0.0);
             }
             let deletes = self.stale_items(domain, objects, &diff.to_write, &diff.removed, &old).await?;
             let puts: usize = diff.to_write.iter().map(|&i| 1 + items::technique_tactics(domain, &objects[i]).len()).sum();
             progress(Progress::WriteTotal((puts + deletes.len()) as u64));
             let requests = diff.to_write.iter().copied().flat_map(move |i: usize| split(write_requests(domain, &objects[i]))).chain(deletes.into_iter().map(Ok));
-            self.store.batch_write(requests, opts.concurrency, &|n| progress(Progress::Written(n as u64))).await?;
-            Ok(())
+            let done = self.store.batch_write(requests, opts.concurrency, &|n| progress(Progress::Written(n as u64))).await?;
+            Ok(done.write_units)
         };
-        tokio::try_join!(s3_side, table_side)?;
+        let ((), write_units) = tokio::try_join!(s3_side, table_side)?;
+        rec.write_units = write_units;
         rec.written = diff.to_write.len() as u64;
         rec.deleted = diff.removed.len() as u64;
         rec.unchanged = diff.unchanged as u64;
