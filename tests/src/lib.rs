@@ -7,6 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use mitre_store::{Store, aws_clients, schema::create_table};
 
+pub mod faults;
+
 pub struct TestApp {
     pub store: Store,
 }

@@ -2,6 +2,7 @@
 mod integration {
     pub mod api;
     pub mod contract;
+    pub mod faults;
     pub mod fidelity;
     pub mod iam;
     pub mod integrity;

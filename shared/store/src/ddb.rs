@@ -269,7 +269,10 @@ impl Store {
                 Ok(out) => out,
                 Err(e) => {
                     let retryable = e.as_service_error().is_some_and(|se| {
-                        se.is_provisioned_throughput_exceeded_exception() || se.is_request_limit_exceeded() || se.is_internal_server_error()
+                        se.is_provisioned_throughput_exceeded_exception()
+                            || se.is_throttling_exception()
+                            || se.is_request_limit_exceeded()
+                            || se.is_internal_server_error()
                     }) || matches!(e, aws_sdk_dynamodb::error::SdkError::TimeoutError(_) | aws_sdk_dynamodb::error::SdkError::DispatchFailure(_));
                     if retryable && attempt + 1 < MAX_ATTEMPTS {
                         continue;

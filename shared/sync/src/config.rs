@@ -7,12 +7,29 @@
 //! (default: json) each domain syncs from a TAXII 2.1 collection instead: the API root
 //! TAXII_API_ROOT (default: the MITRE ATT&CK TAXII server) and the collection
 //! TAXII_COLLECTION_<DOMAIN> (default: the domain's ATT&CK collection).
+//! ATTACK_SOURCE_TIMEOUT_SECONDS (default 300) bounds each HTTP request of a source, its body
+//! included.
+use std::time::Duration;
+
 use mitre_attack::Domain;
 
 use crate::source::SourceSpec;
 
 fn env(var: &str) -> Option<String> {
     std::env::var(var).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// The longest an HTTP request of a source may take when ATTACK_SOURCE_TIMEOUT_SECONDS is not set.
+pub const DEFAULT_SOURCE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The longest an HTTP request of a source may take, its body included
+/// (ATTACK_SOURCE_TIMEOUT_SECONDS, in seconds; default 300).
+pub fn source_timeout() -> Duration {
+    env("ATTACK_SOURCE_TIMEOUT_SECONDS")
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map(Duration::from_secs_f64)
+        .unwrap_or(DEFAULT_SOURCE_TIMEOUT)
 }
 
 /// The configured source of `domain`.

@@ -47,7 +47,11 @@ impl SyncTable for Store {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(to_item(&item)?))
-            .condition_expression("attribute_not_exists(pk) OR expires_at < :now")
+            // A lease this owner already holds is taken again: when the answer to the first
+            // PutItem was lost, the SDK's retry finds the run's own lease.
+            .condition_expression("attribute_not_exists(pk) OR expires_at < :now OR #o = :o")
+            .expression_attribute_names("#o", "owner")
+            .expression_attribute_values(":o", s(owner))
             .expression_attribute_values(":now", AttributeValue::N(now.timestamp().to_string()))
             .return_values_on_condition_check_failure(aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld)
             .send()

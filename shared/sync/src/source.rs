@@ -27,12 +27,21 @@ pub enum Fetched {
 #[error("{0}")]
 pub struct SourceError(pub String);
 
-/// The HTTP client of the sources (rustls, a user agent, timeouts).
+/// How long an HTTP source may take to connect.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The HTTP client of the sources (rustls, a user agent, timeouts): a request, its body
+/// included, takes at most the configured source timeout ([`crate::config::source_timeout`]).
 pub(crate) fn http_client() -> Result<reqwest::Client, String> {
+    http_client_with(crate::config::source_timeout())
+}
+
+/// The HTTP client of the sources with a request timeout of `timeout` (its body included).
+pub(crate) fn http_client_with(timeout: Duration) -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .user_agent(concat!("sentineliq-mitre/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(300))
+        .connect_timeout(CONNECT_TIMEOUT.min(timeout))
+        .timeout(timeout)
         .build()
         .map_err(|e| format!("the HTTP client could not be made: {e}"))
 }
@@ -154,6 +163,13 @@ impl HttpSource {
     /// How many times a failed connection, 429 or 5xx is tried in all (default 3).
     pub fn with_attempts(mut self, attempts: u32) -> Self {
         self.attempts = attempts.max(1);
+        self
+    }
+
+    /// How long one request may take, its body included (default: ATTACK_SOURCE_TIMEOUT_SECONDS,
+    /// else 300 seconds); a source that stalls fails the run after this long per attempt.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.client = http_client_with(timeout);
         self
     }
 }
