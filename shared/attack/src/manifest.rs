@@ -61,13 +61,16 @@ impl Manifest {
         self.entries.keys().map(String::as_str)
     }
 
-    /// Adds every id of `other` that this manifest lacks, with an unknown hash so it is rewritten or removed.
+    /// Takes in what an interrupted run may have written (`other`, its manifest): every id on
+    /// which the two manifests disagree, present in one only or with another hash, gets an
+    /// unknown hash, so that the next diff rewrites it (or removes it). Ids they agree on keep
+    /// their hash.
     pub fn absorb_unknown(&mut self, other: &Manifest) {
         for id in other.entries.keys() {
             self.entries.entry(id.clone()).or_insert(UNKNOWN_HASH);
         }
         for (id, h) in self.entries.iter_mut() {
-            if other.entries.get(id).is_some_and(|o| o != h) {
+            if other.entries.get(id).is_none_or(|o| o != h) {
                 *h = UNKNOWN_HASH;
             }
         }
@@ -227,6 +230,15 @@ mod tests {
         let d = m.diff(&pa.objects, |_| true);
         assert_eq!(d.removed, ["x-other--00000000-0000-4000-8000-0000000000ff"]);
         assert_eq!(d.to_write.len(), 0);
+
+        // An interrupted run that had removed an object (absent from its manifest) may have
+        // deleted it: a bundle that has it again rewrites it.
+        let first = pa.objects[0].id().to_string();
+        let mut m = Manifest::default().after(&pa.objects, |_| true);
+        let pending: Manifest = Manifest::default().after(&pa.objects[1..], |_| true);
+        m.absorb_unknown(&pending);
+        let d = m.diff(&pa.objects, |_| true);
+        assert_eq!(d.to_write, [0], "{first} is rewritten");
         assert!(Manifest::decode(b"junk").is_err());
     }
 

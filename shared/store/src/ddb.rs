@@ -137,6 +137,15 @@ impl Store {
         out.item.map(from_item).transpose()
     }
 
+    /// A stored relationship as the bundle had it, read from its pack (one GetItem).
+    pub async fn relationship(&self, domain: mitre_attack::Domain, stix_id: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        let bucket = crate::items::relationship_bucket(stix_id);
+        let Some(pack) = self.get_item::<crate::items::RelationshipPackItem>(&crate::keys::relationship_pack_pk(domain, bucket), crate::keys::RELATIONSHIPS_SK).await? else {
+            return Ok(None);
+        };
+        Ok(pack.relationships()?.into_iter().find(|r| r.get("id").and_then(|v| v.as_str()) == Some(stix_id)))
+    }
+
     /// Every item of a partition (optionally of a sort key prefix), following pagination.
     pub async fn query_partition(&self, index: Option<&str>, pk: &str, sk_prefix: Option<&str>) -> Result<Vec<Item>, StoreError> {
         let q = Query { index, pk: pk.to_string(), sk_prefix: sk_prefix.map(str::to_string), ..Query::default() };

@@ -6,7 +6,10 @@ use serde::{Deserialize, Serialize};
 use crate::keys;
 
 /// Bumped whenever the item layout of catalog objects changes: a sync then rewrites every object.
-pub const ITEM_SCHEMA: u32 = 4;
+pub const ITEM_SCHEMA: u32 = 5;
+/// The first item schema with relationships in packs ([`RelationshipPackItem`]); a run over
+/// an older one deletes the per-relationship items it left.
+pub const RELATIONSHIP_PACKS_SCHEMA: u32 = 5;
 
 /// One STIX object of a domain, with the attributes the catalog queries need and its full JSON.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -45,10 +48,80 @@ pub struct ObjectItem {
     pub gsi1pk: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gsi1sk: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gsi2pk: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gsi2sk: Option<String>,
+}
+
+/// Relationships are stored in packs: every relationship of a domain whose id hashes to one of
+/// [`RELATIONSHIP_BUCKETS`] buckets, in one item, their STIX objects deflated together. A
+/// relationship's pack follows from its id alone, so a run rewrites the packs of the
+/// relationships it adds, changes or removes without reading anything; and twenty thousand
+/// relationships of Enterprise cost a thousand items, compressed across similar objects,
+/// instead of twenty thousand.
+pub const RELATIONSHIP_BUCKETS: u64 = 1024;
+
+/// The bucket of a relationship (xxh3 of its id; stable across releases and platforms).
+pub fn relationship_bucket(stix_id: &str) -> u16 {
+    (xxhash_rust::xxh3::xxh3_64(stix_id.as_bytes()) % RELATIONSHIP_BUCKETS) as u16
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RelationshipPackItem {
+    pub pk: String,
+    pub sk: String,
+    pub domain: Domain,
+    pub bucket: u16,
+    /// How many relationships the pack holds.
+    pub count: u32,
+    /// Of the members' ids and content hashes, in id order.
+    pub content_hash: String,
+    /// A JSON array of the members exactly as the bundle had them, in id order, deflated.
+    #[serde(with = "serde_bytes")]
+    pub stix_deflate: Vec<u8>,
+}
+
+/// The pack of `bucket` holding `members` (relationships of that bucket, any order).
+pub fn relationship_pack(domain: Domain, bucket: u16, members: &[&ParsedObject<'_>]) -> Result<RelationshipPackItem, crate::error::StoreError> {
+    let mut members = members.to_vec();
+    members.sort_unstable_by(|a, b| a.id().cmp(b.id()));
+    let mut text = String::with_capacity(members.iter().map(|o| o.raw.len() + 1).sum::<usize>() + 2);
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    text.push('[');
+    for (i, o) in members.iter().enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(o.raw);
+        hasher.update(o.id().as_bytes());
+        hasher.update(&o.hash.to_le_bytes());
+    }
+    text.push(']');
+    let mut z = flate2::write::DeflateEncoder::new(Vec::with_capacity(text.len() / 4), flate2::Compression::default());
+    std::io::Write::write_all(&mut z, text.as_bytes()).and_then(|()| z.finish()).map(|stix_deflate| RelationshipPackItem {
+        pk: keys::relationship_pack_pk(domain, bucket),
+        sk: keys::RELATIONSHIPS_SK.to_string(),
+        domain,
+        bucket,
+        count: members.len() as u32,
+        content_hash: format!("{:032x}", hasher.digest128()),
+        stix_deflate,
+    })
+    .map_err(|e| crate::error::StoreError::Corrupt(format!("cannot compress relationship pack {bucket}: {e}")))
+}
+
+impl RelationshipPackItem {
+    /// The pack's relationships as the bundle had them, in id order.
+    pub fn relationships(&self) -> Result<Vec<serde_json::Value>, crate::error::StoreError> {
+        let text = inflate(&self.stix_deflate, &self.pk)?;
+        serde_json::from_str(&text).map_err(|e| crate::error::StoreError::Corrupt(format!("relationship pack {} is not a JSON array: {e}", self.pk)))
+    }
+}
+
+fn inflate(bytes: &[u8], what: &str) -> Result<String, crate::error::StoreError> {
+    use std::io::Read;
+    let mut out = String::new();
+    flate2::read::DeflateDecoder::new(bytes)
+        .read_to_string(&mut out)
+        .map_err(|e| crate::error::StoreError::Corrupt(format!("{what} does not decompress: {e}")))?;
+    Ok(out)
 }
 
 /// "Technique T is in tactic X": one item per pair, so that both directions are one Query
@@ -73,26 +146,14 @@ pub fn object_item(domain: Domain, o: &ParsedObject<'_>) -> Result<ObjectItem, c
     let obj = &o.object;
     let id = o.id();
     let attack_id = obj.attack_id().map(str::to_string);
-    let is_rel = obj.object_type == "relationship";
     // The API serves the catalog from its snapshot; the table indexes only what is looked up
-    // here: techniques, tactics and matrices by type (verification), and the ATT&CK IDs analysts
-    // use (techniques, tactics, mitigations, groups, software, campaigns). Relationships,
-    // analytics, detection strategies and data sources stay out of the indexes, which keeps a
-    // full sync's index writes small.
+    // here: techniques, tactics and matrices by type (verification). Everything else stays out
+    // of the indexes, which keeps a full sync's index writes small.
     let listed = matches!(obj.object_type.as_ref(), "attack-pattern" | "x-mitre-tactic" | "x-mitre-matrix");
-    let by_id = !is_rel
-        && matches!(
-            obj.object_type.as_ref(),
-            "attack-pattern" | "x-mitre-tactic" | "course-of-action" | "intrusion-set" | "malware" | "tool" | "campaign"
-        );
     let (gsi1pk, gsi1sk) = if listed {
         (Some(keys::type_gsi(domain, &obj.object_type)), Some(keys::listing_sort(attack_id.as_deref(), id)))
     } else {
         (None, None)
-    };
-    let (gsi2pk, gsi2sk) = match attack_id.as_deref() {
-        Some(a) if by_id => (Some(keys::attack_id_gsi(domain, a)), Some(format!("{}#{id}", obj.object_type))),
-        _ => (None, None),
     };
     Ok(ObjectItem {
         pk: keys::object_pk(domain, id),
@@ -115,8 +176,6 @@ pub fn object_item(domain: Domain, o: &ParsedObject<'_>) -> Result<ObjectItem, c
         content_hash: format!("{:032x}", o.hash),
         gsi1pk,
         gsi1sk,
-        gsi2pk,
-        gsi2sk,
     })
 }
 
@@ -146,12 +205,7 @@ fn deflate(bytes: &[u8]) -> Result<Vec<u8>, crate::error::StoreError> {
 impl ObjectItem {
     /// The stored STIX object's JSON text.
     pub fn stix_json(&self) -> Result<String, crate::error::StoreError> {
-        use std::io::Read;
-        let mut out = String::new();
-        flate2::read::DeflateDecoder::new(&self.stix_deflate[..])
-            .read_to_string(&mut out)
-            .map_err(|e| crate::error::StoreError::Corrupt(format!("object {} does not decompress: {e}", self.stix_id)))?;
-        Ok(out)
+        inflate(&self.stix_deflate, &self.stix_id)
     }
 }
 
@@ -344,5 +398,38 @@ fn lenient_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Timesta
     match Option::<String>::deserialize(d)? {
         Some(s) if !s.is_empty() => Timestamp::parse(&s).map(Some).map_err(serde::de::Error::custom),
         _ => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mitre_attack::{fixtures, parse_bundle};
+
+    #[test]
+    fn a_relationship_pack_holds_its_members_in_id_order_and_its_bucket_is_stable() {
+        // The bucket is part of the stored layout: a change of the hash moves every pack.
+        assert_eq!(relationship_bucket("relationship--00000000-0000-4000-8000-000000000011"), 796);
+        let spread: std::collections::HashSet<u16> = (0..4096).map(|i| relationship_bucket(&format!("relationship--{i:08x}"))).collect();
+        assert!(spread.len() > 900 && spread.iter().all(|&b| u64::from(b) < RELATIONSHIP_BUCKETS), "{}", spread.len());
+
+        let text = fixtures::small_bundle("2.1");
+        let bundle = parse_bundle(text.as_bytes(), Domain::EnterpriseAttack).unwrap();
+        let mut rels: Vec<&ParsedObject<'_>> = bundle.objects.iter().filter(|o| o.object_type() == "relationship").collect();
+        assert!(rels.len() >= 2);
+        let forward = relationship_pack(Domain::EnterpriseAttack, 7, &rels).unwrap();
+        rels.reverse();
+        let backward = relationship_pack(Domain::EnterpriseAttack, 7, &rels).unwrap();
+        assert_eq!((forward.count as usize, &forward.content_hash, &forward.stix_deflate), (rels.len(), &backward.content_hash, &backward.stix_deflate));
+        let got = forward.relationships().unwrap();
+        let mut ids: Vec<&str> = rels.iter().map(|o| o.id()).collect();
+        ids.sort_unstable();
+        assert_eq!(got.iter().map(|r| r["id"].as_str().unwrap()).collect::<Vec<_>>(), ids);
+        assert_eq!(got[0], serde_json::from_str::<serde_json::Value>(rels.iter().find(|o| o.id() == ids[0]).unwrap().raw).unwrap());
+        assert_eq!(forward.pk, keys::relationship_pack_pk(Domain::EnterpriseAttack, 7));
+
+        // A member's change changes the pack's hash.
+        let fewer = relationship_pack(Domain::EnterpriseAttack, 7, &rels[1..]).unwrap();
+        assert_ne!(fewer.content_hash, forward.content_hash);
     }
 }

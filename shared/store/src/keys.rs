@@ -3,7 +3,8 @@
 //!
 //! | item | pk | sk | gsi1 (pk / sk) | gsi2 (pk / sk) | gsi3 (pk / sk) |
 //! | --- | --- | --- | --- | --- | --- |
-//! | catalog object | `C#{domain}#{stix_id}` | `#OBJ` | techniques, tactics, matrices: `C#{domain}#TYPE#{type}` / `{sort}#{stix_id}` | techniques, tactics, mitigations, groups, software, campaigns: `C#{domain}#AID#{attack_id}` / `{type}#{stix_id}` | |
+//! | catalog object (every type but relationships) | `C#{domain}#{stix_id}` | `#OBJ` | techniques, tactics, matrices: `C#{domain}#TYPE#{type}` / `{sort}#{stix_id}` | | |
+//! | relationship pack (every relationship whose id hashes to the bucket) | `C#{domain}#RELS#{bucket}` | `#RELS` | | | |
 //! | technique in tactic | `C#{domain}#{technique stix_id}` | `TACTIC#{shortname}` | `C#{domain}#TACTIC#{shortname}` / `{attack_id}#{stix_id}` | | |
 //! | domain state | `CATALOG` | `DOMAIN#{domain}` | | | |
 //! | verify report, flagged counter | `CATALOG` | `VERIFY`, `REVIEW` | | | |
@@ -19,6 +20,7 @@
 use mitre_attack::Domain;
 
 pub const OBJECT_SK: &str = "#OBJ";
+pub const RELATIONSHIPS_SK: &str = "#RELS";
 pub const TACTIC_SK_PREFIX: &str = "TACTIC#";
 pub const CATALOG_PK: &str = "CATALOG";
 pub const LEASE_SK: &str = "LEASE";
@@ -48,16 +50,17 @@ pub fn object_pk(domain: Domain, stix_id: &str) -> String {
     format!("C#{domain}#{stix_id}")
 }
 
+/// The partition of a relationship pack: `bucket` is [`crate::items::relationship_bucket`].
+pub fn relationship_pack_pk(domain: Domain, bucket: u16) -> String {
+    format!("C#{domain}#RELS#{bucket:04}")
+}
+
 pub fn tactic_sk(shortname: &str) -> String {
     format!("{TACTIC_SK_PREFIX}{shortname}")
 }
 
 pub fn type_gsi(domain: Domain, object_type: &str) -> String {
     format!("C#{domain}#TYPE#{object_type}")
-}
-
-pub fn attack_id_gsi(domain: Domain, attack_id: &str) -> String {
-    format!("C#{domain}#AID#{attack_id}")
 }
 
 pub fn tactic_gsi(domain: Domain, shortname: &str) -> String {

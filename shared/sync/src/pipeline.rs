@@ -1,6 +1,6 @@
 //! The sync pipeline: fetch, parse, diff against the manifest, archive, write what changed,
 //! then commit the domain state in one transaction. Used by the scheduled Lambda and the CLI.
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Instant;
 
 use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem, Update, WriteRequest};
@@ -175,6 +175,12 @@ impl<'a> Syncer<'a> {
 
         // What is stored now, as far as the manifests tell.
         let stored = self.load_manifest(state.manifest_key.as_deref()).await?;
+        // Per-relationship items of an item schema before packs are deleted (once, on upgrade).
+        let legacy_relationships: Vec<String> = if state.item_schema < items::RELATIONSHIP_PACKS_SCHEMA {
+            stored.ids().filter(|id| object_type_of(id) == "relationship").map(str::to_string).collect()
+        } else {
+            Vec::new()
+        };
         let mut old = if opts.force || state.item_schema != ITEM_SCHEMA {
             let mut m = Manifest::default();
             m.absorb_unknown(&stored);
@@ -215,13 +221,33 @@ impl<'a> Syncer<'a> {
             Ok::<_, SyncError>(())
         };
         let table_side = async {
-            if !changes {
+            if !changes && legacy_relationships.is_empty() {
                 return Ok::<_, SyncError>(0.0);
             }
-            let deletes = self.stale_items(domain, objects, &diff.to_write, &diff.removed, &old).await?;
-            let puts: usize = diff.to_write.iter().map(|&i| 1 + items::technique_tactics(domain, &objects[i]).len()).sum();
-            progress(Progress::WriteTotal((puts + deletes.len()) as u64));
-            let requests = diff.to_write.iter().copied().flat_map(move |i: usize| split(write_requests(domain, &objects[i]))).chain(deletes.into_iter().map(Ok));
+            let mut deletes = self.stale_items(domain, objects, &diff.to_write, &diff.removed, &old).await?;
+            for id in &legacy_relationships {
+                deletes.push(delete_request(keys::object_pk(domain, id), keys::OBJECT_SK)?);
+            }
+            // The packs of every relationship written or removed, rewritten whole from the bundle.
+            let packs = RelationshipPacks::of(objects, managed("relationship"));
+            let touched: BTreeSet<u16> = diff
+                .to_write
+                .iter()
+                .map(|&i| &objects[i])
+                .filter(|o| o.object_type() == "relationship")
+                .map(|o| o.id())
+                .chain(diff.removed.iter().map(String::as_str).filter(|id| object_type_of(id) == "relationship"))
+                .map(items::relationship_bucket)
+                .collect();
+            let singles: Vec<usize> = diff.to_write.iter().copied().filter(|&i| objects[i].object_type() != "relationship").collect();
+            let puts: usize = singles.iter().map(|&i| 1 + items::technique_tactics(domain, &objects[i]).len()).sum();
+            progress(Progress::WriteTotal((puts + touched.len() + deletes.len()) as u64));
+            let pack_requests = touched.into_iter().map(move |b| packs.request(domain, b));
+            let requests = singles
+                .into_iter()
+                .flat_map(move |i: usize| split(write_requests(domain, &objects[i])))
+                .chain(pack_requests)
+                .chain(deletes.into_iter().map(Ok));
             let done = self.store.batch_write(requests, opts.concurrency, &|n| progress(Progress::Written(n as u64))).await?;
             Ok(done.write_units)
         };
@@ -288,6 +314,8 @@ impl<'a> Syncer<'a> {
         for id in removed {
             if id.starts_with("attack-pattern--") {
                 wanted.push((id.clone(), HashSet::new()));
+            } else if object_type_of(id) == "relationship" {
+                // in a pack, rewritten without it
             } else {
                 deletes.push(delete_request(keys::object_pk(domain, id), keys::OBJECT_SK)?);
             }
@@ -443,6 +471,37 @@ fn write_requests(domain: Domain, o: &ParsedObject<'_>) -> Result<Vec<WriteReque
         out.push(put_request(to_item(&edge)?)?);
     }
     Ok(out)
+}
+
+/// The bundle's managed relationships by pack bucket.
+struct RelationshipPacks<'o, 'a> {
+    buckets: HashMap<u16, Vec<&'o ParsedObject<'a>>>,
+}
+
+impl<'o, 'a> RelationshipPacks<'o, 'a> {
+    fn of(objects: &'o [ParsedObject<'a>], managed: bool) -> Self {
+        let mut buckets: HashMap<u16, Vec<&ParsedObject<'_>>> = HashMap::new();
+        if managed {
+            for o in objects.iter().filter(|o| o.object_type() == "relationship") {
+                buckets.entry(items::relationship_bucket(o.id())).or_default().push(o);
+            }
+        }
+        RelationshipPacks { buckets }
+    }
+
+    /// The write that makes bucket `b`'s pack hold exactly the bundle's relationships of it:
+    /// a put, or a delete when the bundle has none left there.
+    fn request(&self, domain: Domain, b: u16) -> Result<WriteRequest, StoreError> {
+        match self.buckets.get(&b) {
+            Some(members) => put_request(to_item(&items::relationship_pack(domain, b, members)?)?),
+            None => delete_request(keys::relationship_pack_pk(domain, b), keys::RELATIONSHIPS_SK),
+        }
+    }
+}
+
+/// The STIX type of an id (`type--uuid`).
+fn object_type_of(id: &str) -> &str {
+    id.split_once("--").map_or(id, |(t, _)| t)
 }
 
 fn audit_entry(rec: &RunRecord, opts: &SyncOptions, before: Option<serde_json::Value>) -> AuditEntry {

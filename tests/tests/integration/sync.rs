@@ -102,11 +102,15 @@ async fn enterprise_18_0_then_18_1_writes_only_what_changed_and_ics_stays_apart(
     assert_eq!((first.outcome, first.version.as_deref()), (Outcome::Succeeded, Some("18.0")));
     assert_eq!(first.objects, 24_773);
     assert_eq!(first.written, 24_773);
+    // What DynamoDB reports the writes cost, index writes included: relationships in packs
+    // keep a full sync under half of one item per object (51,000 units for these objects).
+    assert!(first.write_units > 10_000.0 && first.write_units < 25_000.0, "{}", first.write_units);
 
     let second = sync_path(s, attack_data("enterprise-attack-18.1.json.gz"), e).await.unwrap();
     assert_eq!(second.version.as_deref(), Some("18.1"));
     assert_eq!((second.written, second.deleted), (404, 2), "only the changed and removed objects are written");
     assert_eq!(second.unchanged, 24_771 - 404);
+    assert!(second.write_units > 0.0 && second.write_units < 2_000.0, "{}", second.write_units);
 
     let third = sync_path(s, attack_data("enterprise-attack-18.1.json.gz"), e).await.unwrap();
     assert_eq!((third.outcome, third.written, third.deleted), (Outcome::Unchanged, 0, 0));
@@ -358,11 +362,11 @@ async fn changes_move_tactic_items_and_relationships_can_be_left_out() {
     opts.relationships = false;
     let r = Syncer::new(s).run(&FileSource { path: temp_file("a.json", text.as_bytes()) }, &opts, &|_| {}).await.unwrap();
     assert_eq!(r.written, 9, "three relationships left out");
-    assert!(object(s, e, "relationship--00000000-0000-4000-8000-000000000011").await.is_none());
+    assert!(s.relationship(e, "relationship--00000000-0000-4000-8000-000000000011").await.unwrap().is_none());
     let r = sync_path(s, temp_file("a.json", text.as_bytes()), e).await.unwrap();
     assert_eq!(r.written, 3, "now the relationships");
-    let rel = object(s, e, "relationship--00000000-0000-4000-8000-000000000011").await.unwrap();
-    assert_eq!(rel.relationship_type.as_deref(), Some("mitigates"));
+    let rel = s.relationship(e, "relationship--00000000-0000-4000-8000-000000000011").await.unwrap().unwrap();
+    assert_eq!(rel["relationship_type"], "mitigates");
 
     // T1059 moves from execution to persistence: its execution item goes away.
     let moved = text.replacen(r#""phase_name": "execution"}], "external_references": [{"source_name": "mitre-attack", "external_id": "T1059","#, r#""phase_name": "persistence"}], "external_references": [{"source_name": "mitre-attack", "external_id": "T1059","#, 1);
@@ -399,4 +403,69 @@ async fn an_interrupted_run_is_finished_by_the_next() {
     assert!(object(s, e, orphan).await.is_none());
     let st = s.domain_state(e).await.unwrap().unwrap();
     assert!(!st.dirty && st.pending_manifest_key.is_none());
+}
+
+/// The (pk, sk) of every catalog item of a domain.
+async fn catalog_keys(store: &Store, domain: Domain) -> std::collections::BTreeSet<(String, String)> {
+    let mut out = std::collections::BTreeSet::new();
+    let mut start = None;
+    loop {
+        let page = store
+            .ddb
+            .scan()
+            .table_name(&store.table)
+            .filter_expression("begins_with(pk, :p)")
+            .expression_attribute_values(":p", aws_sdk_dynamodb::types::AttributeValue::S(keys::object_pk(domain, "")))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        for item in page.items() {
+            let k = |n: &str| item[n].as_s().unwrap().clone();
+            out.insert((k("pk"), k("sk")));
+        }
+        match page.last_evaluated_key {
+            Some(k) if !k.is_empty() => start = Some(k),
+            _ => return out,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upgrade_from_one_item_per_relationship_leaves_only_packs() {
+    let d = Domain::IcsAttack;
+    let path = attack_data("ics-attack-18.1.json.gz");
+    let clean = spawn_app().await;
+    sync_path(&clean.store, path.clone(), d).await.unwrap();
+
+    // A table as the item schema before packs left it: one item per relationship.
+    let app = spawn_app().await;
+    let s = &app.store;
+    sync_path(s, path.clone(), d).await.unwrap();
+    let data = mitre_attack::gunzip(&std::fs::read(&path).unwrap()).unwrap();
+    let bundle = mitre_attack::parse_bundle(&data, d).unwrap();
+    let rels: Vec<_> = bundle.objects.iter().filter(|o| o.object_type() == "relationship").collect();
+    for chunk in rels.chunks(25) {
+        let writes = chunk.iter().map(|o| mitre_store::ddb::put_request(mitre_store::ddb::to_item(&mitre_store::items::object_item(d, o).unwrap()).unwrap()).unwrap()).collect::<Vec<_>>();
+        s.ddb.batch_write_item().request_items(&s.table, writes).send().await.unwrap();
+    }
+    s.ddb
+        .update_item()
+        .table_name(&s.table)
+        .set_key(Some(mitre_store::ddb::key(keys::CATALOG_PK, &keys::domain_sk(d))))
+        .update_expression("SET item_schema = :v")
+        .expression_attribute_values(":v", aws_sdk_dynamodb::types::AttributeValue::N("4".into()))
+        .send()
+        .await
+        .unwrap();
+    assert!(object(s, d, rels[0].id()).await.is_some());
+
+    // The next run rewrites every object and deletes the per-relationship items.
+    let r = sync_path(s, path, d).await.unwrap();
+    assert_eq!((r.outcome, r.written), (Outcome::Succeeded, 1_826));
+    assert!(object(s, d, rels[0].id()).await.is_none());
+    assert_eq!(catalog_keys(s, d).await, catalog_keys(&clean.store, d).await, "the items of a clean run");
+    let rel = s.relationship(d, rels[0].id()).await.unwrap().unwrap();
+    assert_eq!(rel, serde_json::from_str::<serde_json::Value>(rels[0].raw).unwrap());
+    assert_eq!(s.domain_state(d).await.unwrap().unwrap().item_schema, mitre_store::items::ITEM_SCHEMA);
 }

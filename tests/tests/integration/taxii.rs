@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::types::AttributeValue;
 use mitre_attack::Domain;
 use mitre_store::ddb::from_item;
-use mitre_store::items::{ObjectItem, Outcome};
+use mitre_store::items::{ObjectItem, Outcome, RelationshipPackItem};
 use mitre_store::{Store, keys};
 use mitre_sync::{BundleSource, FileSource, SyncError, SyncOptions, SyncReport, Syncer, TaxiiSource};
 use mitre_tests::{HttpFixture, attack_data, spawn_app};
@@ -161,7 +161,21 @@ async fn sync(store: &Store, source: &dyn BundleSource, domain: Domain) -> Resul
 
 /// Every object item (`sk = #OBJ`) of the table, by partition key.
 async fn object_items(store: &Store) -> BTreeMap<String, ObjectItem> {
-    let mut out = BTreeMap::new();
+    catalog_items(store, keys::OBJECT_SK).await.into_iter().map(|item| from_item::<ObjectItem>(item).unwrap()).map(|o| (o.pk.clone(), o)).collect()
+}
+
+/// Every relationship pack's relationships, by pack.
+async fn relationship_packs(store: &Store) -> BTreeMap<String, Vec<Value>> {
+    catalog_items(store, keys::RELATIONSHIPS_SK)
+        .await
+        .into_iter()
+        .map(|item| from_item::<RelationshipPackItem>(item).unwrap())
+        .map(|p| (p.pk.clone(), p.relationships().unwrap()))
+        .collect()
+}
+
+async fn catalog_items(store: &Store, sk: &str) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+    let mut out = Vec::new();
     let mut start = None;
     loop {
         let page = store
@@ -169,15 +183,12 @@ async fn object_items(store: &Store) -> BTreeMap<String, ObjectItem> {
             .scan()
             .table_name(&store.table)
             .filter_expression("sk = :s")
-            .expression_attribute_values(":s", AttributeValue::S(keys::OBJECT_SK.into()))
+            .expression_attribute_values(":s", AttributeValue::S(sk.into()))
             .set_exclusive_start_key(start)
             .send()
             .await
             .unwrap();
-        for item in page.items.unwrap_or_default() {
-            let o: ObjectItem = from_item(item).unwrap();
-            out.insert(o.pk.clone(), o);
-        }
+        out.extend(page.items.unwrap_or_default());
         start = page.last_evaluated_key;
         if start.is_none() {
             return out;
@@ -222,7 +233,9 @@ async fn ics_from_taxii_matches_ics_from_the_bundle_file() {
     // The stored JSON text differs: compare the objects as JSON and every other attribute as stored.
     let a = object_items(&via_taxii.store).await;
     let b = object_items(&via_file.store).await;
-    assert_eq!(a.len(), 1_826);
+    let (pa, pb) = (relationship_packs(&via_taxii.store).await, relationship_packs(&via_file.store).await);
+    assert_eq!(pa, pb, "the same relationship packs, the same relationships in each");
+    assert_eq!(a.len() + pa.values().map(Vec::len).sum::<usize>(), 1_826);
     assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>(), "same (pk, sk) set");
     for (pk, x) in &a {
         let y = &b[pk];
@@ -295,5 +308,5 @@ async fn taxii_errors_read_clearly_and_keep_the_data() {
     assert_eq!((after.version.as_deref(), after.bundle_sha256.as_deref()), (Some("18.1"), before.bundle_sha256.as_deref()));
     assert_eq!(after.last_success.as_ref().map(|r| &r.run_id), Some(&good.run_id));
     assert_eq!(after.last_run.as_ref().map(|r| r.outcome), Some(Outcome::Failed));
-    assert_eq!(object_items(s).await.len(), 1_826);
+    assert_eq!(object_items(s).await.len() + relationship_packs(s).await.values().map(Vec::len).sum::<usize>(), 1_826);
 }
