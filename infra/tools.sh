@@ -15,6 +15,7 @@ SAM_CLI_VERSION="1.170.0"
 CFN_LINT_VERSION="1.58.0"
 CARGO_LAMBDA_VERSION="1.9.2"     # cargo-lambda (PyPI), builds the Lambda bootstraps
 ZIGLANG_VERSION="0.14.1"         # zig, the cross linker cargo-lambda uses for arm64
+CARGO_BLOAT_VERSION="0.12.1"     # cargo-bloat, what the bootstraps carry (make bench-build)
 MEDALLION_VERSION="3.0.0"        # OASIS TAXII 2.1 reference server, for the TAXII source tests
 FLASK_VERSION="3.1.3"            # medallion's own pins are loose: keep its web stack fixed
 FLASK_HTTPAUTH_VERSION="4.8.1"
@@ -116,6 +117,12 @@ install_lambda() {
   venv_tool lambda cargo-lambda "cargo-lambda==$CARGO_LAMBDA_VERSION" "ziglang==$ZIGLANG_VERSION"
 }
 
+# cargo-bloat: what each bootstrap carries (`make bench-build`).
+install_bloat() {
+  [[ -x "$TOOLS/bloat/bin/cargo-bloat" ]] && return 0
+  cargo install --quiet --locked --root "$TOOLS/bloat" cargo-bloat --version "$CARGO_BLOAT_VERSION"
+}
+
 install_checkov() {
   venv_tool checkov checkov "checkov==$CHECKOV_VERSION"
 }
@@ -135,13 +142,14 @@ main() {
       sam) install_sam ;;
       taxii) install_taxii ;;
       lambda) install_lambda ;;
+      bloat) install_bloat ;;
       checkov) install_checkov ;;
       schemathesis) install_schemathesis ;;
       peer) install_peer ;;
       all) install_dynamodb; install_s3; install_sam; install_taxii ;;
       jar-dir) ddb_jar_dir || die "DynamoDB Local is not installed (run infra/tools.sh dynamodb)" ;;
-      -h|--help) echo "usage: infra/tools.sh [dynamodb|s3|sam|taxii|peer|lambda|checkov|schemathesis|all|jar-dir]... (all: dynamodb s3 sam taxii)"; return 0 ;;
-      *) die "unknown tool '$what' (expected dynamodb, s3, sam, taxii, peer, lambda, checkov, schemathesis, all or jar-dir)" ;;
+      -h|--help) echo "usage: infra/tools.sh [dynamodb|s3|sam|taxii|peer|lambda|bloat|checkov|schemathesis|all|jar-dir]... (all: dynamodb s3 sam taxii)"; return 0 ;;
+      *) die "unknown tool '$what' (expected dynamodb, s3, sam, taxii, peer, lambda, bloat, checkov, schemathesis, all or jar-dir)" ;;
     esac
   done
 }
