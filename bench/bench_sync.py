@@ -9,7 +9,8 @@ AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_S3, AWS_REGION, credentials). Measur
 - no-op: import 18.1 once more into the same table (written);
 - full sync: `mitre import` of 18.1 into a fresh table and bucket, alternating with the
   naive boto3 loader on the same DynamoDB Local, ROUNDS rounds each; best and median of
-  each, ratio ours/naive of the medians, peak RSS of our import.
+  each, ratio ours/naive of the medians, peak RSS of our import; write units of each (ours
+  as DynamoDB's ConsumedCapacity reports them, indexes included; the loader's by its items).
 
 The incremental and no-op imports run before the full-sync rounds, so the DynamoDB Local
 JVM is warm for both contenders. Every command runs in a child of its own, reaped with
@@ -42,6 +43,7 @@ DOMAIN = "enterprise-attack"
 PARSE_MB_S_MIN = 150.0
 PEAK_RSS_MB_MAX = 160.0
 RATIO_MAX = 1.0
+WRITE_UNITS_RATIO_MAX = 0.5
 INCREMENTAL_EXPECTED = 406  # 18.0 -> 18.1: 404 changed + 2 removed
 NOOP_WRITTEN_MAX = 0
 
@@ -218,7 +220,7 @@ def measure_full(a, stack: Stack, new: Path) -> dict:
         if o["written"] == 0 or o["objects"] == 0:
             raise BenchError(f"full sync round {rnd}: nothing written into a fresh table: {o}")
         ours.append({"wall": r["wall"], "tool_seconds": float(o["seconds"]), "rss_mb": r["rss_mb"],
-                     "objects": o["objects"], "written": o["written"]})
+                     "objects": o["objects"], "written": o["written"], "write_units": float(o.get("write_units", 0))})
         log(f"round {rnd}: ours  {r['wall']:.2f}s wall (tool says {float(o['seconds']):.2f}s), "
             f"{o['objects']} objects, {o['written']} written, peak RSS {r['rss_mb']:.0f} MiB")
 
@@ -228,7 +230,8 @@ def measure_full(a, stack: Stack, new: Path) -> dict:
         no = n["out"]
         if "seconds" not in no:
             raise BenchError(f"naive loader round {rnd}: output lacks seconds: {no}")
-        naive.append({"wall": n["wall"], "seconds": float(no["seconds"]), "objects": no.get("objects")})
+        naive.append({"wall": n["wall"], "seconds": float(no["seconds"]), "objects": no.get("objects"),
+                      "write_units": float(no.get("write_units", 0))})
         log(f"round {rnd}: naive {float(no['seconds']):.2f}s (parse {no.get('parse_seconds')}s, "
             f"write {no.get('write_seconds')}s; {n['wall']:.2f}s wall with interpreter start), "
             f"{no.get('objects')} objects")
@@ -248,6 +251,11 @@ def measure_full(a, stack: Stack, new: Path) -> dict:
     }
     # Ours by the wall time the script measured (process start to exit), against the
     # seconds the naive loader reports (parse + write, without interpreter start-up).
+    res["ours_write_units"] = statistics.median(x["write_units"] for x in ours)
+    res["naive_write_units"] = statistics.median(x["write_units"] for x in naive)
+    res["write_units_ratio"] = round(res["ours_write_units"] / res["naive_write_units"], 3) if res["naive_write_units"] else None
+    log(f"full sync 18.1 write units (DynamoDB's ConsumedCapacity, indexes included): ours {res['ours_write_units']:.0f}, "
+        f"naive loader {res['naive_write_units']:.0f} (by its item sizes), ratio {res['write_units_ratio']}")
     res["ratio"] = round(res["ours_wall_median"] / res["naive_median"], 3)
     res["ratio_tool"] = round(res["ours_tool_median"] / res["naive_median"], 3)
     log(f"full sync 18.1: ours best {res['ours_wall_best']:.2f}s / median {res['ours_wall_median']:.2f}s wall "
@@ -268,6 +276,9 @@ def verdicts(parse: dict, inc: dict, full: dict) -> list:
         v(full["ratio"] <= RATIO_MAX,
           f"full sync ours/naive {full['ratio']:.2f} ({full['ours_wall_median']:.2f}s / "
           f"{full['naive_median']:.2f}s, medians of {full['rounds']}) (goal <= {RATIO_MAX:.1f})"),
+        v(full["write_units_ratio"] is not None and full["write_units_ratio"] <= WRITE_UNITS_RATIO_MAX,
+          f"full sync write units ours/naive {full['write_units_ratio']} ({full['ours_write_units']:.0f} / "
+          f"{full['naive_write_units']:.0f}) (goal <= {WRITE_UNITS_RATIO_MAX})"),
         v(inc["incremental_changes"] == INCREMENTAL_EXPECTED,
           f"incremental 18.0 -> 18.1 written+deleted {inc['incremental_changes']} "
           f"(expected {INCREMENTAL_EXPECTED})"),
@@ -311,11 +322,14 @@ def main() -> int:
         "peak_rss_mb": full["ours_peak_rss_mb"],
         "naive_best": full["naive_best"], "naive_median": full["naive_median"], "naive": full["naive"],
         "ratio": full["ratio"], "ratio_tool_seconds": full["ratio_tool"],
+        "write_units": full["ours_write_units"], "naive_write_units": full["naive_write_units"],
+        "write_units_ratio": full["write_units_ratio"],
         **inc,
         "pass": {
             "parse": parse["mb_per_s"] >= PARSE_MB_S_MIN,
             "rss": full["ours_peak_rss_mb"] <= PEAK_RSS_MB_MAX,
             "ratio": full["ratio"] <= RATIO_MAX,
+            "write_units": full["write_units_ratio"] is not None and full["write_units_ratio"] <= WRITE_UNITS_RATIO_MAX,
             "incremental": inc["incremental_changes"] == INCREMENTAL_EXPECTED,
             "noop": inc["noop_written"] <= NOOP_WRITTEN_MAX,
         },
