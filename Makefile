@@ -3,11 +3,12 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help dev local-up local-down build build-lambdas sam-build bench-suggest test test-unit test-integration validate template template-check template-resources bench-sync bench-api bench-build bench-stats bench-views test-schema test-load fuzz serve
+.PHONY: help dev local-up local-down build build-lambdas sam-build bench-suggest test test-unit test-integration validate template template-check template-resources bench-sync bench-api bench-build bench-stats bench-views bench test-schema test-load fuzz serve
 
 help:
 	@echo "make dev        start the local stack, sync ATT&CK into it and show its status"
 	@echo "make test       the whole test suite (starts and stops its own local stack)"
+	@echo "make bench      every benchmark, then target/bench/report.md and report.png"
 	@echo "make bench-sync sync benchmark against the naive boto3 loader"
 	@echo "make bench-api  API latency benchmark against mitreattack-python"
 	@echo "make bench-suggest  suggestion quality (engine against plain BM25) and speed"
@@ -17,7 +18,7 @@ help:
 	@echo "make test-load      32 concurrent writers in two tenants, then no lost write, audit and statistics exact"
 	@echo "make fuzz           cargo-fuzz targets (STIX parser, router, suggestions), FUZZ_SECONDS each"
 	@echo "make build-lambdas / bench-build   arm64 Lambda bootstraps with cargo-lambda, and their sizes"
-	@echo "make sam-build                     a clean sam build of template.yaml, timed"
+	@echo "make sam-build                     sam build of template.yaml, timed (CLEAN=1: from scratch)"
 	@echo "make local-up / local-down   the local stack alone (DynamoDB Local + S3 server)"
 	@echo "make template   render template.yaml from infra/template.base.yaml and the route table"
 
@@ -130,3 +131,8 @@ bench-build:
 # Suggestion quality and speed, beside a plain BM25 ranking (no local stack needed).
 bench-suggest:
 	bench/suggest.sh
+
+# Every benchmark (bootstraps, sync, API, statistics at BENCH_STATS_SIZES=10000, views, suggestions,
+# cold starts), then one report: target/bench/report.md and report.png (BENCH_ONLY=sync,api: a subset).
+bench:
+	bench/all.sh

@@ -12,6 +12,7 @@ use mitre_sync::{Progress, SourceSpec, SyncOptions, Syncer};
 use serde_json::json;
 
 mod bench;
+mod bench_report;
 mod serve;
 mod views;
 
@@ -157,6 +158,12 @@ enum Command {
         previous: Option<std::path::PathBuf>,
         #[arg(long, default_value_t = 5)]
         rounds: u32,
+    },
+    /// Write report.md and report.png from the benchmarks' JSON lines in DIR (used by `make bench`).
+    BenchReport {
+        /// Where `make bench` left <step>.json, <step>.status and <step>.log.
+        #[arg(default_value = "target/bench")]
+        dir: std::path::PathBuf,
     },
 }
 
@@ -326,6 +333,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::BenchStats { sizes, iterations, recounts } => bench::stats(store().await?, &sizes, iterations, recounts).await,
         Command::BenchViews { mappings, iterations } => bench::views(store().await?, mappings, iterations).await,
         Command::BenchParse { bundle, previous, rounds } => bench::parse(&bundle, previous.as_deref(), rounds),
+        Command::BenchReport { dir } => {
+            let (md, png, goals) = bench_report::run(&dir)?;
+            let met = goals.iter().filter(|g| g.met).count();
+            println!("bench-report: {met} of {} measured goals met", goals.len());
+            println!("bench-report: wrote {} and {}", md.display(), png.display());
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -151,8 +151,15 @@ impl RuntimeApi {
     }
 }
 
-/// A workspace binary (built by `cargo build`, which this runs first so it is current).
+/// A workspace binary: from `LAMBDA_BIN_DIR` when set (for example `target/perf`, built
+/// beforehand; nothing is rebuilt), else the debug build (`cargo build`, which this runs first
+/// so it is current).
 fn binary(name: &str) -> PathBuf {
+    if let Some(dir) = std::env::var_os("LAMBDA_BIN_DIR") {
+        let path = PathBuf::from(dir).join(name);
+        assert!(path.is_file(), "{} not found (LAMBDA_BIN_DIR)", path.display());
+        return path;
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo).args(["build", "--quiet", "-p", name, "--bin", name]).status().expect("cargo build");
     assert!(status.success(), "cargo build -p {name} failed");
@@ -277,6 +284,10 @@ async fn the_real_binaries_answer_lambda_events_like_the_router() {
     }
     let api_rss = peak_rss_mib(&api);
     stop(api);
-    println!("lambda runtime (debug host build): sync cold start (process start to first answer, ICS 18.1 synced) {:.0} ms, peak RSS {sync_rss:.1} MiB", sync_cold.as_secs_f64() * 1000.0);
-    println!("lambda runtime (debug host build): api cold start (process start to first answer) {:.0} ms, peak RSS {api_rss:.1} MiB", api_cold.as_secs_f64() * 1000.0);
+    let build = std::env::var("LAMBDA_BIN_DIR").unwrap_or_else(|_| "debug".into());
+    println!("lambda runtime ({build} host build): sync cold start (process start to first answer, ICS 18.1 synced) {:.0} ms, peak RSS {sync_rss:.1} MiB", sync_cold.as_secs_f64() * 1000.0);
+    println!("lambda runtime ({build} host build): api cold start (process start to first answer) {:.0} ms, peak RSS {api_rss:.1} MiB", api_cold.as_secs_f64() * 1000.0);
+    // The same figures as one JSON line starting with {"cold_start" (bench/cold.sh reads it).
+    let figures = |cold: Duration, rss: f64| json!({"ms": (cold.as_secs_f64() * 1e4).round() / 10.0, "peak_rss_mib": (rss * 10.0).round() / 10.0});
+    println!("{{\"cold_start\": {}, \"binaries\": {}}}", json!({"api": figures(api_cold, api_rss), "sync": figures(sync_cold, sync_rss)}), json!(build));
 }
