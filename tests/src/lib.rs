@@ -26,6 +26,40 @@ pub async fn spawn_app() -> TestApp {
     TestApp { store: Store::new(ddb, s3, &name, &name) }
 }
 
+/// Every item of the table whose `attribute` begins with `prefix` (a consistent Scan, every page).
+pub async fn scan_prefixed(store: &Store, attribute: &str, prefix: &str) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    scan_filtered(store, "begins_with(#a, :p)", attribute, prefix).await
+}
+
+/// Every item of the table whose `attribute` equals `value` (a consistent Scan, every page).
+pub async fn scan_equal(store: &Store, attribute: &str, value: &str) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    scan_filtered(store, "#a = :p", attribute, value).await
+}
+
+async fn scan_filtered(store: &Store, filter: &str, attribute: &str, value: &str) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    let mut out = Vec::new();
+    let mut start = None;
+    loop {
+        let page = store
+            .ddb
+            .scan()
+            .table_name(&store.table)
+            .consistent_read(true)
+            .filter_expression(filter)
+            .expression_attribute_names("#a", attribute)
+            .expression_attribute_values(":p", aws_sdk_dynamodb::types::AttributeValue::S(value.to_string()))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("scan the table");
+        out.extend(page.items.unwrap_or_default());
+        match page.last_evaluated_key {
+            Some(k) if !k.is_empty() => start = Some(k),
+            _ => return out,
+        }
+    }
+}
+
 /// A file of ../shared/attack-data (or ATTACK_DATA_DIR).
 pub fn attack_data(file: &str) -> PathBuf {
     let dir = std::env::var_os("ATTACK_DATA_DIR")

@@ -18,7 +18,7 @@ use mitre_store::tenancy::Role;
 use mitre_store::{Store, keys};
 use mitre_sync::{BundleSource, FileSource, HttpSource, Progress, SyncError, SyncOptions, SyncReport, Syncer};
 use mitre_tests::faults::{BundleServer, Fault, FaultCounts, FaultProxy, Rule, Serve, Target, store_via};
-use mitre_tests::{ALICE, TestApp, attack_data, get, register, spawn_app, temp_file};
+use mitre_tests::{ALICE, TestApp, attack_data, get, register, scan_prefixed, spawn_app, temp_file};
 use serde_json::{Value, json};
 
 const P: &str = "/api/v1/mitre";
@@ -114,30 +114,8 @@ fn comparable(item: &std::collections::HashMap<String, AttributeValue>) -> Strin
 }
 
 async fn catalog_items(store: &Store, domain: Domain) -> Items {
-    let prefix = keys::object_pk(domain, "");
-    let mut out = Items::new();
-    let mut start = None;
-    loop {
-        let page = store
-            .ddb
-            .scan()
-            .table_name(&store.table)
-            .consistent_read(true)
-            .filter_expression("begins_with(pk, :p)")
-            .expression_attribute_values(":p", AttributeValue::S(prefix.clone()))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .expect("scan the table");
-        for item in page.items() {
-            let key = |n: &str| item.get(n).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-            out.insert((key("pk"), key("sk")), comparable(item));
-        }
-        match page.last_evaluated_key {
-            Some(k) if !k.is_empty() => start = Some(k),
-            _ => return out,
-        }
-    }
+    let key = |item: &std::collections::HashMap<String, AttributeValue>, n: &str| item.get(n).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+    scan_prefixed(store, "pk", &keys::object_pk(domain, "")).await.iter().map(|item| ((key(item, "pk"), key(item, "sk")), comparable(item))).collect()
 }
 
 /// What a domain state says about the release it holds (nothing of the run that stored it).

@@ -407,28 +407,8 @@ async fn an_interrupted_run_is_finished_by_the_next() {
 
 /// The (pk, sk) of every catalog item of a domain.
 async fn catalog_keys(store: &Store, domain: Domain) -> std::collections::BTreeSet<(String, String)> {
-    let mut out = std::collections::BTreeSet::new();
-    let mut start = None;
-    loop {
-        let page = store
-            .ddb
-            .scan()
-            .table_name(&store.table)
-            .filter_expression("begins_with(pk, :p)")
-            .expression_attribute_values(":p", aws_sdk_dynamodb::types::AttributeValue::S(keys::object_pk(domain, "")))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .unwrap();
-        for item in page.items() {
-            let k = |n: &str| item[n].as_s().unwrap().clone();
-            out.insert((k("pk"), k("sk")));
-        }
-        match page.last_evaluated_key {
-            Some(k) if !k.is_empty() => start = Some(k),
-            _ => return out,
-        }
-    }
+    let k = |item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>, n: &str| item[n].as_s().unwrap().clone();
+    mitre_tests::scan_prefixed(store, "pk", &keys::object_pk(domain, "")).await.iter().map(|item| (k(item, "pk"), k(item, "sk"))).collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]

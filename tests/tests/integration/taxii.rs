@@ -175,25 +175,7 @@ async fn relationship_packs(store: &Store) -> BTreeMap<String, Vec<Value>> {
 }
 
 async fn catalog_items(store: &Store, sk: &str) -> Vec<std::collections::HashMap<String, AttributeValue>> {
-    let mut out = Vec::new();
-    let mut start = None;
-    loop {
-        let page = store
-            .ddb
-            .scan()
-            .table_name(&store.table)
-            .filter_expression("sk = :s")
-            .expression_attribute_values(":s", AttributeValue::S(sk.into()))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .unwrap();
-        out.extend(page.items.unwrap_or_default());
-        start = page.last_evaluated_key;
-        if start.is_none() {
-            return out;
-        }
-    }
+    mitre_tests::scan_equal(store, "sk", sk).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
