@@ -40,7 +40,7 @@ async fn main() -> Result<(), Error> {
     let store = Store::from_config(&config).await;
     let mut app = App::new(store, Settings::from_env());
     if let Some(function) = std::env::var("SYNC_FUNCTION_NAME").ok().filter(|f| !f.trim().is_empty()) {
-        let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let shared = mitre_store::config::sdk_config().await;
         app = app.with_sync(Arc::new(LambdaSync { client: aws_sdk_lambda::Client::new(&shared), function }));
     }
     run(service_fn(|req| async { Ok::<_, Error>(handle(&app, req).await) })).await

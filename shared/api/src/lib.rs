@@ -436,6 +436,7 @@ mod tests {
             .credentials_provider(credentials.clone())
             .endpoint_url("http://127.0.0.1:9")
             .retry_config(RetryConfig::disabled())
+            .http_client(mitre_store::config::https_client())
             .build();
         let s3 = aws_sdk_s3::Config::builder()
             .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
@@ -443,6 +444,7 @@ mod tests {
             .credentials_provider(credentials)
             .endpoint_url("http://127.0.0.1:9")
             .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+            .http_client(mitre_store::config::https_client())
             .build();
         Store::new(aws_sdk_dynamodb::Client::from_conf(ddb), aws_sdk_s3::Client::from_conf(s3), "table", "bucket")
     }

@@ -24,11 +24,23 @@ fn required(name: &'static str) -> Result<String, StoreError> {
     }
 }
 
+/// The AWS SDK's configuration from its own chain (region, endpoints, credentials), with
+/// [`https_client`] as every client's HTTP client.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https_client()).load().await
+}
+
+/// The HTTP client of the AWS SDK clients: hyper with rustls over ring and the system's roots.
+pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls;
+    aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring)).build_https()
+}
+
 /// DynamoDB and S3 clients from the SDK's own configuration chain (AWS_REGION,
 /// AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_S3, credentials, ...). An S3 endpoint
 /// override is addressed path-style, as S3-compatible servers expect.
 pub async fn aws_clients() -> (aws_sdk_dynamodb::Client, aws_sdk_s3::Client) {
-    let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let shared = sdk_config().await;
     let ddb = aws_sdk_dynamodb::Client::new(&shared);
     let custom_s3 = env::var_os("AWS_ENDPOINT_URL_S3").is_some() || env::var_os("AWS_ENDPOINT_URL").is_some();
     let s3_conf = aws_sdk_s3::config::Builder::from(&shared).force_path_style(custom_s3).build();

@@ -38,6 +38,8 @@ pub(crate) fn http_client() -> Result<reqwest::Client, String> {
 
 /// The HTTP client of the sources with a request timeout of `timeout` (its body included).
 pub(crate) fn http_client_with(timeout: Duration) -> Result<reqwest::Client, String> {
+    // rustls over ring, as the AWS SDK's client (an error only says one is installed already).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .user_agent(concat!("sentineliq-mitre/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(CONNECT_TIMEOUT.min(timeout))
