@@ -21,6 +21,6 @@ pub use bundle::{Bundle, ParsedObject, decode_source_bytes, gunzip, is_gzip, par
 pub use domain::Domain;
 pub use error::BundleError;
 pub use ids::{AttackId, StixId, TechniqueId};
-pub use manifest::{Diff, Manifest};
+pub use manifest::{Diff, Manifest, object_type_of};
 pub use model::{ExternalReference, KillChainPhase, StixObject};
 pub use summary::{DomainSummary, TacticSummary};

@@ -170,7 +170,8 @@ impl FromIterator<(String, u128)> for Manifest {
     }
 }
 
-fn object_type_of(id: &str) -> &str {
+/// The STIX type of an id (`type--uuid`).
+pub fn object_type_of(id: &str) -> &str {
     id.split_once("--").map(|(t, _)| t).unwrap_or(id)
 }
 

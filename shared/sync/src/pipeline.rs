@@ -6,7 +6,7 @@ use std::time::Instant;
 use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem, Update, WriteRequest};
 use futures::{StreamExt, TryStreamExt, stream};
 use mitre_attack::catalog::{DomainCatalog, SNAPSHOT_SCHEMA};
-use mitre_attack::{Domain, DomainSummary, Manifest, ParsedObject, gunzip, is_gzip, parse_bundle};
+use mitre_attack::{Domain, DomainSummary, Manifest, ParsedObject, gunzip, is_gzip, object_type_of, parse_bundle};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -192,7 +192,9 @@ impl<'a> Syncer<'a> {
             let pending = self.load_manifest(state.pending_manifest_key.as_deref()).await?;
             old.absorb_unknown(&pending);
         }
-        let managed = |t: &str| opts.relationships || t != "relationship";
+        // The run that moves a table to relationship packs writes the packs whatever it was told.
+        let relationships = opts.relationships || !legacy_relationships.is_empty();
+        let managed = |t: &str| relationships || t != "relationship";
         let diff = old.diff(&bundle.objects, managed);
         if !opts.force && !old.is_empty() && diff.removed.len() * 2 > old.len() {
             return Err(SyncError::MassRemoval { domain: domain.to_string(), removed: diff.removed.len(), stored: old.len() });
@@ -497,11 +499,6 @@ impl<'o, 'a> RelationshipPacks<'o, 'a> {
             None => delete_request(keys::relationship_pack_pk(domain, b), keys::RELATIONSHIPS_SK),
         }
     }
-}
-
-/// The STIX type of an id (`type--uuid`).
-fn object_type_of(id: &str) -> &str {
-    id.split_once("--").map_or(id, |(t, _)| t)
 }
 
 fn audit_entry(rec: &RunRecord, opts: &SyncOptions, before: Option<serde_json::Value>) -> AuditEntry {

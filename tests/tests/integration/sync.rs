@@ -440,8 +440,11 @@ async fn an_upgrade_from_one_item_per_relationship_leaves_only_packs() {
         .unwrap();
     assert!(object(s, d, rels[0].id()).await.is_some());
 
-    // The next run rewrites every object and deletes the per-relationship items.
-    let r = sync_path(s, path, d).await.unwrap();
+    // The next run rewrites every object and deletes the per-relationship items; it writes
+    // the packs even when told to leave relationships out (they would be lost otherwise).
+    let mut opts = SyncOptions::new(d);
+    opts.relationships = false;
+    let r = Syncer::new(s).run(&FileSource { path }, &opts, &|_| {}).await.unwrap();
     assert_eq!((r.outcome, r.written), (Outcome::Succeeded, 1_826));
     assert!(object(s, d, rels[0].id()).await.is_none());
     assert_eq!(catalog_keys(s, d).await, catalog_keys(&clean.store, d).await, "the items of a clean run");
