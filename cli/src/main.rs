@@ -80,8 +80,9 @@ enum Command {
         json: bool,
     },
     /// Give mappings written before tactic identities were stored their tactic's identity, and
-    /// count mappings stored before statistics were kept (once per deployment after an upgrade;
-    /// idempotent and resumable). Without --apply, reports what it would change.
+    /// count mappings stored before statistics were kept, and re-key mappings stored before every
+    /// kind shared an entity's index partition (once per deployment after an upgrade; idempotent
+    /// and resumable). Without --apply, reports what it would change.
     Migrate {
         #[arg(long)]
         apply: bool,
@@ -294,7 +295,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 println!(
-                    "{}: {} mappings without a tactic identity, {} {}, {} unresolved; {} older mappings {} in the statistics; {} failed",
+                    "{}: {} mappings without a tactic identity, {} {}, {} unresolved; {} older mappings {} in the statistics; {} {} to the shared entity index; {} failed",
                     if apply { "migrated" } else { "dry run (use --apply to change)" },
                     report.checked,
                     report.migrated,
@@ -302,6 +303,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     report.unresolved.len(),
                     report.counted,
                     if apply { "counted" } else { "to count" },
+                    report.reindexed,
+                    if apply { "re-keyed" } else { "to re-key" },
                     report.failed.len()
                 );
                 for u in &report.unresolved {

@@ -72,26 +72,32 @@ pub trait MappingRepo: Send + Sync {
     async fn list_mappings(&self, tenant: &TenantId, kind: MappingKind, filter: &MappingFilter, limit: usize, cursor: Option<&str>) -> Result<Page<Mapping>, RepoError>;
 
     /// Every mapping of the tenant's `kinds` that passes `filter`, page after page (pages of
-    /// 1,000: about two reads per 1,000 mappings).
+    /// 1,000: about two reads per 1,000 mappings), kind after kind unless the repository can do
+    /// better.
     async fn all_mappings(&self, tenant: &TenantId, kinds: &[MappingKind], filter: &MappingFilter) -> Result<Vec<Mapping>, RepoError> {
-        let mut out = Vec::new();
-        for kind in kinds {
-            // an entity condition on a field the kind lacks matches nothing
-            if filter.entities.iter().any(|(f, _)| !kind.entity_fields().contains(f)) {
-                continue;
-            }
-            let mut cursor: Option<String> = None;
-            loop {
-                let page = self.list_mappings(tenant, *kind, filter, 1000, cursor.as_deref()).await?;
-                out.extend(page.items);
-                match page.next_cursor {
-                    Some(c) => cursor = Some(c),
-                    None => break,
-                }
+        all_mappings_by_kind(self, tenant, kinds, filter).await
+    }
+}
+
+/// [`MappingRepo::all_mappings`] kind after kind, through `list_mappings`.
+pub async fn all_mappings_by_kind<R: MappingRepo + ?Sized>(repo: &R, tenant: &TenantId, kinds: &[MappingKind], filter: &MappingFilter) -> Result<Vec<Mapping>, RepoError> {
+    let mut out = Vec::new();
+    for kind in kinds {
+        // an entity condition on a field the kind lacks matches nothing
+        if filter.entities.iter().any(|(f, _)| !kind.entity_fields().contains(f)) {
+            continue;
+        }
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = repo.list_mappings(tenant, *kind, filter, 1000, cursor.as_deref()).await?;
+            out.extend(page.items);
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
             }
         }
-        Ok(out)
     }
+    Ok(out)
 }
 
 /// The principal registry.

@@ -549,6 +549,18 @@ impl Store {
                 }
             }
         }
+        // mappings stored when each kind had its own entity index partitions: re-keyed
+        for u in self.technique_uses().await? {
+            for m in self.misindexed_mappings_of_technique(&u.technique).await?.into_iter().filter(|m| u.counts(m)) {
+                report.reindexed += 1;
+                if dry_run {
+                    continue;
+                }
+                if let Err(e) = self.reindex_mapping(&m).await {
+                    report.failed.push(json!({"mapping": mapping_ref(&m), "error": e.to_string()}));
+                }
+            }
+        }
         Ok(report)
     }
 }
@@ -564,6 +576,9 @@ pub struct MigrateReport {
     pub unresolved: Vec<Value>,
     /// Mappings stored before statistics were kept, counted in them (or, in a dry run, to be).
     pub counted: usize,
+    /// Mappings stored when each kind had its own entity index partitions, given the shared
+    /// ones (or, in a dry run, to be): until then a view or entity filter does not find them.
+    pub reindexed: usize,
     /// Writes that failed (a concurrent edit, for example): run again.
     pub failed: Vec<Value>,
 }

@@ -12,7 +12,7 @@
 //! | sync run | `SYNC#{domain}` | `RUN#{run_id}` | `RUNS` / `{started_at}#{domain}` | | |
 //! | audit entry | `T#{tenant}#AUDIT` | `{entry_id}` | `AUDIT` / `{entry_id}` | | |
 //! | principal | `P#{arn}` | `P` | `PRINCIPALS` / `{arn}` | | |
-//! | mapping | `T#{tenant}#M#{kind}` | `M#{id}` | `T#{tenant}#M#{kind}#{first entity field}#{v}` / `{id}` | `T#{tenant}#M#{kind}#{second entity field}#{v}` / `{id}` | `MT#{technique}` / `T#{tenant}#{kind}#{id}` |
+//! | mapping | `T#{tenant}#M#{kind}` | `M#{id}` | `T#{tenant}#M#{field}#{v}` / `{kind}#{id}` for `case_id`, `incident_id`, `observable_id` | `T#{tenant}#M#alert_id#{v}` / `{kind}#{id}` | `MT#{technique}` / `T#{tenant}#{kind}#{id}` |
 //! | mapping uniqueness guard | `T#{tenant}#M#{kind}` | `U#{entities}#{technique}#{tactic}` | | | |
 //! | technique use counter | `MAPSTATS` | `T#{technique}#{tactic}` | | | |
 //! | statistics presence record | `T#{tenant}#M#{kind}` | `S#{domain}#{T\|A}#{technique or tactic}#{field}#{entity}` | | | |
@@ -107,10 +107,27 @@ pub fn guard_sk(sameness: &str) -> String {
     format!("U#{sameness}")
 }
 
-/// The index and partition that list a tenant's mappings of `kind` whose `field` (the kind's
-/// `position`-th entity field: 0 in gsi1, 1 in gsi2) is `value`.
-pub fn mapping_entity_index(tenant: &str, kind: &str, position: usize, field: &str, value: &str) -> (&'static str, String) {
-    (if position == 0 { GSI1 } else { GSI2 }, format!("T#{tenant}#M#{kind}#{field}#{value}"))
+/// The index that lists mappings by `field`: `alert_id` on gsi2, every other entity field
+/// (`case_id`, `incident_id`, `observable_id`) on gsi1, so that no kind has two fields on one
+/// index and the mappings of every kind that name an entity share one index partition.
+pub fn mapping_entity_index(field: &str) -> &'static str {
+    if field == "alert_id" { GSI2 } else { GSI1 }
+}
+
+/// The index partition of a tenant's mappings, of every kind, whose `field` is `value`
+/// (`T#{tenant}#M#{field}#{value}`: entity fields end in `_id`, kinds do not).
+pub fn mapping_entity_gsi(tenant: &str, field: &str, value: &str) -> String {
+    format!("T#{tenant}#M#{field}#{value}")
+}
+
+/// A mapping's sort key in its entity partitions: by kind, then id, so one kind's mappings
+/// of an entity are one key range.
+pub fn mapping_entity_sk(kind: &str, id: &str) -> String {
+    format!("{}{id}", mapping_entity_kind_prefix(kind))
+}
+
+pub fn mapping_entity_kind_prefix(kind: &str) -> String {
+    format!("{kind}#")
 }
 
 /// Every mapping of a technique, across tenants (verify and repair), on gsi3.

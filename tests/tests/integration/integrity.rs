@@ -353,3 +353,77 @@ async fn migrate_gives_old_mappings_their_tactic_identity_once() {
     let report = s.verify().await.unwrap();
     assert_eq!(report.problems.iter().map(|p| (p.kind.as_str(), p.count)).collect::<Vec<_>>(), [("mapping_tactic_mismatch", 1)]);
 }
+
+/// A case view reads the case's case mappings and the alert mappings that name it in one Query
+/// of their shared entity partition; mappings stored with the former per-kind partitions are
+/// re-keyed by the migration, and found again.
+#[tokio::test(flavor = "multi_thread")]
+async fn case_views_read_every_kind_in_one_query_and_migrate_rekeys_older_mappings() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let app = spawn_app().await;
+    let s = &app.store;
+    Syncer::new(s).run(&FileSource { path: attack_data("enterprise-attack-18.1.json.gz") }, &SyncOptions::new(Domain::EnterpriseAttack), &|_| {}).await.unwrap();
+    let (tenant, analyst) = ("tenant-keys", "arn:aws:iam::555555555555:user/analyst");
+    register(s, analyst, tenant, Role::Analyst).await;
+    let api = App::new(s.clone(), Settings::default());
+    let mut created = Vec::new();
+    for (path, body) in [
+        ("case-mappings", json!({"case_id": "C-9", "technique": "T1059.001"})),
+        ("alert-mappings", json!({"alert_id": "A-9", "case_id": "C-9", "technique": "T1055", "tactic": "privilege-escalation"})),
+        ("alert-mappings", json!({"alert_id": "A-10", "technique": "T1027"})),
+        ("incident-mappings", json!({"incident_id": "C-9", "technique": "T1003"})),
+    ] {
+        let (st, m) = call(&api, analyst, "POST", &format!("{P}/{path}"), body).await;
+        assert_eq!(st, 201, "{m}");
+        created.push((path, m["id"].as_str().unwrap().to_string()));
+    }
+    let layer_techniques = |body: &Value| -> Vec<String> {
+        let mut t: Vec<String> = body["techniques"].as_array().unwrap().iter().map(|t| t["techniqueID"].as_str().unwrap().to_string()).collect();
+        t.sort();
+        t.dedup();
+        t
+    };
+    let view = format!("{P}/cases/C-9/navigator-layer");
+    let warm = mitre_tests::call(&api, "GET", &view, Some(analyst), b"").await;
+    assert_eq!(warm.status, 200, "{}", warm.body);
+    let r = mitre_tests::call(&api, "GET", &view, Some(analyst), b"").await;
+    // (the parent of a sub-technique is listed to show it expanded)
+    assert_eq!(layer_techniques(&r.body), ["T1055", "T1059", "T1059.001"], "{}", r.body);
+    assert_eq!(r.ddb_calls, 2, "the registry entry and one Query");
+    // one kind's list by entity still lists that kind only
+    let (_, listed) = call(&api, analyst, "GET", &format!("{P}/alert-mappings?case_id=C-9"), Value::Null).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed}");
+    let (_, listed) = call(&api, analyst, "GET", &format!("{P}/case-mappings?alert_id=A-9"), Value::Null).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 0, "{listed}");
+
+    // the case and alert mappings as stored before: per-kind partitions, the id as sort key
+    let nothing_left = s.migrate(true, "test", "test").await.unwrap();
+    assert_eq!(nothing_left.reindexed, 0);
+    let legacy = [("case", &created[0].1, [("gsi1", "case_id", "C-9")].as_slice()), ("alert", &created[1].1, [("gsi1", "alert_id", "A-9"), ("gsi2", "case_id", "C-9")].as_slice())];
+    for (kind, id, slots) in legacy {
+        let mut req = s.ddb.update_item().table_name(&s.table).key("pk", AttributeValue::S(format!("T#{tenant}#M#{kind}"))).key("sk", AttributeValue::S(format!("M#{id}")));
+        let mut sets = Vec::new();
+        for (index, field, value) in slots {
+            sets.push(format!("{index}pk = :{index}pk, {index}sk = :{index}sk"));
+            req = req.expression_attribute_values(format!(":{index}pk"), AttributeValue::S(format!("T#{tenant}#M#{kind}#{field}#{value}"))).expression_attribute_values(format!(":{index}sk"), AttributeValue::S(id.to_string()));
+        }
+        req.update_expression(format!("SET {}", sets.join(", "))).send().await.unwrap();
+    }
+    let (st, body) = call(&api, analyst, "GET", &view, Value::Null).await;
+    assert_eq!((st, body["error"]["code"].as_str()), (404, Some("not_found")), "older keys are not found until migrated: {body}");
+
+    let dry = s.migrate(true, "test", "test").await.unwrap();
+    assert_eq!((dry.reindexed, dry.failed.len()), (2, 0));
+    let audit_before = s.audit_entries(tenant).await.unwrap().len();
+    let applied = s.migrate(false, "test", "test").await.unwrap();
+    assert_eq!((applied.reindexed, applied.failed.len(), applied.migrated, applied.counted), (2, 0, 0, 0));
+    let r = mitre_tests::call(&api, "GET", &view, Some(analyst), b"").await;
+    assert_eq!((r.status, layer_techniques(&r.body)), (200, vec!["T1055".to_string(), "T1059".to_string(), "T1059.001".to_string()]), "{}", r.body);
+    let (_, listed) = call(&api, analyst, "GET", &format!("{P}/alert-mappings?alert_id=A-9"), Value::Null).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed}");
+    // re-keying is not a change of the mapping: same version, no audit entry; idempotent
+    let (_, m) = call(&api, analyst, "GET", &format!("{P}/alert-mappings/{}", created[1].1), Value::Null).await;
+    assert_eq!(m["version"], 1, "{m}");
+    assert_eq!(s.audit_entries(tenant).await.unwrap().len(), audit_before);
+    assert_eq!(s.migrate(false, "test", "test").await.unwrap().reindexed, 0);
+}

@@ -41,9 +41,10 @@ impl MappingItem {
     pub fn new(m: &Mapping) -> MappingItem {
         let (tenant, kind) = (m.tenant.as_str(), m.kind.as_str());
         let mut slots: [(Option<String>, Option<String>); 2] = Default::default();
-        for (position, field) in m.kind.entity_fields().iter().enumerate() {
+        for field in m.kind.entity_fields() {
             if let Some(v) = m.entity(field) {
-                slots[position] = (Some(keys::mapping_entity_index(tenant, kind, position, field, v).1), Some(m.id.clone()));
+                let slot = usize::from(keys::mapping_entity_index(field) == keys::GSI2);
+                slots[slot] = (Some(keys::mapping_entity_gsi(tenant, field, v)), Some(keys::mapping_entity_sk(kind, &m.id)));
             }
         }
         let [(gsi1pk, gsi1sk), (gsi2pk, gsi2sk)] = slots;
@@ -59,6 +60,12 @@ impl MappingItem {
             counted: true,
             mapping: m.clone(),
         }
+    }
+}
+
+impl MappingItem {
+    fn entity_keys(&self) -> [Option<&String>; 4] {
+        [self.gsi1pk.as_ref(), self.gsi1sk.as_ref(), self.gsi2pk.as_ref(), self.gsi2sk.as_ref()]
     }
 }
 
@@ -167,6 +174,54 @@ impl Store {
             Ok(()) => Ok(true),
             Err(codes) if condition_failed(&codes, 0) => Ok(false),
             Err(codes) => Err(StoreError::Dynamo { op: "TransactWriteItems", message: format!("cancelled: {codes:?}") }),
+        }
+    }
+
+    /// Every mapping of `technique`, in every tenant, whose entity index keys are not the ones
+    /// it is written with now (stored when each kind had its own entity partitions).
+    pub async fn misindexed_mappings_of_technique(&self, technique: &str) -> Result<Vec<Mapping>, StoreError> {
+        let items = self.query_partition(Some(keys::GSI3), &keys::technique_gsi(technique), None).await?;
+        let items = items.into_iter().map(from_item::<MappingItem>).collect::<Result<Vec<_>, _>>()?;
+        Ok(items.into_iter().filter(|i| i.entity_keys() != MappingItem::new(&i.mapping).entity_keys()).map(|i| i.mapping).collect())
+    }
+
+    /// Rewrites the entity index keys of `m`, as long as it is stored at its version (nothing
+    /// else changes: no audit entry, no statistics); false when it changed meanwhile (that
+    /// write gave it the keys).
+    pub async fn reindex_mapping(&self, m: &Mapping) -> Result<bool, StoreError> {
+        let item = MappingItem::new(m);
+        let names = ["gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"];
+        let (mut set, mut remove) = (Vec::new(), Vec::new());
+        let mut req = self.ddb.update_item().table_name(&self.table).set_key(Some(key(pk_of(m), keys::mapping_sk(&m.id))));
+        for (name, value) in names.iter().zip(item.entity_keys()) {
+            match value {
+                Some(v) => {
+                    set.push(format!("#{name} = :{name}"));
+                    req = req.expression_attribute_names(format!("#{name}"), *name).expression_attribute_values(format!(":{name}"), s(v));
+                }
+                None => {
+                    remove.push(format!("#{name}"));
+                    req = req.expression_attribute_names(format!("#{name}"), *name);
+                }
+            }
+        }
+        let mut expr = String::new();
+        if !set.is_empty() {
+            expr.push_str(&format!("SET {}", set.join(", ")));
+        }
+        if !remove.is_empty() {
+            expr.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        let out = req
+            .update_expression(expr.trim())
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", AttributeValue::N(m.version.to_string()))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(StoreError::dynamo("UpdateItem", e)),
         }
     }
 
@@ -306,46 +361,93 @@ impl MappingRepo for Store {
     }
 
     async fn list_mappings(&self, tenant: &TenantId, kind: MappingKind, filter: &MappingFilter, limit: usize, cursor: Option<&str>) -> Result<Page<Mapping>, RepoError> {
-        let (tenant_s, kind_s) = (tenant.as_str(), kind.as_str());
-        let mut f = Filter::default();
-        let mut access: Option<Query<'_>> = None;
-        // The first entity condition picks its index; the rest filter.
-        for (field, value) in &filter.entities {
-            let position = kind.entity_fields().iter().position(|x| x == field).ok_or_else(|| RepoError::Backend(format!("a {kind} mapping has no {field}")))?;
-            if access.is_none() {
-                let (index, pk) = keys::mapping_entity_index(tenant_s, kind_s, position, field, value);
-                access = Some(Query { index: Some(index), pk, ..Query::default() });
-            } else {
-                f.compare(field, "=", value.as_str());
-            }
-        }
-        if let Some(t) = &filter.technique {
-            if access.is_none() {
-                access = Some(Query { index: Some(keys::GSI3), pk: keys::technique_gsi(t.as_str()), sk_prefix: Some(keys::technique_gsi_tenant_prefix(tenant_s, kind_s)), ..Query::default() });
-            } else {
-                f.compare("technique", "=", t.as_str());
-            }
-        }
-        if let Some(t) = &filter.tactic {
-            match &t.stix_id {
-                Some(id) => f.equals_or_absent_then("tactic_id", id.as_str(), "tactic", t.shortname.as_str()),
-                None => f.compare("tactic", "=", t.shortname.as_str()),
-            };
-        }
-        if let Some(from) = filter.observed_from {
-            f.compare("last_observed", ">=", from.to_string());
-        }
-        if let Some(to) = filter.observed_to {
-            f.compare("first_observed", "<=", to.to_string());
-        }
-        let mut q = access.unwrap_or_else(|| Query { pk: keys::mapping_pk(tenant_s, kind_s), sk_prefix: Some(keys::MAPPING_SK_PREFIX.into()), ..Query::default() });
-        q.filter = f;
+        let q = mapping_query(tenant, Some(kind), filter)?;
         let fingerprint = cursor::fingerprint(&(tenant, kind, filter));
         let start = cursor.map(|c| crate::ddb::cursor_key(c, &fingerprint)).transpose()?;
         let (page, next) = self.query_filled(&q, start, limit).await?;
         let items = page.into_iter().map(mapping_from_item).collect::<Result<Vec<_>, _>>()?;
         Ok(Page { items, next_cursor: next.map(|k| crate::ddb::key_cursor(&k, &fingerprint)) })
     }
+
+    /// With an entity condition, the mappings of every kind that name the entity share one
+    /// index partition: one Query (a page per 1 MB) instead of one per kind.
+    async fn all_mappings(&self, tenant: &TenantId, kinds: &[MappingKind], filter: &MappingFilter) -> Result<Vec<Mapping>, RepoError> {
+        if filter.entities.is_empty() {
+            return mitre_domain::repo::all_mappings_by_kind(self, tenant, kinds, filter).await;
+        }
+        let q = mapping_query(tenant, None, filter)?;
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let (page, next) = self.query_page(&q, start.take(), None).await?;
+            for item in page {
+                let m = mapping_from_item(item)?;
+                if kinds.contains(&m.kind) {
+                    out.push(m);
+                }
+            }
+            match next {
+                Some(k) => start = Some(k),
+                None => break,
+            }
+        }
+        // as kind after kind would list them
+        out.sort_by_cached_key(|m| (kinds.iter().position(|k| *k == m.kind), m.id.clone()));
+        Ok(out)
+    }
+}
+
+/// The Query of a tenant's mappings that pass `filter`: of one kind, or with an entity
+/// condition of every kind that has the entity field. The first entity condition picks its
+/// index, else a technique picks gsi3, else the kind's partition; every other condition filters.
+fn mapping_query(tenant: &TenantId, kind: Option<MappingKind>, filter: &MappingFilter) -> Result<Query<'static>, RepoError> {
+    let tenant_s = tenant.as_str();
+    let kind_s = kind.map(MappingKind::as_str);
+    let mut f = Filter::default();
+    let mut access: Option<Query<'static>> = None;
+    for (field, value) in &filter.entities {
+        let has_field = |k: MappingKind| k.entity_fields().contains(field);
+        match kind {
+            Some(k) if !has_field(k) => return Err(RepoError::Backend(format!("a {k} mapping has no {field}"))),
+            None if !MappingKind::ALL.into_iter().any(has_field) => return Err(RepoError::Backend(format!("no mapping has {field}"))),
+            _ => {}
+        }
+        if access.is_none() {
+            access = Some(Query {
+                index: Some(keys::mapping_entity_index(field)),
+                pk: keys::mapping_entity_gsi(tenant_s, field, value),
+                sk_prefix: kind_s.map(keys::mapping_entity_kind_prefix),
+                ..Query::default()
+            });
+        } else {
+            f.compare(field, "=", value.as_str());
+        }
+    }
+    let Some(kind_s) = kind_s.or(access.as_ref().map(|_| "")) else {
+        return Err(RepoError::Backend("a mapping query names a kind or an entity".into()));
+    };
+    if let Some(t) = &filter.technique {
+        if access.is_none() {
+            access = Some(Query { index: Some(keys::GSI3), pk: keys::technique_gsi(t.as_str()), sk_prefix: Some(keys::technique_gsi_tenant_prefix(tenant_s, kind_s)), ..Query::default() });
+        } else {
+            f.compare("technique", "=", t.as_str());
+        }
+    }
+    if let Some(t) = &filter.tactic {
+        match &t.stix_id {
+            Some(id) => f.equals_or_absent_then("tactic_id", id.as_str(), "tactic", t.shortname.as_str()),
+            None => f.compare("tactic", "=", t.shortname.as_str()),
+        };
+    }
+    if let Some(from) = filter.observed_from {
+        f.compare("last_observed", ">=", from.to_string());
+    }
+    if let Some(to) = filter.observed_to {
+        f.compare("first_observed", "<=", to.to_string());
+    }
+    let mut q = access.unwrap_or_else(|| Query { pk: keys::mapping_pk(tenant_s, kind_s), sk_prefix: Some(keys::MAPPING_SK_PREFIX.into()), ..Query::default() });
+    q.filter = f;
+    Ok(q)
 }
 
 /// One (technique, tactic) in use, with its mapping count across tenants.
