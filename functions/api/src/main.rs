@@ -35,7 +35,7 @@ impl SyncTrigger for LambdaSync {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt().json().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).without_time().init();
+    mitre_store::telemetry::init_lambda_logs();
     let config = Config::from_env()?;
     let store = Store::from_config(&config).await;
     let mut app = App::new(store, Settings::from_env());

@@ -69,7 +69,7 @@ async fn handle(store: &Store, event: LambdaEvent<Value>) -> Result<Value, Error
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt().json().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).without_time().init();
+    mitre_store::telemetry::init_lambda_logs();
     let config = Config::from_env()?;
     mitre_sync::config::scheduled()?;
     let store = Store::from_config(&config).await;

@@ -16,6 +16,7 @@ pub mod keys;
 pub mod metrics;
 pub mod schema;
 pub mod status;
+pub mod telemetry;
 pub mod tenancy;
 
 pub use config::{Config, aws_clients};
