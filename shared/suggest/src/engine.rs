@@ -311,7 +311,7 @@ impl Engine {
             proc_docs,
             desc,
             desc_docs,
-            id_pattern: Regex::new(r"(?i)\bT\d{4}(?:\.\d{3})?\b").expect("ID pattern"),
+            id_pattern: Regex::new(r"(?i-u)\bT\d{4}(?:\.\d{3})?\b").expect("ID pattern"),
             calibration: DEFAULT_CALIBRATION,
             warnings,
         })

@@ -158,8 +158,8 @@ pub fn clean_attack_markdown(s: &str, drop_entity_links: bool) -> String {
     static LINK: OnceLock<Regex> = OnceLock::new();
     static TAG: OnceLock<Regex> = OnceLock::new();
     let citation = CITATION.get_or_init(|| Regex::new(r"\(Citation:[^)]*\)").unwrap());
-    let link = LINK.get_or_init(|| Regex::new(r"\[([^\]]*)\]\(([^)\s]*)\)").unwrap());
-    let tag = TAG.get_or_init(|| Regex::new(r"</?(code|b|i|em|strong|br)\s*/?>").unwrap());
+    let link = LINK.get_or_init(|| Regex::new(r"\[([^\]]*)\]\(([^)\t\n\x0B\x0C\r ]*)\)").unwrap());
+    let tag = TAG.get_or_init(|| Regex::new(r"</?(code|b|i|em|strong|br)[\t\n\x0B\x0C\r ]*/?>").unwrap());
     let s = citation.replace_all(s, "");
     let s = link.replace_all(&s, |c: &regex::Captures<'_>| {
         let url = &c[2];
