@@ -94,10 +94,11 @@ enum Command {
         #[command(subcommand)]
         command: PrincipalCommand,
     },
-    /// Render template.yaml from infra/template.base.yaml and the route table (run it from
-    /// the repository root; `make template` does).
+    /// Render template.yaml from infra/template.base.yaml and the route table, and the OpenAPI
+    /// document the API serves into shared/api/openapi.json (run it from the repository root;
+    /// `make template` does).
     Template {
-        /// Write nothing; exit with status 1 when template.yaml differs from the rendering.
+        /// Write nothing; exit with status 1 when either file differs from its rendering.
         #[arg(long)]
         check: bool,
     },
@@ -346,26 +347,30 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+/// Renders what is generated from the route table: template.yaml (from its base) and the
+/// published OpenAPI document.
 fn template(check: bool) -> Result<ExitCode> {
+    use mitre_api::openapi::{PUBLISHED_PATH, document, published_text};
     use mitre_api::template::{BASE_PATH, TEMPLATE_PATH, render};
     let base = std::fs::read_to_string(BASE_PATH).with_context(|| format!("reading {BASE_PATH} (run this from the repository root)"))?;
-    let rendered = render(&base).map_err(anyhow::Error::msg)?;
-    let current = std::fs::read_to_string(TEMPLATE_PATH).unwrap_or_default();
-    if check {
+    let outputs = [
+        (TEMPLATE_PATH, render(&base).map_err(anyhow::Error::msg)?, format!("{} API functions", mitre_api::routes::ROUTES.len())),
+        (PUBLISHED_PATH, published_text(&document().map_err(|e| anyhow::anyhow!("{e}"))?), "the OpenAPI document".to_string()),
+    ];
+    let mut stale = false;
+    for (path, rendered, what) in outputs {
+        let current = std::fs::read_to_string(path).unwrap_or_default();
         if rendered == current {
-            println!("{TEMPLATE_PATH} is up to date");
-            return Ok(ExitCode::SUCCESS);
+            println!("{path} is up to date");
+        } else if check {
+            eprintln!("{path} differs from its rendering from {BASE_PATH}, the route table and the response types: run `make template`");
+            stale = true;
+        } else {
+            std::fs::write(path, &rendered).with_context(|| format!("writing {path}"))?;
+            println!("wrote {path} ({what})");
         }
-        eprintln!("{TEMPLATE_PATH} differs from the rendering of {BASE_PATH} and the route table: run `make template`");
-        return Ok(ExitCode::FAILURE);
     }
-    if rendered == current {
-        println!("{TEMPLATE_PATH} is up to date");
-    } else {
-        std::fs::write(TEMPLATE_PATH, &rendered).with_context(|| format!("writing {TEMPLATE_PATH}"))?;
-        println!("wrote {TEMPLATE_PATH} ({} API functions)", mitre_api::routes::ROUTES.len());
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(if stale { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
 async fn store() -> Result<Store> {

@@ -330,7 +330,7 @@ async fn dispatch(app: &App, req: &Request) -> (String, Result<Reply, ApiError>)
         // The OpenAPI document holds no tenant data and a client needs it before its principal is
         // registered: any caller API Gateway authenticated reads it, and no table is read for it.
         if matched.spec.id == RouteId::GetOpenApi {
-            return Ok(Reply::json(openapi::document()?));
+            return Ok(Reply::json(openapi::published()?));
         }
         let tenant_route = matches!(matched.spec.tag, "mappings" | "admin" | "integrity" | "views" | "statistics" | "sync" | "suggestions");
         let who = identity::identify(app, &caller, !tenant_route).await?;
@@ -352,7 +352,7 @@ async fn answer(app: &App, who: &identity::Identity, spec: &'static routes::Rout
     use catalog::EntityKind::*;
     let catalog_reply = |v: Result<Value, ApiError>| v.map(Reply::json);
     match spec.id {
-        RouteId::GetOpenApi => return Ok(Reply::json(openapi::document()?)),
+        RouteId::GetOpenApi => return Ok(Reply::json(openapi::published()?)),
         RouteId::CreateMapping(k) => return mappings::create(app, who, k, body).await,
         RouteId::ListMappings(k) => return mappings::list(app, who, k, params).await,
         RouteId::GetMapping(k) => return mappings::get(app, who, k, id).await,

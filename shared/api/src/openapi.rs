@@ -240,7 +240,30 @@ fn operation(r: &RouteSpec) -> utoipa::openapi::path::Operation {
     op.security(SecurityRequirement::new::<_, _, String>("sigv4", [])).security(SecurityRequirement::new::<_, _, String>("localDevPrincipal", [])).build()
 }
 
-/// The document, built once.
+/// Where the generated document is kept (`mitre template` writes it; a test checks it).
+pub const PUBLISHED_PATH: &str = "shared/api/openapi.json";
+
+/// The document the API serves: [`document`] as generated into `shared/api/openapi.json`,
+/// compiled in deflated (build.rs), so the Lambda binary carries about 12 KB of data rather than
+/// the code that builds it.
+pub fn published() -> Result<Value, crate::ApiError> {
+    static DOC: OnceLock<Result<Value, String>> = OnceLock::new();
+    DOC.get_or_init(|| {
+        let deflated: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/openapi.json.deflate"));
+        serde_json::from_reader(flate2::read::DeflateDecoder::new(deflated)).map_err(|e| format!("the published OpenAPI document: {e}"))
+    })
+    .clone()
+    .map_err(crate::ApiError::Internal)
+}
+
+/// The published text of a document: pretty JSON with a final newline.
+pub fn published_text(doc: &Value) -> String {
+    let mut text = serde_json::to_string_pretty(doc).expect("a JSON value serializes");
+    text.push('\n');
+    text
+}
+
+/// The document, built once from the route table and the response types.
 pub fn document() -> Result<Value, crate::ApiError> {
     static DOC: OnceLock<Result<Value, String>> = OnceLock::new();
     DOC.get_or_init(|| {
@@ -314,6 +337,13 @@ pub fn document() -> Result<Value, crate::ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_published_document_is_the_generated_one() {
+        let committed = include_str!("../openapi.json");
+        assert!(published_text(&document().unwrap()) == committed, "{PUBLISHED_PATH} is not the generated document: run `make template`");
+        assert_eq!(published().unwrap(), document().unwrap());
+    }
 
     #[test]
     fn describes_every_route_and_parameter() {
