@@ -177,3 +177,26 @@ pub fn stats_month_range(from: Option<&str>, to: Option<&str>) -> (String, Strin
 pub fn presence_sk(domain: Domain, dim: char, key: &str, field: &str, entity: &str) -> String {
     format!("S#{domain}#{dim}#{key}#{field}#{entity}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mitre_domain::MappingKind;
+
+    #[test]
+    fn each_entity_field_of_a_kind_has_its_own_index_and_kinds_share_an_entitys_partition() {
+        for kind in MappingKind::ALL {
+            let indexes: Vec<&str> = kind.entity_fields().iter().map(|f| mapping_entity_index(f)).collect();
+            let mut distinct = indexes.clone();
+            distinct.dedup();
+            assert_eq!(indexes.len(), distinct.len(), "{kind}: two entity fields on one index");
+        }
+        // a case's case mappings and the alert mappings naming it: one index, one partition
+        assert_eq!(mapping_entity_index("case_id"), GSI1);
+        assert_eq!(mapping_entity_index("alert_id"), GSI2);
+        assert_eq!(mapping_entity_gsi("acme", "case_id", "C-1"), "T#acme#M#case_id#C-1");
+        // one kind's mappings of the entity are a key range of it
+        assert!(mapping_entity_sk("alert", "01J").starts_with(&mapping_entity_kind_prefix("alert")));
+        assert!(!mapping_entity_sk("alert", "01J").starts_with(&mapping_entity_kind_prefix("case")));
+    }
+}

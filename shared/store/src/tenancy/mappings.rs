@@ -14,6 +14,9 @@ use crate::ddb::{Filter, Item, Query, from_item, key, s, to_item};
 use crate::error::StoreError;
 use crate::{Store, keys};
 
+/// The layout of the mapping indexes; 2: every kind's mappings of an entity in one partition.
+const MAPPING_INDEX_LAYOUT: u32 = 2;
+
 /// A mapping as stored, with its index keys.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MappingItem {
@@ -362,7 +365,8 @@ impl MappingRepo for Store {
 
     async fn list_mappings(&self, tenant: &TenantId, kind: MappingKind, filter: &MappingFilter, limit: usize, cursor: Option<&str>) -> Result<Page<Mapping>, RepoError> {
         let q = mapping_query(tenant, Some(kind), filter)?;
-        let fingerprint = cursor::fingerprint(&(tenant, kind, filter));
+        // the index layout is part of the list: a cursor of the per-kind entity partitions is refused, not misread
+        let fingerprint = cursor::fingerprint(&(tenant, kind, filter, MAPPING_INDEX_LAYOUT));
         let start = cursor.map(|c| crate::ddb::cursor_key(c, &fingerprint)).transpose()?;
         let (page, next) = self.query_filled(&q, start, limit).await?;
         let items = page.into_iter().map(mapping_from_item).collect::<Result<Vec<_>, _>>()?;
@@ -423,14 +427,12 @@ fn mapping_query(tenant: &TenantId, kind: Option<MappingKind>, filter: &MappingF
             f.compare(field, "=", value.as_str());
         }
     }
-    let Some(kind_s) = kind_s.or(access.as_ref().map(|_| "")) else {
-        return Err(RepoError::Backend("a mapping query names a kind or an entity".into()));
-    };
     if let Some(t) = &filter.technique {
-        if access.is_none() {
-            access = Some(Query { index: Some(keys::GSI3), pk: keys::technique_gsi(t.as_str()), sk_prefix: Some(keys::technique_gsi_tenant_prefix(tenant_s, kind_s)), ..Query::default() });
-        } else {
-            f.compare("technique", "=", t.as_str());
+        match (&access, kind_s) {
+            (None, Some(k)) => access = Some(Query { index: Some(keys::GSI3), pk: keys::technique_gsi(t.as_str()), sk_prefix: Some(keys::technique_gsi_tenant_prefix(tenant_s, k)), ..Query::default() }),
+            _ => {
+                f.compare("technique", "=", t.as_str());
+            }
         }
     }
     if let Some(t) = &filter.tactic {
@@ -445,7 +447,11 @@ fn mapping_query(tenant: &TenantId, kind: Option<MappingKind>, filter: &MappingF
     if let Some(to) = filter.observed_to {
         f.compare("first_observed", "<=", to.to_string());
     }
-    let mut q = access.unwrap_or_else(|| Query { pk: keys::mapping_pk(tenant_s, kind_s), sk_prefix: Some(keys::MAPPING_SK_PREFIX.into()), ..Query::default() });
+    let mut q = match (access, kind_s) {
+        (Some(q), _) => q,
+        (None, Some(k)) => Query { pk: keys::mapping_pk(tenant_s, k), sk_prefix: Some(keys::MAPPING_SK_PREFIX.into()), ..Query::default() },
+        (None, None) => return Err(RepoError::Backend("a query of every kind of mapping needs an entity condition".into())),
+    };
     q.filter = f;
     Ok(q)
 }
