@@ -148,11 +148,15 @@ impl Store {
 
     /// Every item of a partition (optionally of a sort key prefix), following pagination.
     pub async fn query_partition(&self, index: Option<&str>, pk: &str, sk_prefix: Option<&str>) -> Result<Vec<Item>, StoreError> {
-        let q = Query { index, pk: pk.to_string(), sk_prefix: sk_prefix.map(str::to_string), ..Query::default() };
+        self.query_all(&Query { index, pk: pk.to_string(), sk_prefix: sk_prefix.map(str::to_string), ..Query::default() }).await
+    }
+
+    /// Every item `q` selects, following pagination.
+    pub async fn query_all(&self, q: &Query<'_>) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
-            let (page, next) = self.query_page(&q, start.take(), None).await?;
+            let (page, next) = self.query_page(q, start.take(), None).await?;
             items.extend(page);
             match next {
                 Some(k) => start = Some(k),

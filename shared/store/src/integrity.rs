@@ -534,30 +534,21 @@ impl Store {
                 }
             }
         }
-        // mappings stored before statistics were kept: counted, each in one transaction
+        // mappings stored before statistics were kept: counted, each in one transaction (which
+        // writes the current index keys too); mappings stored when each kind had its own entity
+        // index partitions: re-keyed
         for u in self.technique_uses().await? {
-            for m in self.uncounted_mappings_of_technique(&u.technique).await?.into_iter().filter(|m| u.counts(m)) {
-                report.counted += 1;
-                if dry_run {
+            for stored in self.stored_mappings_of_technique(&u.technique).await?.into_iter().filter(|s| u.counts(&s.mapping)) {
+                let m = &stored.mapping;
+                report.counted += usize::from(!stored.counted);
+                report.reindexed += usize::from(!stored.indexed);
+                if dry_run || (stored.counted && stored.indexed) {
                     continue;
                 }
-                match self.count_mapping(&m).await {
-                    Ok(true) => {}
-                    // changed meanwhile: that write counted it
-                    Ok(false) => {}
-                    Err(e) => report.failed.push(json!({"mapping": mapping_ref(&m), "error": e.to_string()})),
-                }
-            }
-        }
-        // mappings stored when each kind had its own entity index partitions: re-keyed
-        for u in self.technique_uses().await? {
-            for m in self.misindexed_mappings_of_technique(&u.technique).await?.into_iter().filter(|m| u.counts(m)) {
-                report.reindexed += 1;
-                if dry_run {
-                    continue;
-                }
-                if let Err(e) = self.reindex_mapping(&m).await {
-                    report.failed.push(json!({"mapping": mapping_ref(&m), "error": e.to_string()}));
+                // Ok(false): changed meanwhile, and that write counted and re-keyed it
+                let written = if stored.counted { self.reindex_mapping(m).await } else { self.count_mapping(m).await };
+                if let Err(e) = written {
+                    report.failed.push(json!({"mapping": mapping_ref(m), "error": e.to_string()}));
                 }
             }
         }

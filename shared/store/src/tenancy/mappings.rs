@@ -64,12 +64,20 @@ impl MappingItem {
             mapping: m.clone(),
         }
     }
-}
 
-impl MappingItem {
     fn entity_keys(&self) -> [Option<&String>; 4] {
         [self.gsi1pk.as_ref(), self.gsi1sk.as_ref(), self.gsi2pk.as_ref(), self.gsi2sk.as_ref()]
     }
+}
+
+/// A mapping as stored, with what `mitre migrate` looks at.
+#[derive(Debug, Clone)]
+pub struct StoredMapping {
+    pub mapping: Mapping,
+    /// In the tenant's statistics.
+    pub counted: bool,
+    /// Its entity index keys are the ones it is written with now.
+    pub indexed: bool,
 }
 
 pub fn mapping_from_item(item: Item) -> Result<Mapping, StoreError> {
@@ -180,14 +188,6 @@ impl Store {
         }
     }
 
-    /// Every mapping of `technique`, in every tenant, whose entity index keys are not the ones
-    /// it is written with now (stored when each kind had its own entity partitions).
-    pub async fn misindexed_mappings_of_technique(&self, technique: &str) -> Result<Vec<Mapping>, StoreError> {
-        let items = self.query_partition(Some(keys::GSI3), &keys::technique_gsi(technique), None).await?;
-        let items = items.into_iter().map(from_item::<MappingItem>).collect::<Result<Vec<_>, _>>()?;
-        Ok(items.into_iter().filter(|i| i.entity_keys() != MappingItem::new(&i.mapping).entity_keys()).map(|i| i.mapping).collect())
-    }
-
     /// Rewrites the entity index keys of `m`, as long as it is stored at its version (nothing
     /// else changes: no audit entry, no statistics); false when it changed meanwhile (that
     /// write gave it the keys).
@@ -228,10 +228,19 @@ impl Store {
         }
     }
 
-    /// Every mapping of `technique`, in every tenant, that is not yet counted in the statistics.
-    pub async fn uncounted_mappings_of_technique(&self, technique: &str) -> Result<Vec<Mapping>, StoreError> {
+    /// Every mapping of `technique`, in every tenant, as stored: whether it is counted in the
+    /// statistics and whether its entity index keys are current (mappings stored before
+    /// statistics were kept, or when each kind had its own entity partitions, are not).
+    pub async fn stored_mappings_of_technique(&self, technique: &str) -> Result<Vec<StoredMapping>, StoreError> {
         let items = self.query_partition(Some(keys::GSI3), &keys::technique_gsi(technique), None).await?;
-        Ok(items.into_iter().map(from_item::<MappingItem>).collect::<Result<Vec<_>, _>>()?.into_iter().filter(|i| !i.counted).map(|i| i.mapping).collect())
+        items
+            .into_iter()
+            .map(|item| {
+                let i = from_item::<MappingItem>(item)?;
+                let indexed = i.entity_keys() == MappingItem::new(&i.mapping).entity_keys();
+                Ok(StoredMapping { counted: i.counted, indexed, mapping: i.mapping })
+            })
+            .collect()
     }
 
     /// Runs `base` (the write's own items, whose cancellation codes keep their indexes) with
@@ -379,20 +388,12 @@ impl MappingRepo for Store {
         if filter.entities.is_empty() {
             return mitre_domain::repo::all_mappings_by_kind(self, tenant, kinds, filter).await;
         }
-        let q = mapping_query(tenant, None, filter)?;
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let (page, next) = self.query_page(&q, start.take(), None).await?;
-            for item in page {
-                let m = mapping_from_item(item)?;
-                if kinds.contains(&m.kind) {
-                    out.push(m);
-                }
-            }
-            match next {
-                Some(k) => start = Some(k),
-                None => break,
+        let items = self.query_all(&mapping_query(tenant, None, filter)?).await?;
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let m = mapping_from_item(item)?;
+            if kinds.contains(&m.kind) {
+                out.push(m);
             }
         }
         // as kind after kind would list them
