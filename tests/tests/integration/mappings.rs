@@ -3,7 +3,7 @@
 use mitre_api::routes::{ROUTES, RouteId};
 use mitre_api::{App, Settings};
 use mitre_store::tenancy::Role;
-use mitre_tests::{Answer, call_with, register, synced_store};
+use mitre_tests::{Answer, call_with, register, scan_prefixed, synced_store};
 use serde_json::{Value, json};
 
 const P: &str = "/api/v1/mitre";
@@ -57,26 +57,7 @@ async fn req_if(app: &App, who: &str, method: &str, path: &str, etag: &str, body
 /// Every item of a tenant (mappings, guards, audit entries), in the shared synced table the
 /// world's app works on.
 async fn tenant_items(_app: &App, tenant: &str) -> usize {
-    let s = &synced_store().await;
-    let mut n = 0;
-    let mut start = None;
-    loop {
-        let out = s
-            .ddb
-            .scan()
-            .table_name(&s.table)
-            .filter_expression("begins_with(pk, :t)")
-            .expression_attribute_values(":t", aws_sdk_dynamodb::types::AttributeValue::S(format!("T#{tenant}#")))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .unwrap();
-        n += out.items().len();
-        match out.last_evaluated_key {
-            Some(k) if !k.is_empty() => start = Some(k),
-            _ => return n,
-        }
-    }
+    scan_prefixed(&synced_store().await, "pk", &format!("T#{tenant}#")).await.len()
 }
 
 #[tokio::test(flavor = "multi_thread")]
