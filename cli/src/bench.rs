@@ -133,7 +133,13 @@ pub async fn stats(store: mitre_store::Store, sizes: &[usize], iterations: usize
         let failures: Vec<String> = stream::iter(&batch)
             .map(|m| {
                 let store = store.clone();
-                async move { store.create_mapping(m, AuditEntry::of(&m.tenant, "bench", "mapping.create", m.target(), None, Some(m), "bench")).await.err().map(|e| e.to_string()) }
+                async move {
+                    store
+                        .create_mapping(m, AuditEntry::of(&m.tenant, "bench", "mapping.create", m.target(), None, Some(m), "bench"))
+                        .await
+                        .err()
+                        .map(|e| e.to_string())
+                }
             })
             .buffer_unordered(64)
             .filter_map(|e| async move { e })

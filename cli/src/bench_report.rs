@@ -168,16 +168,34 @@ pub fn markdown(inputs: &Inputs) -> (String, Vec<Goal>) {
         let (wu, nwu) = (num(s, "write_units"), num(s, "naive_write_units"));
         let wr = num(s, "write_units_ratio").or(ratio(wu, nwu));
         let rounds = num(s, "full_rounds").map_or(String::new(), |n| format!(", medians of {n:.0} rounds"));
-        let _ = writeln!(o, "Full sync of {} into a fresh table, beside `../shared/bench/naive_loader.py`{rounds}.\n", s["bundle"].as_str().unwrap_or("enterprise ATT&CK"));
+        let _ = writeln!(
+            o,
+            "Full sync of {} into a fresh table, beside `../shared/bench/naive_loader.py`{rounds}.\n",
+            s["bundle"].as_str().unwrap_or("enterprise ATT&CK")
+        );
         o.push_str("| measure | ours | naive loader | ours / naive | goal | verdict |\n|---|---:|---:|---:|---|---|\n");
         let v = goal("Sync", pass("ratio").or(r.map(|r| r <= SYNC_RATIO_MAX)), format!("full sync time ours / naive {} (goal ≤ {SYNC_RATIO_MAX})", f(r, 2)));
         let _ = writeln!(o, "| full sync (s) | {} | {} | {} | ≤ {SYNC_RATIO_MAX} | {v} |", f(ours, 2), f(naive, 2), f(r, 2));
-        let v = goal("Sync", pass("write_units").or(wr.map(|r| r <= WRITE_UNITS_RATIO_MAX)), format!("DynamoDB write units ours / naive {} (goal ≤ {WRITE_UNITS_RATIO_MAX})", f(wr, 3)));
+        let v = goal(
+            "Sync",
+            pass("write_units").or(wr.map(|r| r <= WRITE_UNITS_RATIO_MAX)),
+            format!("DynamoDB write units ours / naive {} (goal ≤ {WRITE_UNITS_RATIO_MAX})", f(wr, 3)),
+        );
         let _ = writeln!(o, "| DynamoDB write units | {} | {} | {} | ≤ {WRITE_UNITS_RATIO_MAX} | {v} |\n", f(wu, 0), f(nwu, 0), f(wr, 3));
         o.push_str("| measure | value | goal | verdict |\n|---|---:|---|---|\n");
         let changes = num(s, "incremental_changes");
-        let v = goal("Sync", pass("incremental").or(changes.map(|c| c == INCREMENTAL_EXPECTED)), format!("incremental 18.0 → 18.1 changes {} (expected {INCREMENTAL_EXPECTED})", f(changes, 0)));
-        let _ = writeln!(o, "| incremental 18.0 → 18.1: written + deleted | {} + {} = {} | {INCREMENTAL_EXPECTED} | {v} |", f(num(s, "incremental_written"), 0), f(num(s, "incremental_deleted"), 0), f(changes, 0));
+        let v = goal(
+            "Sync",
+            pass("incremental").or(changes.map(|c| c == INCREMENTAL_EXPECTED)),
+            format!("incremental 18.0 → 18.1 changes {} (expected {INCREMENTAL_EXPECTED})", f(changes, 0)),
+        );
+        let _ = writeln!(
+            o,
+            "| incremental 18.0 → 18.1: written + deleted | {} + {} = {} | {INCREMENTAL_EXPECTED} | {v} |",
+            f(num(s, "incremental_written"), 0),
+            f(num(s, "incremental_deleted"), 0),
+            f(changes, 0)
+        );
         let noop = num(s, "noop_written");
         let v = goal("Sync", pass("noop").or(noop.map(|n| n == 0.0)), format!("no-op re-import writes {} (goal 0)", f(noop, 0)));
         let _ = writeln!(o, "| no-op re-import: written | {} | 0 | {v} |", f(noop, 0));
@@ -191,15 +209,24 @@ pub fn markdown(inputs: &Inputs) -> (String, Vec<Goal>) {
 
     // Parse and load against mitreattack-python
     if let Some(a) = section(&mut o, inputs, "## Parse and load: ours against mitreattack-python", "api") {
-        let lib = format!("{} {}", a.pointer("/peer/library").and_then(Value::as_str).unwrap_or("mitreattack-python"), a.pointer("/peer/version").and_then(Value::as_str).unwrap_or(""));
-        let _ = writeln!(o, "Ours: the catalog loaded from DynamoDB/S3 and the first technique detail answered; the peer: {} loading the same bundle, then its first detail query.\n", lib.trim());
+        let lib = format!(
+            "{} {}",
+            a.pointer("/peer/library").and_then(Value::as_str).unwrap_or("mitreattack-python"),
+            a.pointer("/peer/version").and_then(Value::as_str).unwrap_or("")
+        );
+        let _ = writeln!(
+            o,
+            "Ours: the catalog loaded from DynamoDB/S3 and the first technique detail answered; the peer: {} loading the same bundle, then its first detail query.\n",
+            lib.trim()
+        );
         o.push_str("| measure | ours | mitreattack-python | ours / peer | verdict |\n|---|---:|---:|---:|---|\n");
         let (ours, peer) = (num(a, "cold.ours_cold_load_seconds"), num(a, "cold.peer_load_plus_first_detail_seconds"));
         let r = ratio(ours, peer);
         let v = goal("Parse and load", r.map(|r| r < 1.0), format!("cold load ours / mitreattack-python {} (goal < 1)", f(r, 3)));
         let _ = writeln!(o, "| cold load to the first answer (s) | {} | {} | {} | {v} |", f(ours, 3), f(peer, 2), f(r, 3));
         let (ours, peer) = (num(a, "cold.ours_rss_mb"), num(a, "cold.peer_peak_rss_mb"));
-        let _ = writeln!(o, "| memory (MB; ours: process RSS after the run, peer: peak RSS) | {} | {} | {} | |", f(ours, 1), f(peer, 1), f(ratio(ours, peer), 3));
+        let _ =
+            writeln!(o, "| memory (MB; ours: process RSS after the run, peer: peak RSS) | {} | {} | {} | |", f(ours, 1), f(peer, 1), f(ratio(ours, peer), 3));
         let agree = a["counts_agree"].as_bool();
         let v = goal("Parse and load", agree, "result counts agree with mitreattack-python".into());
         let _ = writeln!(o, "| result counts agree | {} | | | {v} |", agree.map_or("–", |b| if b { "yes" } else { "no" }));
@@ -220,17 +247,35 @@ pub fn markdown(inputs: &Inputs) -> (String, Vec<Goal>) {
                 worst = Some((r, label));
             }
             let v = r.map_or("–", |r| verdict(r < 1.0));
-            let _ = writeln!(o, "| {label} | {} | {} | {} | {} | {} | {} | {v} |", f(l("ours_p50_ms"), 2), f(l("ours_p99_ms"), 2), f(l("peer_p50_ms"), 1), f(l("peer_p99_ms"), 1), f(r, 4), f(calls, 2));
+            let _ = writeln!(
+                o,
+                "| {label} | {} | {} | {} | {} | {} | {} | {v} |",
+                f(l("ours_p50_ms"), 2),
+                f(l("ours_p99_ms"), 2),
+                f(l("peer_p50_ms"), 1),
+                f(l("peer_p99_ms"), 1),
+                f(r, 4),
+                f(calls, 2)
+            );
         }
         if let Some((r, label)) = worst {
             goal("API latency", Some(r < 1.0), format!("catalog queries faster than mitreattack-python at p50 (highest ratio ours / peer {r:.4}, {label})"));
         }
         let warm = num(&a, "ddb_calls_per_warm_request");
         let v = goal("API latency", warm.map(|w| w == 0.0), format!("catalog queries: {} DynamoDB calls per warm request (goal 0)", f(warm, 2)));
-        let _ = writeln!(o, "\nDynamoDB calls: {} on the first request (catalog load), {} per warm request (goal 0: {v}).", f(num(&a, "ours.first_request_ddb_calls"), 0), f(warm, 2));
+        let _ = writeln!(
+            o,
+            "\nDynamoDB calls: {} on the first request (catalog load), {} per warm request (goal 0: {v}).",
+            f(num(&a, "ours.first_request_ddb_calls"), 0),
+            f(warm, 2)
+        );
     }
     if let Some(vw) = section(&mut o, inputs, "### Case views", "views") {
-        let _ = writeln!(o, "One case with {} mappings; goal: p99 < {VIEW_P99_MS_MAX} ms and ≤ {VIEW_CALLS_MAX} DynamoDB calls per view.\n", f(num(&vw, "mappings"), 0));
+        let _ = writeln!(
+            o,
+            "One case with {} mappings; goal: p99 < {VIEW_P99_MS_MAX} ms and ≤ {VIEW_CALLS_MAX} DynamoDB calls per view.\n",
+            f(num(&vw, "mappings"), 0)
+        );
         o.push_str("| view | p50 | p99 | DynamoDB calls / request | bytes | p99 | calls |\n|---|---:|---:|---:|---:|---|---|\n");
         let (mut worst_p99, mut worst_calls): (Option<(f64, &str)>, Option<(f64, &str)>) = (None, None);
         for (name, x) in views_of(&vw) {
@@ -260,7 +305,11 @@ pub fn markdown(inputs: &Inputs) -> (String, Vec<Goal>) {
 
     // Statistics against a recount
     if let Some(st) = section(&mut o, inputs, "## Statistics cost against a recount", "stats") {
-        let _ = writeln!(o, "The kept counters read against a recount of the same answer (a Query over every mapping of the tenant, then the same computation), {} recounts per route.\n", f(num(&st, "recounts"), 0));
+        let _ = writeln!(
+            o,
+            "The kept counters read against a recount of the same answer (a Query over every mapping of the tenant, then the same computation), {} recounts per route.\n",
+            f(num(&st, "recounts"), 0)
+        );
         o.push_str("| mappings | route | ours p50 (ms) | recount p50 (ms) | recount p99 (ms) | calls ours / recount | recount / ours (p50) | verdict |\n|---:|---|---:|---:|---:|---:|---:|---|\n");
         let mut least: Option<(f64, String)> = None;
         for (size, route, x) in stats_rows(&st) {
@@ -269,7 +318,16 @@ pub fn markdown(inputs: &Inputs) -> (String, Vec<Goal>) {
                 least = Some((r, format!("{route} at {size} mappings")));
             }
             let v = r.map_or("–", |r| verdict(r > 1.0));
-            let _ = writeln!(o, "| {size} | {route} | {} | {} | {} | {} / {} | {} | {v} |", f(num(x, "p50_ms"), 2), f(num(x, "recount_p50_ms"), 1), f(num(x, "recount_p99_ms"), 1), f(num(x, "ddb_calls_per_read"), 2), f(num(x, "recount_ddb_calls"), 0), f(r, 1));
+            let _ = writeln!(
+                o,
+                "| {size} | {route} | {} | {} | {} | {} / {} | {} | {v} |",
+                f(num(x, "p50_ms"), 2),
+                f(num(x, "recount_p50_ms"), 1),
+                f(num(x, "recount_p99_ms"), 1),
+                f(num(x, "ddb_calls_per_read"), 2),
+                f(num(x, "recount_ddb_calls"), 0),
+                f(r, 1)
+            );
         }
         if let Some((r, which)) = least {
             goal("Statistics", Some(r > 1.0), format!("statistics reads faster than a recount at p50 (smallest gain {r:.1} times, {which})"));
@@ -279,7 +337,12 @@ pub fn markdown(inputs: &Inputs) -> (String, Vec<Goal>) {
             let size = f(num(r, "mappings"), 0);
             let equal = r["counters_equal_recount"].as_bool();
             let v = goal("Statistics", equal, format!("counters equal the recount at {size} mappings"));
-            let _ = writeln!(o, "- {size} mappings ({} entities) written in {} s; counters equal the recount: {v}", f(num(r, "entities"), 0), f(num(r, "write_seconds"), 1));
+            let _ = writeln!(
+                o,
+                "- {size} mappings ({} entities) written in {} s; counters equal the recount: {v}",
+                f(num(r, "entities"), 0),
+                f(num(r, "write_seconds"), 1)
+            );
         }
     }
 
@@ -312,17 +375,26 @@ pub fn markdown(inputs: &Inputs) -> (String, Vec<Goal>) {
         );
         o.push_str("| function | cold start (ms) | peak RSS (MiB) |\n|---|---:|---:|\n");
         for name in ["api", "sync"] {
-            let _ = writeln!(o, "| {name} | {} | {} |", f(num(c, &format!("cold_start.{name}.ms")), 1), f(num(c, &format!("cold_start.{name}.peak_rss_mib")), 1));
+            let _ =
+                writeln!(o, "| {name} | {} | {} |", f(num(c, &format!("cold_start.{name}.ms")), 1), f(num(c, &format!("cold_start.{name}.peak_rss_mib")), 1));
         }
     }
 
     // Bootstrap sizes
     if let Some(b) = section(&mut o, inputs, "## Bootstrap sizes", "build") {
-        let _ = writeln!(o, "arm64 bootstraps built with cargo-lambda in {} s (a few seconds when the cargo cache was current; `CLEAN=1 make sam-build` times a build from scratch); goal: each bootstrap ≤ 8 MB unzipped.\n", f(num(b, "build_seconds"), 0));
+        let _ = writeln!(
+            o,
+            "arm64 bootstraps built with cargo-lambda in {} s (a few seconds when the cargo cache was current; `CLEAN=1 make sam-build` times a build from scratch); goal: each bootstrap ≤ 8 MB unzipped.\n",
+            f(num(b, "build_seconds"), 0)
+        );
         o.push_str("| function | unzipped (MB) | zipped (MB) | goal | verdict |\n|---|---:|---:|---|---|\n");
         for name in ["api", "sync"] {
             let (u, z) = (num(b, &format!("bootstraps.{name}.unzipped_bytes")), num(b, &format!("bootstraps.{name}.zipped_bytes")));
-            let v = goal("Bootstrap sizes", u.map(|u| u <= BOOTSTRAP_UNZIPPED_MAX_BYTES), format!("{name} bootstrap unzipped {} MB (goal ≤ 8 MB)", f(u.map(|u| u / 1e6), 2)));
+            let v = goal(
+                "Bootstrap sizes",
+                u.map(|u| u <= BOOTSTRAP_UNZIPPED_MAX_BYTES),
+                format!("{name} bootstrap unzipped {} MB (goal ≤ 8 MB)", f(u.map(|u| u / 1e6), 2)),
+            );
             let _ = writeln!(o, "| {name} | {} | {} | ≤ 8 MB unzipped | {v} |", f(u.map(|u| u / 1e6), 2), f(z.map(|z| z / 1e6), 2));
         }
     }
@@ -422,7 +494,11 @@ mod chart {
     fn not_measured(area: &Area, title: &str) -> Result<()> {
         let area = area.margin(10, 10, 10, 10).titled(title, ("sans-serif", 22))?;
         let (w, h) = area.dim_in_pixel();
-        area.draw(&Text::new("not measured", ((w / 2) as i32, (h / 3) as i32), ("sans-serif", 20).into_font().color(&BLACK.mix(0.6)).pos(Pos::new(HPos::Center, VPos::Center))))?;
+        area.draw(&Text::new(
+            "not measured",
+            ((w / 2) as i32, (h / 3) as i32),
+            ("sans-serif", 20).into_font().color(&BLACK.mix(0.6)).pos(Pos::new(HPos::Center, VPos::Center)),
+        ))?;
         Ok(())
     }
 
@@ -458,13 +534,15 @@ mod chart {
             r
         }))?;
         chart.draw_series(bars.iter().enumerate().map(|(i, (_, v, _))| {
-            EmptyElement::at((SegmentValue::CenterOf(i as i32), *v)) + Text::new(short(*v), (0, -4), ("sans-serif", 16).into_font().color(&BLACK).pos(Pos::new(HPos::Center, VPos::Bottom)))
+            EmptyElement::at((SegmentValue::CenterOf(i as i32), *v))
+                + Text::new(short(*v), (0, -4), ("sans-serif", 16).into_font().color(&BLACK).pos(Pos::new(HPos::Center, VPos::Bottom)))
         }))?;
         if let Some((g, label)) = goal {
             let n = bars.len() as i32;
             chart.draw_series(LineSeries::new([(SegmentValue::Exact(0), g), (SegmentValue::Last, g)], GOAL.stroke_width(2)))?;
             chart.draw_series(std::iter::once(
-                EmptyElement::at((SegmentValue::Exact(n - 1), g)) + Text::new(label.to_string(), (0, -4), ("sans-serif", 15).into_font().color(&GOAL).pos(Pos::new(HPos::Left, VPos::Bottom))),
+                EmptyElement::at((SegmentValue::Exact(n - 1), g))
+                    + Text::new(label.to_string(), (0, -4), ("sans-serif", 15).into_font().color(&GOAL).pos(Pos::new(HPos::Left, VPos::Bottom))),
             ))?;
         }
         Ok(())
@@ -497,7 +575,9 @@ mod chart {
     fn write_units(area: &Area, sync: Option<&Value>) -> Result<()> {
         let title = "Full sync, DynamoDB write units";
         match sync.map(|s| (num(s, "write_units"), num(s, "naive_write_units"))) {
-            Some((Some(o), Some(n))) => bars(area, title, "write units", &[("ours".into(), o, OURS), ("naive loader".into(), n, PEER)], Some((n * WRITE_UNITS_RATIO_MAX, "goal: half"))),
+            Some((Some(o), Some(n))) => {
+                bars(area, title, "write units", &[("ours".into(), o, OURS), ("naive loader".into(), n, PEER)], Some((n * WRITE_UNITS_RATIO_MAX, "goal: half")))
+            }
             _ => not_measured(area, title),
         }
     }
@@ -597,7 +677,10 @@ mod chart {
             .draw()?;
         let row = |i: usize| n - 1 - i as i32;
         chart.draw_series(rows.iter().enumerate().map(|(i, (_, _, p99, peer))| {
-            let mut r = Rectangle::new([(lo, SegmentValue::Exact(row(i))), (*p99, SegmentValue::Exact(row(i) + 1))], if *peer { PEER_LIGHT } else { OURS_LIGHT }.filled());
+            let mut r = Rectangle::new(
+                [(lo, SegmentValue::Exact(row(i))), (*p99, SegmentValue::Exact(row(i) + 1))],
+                if *peer { PEER_LIGHT } else { OURS_LIGHT }.filled(),
+            );
             r.set_margin(2, 2, 0, 0);
             r
         }))?;
@@ -607,7 +690,12 @@ mod chart {
             r
         }))?;
         chart.draw_series(rows.iter().enumerate().map(|(i, (_, p50, p99, _))| {
-            EmptyElement::at((*p99, SegmentValue::CenterOf(row(i)))) + Text::new(format!("{} / {}", short(*p50), short(*p99)), (5, 0), ("sans-serif", 14).into_font().color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center)))
+            EmptyElement::at((*p99, SegmentValue::CenterOf(row(i))))
+                + Text::new(
+                    format!("{} / {}", short(*p50), short(*p99)),
+                    (5, 0),
+                    ("sans-serif", 14).into_font().color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center)),
+                )
         }))?;
         Ok(())
     }
@@ -693,7 +781,11 @@ mod tests {
     fn bench_report_load_reads_the_last_json_line_and_the_status() {
         let dir = std::env::temp_dir().join(format!("bench-report-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("cold.json"), "{\"old\": 1}\n{\"cold_start\": {\"api\": {\"ms\": 20, \"peak_rss_mib\": 30}}, \"binaries\": \"target/perf\", \"runs\": 3}\n").unwrap();
+        std::fs::write(
+            dir.join("cold.json"),
+            "{\"old\": 1}\n{\"cold_start\": {\"api\": {\"ms\": 20, \"peak_rss_mib\": 30}}, \"binaries\": \"target/perf\", \"runs\": 3}\n",
+        )
+        .unwrap();
         std::fs::write(dir.join("api.status"), "{\"exit\": 1, \"seconds\": 12}\n").unwrap();
         let i = Inputs::load(&dir).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();

@@ -245,7 +245,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 print_status(&states, detailed);
                 if detailed {
                     match &verify {
-                        Some(v) => println!("last verify {}: {} ({} problem kinds); {flagged} mappings flagged for review", v.checked_at, if v.ok { "OK" } else { "problems" }, v.problems.len()),
+                        Some(v) => println!(
+                            "last verify {}: {} ({} problem kinds); {flagged} mappings flagged for review",
+                            v.checked_at,
+                            if v.ok { "OK" } else { "problems" },
+                            v.problems.len()
+                        ),
                         None => println!("never verified; {flagged} mappings flagged for review"),
                     }
                 }
@@ -257,7 +262,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
-                println!("verify {}: {} mappings checked, {} flagged for review", if report.ok { "OK" } else { "found problems" }, report.mappings_checked, report.flagged_for_review);
+                println!(
+                    "verify {}: {} mappings checked, {} flagged for review",
+                    if report.ok { "OK" } else { "found problems" },
+                    report.mappings_checked,
+                    report.flagged_for_review
+                );
                 for p in &report.problems {
                     println!("  {:<36} {:>6}", p.kind, p.count);
                     for e in &p.examples {
@@ -281,7 +291,17 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     report.mappings.len()
                 );
                 for m in &report.mappings {
-                    println!("  {} {} {}/{}: {} {} -> {} ({})", m.action, m.tenant, m.kind, m.id, m.technique, m.tactic, m.to_technique.as_deref().unwrap_or("-"), m.reason);
+                    println!(
+                        "  {} {} {}/{}: {} {} -> {} ({})",
+                        m.action,
+                        m.tenant,
+                        m.kind,
+                        m.id,
+                        m.technique,
+                        m.tactic,
+                        m.to_technique.as_deref().unwrap_or("-"),
+                        m.reason
+                    );
                 }
                 for f in &report.failed {
                     println!("  failed: {f}");
@@ -331,9 +351,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             serve::serve(app, port).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::BenchApi { iterations } => {
-            bench::api(store().await?, iterations).await
-        }
+        Command::BenchApi { iterations } => bench::api(store().await?, iterations).await,
         Command::BenchStats { sizes, iterations, recounts } => bench::stats(store().await?, &sizes, iterations, recounts).await,
         Command::BenchViews { mappings, iterations } => bench::views(store().await?, mappings, iterations).await,
         Command::BenchParse { bundle, previous, rounds } => bench::parse(&bundle, previous.as_deref(), rounds),

@@ -42,11 +42,7 @@ async fn respond(app: &App, req: hyper::Request<Incoming>) -> hyper::Response<Fu
         Ok(b) => b.to_bytes(),
         Err(_) => Bytes::from(vec![b' '; MAX_BODY_BYTES + 1]),
     };
-    let headers: Vec<(String, String)> = parts
-        .headers
-        .iter()
-        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_string(), v.to_string())))
-        .collect();
+    let headers: Vec<(String, String)> = parts.headers.iter().filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_string(), v.to_string()))).collect();
     let principal = parts.headers.get(DEV_PRINCIPAL_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
     let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let resp = match apigw_request(parts.method.as_str(), path, &headers, &body, principal.as_deref()) {

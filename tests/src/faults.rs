@@ -493,7 +493,9 @@ fn dynamo_error(status: u16, code: &str) -> Message {
 }
 
 fn s3_error(status: u16, code: &str, head: bool) -> Message {
-    let body = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{code} injected by the fault proxy</Message><RequestId>fault</RequestId></Error>");
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{code} injected by the fault proxy</Message><RequestId>fault</RequestId></Error>"
+    );
     reply(status, if status == 503 { "Slow Down" } else { "Internal Server Error" }, "application/xml", body.into_bytes(), head)
 }
 
@@ -577,7 +579,11 @@ async fn serve_connection(client: TcpStream, upstream: &str, state: &Mutex<State
             Some(Fault::Latency(_)) | Some(Fault::DropAfterForward) | None => {}
         }
         let op = req.op();
-        let sent = if op == "BatchWriteItem" { serde_json::from_slice::<Value>(&req.msg.body).map(|v| write_request_count(&v, "RequestItems")).unwrap_or(0) } else { 0 };
+        let sent = if op == "BatchWriteItem" {
+            serde_json::from_slice::<Value>(&req.msg.body).map(|v| write_request_count(&v, "RequestItems")).unwrap_or(0)
+        } else {
+            0
+        };
         bump(&mut state.lock().unwrap().counts.forwarded, &op);
         let (mut resp, close) = up.exchange(&req.msg, &req.method).await?;
         if op == "BatchWriteItem" && resp.start.split_whitespace().nth(1) == Some("200") {
@@ -654,7 +660,8 @@ impl BundleServer {
                 }
                 *n.lock().unwrap() += 1;
                 let mode = m.lock().unwrap().clone();
-                let head = |len: usize| format!("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n");
+                let head =
+                    |len: usize| format!("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n");
                 match mode {
                     Serve::Body(body) => {
                         let _ = w.write_all(head(body.len()).as_bytes()).await;

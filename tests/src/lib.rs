@@ -36,7 +36,12 @@ pub async fn scan_equal(store: &Store, attribute: &str, value: &str) -> Vec<std:
     scan_filtered(store, "#a = :p", attribute, value).await
 }
 
-async fn scan_filtered(store: &Store, filter: &str, attribute: &str, value: &str) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+async fn scan_filtered(
+    store: &Store,
+    filter: &str,
+    attribute: &str,
+    value: &str,
+) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
     let mut out = Vec::new();
     let mut start = None;
     loop {
@@ -62,9 +67,8 @@ async fn scan_filtered(store: &Store, filter: &str, attribute: &str, value: &str
 
 /// A file of ../shared/attack-data (or ATTACK_DATA_DIR).
 pub fn attack_data(file: &str) -> PathBuf {
-    let dir = std::env::var_os("ATTACK_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/attack-data"));
+    let dir =
+        std::env::var_os("ATTACK_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/attack-data"));
     let path = dir.join(file);
     assert!(path.exists(), "{} is missing", path.display());
     path
@@ -160,7 +164,12 @@ pub struct SyncedCatalog {
 
 pub fn synced_catalog() -> &'static SyncedCatalog {
     static CELL: std::sync::OnceLock<SyncedCatalog> = std::sync::OnceLock::new();
-    CELL.get_or_init(|| sync_catalog(&[("enterprise-attack-18.1.json.gz", mitre_attack::Domain::EnterpriseAttack), ("ics-attack-18.1.json.gz", mitre_attack::Domain::IcsAttack)]))
+    CELL.get_or_init(|| {
+        sync_catalog(&[
+            ("enterprise-attack-18.1.json.gz", mitre_attack::Domain::EnterpriseAttack),
+            ("ics-attack-18.1.json.gz", mitre_attack::Domain::IcsAttack),
+        ])
+    })
 }
 
 /// Enterprise 18.1, mobile 18.0 and ICS 18.1 side by side, shared the same way.
@@ -182,10 +191,7 @@ fn sync_catalog(releases: &'static [(&'static str, mitre_attack::Domain)]) -> Sy
             let app = spawn_app().await;
             for (file, domain) in releases {
                 let source = mitre_sync::FileSource { path: attack_data(file) };
-                mitre_sync::Syncer::new(&app.store)
-                    .run(&source, &mitre_sync::SyncOptions::new(*domain), &|_| {})
-                    .await
-                    .expect("sync for the API tests");
+                mitre_sync::Syncer::new(&app.store).run(&source, &mitre_sync::SyncOptions::new(*domain), &|_| {}).await.expect("sync for the API tests");
             }
             register(&app.store, ALICE, "acme", mitre_store::tenancy::Role::Viewer).await;
             SyncedCatalog { table: app.store.table.clone() }
@@ -246,7 +252,14 @@ pub async fn register(store: &Store, arn: &str, tenant: &str, role: mitre_store:
 }
 
 /// Calls with extra headers (If-Match, ...).
-pub async fn call_with(app: &mitre_api::App, method: &str, path: &str, principal: Option<&str>, headers: &[(&str, &str)], body: &[u8]) -> (Answer, Option<String>) {
+pub async fn call_with(
+    app: &mitre_api::App,
+    method: &str,
+    path: &str,
+    principal: Option<&str>,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (Answer, Option<String>) {
     let mut h: Vec<(String, String)> = vec![("content-type".into(), "application/json".into())];
     h.extend(headers.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let req = mitre_api::local::apigw_request(method, path, &h, body, principal).expect("a request");

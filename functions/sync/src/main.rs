@@ -88,7 +88,10 @@ mod tests {
         let plan = plan(&request).unwrap();
         assert_eq!(plan.len(), 1);
         let (o, _) = &plan[0];
-        assert_eq!((o.domain, o.force, o.relationships, o.run_id.as_deref()), (mitre_attack::Domain::IcsAttack, true, false, Some("01ARZ3NDEKTSV4RRFFQ69G5FAV")));
+        assert_eq!(
+            (o.domain, o.force, o.relationships, o.run_id.as_deref()),
+            (mitre_attack::Domain::IcsAttack, true, false, Some("01ARZ3NDEKTSV4RRFFQ69G5FAV"))
+        );
         assert!(super::plan(&json!({"run_id": "x", "domain": "nowhere"})).is_err());
     }
 }

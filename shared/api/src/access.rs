@@ -147,15 +147,7 @@ const BATCH_WRITE: &str = "dynamodb:BatchWriteItem";
 const GET_OBJECT: &str = "s3:GetObject";
 
 /// The DynamoDB actions that change items.
-pub const WRITE_ACTIONS: &[&str] = &[
-    PUT,
-    UPDATE,
-    DELETE,
-    BATCH_WRITE,
-    "dynamodb:PartiQLInsert",
-    "dynamodb:PartiQLUpdate",
-    "dynamodb:PartiQLDelete",
-];
+pub const WRITE_ACTIONS: &[&str] = &[PUT, UPDATE, DELETE, BATCH_WRITE, "dynamodb:PartiQLInsert", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete"];
 
 fn statement(sid: &'static str, actions: &[&'static str], resources: &[Resource], leading_keys: &[&'static str]) -> Statement {
     Statement { sid, actions: actions.to_vec(), resources: resources.to_vec(), leading_keys: leading_keys.to_vec() }
@@ -436,7 +428,10 @@ mod tests {
                 assert!(dynamodb || s3 || lambda, "{a:?} {}: one service per statement", s.sid);
                 if lambda {
                     // only the start of a sync invokes a function, and only the sync function
-                    assert_eq!((a, s.actions.as_slice(), s.resources.as_slice()), (Access::SyncStart, &["lambda:InvokeFunction"][..], &[Resource::Function("SyncFunction")][..]));
+                    assert_eq!(
+                        (a, s.actions.as_slice(), s.resources.as_slice()),
+                        (Access::SyncStart, &["lambda:InvokeFunction"][..], &[Resource::Function("SyncFunction")][..])
+                    );
                     continue;
                 }
                 assert!(!s.actions.contains(&"dynamodb:Scan"), "{a:?} {}: Scan has no leading keys", s.sid);

@@ -62,7 +62,9 @@ pub async fn list_audit(app: &App, who: &Identity, params: &Params) -> Result<Re
     let tenant = match (who.role, params.str("tenant")) {
         (Role::Superuser, Some(t)) => Some(TenantId::parse_or_system(t).map_err(|e| ApiError::bad_param("tenant", e.message))?),
         (Role::Superuser, None) => None,
-        (_, Some(t)) if Some(t) != who.tenant.as_ref().map(TenantId::as_str) => return Err(ApiError::Forbidden("admins read their own tenant's audit log".into())),
+        (_, Some(t)) if Some(t) != who.tenant.as_ref().map(TenantId::as_str) => {
+            return Err(ApiError::Forbidden("admins read their own tenant's audit log".into()));
+        }
         _ => Some(who.tenant()?.clone()),
     };
     let mut filter = AuditFilter { tenant, ..AuditFilter::default() };

@@ -68,7 +68,12 @@ async fn tenant_mappings(app: &App, who: &Identity, params: &Params) -> Result<(
         return Err(ApiError::bad_param("from", "from is after to"));
     }
     let kinds: Vec<MappingKind> = match params.str("entity_type") {
-        Some(t) => vec![MappingKind::ALL.into_iter().find(|k| k.as_str() == t).ok_or_else(|| ApiError::bad_param("entity_type", "entity_type must be one of alert, incident, case, observable"))?],
+        Some(t) => vec![
+            MappingKind::ALL
+                .into_iter()
+                .find(|k| k.as_str() == t)
+                .ok_or_else(|| ApiError::bad_param("entity_type", "entity_type must be one of alert, incident, case, observable"))?,
+        ],
         None => MappingKind::ALL.to_vec(),
     };
     if let Some(t) = params.str("tactic") {
@@ -94,7 +99,9 @@ fn format(spec: &crate::routes::RouteSpec, params: &Params) -> Result<&'static s
     let formats = spec.formats();
     match params.str("format") {
         None => Ok(formats[0]),
-        Some(f) => formats.iter().copied().find(|x| *x == f).ok_or_else(|| ApiError::bad_param("format", format!("format must be one of {}", formats.join(", ")))),
+        Some(f) => {
+            formats.iter().copied().find(|x| *x == f).ok_or_else(|| ApiError::bad_param("format", format!("format must be one of {}", formats.join(", "))))
+        }
     }
 }
 
@@ -106,7 +113,14 @@ fn matrix_reply(m: &mitre_views::Matrix, format: &str) -> Result<Reply, ApiError
     })
 }
 
-pub async fn entity_matrix(app: &App, who: &Identity, kind: MappingKind, id: &str, spec: &crate::routes::RouteSpec, params: &Params) -> Result<Reply, ApiError> {
+pub async fn entity_matrix(
+    app: &App,
+    who: &Identity,
+    kind: MappingKind,
+    id: &str,
+    spec: &crate::routes::RouteSpec,
+    params: &Params,
+) -> Result<Reply, ApiError> {
     let format = format(spec, params)?;
     let (entity, mappings) = entity_mappings(app, who, kind, id).await?;
     let (_, catalog) = view_domain(app, params, &mappings).await?;
@@ -128,7 +142,14 @@ pub async fn entity_mitigations(app: &App, who: &Identity, kind: MappingKind, id
     Ok(Reply::json(serde_json::to_value(r).map_err(ApiError::internal)?))
 }
 
-pub async fn entity_report(app: &App, who: &Identity, kind: MappingKind, id: &str, spec: &crate::routes::RouteSpec, params: &Params) -> Result<Reply, ApiError> {
+pub async fn entity_report(
+    app: &App,
+    who: &Identity,
+    kind: MappingKind,
+    id: &str,
+    spec: &crate::routes::RouteSpec,
+    params: &Params,
+) -> Result<Reply, ApiError> {
     let format = format(spec, params)?;
     let (entity, mappings) = entity_mappings(app, who, kind, id).await?;
     let (_, catalog) = view_domain(app, params, &mappings).await?;

@@ -20,10 +20,7 @@ fn page<T: serde::Serialize>(items: Vec<T>, next_cursor: Option<String>) -> Resu
 }
 
 fn query(params: &Params) -> Result<Option<Query>, ApiError> {
-    params
-        .str("q")
-        .map(|q| Query::parse(q).ok_or_else(|| ApiError::bad_param("q", "q has no letters or digits to search for")))
-        .transpose()
+    params.str("q").map(|q| Query::parse(q).ok_or_else(|| ApiError::bad_param("q", "q has no letters or digits to search for"))).transpose()
 }
 
 /// The catalogs to look an id up in: the `domain` parameter's, or every synced one.
@@ -92,11 +89,8 @@ fn revoked_by(c: &DomainCatalog, stix_id: &str) -> Option<ObjectRef> {
 
 pub async fn list_tactics(app: &App, params: &Params) -> Result<Value, ApiError> {
     let c = app.catalog.domain(params.domain()?).await?;
-    let items: Vec<(String, TacticView)> = c
-        .tactics
-        .iter()
-        .map(|t| (format!("{:04}", t.order), tactic_view(&c, t, active_technique_count(&c, &t.shortname))))
-        .collect();
+    let items: Vec<(String, TacticView)> =
+        c.tactics.iter().map(|t| (format!("{:04}", t.order), tactic_view(&c, t, active_technique_count(&c, &t.shortname)))).collect();
     let (items, next) = params.paginate(items)?;
     page(items, next)
 }
@@ -108,7 +102,13 @@ pub async fn get_tactic(app: &App, params: &Params, id: &str) -> Result<Value, A
                 c.techniques
                     .iter()
                     .filter(|x| !x.revoked && !x.deprecated && x.tactics.contains(&t.shortname))
-                    .map(|x| ObjectRef { attack_id: Some(x.attack_id.clone()), stix_id: x.stix_id.clone(), name: x.name.clone(), relationship: None, credited: None })
+                    .map(|x| ObjectRef {
+                        attack_id: Some(x.attack_id.clone()),
+                        stix_id: x.stix_id.clone(),
+                        name: x.name.clone(),
+                        relationship: None,
+                        credited: None,
+                    })
                     .collect(),
             );
             let view = tactic_view(&c, t, techniques.len());
@@ -209,9 +209,7 @@ pub async fn list_entities(app: &App, params: &Params, kind: EntityKind) -> Resu
             scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.attack_id.cmp(&b.1.attack_id)));
             scored.into_iter().enumerate().map(|(rank, (_, e))| (format!("{rank:06}"), entity_view(&c, e))).collect()
         }
-        None => candidates
-            .map(|e| (format!("{}#{}", e.attack_id.as_deref().unwrap_or("~"), e.stix_id), entity_view(&c, e)))
-            .collect(),
+        None => candidates.map(|e| (format!("{}#{}", e.attack_id.as_deref().unwrap_or("~"), e.stix_id), entity_view(&c, e))).collect(),
     };
     let (items, next) = params.paginate(items)?;
     page(items, next)

@@ -44,15 +44,12 @@ impl CatalogCache {
         let mut st = self.state.write().await;
         let key = st.keys.get(&domain).cloned().ok_or_else(|| ApiError::Unavailable(format!("{domain} has not been synced yet")))?;
         if let Some((lk, c)) = st.loaded.get(&domain)
-            && *lk == key {
-                return Ok(c.clone());
-            }
+            && *lk == key
+        {
+            return Ok(c.clone());
+        }
         let started = Instant::now();
-        let bytes = self
-            .backend
-            .snapshot(&key)
-            .await?
-            .ok_or_else(|| ApiError::Internal(format!("snapshot {key} is missing")))?;
+        let bytes = self.backend.snapshot(&key).await?.ok_or_else(|| ApiError::Internal(format!("snapshot {key} is missing")))?;
         let catalog = Arc::new(DomainCatalog::decode(&bytes).map_err(ApiError::Internal)?);
         tracing::info!(%domain, %key, ms = started.elapsed().as_millis() as u64, "catalog snapshot loaded");
         st.loaded.insert(domain, (key, catalog.clone()));

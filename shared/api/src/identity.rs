@@ -17,11 +17,7 @@ pub struct Identity {
 
 impl Identity {
     pub fn require(&self, role: Role) -> Result<(), ApiError> {
-        if self.role >= role {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(format!("this needs the {} role or higher", role.as_str())))
-        }
+        if self.role >= role { Ok(()) } else { Err(ApiError::Forbidden(format!("this needs the {} role or higher", role.as_str()))) }
     }
 
     /// The tenant the caller works in, for tenant-scoped routes.

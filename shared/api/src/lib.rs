@@ -11,20 +11,20 @@ pub mod catalog;
 pub mod catalog_cache;
 pub mod error;
 pub mod identity;
-pub mod mappings;
 pub mod local;
+pub mod mappings;
 pub mod openapi;
 pub mod params;
 pub mod routes;
+#[cfg(test)]
+mod rules_tests;
 pub mod statistics;
 pub mod suggestions;
 pub mod sync_trigger;
-#[cfg(test)]
-mod rules_tests;
-#[cfg(test)]
-mod views_tests;
 pub mod template;
 pub mod views;
+#[cfg(test)]
+mod views_tests;
 
 use std::time::{Duration, Instant};
 
@@ -77,13 +77,8 @@ impl Default for Settings {
 
 impl Settings {
     pub fn from_env() -> Settings {
-        let superusers = std::env::var("MITRE_SUPERUSERS")
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect();
+        let superusers =
+            std::env::var("MITRE_SUPERUSERS").unwrap_or_default().split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect();
         let only_route = std::env::var("MITRE_ROUTE").ok().filter(|r| !r.trim().is_empty());
         let secs = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
         Settings {
@@ -189,7 +184,10 @@ pub enum ReplyBody {
     Html(String),
     Svg(String),
     Markdown(String),
-    Binary { content_type: &'static str, bytes: Vec<u8> },
+    Binary {
+        content_type: &'static str,
+        bytes: Vec<u8>,
+    },
 }
 
 impl ReplyBody {
@@ -348,7 +346,15 @@ async fn dispatch(app: &App, req: &Request) -> (String, Result<Reply, ApiError>)
 }
 
 /// Answers a matched route for an identified caller.
-async fn answer(app: &App, who: &identity::Identity, spec: &'static routes::RouteSpec, id: &str, params: &Params, body: &[u8], if_match: Option<&str>) -> Result<Reply, ApiError> {
+async fn answer(
+    app: &App,
+    who: &identity::Identity,
+    spec: &'static routes::RouteSpec,
+    id: &str,
+    params: &Params,
+    body: &[u8],
+    if_match: Option<&str>,
+) -> Result<Reply, ApiError> {
     use catalog::EntityKind::*;
     let catalog_reply = |v: Result<Value, ApiError>| v.map(Reply::json);
     match spec.id {

@@ -12,14 +12,25 @@ pub const DEV_PRINCIPAL_HEADER: &str = "x-dev-principal-arn";
 
 /// Builds the API Gateway event for `method path?query` with `headers` and `body`. The caller
 /// is `principal` (None: a request without a verified identity).
-pub fn apigw_request(method: &str, path_and_query: &str, headers: &[(String, String)], body: &[u8], principal: Option<&str>) -> Result<Request, crate::ApiError> {
-    let invalid = |what: &str| crate::ApiError::BadRequest { code: "invalid_request", message: format!("the request cannot be served: invalid {what}"), details: None };
+pub fn apigw_request(
+    method: &str,
+    path_and_query: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+    principal: Option<&str>,
+) -> Result<Request, crate::ApiError> {
+    let invalid =
+        |what: &str| crate::ApiError::BadRequest { code: "invalid_request", message: format!("the request cannot be served: invalid {what}"), details: None };
     // what no HTTP server passes on (a NUL in the query, a space in the method) is refused
     // here: the event conversion would not survive it
     lambda_http::http::uri::PathAndQuery::try_from(path_and_query).map_err(|_| invalid("path or query"))?;
     lambda_http::http::Method::from_bytes(method.as_bytes()).map_err(|_| invalid("method"))?;
     let event = apigw_event(method, path_and_query, headers, body, principal);
-    lambda_http::request::from_str(&event.to_string()).map_err(|e| crate::ApiError::BadRequest { code: "invalid_request", message: format!("the request cannot be served: {e}"), details: None })
+    lambda_http::request::from_str(&event.to_string()).map_err(|e| crate::ApiError::BadRequest {
+        code: "invalid_request",
+        message: format!("the request cannot be served: {e}"),
+        details: None,
+    })
 }
 
 /// The API Gateway HTTP API (payload 2.0) event of [`apigw_request`], as JSON: what a

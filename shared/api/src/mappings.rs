@@ -138,12 +138,11 @@ pub fn if_match(header: Option<&str>) -> Result<Precondition, ApiError> {
     if h.trim() == "*" {
         return Ok(Precondition::Any);
     }
-    h.trim()
-        .trim_start_matches("W/")
-        .trim_matches('"')
-        .parse::<u64>()
-        .map(Precondition::Version)
-        .map_err(|_| ApiError::BadRequest { code: "invalid_header", message: format!("If-Match {h:?} is not an ETag of this API"), details: Some(json!({ "header": "If-Match" })) })
+    h.trim().trim_start_matches("W/").trim_matches('"').parse::<u64>().map(Precondition::Version).map_err(|_| ApiError::BadRequest {
+        code: "invalid_header",
+        message: format!("If-Match {h:?} is not an ETag of this API"),
+        details: Some(json!({ "header": "If-Match" })),
+    })
 }
 
 fn check(m: &Mapping, expected: Precondition) -> Result<(), ApiError> {

@@ -15,10 +15,16 @@ use crate::views::*;
 fn param_doc(route: RouteId, name: &str) -> (&'static str, Type) {
     let statistics = matches!(route, RouteId::TechniqueStatistics | RouteId::TacticStatistics | RouteId::KillChainStatistics);
     match name {
-        "from" if statistics => ("First month counted: a month (YYYY-MM) or an RFC 3339 timestamp (its month, UTC). Entities count in the month they were first observed with the technique or tactic.", Type::String),
+        "from" if statistics => (
+            "First month counted: a month (YYYY-MM) or an RFC 3339 timestamp (its month, UTC). Entities count in the month they were first observed with the technique or tactic.",
+            Type::String,
+        ),
         "to" if statistics => ("Last month counted: a month (YYYY-MM) or an RFC 3339 timestamp (its month, UTC).", Type::String),
         "top" => ("How many techniques, 1 to 1000 (default 10).", Type::Integer),
-        "domain" => ("ATT&CK domain: enterprise-attack (default for lists), mobile-attack or ics-attack. Detail routes without it look in every synced domain, enterprise first.", Type::String),
+        "domain" => (
+            "ATT&CK domain: enterprise-attack (default for lists), mobile-attack or ics-attack. Detail routes without it look in every synced domain, enterprise first.",
+            Type::String,
+        ),
         "tactic" => ("Only techniques of this tactic (TA id, shortname or name).", Type::String),
         "kill_chain_phase" => ("Only techniques of this kill-chain phase (the tactic's shortname).", Type::String),
         "platform" => ("Only techniques for this platform (case-insensitive).", Type::String),
@@ -53,13 +59,14 @@ fn param_schema(r: &RouteSpec, name: &str, ty: Type) -> RefOr<Schema> {
         "format" => strings(r.formats().to_vec()),
         "limit" => ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)).maximum(Some(crate::params::MAX_LIMIT as f64)).into(),
         "top" => ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)).maximum(Some(crate::statistics::MAX_TOP as f64)).into(),
-        "from" | "to" if statistics => OneOfBuilder::new()
-            .item(ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[0-9]{4}-(0[1-9]|1[0-2])$")))
-            .item(date_time())
-            .into(),
+        "from" | "to" if statistics => {
+            OneOfBuilder::new().item(ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[0-9]{4}-(0[1-9]|1[0-2])$"))).item(date_time()).into()
+        }
         "from" | "to" | "since" | "until" | "observed_from" | "observed_to" => date_time().into(),
         "tenant" => ObjectBuilder::new().schema_type(Type::String).pattern(Some("^(_system|[a-z0-9][a-z0-9-]{0,63})$")).into(),
-        "alert_id" | "case_id" | "incident_id" | "observable_id" => ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[A-Za-z0-9._:-]{1,128}$")).into(),
+        "alert_id" | "case_id" | "incident_id" | "observable_id" => {
+            ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[A-Za-z0-9._:-]{1,128}$")).into()
+        }
         "technique" => ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[Tt][0-9]{4}(\\.[0-9]{3})?$")).into(),
         "q" => ObjectBuilder::new().schema_type(Type::String).pattern(Some("[\\p{L}\\p{N}]")).into(),
         // any other text: not empty nor blank (an empty value is refused, not ignored)
@@ -114,10 +121,7 @@ fn response_schema(id: RouteId) -> RefOr<Schema> {
 }
 
 fn operation(r: &RouteSpec) -> utoipa::openapi::path::Operation {
-    let mut op = OperationBuilder::new()
-        .operation_id(Some(r.function.trim_end_matches("Function")))
-        .summary(Some(r.summary))
-        .tag(r.tag);
+    let mut op = OperationBuilder::new().operation_id(Some(r.function.trim_end_matches("Function"))).summary(Some(r.summary)).tag(r.tag);
     if r.path.contains('{') {
         op = op.parameter(
             ParameterBuilder::new()
@@ -207,7 +211,10 @@ fn operation(r: &RouteSpec) -> utoipa::openapi::path::Operation {
     if matches!(r.id, RouteId::CreateMapping(_)) {
         op = op.response(
             "200",
-            ResponseBuilder::new().description("Merged into the existing mapping").content("application/json", ContentBuilder::new().schema(Some(reference("Mapping"))).build()).build(),
+            ResponseBuilder::new()
+                .description("Merged into the existing mapping")
+                .content("application/json", ContentBuilder::new().schema(Some(reference("Mapping"))).build())
+                .build(),
         );
     }
     let errors = [
@@ -231,10 +238,7 @@ fn operation(r: &RouteSpec) -> utoipa::openapi::path::Operation {
         }
         op = op.response(
             code,
-            ResponseBuilder::new()
-                .description(desc)
-                .content("application/json", ContentBuilder::new().schema(Some(reference("ErrorBody"))).build())
-                .build(),
+            ResponseBuilder::new().description(desc).content("application/json", ContentBuilder::new().schema(Some(reference("ErrorBody"))).build()).build(),
         );
     }
     op.security(SecurityRequirement::new::<_, _, String>("sigv4", [])).security(SecurityRequirement::new::<_, _, String>("localDevPrincipal", [])).build()
@@ -433,15 +437,21 @@ fn request_bodies(doc: &mut Value) -> Result<(), String> {
         );
     }
     if let Some(props) = schemas.get_mut("SuggestInput").and_then(|s| s.get_mut("properties")).and_then(Value::as_object_mut) {
-        props.insert("observables".into(), json!({"type": "array", "maxItems": 100, "items": {"type": "object", "required": ["type", "value"], "additionalProperties": false,
-            "properties": {"type": {"type": "string", "enum": mitre_suggest::OBSERVABLE_TYPES}, "value": {"type": "string", "pattern": "\\S"}}}}));
+        props.insert(
+            "observables".into(),
+            json!({"type": "array", "maxItems": 100, "items": {"type": "object", "required": ["type", "value"], "additionalProperties": false,
+            "properties": {"type": {"type": "string", "enum": mitre_suggest::OBSERVABLE_TYPES}, "value": {"type": "string", "pattern": "\\S"}}}}),
+        );
         props.insert("domain".into(), json!({"type": ["string", "null"], "enum": [null, "enterprise-attack", "mobile-attack", "ics-attack"]}));
     }
     if let Some(suggest) = schemas.get_mut("SuggestInput").and_then(Value::as_object_mut) {
-        suggest.insert("anyOf".into(), json!([
-            {"required": ["text"], "properties": {"text": {"type": "string", "pattern": "\\S"}}},
-            {"required": ["observables"], "properties": {"observables": {"type": "array", "minItems": 1}}}
-        ]));
+        suggest.insert(
+            "anyOf".into(),
+            json!([
+                {"required": ["text"], "properties": {"text": {"type": "string", "pattern": "\\S"}}},
+                {"required": ["observables"], "properties": {"observables": {"type": "array", "minItems": 1}}}
+            ]),
+        );
     }
     Ok(())
 }

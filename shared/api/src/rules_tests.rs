@@ -26,7 +26,13 @@ async fn world() -> World {
     let bundle = parse_bundle(text.as_bytes(), Domain::EnterpriseAttack).unwrap();
     let catalog = DomainCatalog::build(&bundle.objects, Domain::EnterpriseAttack, "1.0", "fixture");
     let repos = Arc::new(MemoryRepos::new());
-    for (name, tenant, role) in [("a-viewer", "acme", "viewer"), ("a-analyst", "acme", "analyst"), ("a-admin", "acme", "admin"), ("b-analyst", "globex", "analyst"), ("b-admin", "globex", "admin")] {
+    for (name, tenant, role) in [
+        ("a-viewer", "acme", "viewer"),
+        ("a-analyst", "acme", "analyst"),
+        ("a-admin", "acme", "admin"),
+        ("b-analyst", "globex", "analyst"),
+        ("b-admin", "globex", "admin"),
+    ] {
         let p = Principal::register(&who(name), tenant, role, "setup", None).unwrap();
         let audit = mitre_domain::AuditEntry::of(&p.tenant, "setup", "principal.put", format!("principals/{}", p.principal), None, Some(&p), "setup");
         repos.put_principal(&p, audit).await.unwrap();
@@ -69,13 +75,19 @@ async fn create_merge_update_delete_with_versions_and_audit() {
     let body = json!({"alert_id": "A-1", "technique": "T1059.001", "confidence_score": 40, "first_observed": "2026-01-02T00:00:00Z", "last_observed": "2026-01-03T00:00:00Z"});
     let r = call(app, a, "POST", &format!("{P}/alert-mappings"), None, body).await;
     assert_eq!((r.status, r.etag.as_deref()), (201, Some("\"1\"")), "{}", r.body);
-    assert_eq!((r.body["tactic"].as_str(), r.body["detection_method"].as_str(), r.body["impact_level"].as_str()), (Some("execution"), Some("manual_analysis"), Some("medium")));
+    assert_eq!(
+        (r.body["tactic"].as_str(), r.body["detection_method"].as_str(), r.body["impact_level"].as_str()),
+        (Some("execution"), Some("manual_analysis"), Some("medium"))
+    );
     let id = r.body["id"].as_str().unwrap().to_string();
     // the same alert, technique and tactic again merges: union of windows, higher confidence
     let again = json!({"alert_id": "A-1", "technique": "t1059.001", "confidence_score": 70, "first_observed": "2026-01-01T00:00:00Z", "last_observed": "2026-01-02T00:00:00Z"});
     let r = call(app, a, "POST", &format!("{P}/alert-mappings"), None, again).await;
     assert_eq!((r.status, r.body["id"].as_str(), r.body["version"].as_u64()), (200, Some(id.as_str()), Some(2)));
-    assert_eq!((r.body["confidence_score"].as_u64(), r.body["first_observed"].as_str(), r.body["last_observed"].as_str()), (Some(70), Some("2026-01-01T00:00:00.000Z"), Some("2026-01-03T00:00:00.000Z")));
+    assert_eq!(
+        (r.body["confidence_score"].as_u64(), r.body["first_observed"].as_str(), r.body["last_observed"].as_str()),
+        (Some(70), Some("2026-01-01T00:00:00.000Z"), Some("2026-01-03T00:00:00.000Z"))
+    );
 
     let path = format!("{P}/alert-mappings/{id}");
     // no precondition: 428; a stale one: 412 and nothing changes; `*`: any current version
@@ -104,7 +116,10 @@ async fn create_merge_update_delete_with_versions_and_audit() {
     assert_eq!(r.status, 204);
     assert_eq!(call(app, a, "GET", &path, None, Value::Null).await.status, 404);
     // one audit entry per write, none for refused ones
-    assert_eq!(audit_actions(&w.repos, "acme").await, ["mapping.create", "mapping.merge", "mapping.update", "mapping.update", "mapping.create", "mapping.delete"]);
+    assert_eq!(
+        audit_actions(&w.repos, "acme").await,
+        ["mapping.create", "mapping.merge", "mapping.update", "mapping.update", "mapping.create", "mapping.delete"]
+    );
 }
 
 #[tokio::test]
@@ -186,7 +201,11 @@ async fn the_catalog_decides_techniques_and_bad_input_writes_nothing() {
         (json!({"alert_id": "A-1", "technique": "T1059", "detection_method": "psychic"}), 422, "detection_method"),
         (json!({"alert_id": "A-1", "technique": "T1059", "impact_level": "apocalyptic"}), 422, "impact_level"),
         (json!({"alert_id": "A-1", "technique": "T1059", "mitigation_status": "done"}), 422, "mitigation_status"),
-        (json!({"alert_id": "A-1", "technique": "T1059", "first_observed": "2026-02-01T00:00:00Z", "last_observed": "2026-01-01T00:00:00Z"}), 422, "first_observed"),
+        (
+            json!({"alert_id": "A-1", "technique": "T1059", "first_observed": "2026-02-01T00:00:00Z", "last_observed": "2026-01-01T00:00:00Z"}),
+            422,
+            "first_observed",
+        ),
         (json!({"alert_id": "A-1", "technique": "T1059", "last_observed": "tomorrow"}), 422, "last_observed"),
         (json!({"alert_id": "A-1", "technique": "T1059", "artifacts": "x".repeat(64 * 1024 + 1)}), 422, "artifacts"),
     ] {

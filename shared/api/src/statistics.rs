@@ -15,11 +15,16 @@ pub const MAX_TOP: usize = 1000;
 fn month_param(params: &Params, name: &str) -> Result<Option<Month>, ApiError> {
     let Some(v) = params.str(name) else { return Ok(None) };
     let b = v.as_bytes();
-    let is_month = b.len() == 7 && b[4] == b'-' && b.iter().enumerate().all(|(i, c)| i == 4 || c.is_ascii_digit()) && matches!(&v[5..], "01" | "02" | "03" | "04" | "05" | "06" | "07" | "08" | "09" | "10" | "11" | "12");
+    let is_month = b.len() == 7
+        && b[4] == b'-'
+        && b.iter().enumerate().all(|(i, c)| i == 4 || c.is_ascii_digit())
+        && matches!(&v[5..], "01" | "02" | "03" | "04" | "05" | "06" | "07" | "08" | "09" | "10" | "11" | "12");
     if is_month {
         return Ok(Some(v.to_string()));
     }
-    Timestamp::parse(v).map(|t| Some(mitre_domain::stats::month_of(t))).map_err(|_| ApiError::bad_param(name, format!("{name} must be a month (YYYY-MM) or an RFC 3339 timestamp")))
+    Timestamp::parse(v)
+        .map(|t| Some(mitre_domain::stats::month_of(t)))
+        .map_err(|_| ApiError::bad_param(name, format!("{name} must be a month (YYYY-MM) or an RFC 3339 timestamp")))
 }
 
 struct Ask {
@@ -40,7 +45,12 @@ fn ask(who: &Identity, params: &Params) -> Result<Ask, ApiError> {
     }
     let kind = params
         .str("entity_type")
-        .map(|t| MappingKind::ALL.into_iter().find(|k| k.as_str() == t).ok_or_else(|| ApiError::bad_param("entity_type", "entity_type must be one of alert, incident, case, observable")))
+        .map(|t| {
+            MappingKind::ALL
+                .into_iter()
+                .find(|k| k.as_str() == t)
+                .ok_or_else(|| ApiError::bad_param("entity_type", "entity_type must be one of alert, incident, case, observable"))
+        })
         .transpose()?;
     Ok(Ask { domain, window, kind })
 }
@@ -59,7 +69,11 @@ pub async fn techniques(app: &App, who: &Identity, params: &Params) -> Result<Re
     let a = ask(who, params)?;
     let top = match params.str("top") {
         None => DEFAULT_TOP,
-        Some(v) => v.parse::<usize>().ok().filter(|n| (1..=MAX_TOP).contains(n)).ok_or_else(|| ApiError::bad_param("top", format!("top must be an integer from 1 to {MAX_TOP}, not {v:?}")))?,
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_TOP).contains(n))
+            .ok_or_else(|| ApiError::bad_param("top", format!("top must be an integer from 1 to {MAX_TOP}, not {v:?}")))?,
     };
     let (catalog, agg) = read(app, who, &a).await?;
     json(mitre_views::statistics::techniques(&catalog, &agg, &a.window, a.kind, top, Timestamp::now()))

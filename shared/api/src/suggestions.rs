@@ -120,7 +120,8 @@ fn planned(catalog: &DomainCatalog, kind: MappingKind, id: &str, who: &Identity,
     m.detection_method = DetectionMethod::AutoSuggested;
     m.evidence = s.evidence.iter().map(|e| serde_json::to_value(e).unwrap_or(Value::Null)).collect();
     if tactics.len() > 1 {
-        m.needs_review = Some(format!("auto-suggested in {}, the first of its tactics in matrix order ({}): confirm the tactic", tactics[0], tactics.join(", ")));
+        m.needs_review =
+            Some(format!("auto-suggested in {}, the first of its tactics in matrix order ({}): confirm the tactic", tactics[0], tactics.join(", ")));
     }
     Ok(m)
 }
@@ -135,7 +136,8 @@ pub async fn enrich(app: &App, who: &Identity, kind: MappingKind, id: &str, para
     let analysis = app.engines.of(&catalog).await?.analyze(&request);
     let threshold = app.settings.enrich_threshold;
     // every mapping is planned (and checked) before the first is written
-    let plan: Vec<Mapping> = analysis.suggestions.iter().filter(|s| s.score >= threshold).map(|s| planned(&catalog, kind, &id, who, s)).collect::<Result<_, _>>()?;
+    let plan: Vec<Mapping> =
+        analysis.suggestions.iter().filter(|s| s.score >= threshold).map(|s| planned(&catalog, kind, &id, who, s)).collect::<Result<_, _>>()?;
     let mut mapped = Vec::new();
     for m in plan {
         if dry_run {

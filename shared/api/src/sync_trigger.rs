@@ -53,7 +53,13 @@ pub async fn start(app: &App, who: &Identity, body: &[u8]) -> Result<Reply, ApiE
         message: "domain must be one of enterprise-attack, mobile-attack, ics-attack".into(),
         details: Some(json!({ "field": "domain" })),
     })?;
-    let request = SyncRequest { run_id: mitre_domain::new_id(), domain, force: input.force, no_relationships: input.no_relationships, requested_by: who.principal.clone() };
+    let request = SyncRequest {
+        run_id: mitre_domain::new_id(),
+        domain,
+        force: input.force,
+        no_relationships: input.no_relationships,
+        requested_by: who.principal.clone(),
+    };
     // Started first, then audited: a start that failed changed nothing (and the run audits
     // itself as sync.run with the requester as actor).
     app.sync.start(request.clone()).await?;

@@ -219,7 +219,8 @@ mod tests {
         let out = render("# base comment\n\nResources:\n  # @api-functions\n\nOutputs: {}\n").unwrap();
         assert!(out.starts_with("# GENERATED FILE"), "{out}");
         assert!(!out.contains("base comment"));
-        let names: Vec<&str> = out.lines().filter(|l| l.starts_with("  ") && !l.starts_with("   ") && l.ends_with("Function:")).map(|l| l.trim().trim_end_matches(':')).collect();
+        let names: Vec<&str> =
+            out.lines().filter(|l| l.starts_with("  ") && !l.starts_with("   ") && l.ends_with("Function:")).map(|l| l.trim().trim_end_matches(':')).collect();
         let expected: Vec<&str> = ROUTES.iter().map(|r| r.function).collect();
         assert_eq!(names, expected);
         assert!(out.ends_with("\nOutputs: {}\n"));

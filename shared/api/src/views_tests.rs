@@ -136,16 +136,30 @@ async fn a_sync_is_started_by_superusers_with_post_only() {
     assert_eq!(call(&app, su, "GET", &format!("{P}/sync"), Value::Null).await.0, 405, "never a state-changing GET");
     let (status, _, text) = call(&app, su, "POST", &format!("{P}/sync"), json!({"domain": "nowhere"})).await;
     assert_eq!(status, 422, "{text}");
-    assert_eq!(call(&app, su, "POST", &format!("{P}/sync"), json!({"domain": "ics-attack", "url": "http://evil.example/"})).await.0, 400, "the source is never the request's");
+    assert_eq!(
+        call(&app, su, "POST", &format!("{P}/sync"), json!({"domain": "ics-attack", "url": "http://evil.example/"})).await.0,
+        400,
+        "the source is never the request's"
+    );
     assert!(recorded.0.lock().unwrap().is_empty(), "nothing started on a refused request");
     let (status, _, text) = call(&app, su, "POST", &format!("{P}/sync"), json!({"domain": "ics-attack", "force": true})).await;
     assert_eq!(status, 202, "{text}");
     let answer: Value = serde_json::from_str(&text).unwrap();
     let started = recorded.0.lock().unwrap().clone();
     assert_eq!(started.len(), 1);
-    assert_eq!((started[0].run_id.as_str(), started[0].domain, started[0].force, started[0].requested_by.as_str()), (answer["run_id"].as_str().unwrap(), Domain::IcsAttack, true, su));
+    assert_eq!(
+        (started[0].run_id.as_str(), started[0].domain, started[0].force, started[0].requested_by.as_str()),
+        (answer["run_id"].as_str().unwrap(), Domain::IcsAttack, true, su)
+    );
     // audited in the system log
-    let log = mitre_domain::AuditLog::list_audit(repos.as_ref(), &mitre_domain::AuditFilter { tenant: Some(mitre_domain::TenantId::system()), ..Default::default() }, 10, None).await.unwrap();
+    let log = mitre_domain::AuditLog::list_audit(
+        repos.as_ref(),
+        &mitre_domain::AuditFilter { tenant: Some(mitre_domain::TenantId::system()), ..Default::default() },
+        10,
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!((log.items.len(), log.items[0].action.as_str(), log.items[0].target.as_str()), (1, "sync.request", "catalog/ics-attack"));
     let (status, _, text) = call(&app, su, "GET", &format!("{P}/sync/runs?domain=ics-attack"), Value::Null).await;
     assert_eq!(status, 200, "{text}");
@@ -158,7 +172,11 @@ async fn statistics_count_distinct_entities_of_the_callers_tenant_only() {
     let (a, b) = (&who("a-analyst"), &who("b-analyst"));
     for (caller, kind, body) in [
         (a, "case", json!({"case_id": "C-1", "technique": "T1059.001", "first_observed": "2026-01-10T00:00:00Z", "last_observed": "2026-01-10T00:00:00Z"})),
-        (a, "alert", json!({"alert_id": "A-1", "case_id": "C-1", "technique": "T1059.001", "first_observed": "2026-02-10T00:00:00Z", "last_observed": "2026-02-10T00:00:00Z"})),
+        (
+            a,
+            "alert",
+            json!({"alert_id": "A-1", "case_id": "C-1", "technique": "T1059.001", "first_observed": "2026-02-10T00:00:00Z", "last_observed": "2026-02-10T00:00:00Z"}),
+        ),
         (a, "case", json!({"case_id": "C-2", "technique": "T1059.001", "first_observed": "2026-02-11T00:00:00Z", "last_observed": "2026-02-11T00:00:00Z"})),
         (a, "case", json!({"case_id": "C-2", "technique": "T1059", "first_observed": "2026-02-12T00:00:00Z", "last_observed": "2026-02-12T00:00:00Z"})),
         (b, "case", json!({"case_id": "C-9", "technique": "T1059", "first_observed": "2026-02-12T00:00:00Z", "last_observed": "2026-02-12T00:00:00Z"})),
@@ -194,7 +212,15 @@ async fn statistics_count_distinct_entities_of_the_callers_tenant_only() {
     let s: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(s["items"].as_array().unwrap().len(), 1);
     // bad parameters: 400 naming each
-    for (q, param) in [("top=0", "top"), ("top=x", "top"), ("from=2026-13", "from"), ("from=2026-03&to=2026-01", "from"), ("entity_type=user", "entity_type"), ("domain=x", "domain"), ("limit=3", "limit")] {
+    for (q, param) in [
+        ("top=0", "top"),
+        ("top=x", "top"),
+        ("from=2026-13", "from"),
+        ("from=2026-03&to=2026-01", "from"),
+        ("entity_type=user", "entity_type"),
+        ("domain=x", "domain"),
+        ("limit=3", "limit"),
+    ] {
         let (status, _, text) = call(app, v, "GET", &format!("{P}/statistics/techniques?{q}"), Value::Null).await;
         assert_eq!(status, 400, "{q}: {text}");
         let e: Value = serde_json::from_str(&text).unwrap();
@@ -225,5 +251,8 @@ fn a_request_no_http_server_passes_on_is_refused_not_a_panic() {
     let nul = "/api/v1/mitre/techniques/T1059.001?domain\0\0\0\0\0=enterprise-attack";
     assert!(local::apigw_request("GET", nul, &[], b"", Some(&who("a-viewer"))).is_err());
     assert!(local::apigw_request("GE T", "/api/v1/mitre/techniques", &[], b"", Some(&who("a-viewer"))).is_err());
-    assert!(local::apigw_request("GET", "/api/v1/mitre/techniques?q=a%00b", &[], b"", Some(&who("a-viewer"))).is_ok(), "an encoded NUL is a value like any other");
+    assert!(
+        local::apigw_request("GET", "/api/v1/mitre/techniques?q=a%00b", &[], b"", Some(&who("a-viewer"))).is_ok(),
+        "an encoded NUL is a value like any other"
+    );
 }

@@ -106,17 +106,11 @@ pub fn parse_bundle(bytes: &[u8], domain: Domain) -> Result<Bundle<'_>, BundleEr
     }
     let raws = shape.objects.ok_or_else(|| BundleError::Shape("it has no \"objects\" array".into()))?;
 
-    let parsed: Vec<ParsedObject<'_>> = raws
-        .par_iter()
-        .enumerate()
-        .map(|(index, raw)| parse_object(index, raw))
-        .collect::<Result<_, _>>()?;
+    let parsed: Vec<ParsedObject<'_>> = raws.par_iter().enumerate().map(|(index, raw)| parse_object(index, raw)).collect::<Result<_, _>>()?;
     let objects = dedupe(parsed);
 
-    let collection_version = objects
-        .iter()
-        .find(|o| o.object_type() == "x-mitre-collection")
-        .and_then(|o| o.object.x_mitre_version.as_deref().map(str::to_string));
+    let collection_version =
+        objects.iter().find(|o| o.object_type() == "x-mitre-collection").and_then(|o| o.object.x_mitre_version.as_deref().map(str::to_string));
 
     check_domain(&objects, domain)?;
     Ok(Bundle { spec_version: shape.spec_version.map(Cow::into_owned), collection_version, objects })
@@ -124,11 +118,7 @@ pub fn parse_bundle(bytes: &[u8], domain: Domain) -> Result<Bundle<'_>, BundleEr
 
 fn parse_object<'a>(index: usize, raw: &'a RawValue) -> Result<ParsedObject<'a>, BundleError> {
     let text = raw.get();
-    let object: StixObject<'a> = serde_json::from_str(text).map_err(|e| BundleError::Object {
-        index,
-        id: id_hint(text),
-        reason: e.to_string(),
-    })?;
+    let object: StixObject<'a> = serde_json::from_str(text).map_err(|e| BundleError::Object { index, id: id_hint(text), reason: e.to_string() })?;
     if crate::ids::StixId::parse(&object.id).is_err() {
         return Err(BundleError::Object { index, id: object.id.to_string(), reason: "its id is not a STIX id (type--uuid)".into() });
     }
@@ -197,10 +187,7 @@ fn check_domain(objects: &[ParsedObject<'_>], domain: Domain) -> Result<(), Bund
     }
     if in_domain == 0 {
         let found = others.into_iter().max_by_key(|(_, n)| *n).map(|(d, _)| d.to_string());
-        return Err(BundleError::WrongDomain {
-            expected: domain.as_str().into(),
-            found: found.unwrap_or_else(|| "techniques of no domain".into()),
-        });
+        return Err(BundleError::WrongDomain { expected: domain.as_str().into(), found: found.unwrap_or_else(|| "techniques of no domain".into()) });
     }
     Ok(())
 }

@@ -286,7 +286,9 @@ mod tests {
     #[test]
     fn different_values_hash_differently() {
         let base = r#"{"a":[1,2],"b":"x"}"#;
-        for other in [r#"{"a":[2,1],"b":"x"}"#, r#"{"a":[1,2],"b":"y"}"#, r#"{"a":[1,2],"b":"x","c":null}"#, r#"{"a":[1,2.5],"b":"x"}"#, r#"{"a":[1,2],"b":["x"]}"#] {
+        for other in
+            [r#"{"a":[2,1],"b":"x"}"#, r#"{"a":[1,2],"b":"y"}"#, r#"{"a":[1,2],"b":"x","c":null}"#, r#"{"a":[1,2.5],"b":"x"}"#, r#"{"a":[1,2],"b":["x"]}"#]
+        {
             assert_ne!(canonical_hash(base), canonical_hash(other), "{other}");
         }
         // key order and nesting cannot be confused with each other

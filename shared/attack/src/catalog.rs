@@ -471,10 +471,14 @@ mod tests {
     #[test]
     fn groups_are_credited_directly_and_through_attributed_campaigns() {
         let obj = |t: &str, n: u32, name: &str, aid: &str, extra: &str| {
-            format!(r#"{{"type": "{t}", "id": "{t}--00000000-0000-4000-8000-0000000001{n:02}", "name": "{name}", "external_references": [{{"source_name": "mitre-attack", "external_id": "{aid}"}}]{extra}}}"#)
+            format!(
+                r#"{{"type": "{t}", "id": "{t}--00000000-0000-4000-8000-0000000001{n:02}", "name": "{name}", "external_references": [{{"source_name": "mitre-attack", "external_id": "{aid}"}}]{extra}}}"#
+            )
         };
         let rel = |n: u32, kind: &str, from: String, to: String, extra: &str| {
-            format!(r#"{{"type": "relationship", "id": "relationship--00000000-0000-4000-8000-0000000002{n:02}", "relationship_type": "{kind}", "source_ref": "{from}", "target_ref": "{to}"{extra}}}"#)
+            format!(
+                r#"{{"type": "relationship", "id": "relationship--00000000-0000-4000-8000-0000000002{n:02}", "relationship_type": "{kind}", "source_ref": "{from}", "target_ref": "{to}"{extra}}}"#
+            )
         };
         let id = |t: &str, n: u32| format!("{t}--00000000-0000-4000-8000-0000000001{n:02}");
         let pwsh = "attack-pattern--00000000-0000-4000-8000-000000000005".to_string();

@@ -39,10 +39,7 @@ impl Domain {
 
     /// The official STIX 2.1 bundle of this domain (mitre-attack/attack-stix-data).
     pub fn default_source_url(self) -> String {
-        format!(
-            "https://raw.githubusercontent.com/mitre-attack/attack-stix-data/master/{0}/{0}.json",
-            self.as_str()
-        )
+        format!("https://raw.githubusercontent.com/mitre-attack/attack-stix-data/master/{0}/{0}.json", self.as_str())
     }
 
     /// The ATT&CK TAXII 2.1 collection of this domain.

@@ -22,10 +22,7 @@ pub fn small_bundle_with_collection(version: &str) -> String {
 pub fn bundle_with(spec: &str, extra: &[String]) -> String {
     let spec_field = if spec == "2.1" { r#", "spec_version": "2.1""# } else { "" };
     let technique = |id: &str, attack_id: &str, name: &str, desc: &str, phases: &[&str], sub: bool, extra: &str| {
-        let phases: Vec<String> = phases
-            .iter()
-            .map(|p| format!(r#"{{"kill_chain_name": "mitre-attack", "phase_name": "{p}"}}"#))
-            .collect();
+        let phases: Vec<String> = phases.iter().map(|p| format!(r#"{{"kill_chain_name": "mitre-attack", "phase_name": "{p}"}}"#)).collect();
         let url = attack_id.replace('.', "/");
         format!(
             r#"{{"type": "attack-pattern", "id": "{id}"{spec_field}, "created": "2020-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z", "name": "{name}", "description": "{desc}", "kill_chain_phases": [{phases}], "external_references": [{{"source_name": "mitre-attack", "external_id": "{attack_id}", "url": "https://attack.mitre.org/techniques/{url}"}}], "x_mitre_platforms": ["Windows", "Linux"], "x_mitre_domains": ["enterprise-attack"], "x_mitre_is_subtechnique": {sub}{extra}}}"#,
@@ -90,14 +87,9 @@ pub fn bundle_with(spec: &str, extra: &[String]) -> String {
         format!(
             r#"{{"type": "relationship", "id": "relationship--00000000-0000-4000-8000-000000000012"{spec_field}, "relationship_type": "revoked-by", "source_ref": "attack-pattern--00000000-0000-4000-8000-000000000006", "target_ref": "attack-pattern--00000000-0000-4000-8000-000000000004"}}"#
         ),
-        format!(
-            r#"{{"type": "x-future-thing", "id": "x-future-thing--00000000-0000-4000-8000-000000000013"{spec_field}, "whatever": {{"a": [null, true]}}}}"#
-        ),
+        format!(r#"{{"type": "x-future-thing", "id": "x-future-thing--00000000-0000-4000-8000-000000000013"{spec_field}, "whatever": {{"a": [null, true]}}}}"#),
     ];
     objects.extend(extra.iter().cloned());
     let spec_top = if spec == "2.1" { "" } else { r#", "spec_version": "2.0""# };
-    format!(
-        "{{\"type\": \"bundle\", \"id\": \"bundle--00000000-0000-4000-8000-000000000000\"{spec_top}, \"objects\": [\n  {}\n]}}",
-        objects.join(",\n  ")
-    )
+    format!("{{\"type\": \"bundle\", \"id\": \"bundle--00000000-0000-4000-8000-000000000000\"{spec_top}, \"objects\": [\n  {}\n]}}", objects.join(",\n  "))
 }

@@ -26,11 +26,7 @@ impl TechniqueId {
             9 => b[0] == b'T' && digits(&b[1..5]) && b[5] == b'.' && digits(&b[6..9]),
             _ => false,
         };
-        if ok {
-            Ok(TechniqueId(v))
-        } else {
-            Err(InvalidId { kind: "technique id", value: value.to_string(), expected: "T#### or T####.###" })
-        }
+        if ok { Ok(TechniqueId(v)) } else { Err(InvalidId { kind: "technique id", value: value.to_string(), expected: "T#### or T####.###" }) }
     }
 
     pub fn as_str(&self) -> &str {
@@ -106,10 +102,7 @@ impl StixId {
         let err = || InvalidId { kind: "STIX id", value: value.to_string(), expected: "type--uuid" };
         let (ty, uuid) = value.split_once("--").ok_or_else(err)?;
         let type_ok = !ty.is_empty() && ty.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-');
-        let uuid_ok = uuid.len() == 36
-            && uuid.bytes().enumerate().all(|(i, c)| {
-                if matches!(i, 8 | 13 | 18 | 23) { c == b'-' } else { c.is_ascii_hexdigit() }
-            });
+        let uuid_ok = uuid.len() == 36 && uuid.bytes().enumerate().all(|(i, c)| if matches!(i, 8 | 13 | 18 | 23) { c == b'-' } else { c.is_ascii_hexdigit() });
         if type_ok && uuid_ok { Ok(StixId(value.to_string())) } else { Err(err()) }
     }
 

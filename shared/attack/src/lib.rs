@@ -8,9 +8,9 @@
 pub mod bundle;
 pub mod canonical;
 pub mod catalog;
-pub mod fixtures;
 pub mod domain;
 pub mod error;
+pub mod fixtures;
 pub mod ids;
 pub mod manifest;
 pub mod model;

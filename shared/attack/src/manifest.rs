@@ -97,12 +97,7 @@ impl Manifest {
                 }
             }
         }
-        diff.removed = self
-            .entries
-            .keys()
-            .filter(|id| !present.contains(id.as_str()) && managed(object_type_of(id)))
-            .cloned()
-            .collect();
+        diff.removed = self.entries.keys().filter(|id| !present.contains(id.as_str()) && managed(object_type_of(id))).cloned().collect();
         diff.removed.sort();
         diff
     }
@@ -145,9 +140,7 @@ impl Manifest {
 
     pub fn decode(bytes: &[u8]) -> Result<Manifest, String> {
         let mut text = String::new();
-        flate2::read::GzDecoder::new(bytes)
-            .read_to_string(&mut text)
-            .map_err(|e| format!("manifest is not readable: {e}"))?;
+        flate2::read::GzDecoder::new(bytes).read_to_string(&mut text).map_err(|e| format!("manifest is not readable: {e}"))?;
         let mut entries = HashMap::new();
         let canonical = text.lines().next() == Some(CANONICAL_HEADER);
         for (n, line) in text.lines().enumerate().skip(canonical as usize) {
@@ -194,10 +187,9 @@ mod tests {
         assert_eq!(m.diff(&pa.objects, all), Diff { unchanged: pa.objects.len(), ..Diff::default() });
 
         // change one object, drop another
-        let b = a.replace("Block execution of code", "Block the execution of code").replace(
-            "x-future-thing--00000000-0000-4000-8000-000000000013",
-            "x-future-thing--00000000-0000-4000-8000-000000000014",
-        );
+        let b = a
+            .replace("Block execution of code", "Block the execution of code")
+            .replace("x-future-thing--00000000-0000-4000-8000-000000000013", "x-future-thing--00000000-0000-4000-8000-000000000014");
         let pb = parse_bundle(b.as_bytes(), Domain::EnterpriseAttack).unwrap();
         let d = m.diff(&pb.objects, all);
         assert_eq!(d.to_write.len(), 2, "{d:?}");
@@ -257,7 +249,13 @@ mod tests {
             .unwrap()
             .iter()
             .map(|o| {
-                let members: Vec<String> = o.as_object().unwrap().iter().rev().map(|(k, v)| format!("\n    {}: {}", serde_json::to_string(k).unwrap(), serde_json::to_string_pretty(v).unwrap())).collect();
+                let members: Vec<String> = o
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .rev()
+                    .map(|(k, v)| format!("\n    {}: {}", serde_json::to_string(k).unwrap(), serde_json::to_string_pretty(v).unwrap()))
+                    .collect();
                 format!("{{{}\n  }}", members.join(","))
             })
             .collect();

@@ -105,9 +105,7 @@ impl<'a> StixObject<'a> {
     }
 
     fn attack_reference(&self) -> Option<&ExternalReference<'a>> {
-        self.external_references
-            .iter()
-            .find(|r| r.source_name.as_deref().is_some_and(Domain::is_attack_source_name))
+        self.external_references.iter().find(|r| r.source_name.as_deref().is_some_and(Domain::is_attack_source_name))
     }
 
     pub fn is_technique(&self) -> bool {
@@ -121,10 +119,7 @@ impl<'a> StixObject<'a> {
 
     /// Tactic shortnames of a technique in `domain` (kill_chain_phases whose kill_chain_name is the domain's).
     pub fn tactic_shortnames(&self, domain: Domain) -> impl Iterator<Item = &str> {
-        self.kill_chain_phases
-            .iter()
-            .filter(move |p| p.kill_chain_name == domain.kill_chain_name())
-            .map(|p| p.phase_name.as_ref())
+        self.kill_chain_phases.iter().filter(move |p| p.kill_chain_name == domain.kill_chain_name()).map(|p| p.phase_name.as_ref())
     }
 
     /// Aliases from either STIX field (groups and campaigns use `aliases`, software `x_mitre_aliases`).

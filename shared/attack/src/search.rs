@@ -13,12 +13,8 @@ impl Query {
     /// None when the query has no searchable characters.
     pub fn parse(q: &str) -> Option<Query> {
         let phrase = q.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
-        let tokens: Vec<String> = phrase
-            .split(|c: char| !c.is_alphanumeric() && c != '.')
-            .map(|t| t.trim_matches('.'))
-            .filter(|t| !t.is_empty())
-            .map(str::to_string)
-            .collect();
+        let tokens: Vec<String> =
+            phrase.split(|c: char| !c.is_alphanumeric() && c != '.').map(|t| t.trim_matches('.')).filter(|t| !t.is_empty()).map(str::to_string).collect();
         if tokens.is_empty() {
             return None;
         }
@@ -65,7 +61,13 @@ impl Query {
             if !(in_name || in_name_part || in_alias || hits > 0 || in_id) {
                 return 0;
             }
-            score += if in_name { 3_000 } else if in_name_part { 1_500 } else { 0 };
+            score += if in_name {
+                3_000
+            } else if in_name_part {
+                1_500
+            } else {
+                0
+            };
             score += if in_alias { 1_000 } else { 0 };
             score += hits * 40;
         }
@@ -86,9 +88,7 @@ pub fn rank_techniques(catalog: &DomainCatalog, q: &Query, candidates: impl Iter
         .collect();
     hits.sort_by(|a, b| {
         let (ta, tb) = (&catalog.techniques[a.0], &catalog.techniques[b.0]);
-        b.1.cmp(&a.1)
-            .then((ta.revoked || ta.deprecated).cmp(&(tb.revoked || tb.deprecated)))
-            .then(ta.attack_id.cmp(&tb.attack_id))
+        b.1.cmp(&a.1).then((ta.revoked || ta.deprecated).cmp(&(tb.revoked || tb.deprecated))).then(ta.attack_id.cmp(&tb.attack_id))
     });
     hits
 }

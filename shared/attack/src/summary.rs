@@ -44,11 +44,8 @@ pub struct DomainSummary {
 /// Tactic shortnames in matrix order: the domain's matrix `tactic_refs`, then any tactic the
 /// matrix does not list, by ATT&CK ID.
 pub fn tactic_order<'a>(objects: &'a [ParsedObject<'a>], domain: Domain) -> Vec<&'a ParsedObject<'a>> {
-    let tactics: HashMap<&str, &ParsedObject<'_>> = objects
-        .iter()
-        .filter(|o| o.object_type() == "x-mitre-tactic" && o.object.is_active())
-        .map(|o| (o.id(), o))
-        .collect();
+    let tactics: HashMap<&str, &ParsedObject<'_>> =
+        objects.iter().filter(|o| o.object_type() == "x-mitre-tactic" && o.object.is_active()).map(|o| (o.id(), o)).collect();
     let matrix = objects
         .iter()
         .filter(|o| o.object_type() == "x-mitre-matrix" && o.object.is_active())
@@ -58,9 +55,10 @@ pub fn tactic_order<'a>(objects: &'a [ParsedObject<'a>], domain: Domain) -> Vec<
     if let Some(m) = matrix {
         for r in &m.object.tactic_refs {
             if let Some(t) = tactics.get(r.as_ref())
-                && !ordered.iter().any(|o| o.id() == t.id()) {
-                    ordered.push(t);
-                }
+                && !ordered.iter().any(|o| o.id() == t.id())
+            {
+                ordered.push(t);
+            }
         }
     }
     let mut rest: Vec<&ParsedObject<'_>> = tactics.values().filter(|t| !ordered.iter().any(|o| o.id() == t.id())).copied().collect();

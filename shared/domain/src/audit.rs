@@ -44,7 +44,15 @@ impl AuditEntry {
     }
 
     /// The same, with the before and after states serialised.
-    pub fn of<T: Serialize>(tenant: &TenantId, actor: &str, action: &str, target: String, before: Option<&T>, after: Option<&T>, request_id: &str) -> AuditEntry {
+    pub fn of<T: Serialize>(
+        tenant: &TenantId,
+        actor: &str,
+        action: &str,
+        target: String,
+        before: Option<&T>,
+        after: Option<&T>,
+        request_id: &str,
+    ) -> AuditEntry {
         let value = |v: Option<&T>| v.map(|v| serde_json::to_value(v).unwrap_or(Value::Null));
         AuditEntry::new(tenant, actor, action, target, value(before), value(after), request_id)
     }

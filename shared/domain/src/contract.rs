@@ -7,8 +7,8 @@ use crate::audit::AuditEntry;
 use crate::error::{RepoError, WriteError};
 use crate::mapping::{Mapping, MappingInput, MappingKind, Resolved};
 use crate::repo::{AuditFilter, AuditLog, MappingFilter, MappingRepo, PrincipalRepo, StatsRepo, TacticFilter};
-use crate::stats::{Aggregates, Counter, Window};
 use crate::role::Principal;
+use crate::stats::{Aggregates, Counter, Window};
 use crate::tenant::TenantId;
 use crate::time::Timestamp;
 
@@ -22,12 +22,23 @@ pub fn fresh_tenant(name: &str) -> TenantId {
 
 /// A resolved technique, as the catalog would answer it.
 pub fn resolved(technique: &str, tactic: &str, tactic_id: &str) -> Resolved {
-    Resolved { technique: TechniqueId::parse(technique).expect("a technique id"), name: format!("technique {technique}"), domain: Domain::EnterpriseAttack, tactic: tactic.into(), tactic_id: tactic_id.into() }
+    Resolved {
+        technique: TechniqueId::parse(technique).expect("a technique id"),
+        name: format!("technique {technique}"),
+        domain: Domain::EnterpriseAttack,
+        tactic: tactic.into(),
+        tactic_id: tactic_id.into(),
+    }
 }
 
 /// A new alert mapping of `alert` in `tenant`.
 pub fn alert_mapping(tenant: &TenantId, alert: &str, technique: &str, first_observed: &str) -> Mapping {
-    let input = MappingInput { alert_id: Some(alert.into()), first_observed: Some(first_observed.into()), last_observed: Some(first_observed.into()), ..MappingInput::default() };
+    let input = MappingInput {
+        alert_id: Some(alert.into()),
+        first_observed: Some(first_observed.into()),
+        last_observed: Some(first_observed.into()),
+        ..MappingInput::default()
+    };
     Mapping::create(MappingKind::Alert, tenant, &input, resolved(technique, "execution", EXECUTION), "contract").expect("a valid mapping")
 }
 
@@ -70,14 +81,18 @@ pub async fn mappings_keep_their_rules(repo: &(impl MappingRepo + AuditLog)) {
     let tenant = fresh_tenant("contract");
     let m = alert_mapping(&tenant, "A-1", "T1059.001", "2026-01-01T00:00:00Z");
     repo.create_mapping(&m, audit_of(&m, "mapping.create")).await.expect("create");
-    assert_eq!(repo.mapping( &tenant, MappingKind::Alert, &m.id).await.unwrap().as_ref(), Some(&m), "read back as written");
-    assert_eq!(repo.same_mapping(&alert_mapping(&tenant, "A-1", "T1059.001", "2026-02-01T00:00:00Z")).await.unwrap().map(|x| x.id), Some(m.id.clone()), "the same observation is found");
+    assert_eq!(repo.mapping(&tenant, MappingKind::Alert, &m.id).await.unwrap().as_ref(), Some(&m), "read back as written");
+    assert_eq!(
+        repo.same_mapping(&alert_mapping(&tenant, "A-1", "T1059.001", "2026-02-01T00:00:00Z")).await.unwrap().map(|x| x.id),
+        Some(m.id.clone()),
+        "the same observation is found"
+    );
     assert_eq!(audit_count(repo, &tenant).await, 1);
 
     // the same entity, technique and tactic again is a duplicate, and writes nothing
     let twin = alert_mapping(&tenant, "A-1", "T1059.001", "2026-03-01T00:00:00Z");
     assert!(matches!(repo.create_mapping(&twin, audit_of(&twin, "mapping.create")).await, Err(WriteError::Duplicate)));
-    assert_eq!(repo.mapping( &tenant, MappingKind::Alert, &twin.id).await.unwrap(), None);
+    assert_eq!(repo.mapping(&tenant, MappingKind::Alert, &twin.id).await.unwrap(), None);
     assert_eq!(audit_count(repo, &tenant).await, 1, "no audit entry for a refused write");
 
     // versions: an update at the read version succeeds, a stale one fails and writes nothing
@@ -89,7 +104,7 @@ pub async fn mappings_keep_their_rules(repo: &(impl MappingRepo + AuditLog)) {
     lost.confidence_score = 10;
     lost.touch("contract");
     assert!(matches!(repo.update_mapping(&m, &lost, audit_of(&lost, "mapping.update")).await, Err(WriteError::Stale)));
-    assert_eq!(repo.mapping( &tenant, MappingKind::Alert, &m.id).await.unwrap().unwrap().confidence_score, 90, "no lost update");
+    assert_eq!(repo.mapping(&tenant, MappingKind::Alert, &m.id).await.unwrap().unwrap().confidence_score, 90, "no lost update");
     assert_eq!(audit_count(repo, &tenant).await, 2);
 
     // changing the technique moves the observation: the old one is free, the new one taken
@@ -109,7 +124,7 @@ pub async fn mappings_keep_their_rules(repo: &(impl MappingRepo + AuditLog)) {
     // delete: stale refused, current accepted, then gone and its observation free again
     assert!(matches!(repo.delete_mapping(&v2, audit_of(&v2, "mapping.delete")).await, Err(WriteError::Stale)));
     repo.delete_mapping(&moved, audit_of(&moved, "mapping.delete")).await.expect("delete");
-    assert_eq!(repo.mapping( &tenant, MappingKind::Alert, &m.id).await.unwrap(), None);
+    assert_eq!(repo.mapping(&tenant, MappingKind::Alert, &m.id).await.unwrap(), None);
     assert!(matches!(repo.delete_mapping(&moved, audit_of(&moved, "mapping.delete")).await, Err(WriteError::Stale)), "deleting twice");
     let again = alert_mapping(&tenant, "A-1", "T1059.006", "2026-01-01T00:00:00Z");
     repo.create_mapping(&again, audit_of(&again, "mapping.create")).await.expect("the observation can be made again");
@@ -124,13 +139,13 @@ pub async fn tenants_never_meet(repo: &(impl MappingRepo + AuditLog)) {
     // the same alert id, technique and tactic in another tenant is another mapping
     let g = alert_mapping(&globex, "A-1", "T1059.001", "2026-01-01T00:00:00Z");
     repo.create_mapping(&g, audit_of(&g, "mapping.create")).await.expect("same ids, another tenant");
-    assert_eq!(repo.mapping( &globex, MappingKind::Alert, &a.id).await.unwrap(), None);
-    assert_eq!(repo.mapping( &acme, MappingKind::Incident, &a.id).await.unwrap(), None, "kinds apart");
+    assert_eq!(repo.mapping(&globex, MappingKind::Alert, &a.id).await.unwrap(), None);
+    assert_eq!(repo.mapping(&acme, MappingKind::Incident, &a.id).await.unwrap(), None, "kinds apart");
     assert_eq!(repo.same_mapping(&alert_mapping(&globex, "A-1", "T1059.001", "2026-01-01T00:00:00Z")).await.unwrap().map(|m| m.id), Some(g.id.clone()));
     let all = MappingFilter::default();
     assert_eq!(walk(repo, &acme, MappingKind::Alert, &all, 10).await.iter().map(|m| &m.id).collect::<Vec<_>>(), [&a.id]);
     assert_eq!(walk(repo, &globex, MappingKind::Alert, &all, 10).await.iter().map(|m| &m.id).collect::<Vec<_>>(), [&g.id]);
-    let log = repo.list_audit( &AuditFilter { tenant: Some(acme.clone()), ..AuditFilter::default() }, 10, None).await.unwrap();
+    let log = repo.list_audit(&AuditFilter { tenant: Some(acme.clone()), ..AuditFilter::default() }, 10, None).await.unwrap();
     assert!(log.items.iter().all(|e| e.tenant == acme));
     assert_eq!(log.items.len(), 1);
 }
@@ -180,9 +195,11 @@ pub async fn lists_filter_and_page(repo: &(impl MappingRepo + AuditLog)) {
     assert_eq!(ids(&walk(repo, &tenant, MappingKind::Alert, &by_both, 10).await), pick(&[1]));
     let by_technique = MappingFilter { technique: Some(TechniqueId::parse("T1003.001").unwrap()), ..MappingFilter::default() };
     assert_eq!(ids(&walk(repo, &tenant, MappingKind::Alert, &by_technique, 1).await), pick(&[2, 3]));
-    let by_both = MappingFilter { technique: Some(TechniqueId::parse("T1059.001").unwrap()), entities: vec![("case_id", "C-1".into())], ..MappingFilter::default() };
+    let by_both =
+        MappingFilter { technique: Some(TechniqueId::parse("T1059.001").unwrap()), entities: vec![("case_id", "C-1".into())], ..MappingFilter::default() };
     assert_eq!(ids(&walk(repo, &tenant, MappingKind::Alert, &by_both, 10).await), pick(&[0, 1]));
-    let by_tactic = MappingFilter { tactic: Some(TacticFilter { stix_id: Some(PERSISTENCE.into()), shortname: "persistence".into() }), ..MappingFilter::default() };
+    let by_tactic =
+        MappingFilter { tactic: Some(TacticFilter { stix_id: Some(PERSISTENCE.into()), shortname: "persistence".into() }), ..MappingFilter::default() };
     assert_eq!(ids(&walk(repo, &tenant, MappingKind::Alert, &by_tactic, 10).await), pick(&[4, 5]), "by identity, and older mappings by shortname");
     let window = MappingFilter {
         observed_from: Some(Timestamp::parse("2026-01-05T00:00:00Z").unwrap()),
@@ -196,7 +213,10 @@ pub async fn lists_filter_and_page(repo: &(impl MappingRepo + AuditLog)) {
     let page = repo.list_mappings(&tenant, MappingKind::Alert, &MappingFilter::default(), 1, None).await.unwrap();
     let cursor = page.next_cursor.expect("more pages");
     assert!(matches!(repo.list_mappings(&tenant, MappingKind::Alert, &by_case, 1, Some(&cursor)).await, Err(RepoError::BadCursor)));
-    assert!(matches!(repo.list_mappings(&fresh_tenant("other"), MappingKind::Alert, &MappingFilter::default(), 1, Some(&cursor)).await, Err(RepoError::BadCursor)));
+    assert!(matches!(
+        repo.list_mappings(&fresh_tenant("other"), MappingKind::Alert, &MappingFilter::default(), 1, Some(&cursor)).await,
+        Err(RepoError::BadCursor)
+    ));
     assert!(matches!(repo.list_mappings(&tenant, MappingKind::Alert, &MappingFilter::default(), 1, Some("garbage")).await, Err(RepoError::BadCursor)));
 }
 
@@ -205,17 +225,19 @@ pub async fn principals_are_registered_and_removed(repo: &(impl PrincipalRepo + 
     let tenant = fresh_tenant("registry");
     let arn = format!("arn:aws:iam::123456789012:user/{}", tenant.as_str());
     let p = Principal::register(&arn, tenant.as_str(), "analyst", "contract", None).unwrap();
-    let audit = |action: &str, before: Option<&Principal>, after: Option<&Principal>| AuditEntry::of(&tenant, "contract", action, format!("principals/{arn}"), before, after, "contract");
+    let audit = |action: &str, before: Option<&Principal>, after: Option<&Principal>| {
+        AuditEntry::of(&tenant, "contract", action, format!("principals/{arn}"), before, after, "contract")
+    };
     repo.put_principal(&p, audit("principal.put", None, Some(&p))).await.unwrap();
-    assert_eq!(repo.principal( &arn).await.unwrap().as_ref(), Some(&p));
+    assert_eq!(repo.principal(&arn).await.unwrap().as_ref(), Some(&p));
     assert!(repo.principals().await.unwrap().contains(&p));
     std::thread::sleep(std::time::Duration::from_millis(2));
     let admin = Principal::register(&arn, tenant.as_str(), "admin", "contract", Some(&p)).unwrap();
     repo.put_principal(&admin, audit("principal.put", Some(&p), Some(&admin))).await.unwrap();
     // removing the entry as first read fails: it changed since
-    assert!(matches!(repo.delete_principal( &p, audit("principal.delete", Some(&p), None)).await, Err(WriteError::Stale)));
-    repo.delete_principal( &admin, audit("principal.delete", Some(&admin), None)).await.unwrap();
-    assert_eq!(repo.principal( &arn).await.unwrap(), None);
+    assert!(matches!(repo.delete_principal(&p, audit("principal.delete", Some(&p), None)).await, Err(WriteError::Stale)));
+    repo.delete_principal(&admin, audit("principal.delete", Some(&admin), None)).await.unwrap();
+    assert_eq!(repo.principal(&arn).await.unwrap(), None);
     assert_eq!(audit_count(repo, &tenant).await, 3);
 }
 
@@ -224,7 +246,15 @@ pub async fn the_audit_log_reads_newest_first(repo: &impl AuditLog) {
     let (a, b) = (fresh_tenant("audit-a"), fresh_tenant("audit-b"));
     let mut ids = Vec::new();
     for (i, tenant) in [&a, &b, &a, &a, &b].into_iter().enumerate() {
-        let e = AuditEntry::new(tenant, if i % 2 == 0 { "alice" } else { "bob" }, if i == 3 { "mapping.delete" } else { "mapping.create" }, format!("alert-mappings/{i}"), None, None, "contract");
+        let e = AuditEntry::new(
+            tenant,
+            if i % 2 == 0 { "alice" } else { "bob" },
+            if i == 3 { "mapping.delete" } else { "mapping.create" },
+            format!("alert-mappings/{i}"),
+            None,
+            None,
+            "contract",
+        );
         ids.push(e.id.clone());
         repo.append_audit(e).await.unwrap();
         std::thread::sleep(std::time::Duration::from_millis(2));
@@ -242,7 +272,10 @@ pub async fn the_audit_log_reads_newest_first(repo: &impl AuditLog) {
         }
     };
     assert_eq!(list(AuditFilter { tenant: Some(a.clone()), ..AuditFilter::default() }, 1).await, [ids[3].clone(), ids[2].clone(), ids[0].clone()]);
-    assert_eq!(list(AuditFilter { tenant: Some(a.clone()), action: Some("mapping.create".into()), ..AuditFilter::default() }, 10).await, [ids[2].clone(), ids[0].clone()]);
+    assert_eq!(
+        list(AuditFilter { tenant: Some(a.clone()), action: Some("mapping.create".into()), ..AuditFilter::default() }, 10).await,
+        [ids[2].clone(), ids[0].clone()]
+    );
     assert_eq!(list(AuditFilter { tenant: Some(b.clone()), actor: Some("bob".into()), ..AuditFilter::default() }, 10).await, [ids[1].clone()]);
     // every tenant (a superuser's view) holds both tenants' entries, newest first
     let everyone: Vec<String> = list(AuditFilter::default(), 50).await;
@@ -344,7 +377,12 @@ pub fn synthetic_mappings(catalog: &mitre_attack::catalog::DomainCatalog, tenant
         let id = format!("{}-{e:05}", kind.as_str().to_uppercase());
         let at = start + chrono::Duration::minutes(((e as i64 * 7_919 + j as i64 * 104_729) % (365 * 24 * 60)).abs());
         let at = Timestamp::from_datetime(at).to_string();
-        let mut input = MappingInput { first_observed: Some(at.clone()), last_observed: Some(at), confidence_score: Some(1 + (next() % 100) as i64), ..MappingInput::default() };
+        let mut input = MappingInput {
+            first_observed: Some(at.clone()),
+            last_observed: Some(at),
+            confidence_score: Some(1 + (next() % 100) as i64),
+            ..MappingInput::default()
+        };
         match field {
             "alert_id" => input.alert_id = Some(id),
             "case_id" => input.case_id = Some(id),

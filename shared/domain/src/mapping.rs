@@ -269,7 +269,9 @@ pub fn resolve<'a>(catalogs: impl IntoIterator<Item = &'a DomainCatalog>, techni
             Some(given) => {
                 let shortname = c.tactic(given).map(|x| x.shortname.clone()).unwrap_or_else(|| given.to_string());
                 if !t.tactics.contains(&shortname) {
-                    return Err(Invalid::new("tactic", format!("{} is not in tactic {given:?}; it is in {}", t.attack_id, t.tactics.join(", "))).with(allowed()));
+                    return Err(
+                        Invalid::new("tactic", format!("{} is not in tactic {given:?}; it is in {}", t.attack_id, t.tactics.join(", "))).with(allowed())
+                    );
                 }
                 shortname
             }

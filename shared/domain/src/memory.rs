@@ -11,8 +11,8 @@ use crate::cursor;
 use crate::error::{RepoError, WriteError};
 use crate::mapping::{Mapping, MappingKind};
 use crate::repo::{AuditFilter, AuditLog, MappingFilter, MappingRepo, Page, PrincipalRepo, StatsRepo};
-use crate::stats::{self, Aggregates, Bucket, BucketKey, Presence, PresenceKey, Window};
 use crate::role::Principal;
+use crate::stats::{self, Aggregates, Bucket, BucketKey, Presence, PresenceKey, Window};
 use crate::tenant::TenantId;
 
 type MappingKey = (TenantId, MappingKind, String);
@@ -134,7 +134,14 @@ impl MappingRepo for MemoryRepos {
         Ok(())
     }
 
-    async fn list_mappings(&self, tenant: &TenantId, kind: MappingKind, filter: &MappingFilter, limit: usize, cursor: Option<&str>) -> Result<Page<Mapping>, RepoError> {
+    async fn list_mappings(
+        &self,
+        tenant: &TenantId,
+        kind: MappingKind,
+        filter: &MappingFilter,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<Mapping>, RepoError> {
         let fp = cursor::fingerprint(&(tenant, kind, filter));
         let after = cursor.map(|c| cursor::decode(c, &fp)).transpose()?.map(|v| v.as_str().map(str::to_string).ok_or(RepoError::BadCursor)).transpose()?;
         let st = self.lock()?;

@@ -69,7 +69,14 @@ pub trait MappingRepo: Send + Sync {
     /// Deletes `m` at its version (else `Stale`), with its audit entry.
     async fn delete_mapping(&self, m: &Mapping, audit: AuditEntry) -> Result<(), WriteError>;
     /// A page of the tenant's mappings of `kind` that pass `filter`, in id (creation) order.
-    async fn list_mappings(&self, tenant: &TenantId, kind: MappingKind, filter: &MappingFilter, limit: usize, cursor: Option<&str>) -> Result<Page<Mapping>, RepoError>;
+    async fn list_mappings(
+        &self,
+        tenant: &TenantId,
+        kind: MappingKind,
+        filter: &MappingFilter,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<Mapping>, RepoError>;
 
     /// Every mapping of the tenant's `kinds` that passes `filter`, page after page (pages of
     /// 1,000: about two reads per 1,000 mappings), kind after kind unless the repository can do
@@ -80,7 +87,12 @@ pub trait MappingRepo: Send + Sync {
 }
 
 /// [`MappingRepo::all_mappings`] kind after kind, through `list_mappings`.
-pub async fn all_mappings_by_kind<R: MappingRepo + ?Sized>(repo: &R, tenant: &TenantId, kinds: &[MappingKind], filter: &MappingFilter) -> Result<Vec<Mapping>, RepoError> {
+pub async fn all_mappings_by_kind<R: MappingRepo + ?Sized>(
+    repo: &R,
+    tenant: &TenantId,
+    kinds: &[MappingKind],
+    filter: &MappingFilter,
+) -> Result<Vec<Mapping>, RepoError> {
     let mut out = Vec::new();
     for kind in kinds {
         // an entity condition on a field the kind lacks matches nothing

@@ -85,7 +85,8 @@ pub fn normalize_principal(arn: &str) -> String {
 /// An IAM (or STS) principal ARN of at most 512 characters, normalised.
 pub fn principal_arn(arn: &str) -> Result<String, Invalid> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let ok = parts.len() == 6 && parts[0] == "arn" && parts[1].starts_with("aws") && matches!(parts[2], "iam" | "sts") && !parts[5].is_empty() && arn.len() <= 512;
+    let ok =
+        parts.len() == 6 && parts[0] == "arn" && parts[1].starts_with("aws") && matches!(parts[2], "iam" | "sts") && !parts[5].is_empty() && arn.len() <= 512;
     if ok { Ok(normalize_principal(arn)) } else { Err(Invalid::new("principal", format!("{arn:?} is not an IAM principal ARN"))) }
 }
 

@@ -52,7 +52,10 @@ pub enum Counter {
 impl Counter {
     pub fn kind(&self) -> MappingKind {
         match self {
-            Counter::TechniqueEntities { kind, .. } | Counter::TechniqueMappings { kind, .. } | Counter::TacticEntities { kind, .. } | Counter::TacticMappings { kind, .. } => *kind,
+            Counter::TechniqueEntities { kind, .. }
+            | Counter::TechniqueMappings { kind, .. }
+            | Counter::TacticEntities { kind, .. }
+            | Counter::TacticMappings { kind, .. } => *kind,
         }
     }
 
@@ -386,10 +389,14 @@ mod tests {
         }
 
         fn read(&self, window: &Window) -> Aggregates {
-            sum(self.buckets.iter().filter(|(k, _)| match &k.bucket {
-                Bucket::All => window.is_all(),
-                Bucket::Month(m) => !window.is_all() && window.contains(m),
-            }).map(|(_, a)| a))
+            sum(self
+                .buckets
+                .iter()
+                .filter(|(k, _)| match &k.bucket {
+                    Bucket::All => window.is_all(),
+                    Bucket::Month(m) => !window.is_all() && window.contains(m),
+                })
+                .map(|(_, a)| a))
         }
     }
 
@@ -465,7 +472,11 @@ mod tests {
     fn counter_names_round_trip() {
         for c in [
             Counter::TechniqueEntities { kind: MappingKind::Alert, technique: "T1059.001".into() },
-            Counter::TechniqueMappings { kind: MappingKind::Observable, technique: "T1059".into(), tactic: "x-mitre-tactic--4ca45d45-df4d-4613-8980-bac22d278fa5".into() },
+            Counter::TechniqueMappings {
+                kind: MappingKind::Observable,
+                technique: "T1059".into(),
+                tactic: "x-mitre-tactic--4ca45d45-df4d-4613-8980-bac22d278fa5".into(),
+            },
             Counter::TacticEntities { kind: MappingKind::Case, tactic: "execution".into() },
             Counter::TacticMappings { kind: MappingKind::Incident, tactic: "execution".into() },
         ] {

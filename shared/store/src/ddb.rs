@@ -43,7 +43,8 @@ pub fn delete_request(pk: impl Into<String>, sk: impl Into<String>) -> Result<Wr
 
 /// A continuation key as an opaque cursor bound to one list (its fingerprint).
 pub fn key_cursor(key: &Item, fingerprint: &str) -> String {
-    let k: serde_json::Map<String, serde_json::Value> = key.iter().filter_map(|(n, v)| v.as_s().ok().map(|s| (n.clone(), serde_json::Value::String(s.clone())))).collect();
+    let k: serde_json::Map<String, serde_json::Value> =
+        key.iter().filter_map(|(n, v)| v.as_s().ok().map(|s| (n.clone(), serde_json::Value::String(s.clone())))).collect();
     mitre_domain::cursor::encode(&serde_json::Value::Object(k), fingerprint)
 }
 
@@ -140,7 +141,9 @@ impl Store {
     /// A stored relationship as the bundle had it, read from its pack (one GetItem).
     pub async fn relationship(&self, domain: mitre_attack::Domain, stix_id: &str) -> Result<Option<serde_json::Value>, StoreError> {
         let bucket = crate::items::relationship_bucket(stix_id);
-        let Some(pack) = self.get_item::<crate::items::RelationshipPackItem>(&crate::keys::relationship_pack_pk(domain, bucket), crate::keys::RELATIONSHIPS_SK).await? else {
+        let Some(pack) =
+            self.get_item::<crate::items::RelationshipPackItem>(&crate::keys::relationship_pack_pk(domain, bucket), crate::keys::RELATIONSHIPS_SK).await?
+        else {
             return Ok(None);
         };
         Ok(pack.relationships()?.into_iter().find(|r| r.get("id").and_then(|v| v.as_str()) == Some(stix_id)))
@@ -281,12 +284,13 @@ impl Store {
             let out = match sent {
                 Ok(out) => out,
                 Err(e) => {
-                    let retryable = e.as_service_error().is_some_and(|se| {
-                        se.is_provisioned_throughput_exceeded_exception()
-                            || se.is_throttling_exception()
-                            || se.is_request_limit_exceeded()
-                            || se.is_internal_server_error()
-                    }) || matches!(e, aws_sdk_dynamodb::error::SdkError::TimeoutError(_) | aws_sdk_dynamodb::error::SdkError::DispatchFailure(_));
+                    let retryable =
+                        e.as_service_error().is_some_and(|se| {
+                            se.is_provisioned_throughput_exceeded_exception()
+                                || se.is_throttling_exception()
+                                || se.is_request_limit_exceeded()
+                                || se.is_internal_server_error()
+                        }) || matches!(e, aws_sdk_dynamodb::error::SdkError::TimeoutError(_) | aws_sdk_dynamodb::error::SdkError::DispatchFailure(_));
                     if retryable && attempt + 1 < MAX_ATTEMPTS {
                         continue;
                     }

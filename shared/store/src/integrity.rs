@@ -11,9 +11,9 @@ use crate::ddb::{delete_request, from_item, put_request, to_item};
 use crate::error::StoreError;
 use crate::items::{self, AuditEntry, ObjectItem, TacticEdgeItem};
 use crate::tenancy::{Mapping, TechniqueUse};
+use crate::{Store, keys};
 use mitre_attack::TechniqueId;
 use mitre_domain::{AuditLog, MappingRepo, TenantId, Timestamp, WriteError};
-use crate::{Store, keys};
 
 const EXAMPLES: usize = 10;
 
@@ -282,13 +282,7 @@ impl Store {
 
     async fn put_item_json<T: Serialize>(&self, pk: &str, sk: &str, value: &T) -> Result<(), StoreError> {
         let item = json!({"pk": pk, "sk": sk, "report": serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))?});
-        self.ddb
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(&item)?))
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("PutItem", e))?;
+        self.ddb.put_item().table_name(&self.table).set_item(Some(to_item(&item)?)).send().await.map_err(|e| StoreError::dynamo("PutItem", e))?;
         Ok(())
     }
 
@@ -329,14 +323,22 @@ impl Store {
             for m in mappings {
                 let planned = match found {
                     None => change(&m, "flag", None, format!("{} is not in any synced ATT&CK release", m.technique)),
-                    Some((c, t)) if t.revoked => match c.relationships_from(&t.stix_id, Some("revoked-by")).find_map(|r| c.technique_by_stix_id(&r.target_ref)) {
+                    Some((c, t)) if t.revoked => match c.relationships_from(&t.stix_id, Some("revoked-by")).find_map(|r| c.technique_by_stix_id(&r.target_ref))
+                    {
                         Some(rep) => {
                             let identity = self.identity(&m, c, &mut former).await?;
                             let why = format!("{} was revoked by {} in ATT&CK {}", t.attack_id, rep.attack_id, c.version);
                             match same_tactic(c, rep, identity.as_deref(), &m.tactic) {
                                 Some(same) => change(&m, "move", Some((&rep.attack_id, &same.shortname)), why),
-                                None if rep.tactics.len() == 1 => change(&m, "move", Some((&rep.attack_id, &rep.tactics[0])), format!("{why}; {} is its only tactic", rep.tactics[0])),
-                                None => change(&m, "move", Some((&rep.attack_id, &m.tactic)), format!("{why}, which is not in tactic {}; choose one of {}", m.tactic, rep.tactics.join(", "))),
+                                None if rep.tactics.len() == 1 => {
+                                    change(&m, "move", Some((&rep.attack_id, &rep.tactics[0])), format!("{why}; {} is its only tactic", rep.tactics[0]))
+                                }
+                                None => change(
+                                    &m,
+                                    "move",
+                                    Some((&rep.attack_id, &m.tactic)),
+                                    format!("{why}, which is not in tactic {}; choose one of {}", m.tactic, rep.tactics.join(", ")),
+                                ),
                             }
                         }
                         None => change(&m, "flag", None, format!("{} was revoked in ATT&CK {} without a replacement", t.attack_id, c.version)),
@@ -346,14 +348,24 @@ impl Store {
                         let identity = self.identity(&m, c, &mut former).await?;
                         match same_tactic(c, t, identity.as_deref(), &m.tactic) {
                             // the tactic was renamed (or split, keeping its identity): follow it
-                            Some(same) => change(&m, "move", Some((&t.attack_id, &same.shortname)), format!("tactic {} is {} ({}) in ATT&CK {}", m.tactic, same.shortname, same.attack_id, c.version)),
+                            Some(same) => change(
+                                &m,
+                                "move",
+                                Some((&t.attack_id, &same.shortname)),
+                                format!("tactic {} is {} ({}) in ATT&CK {}", m.tactic, same.shortname, same.attack_id, c.version),
+                            ),
                             None if t.tactics.len() == 1 => change(
                                 &m,
                                 "move",
                                 Some((&t.attack_id, &t.tactics[0])),
                                 format!("{} is no longer in tactic {} in ATT&CK {}; {} is its only tactic", t.attack_id, m.tactic, c.version, t.tactics[0]),
                             ),
-                            None => change(&m, "flag", None, format!("{} is not in tactic {} in ATT&CK {}; it is in {}", t.attack_id, m.tactic, c.version, t.tactics.join(", "))),
+                            None => change(
+                                &m,
+                                "flag",
+                                None,
+                                format!("{} is not in tactic {} in ATT&CK {}; it is in {}", t.attack_id, m.tactic, c.version, t.tactics.join(", ")),
+                            ),
                         }
                     }
                 };

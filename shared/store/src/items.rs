@@ -95,16 +95,18 @@ pub fn relationship_pack(domain: Domain, bucket: u16, members: &[&ParsedObject<'
     }
     text.push(']');
     let mut z = flate2::write::DeflateEncoder::new(Vec::with_capacity(text.len() / 4), flate2::Compression::default());
-    std::io::Write::write_all(&mut z, text.as_bytes()).and_then(|()| z.finish()).map(|stix_deflate| RelationshipPackItem {
-        pk: keys::relationship_pack_pk(domain, bucket),
-        sk: keys::RELATIONSHIPS_SK.to_string(),
-        domain,
-        bucket,
-        count: members.len() as u32,
-        content_hash: format!("{:032x}", hasher.digest128()),
-        stix_deflate,
-    })
-    .map_err(|e| crate::error::StoreError::Corrupt(format!("cannot compress relationship pack {bucket}: {e}")))
+    std::io::Write::write_all(&mut z, text.as_bytes())
+        .and_then(|()| z.finish())
+        .map(|stix_deflate| RelationshipPackItem {
+            pk: keys::relationship_pack_pk(domain, bucket),
+            sk: keys::RELATIONSHIPS_SK.to_string(),
+            domain,
+            bucket,
+            count: members.len() as u32,
+            content_hash: format!("{:032x}", hasher.digest128()),
+            stix_deflate,
+        })
+        .map_err(|e| crate::error::StoreError::Corrupt(format!("cannot compress relationship pack {bucket}: {e}")))
 }
 
 impl RelationshipPackItem {
@@ -150,11 +152,8 @@ pub fn object_item(domain: Domain, o: &ParsedObject<'_>) -> Result<ObjectItem, c
     // here: techniques, tactics and matrices by type (verification). Everything else stays out
     // of the indexes, which keeps a full sync's index writes small.
     let listed = matches!(obj.object_type.as_ref(), "attack-pattern" | "x-mitre-tactic" | "x-mitre-matrix");
-    let (gsi1pk, gsi1sk) = if listed {
-        (Some(keys::type_gsi(domain, &obj.object_type)), Some(keys::listing_sort(attack_id.as_deref(), id)))
-    } else {
-        (None, None)
-    };
+    let (gsi1pk, gsi1sk) =
+        if listed { (Some(keys::type_gsi(domain, &obj.object_type)), Some(keys::listing_sort(attack_id.as_deref(), id))) } else { (None, None) };
     Ok(ObjectItem {
         pk: keys::object_pk(domain, id),
         sk: keys::OBJECT_SK.to_string(),
@@ -383,13 +382,7 @@ pub struct AuditItem {
 
 impl AuditItem {
     pub fn new(entry: AuditEntry) -> Self {
-        AuditItem {
-            pk: keys::audit_pk(entry.tenant.as_str()),
-            sk: entry.id.clone(),
-            gsi1pk: keys::AUDIT_GSI.to_string(),
-            gsi1sk: entry.id.clone(),
-            entry,
-        }
+        AuditItem { pk: keys::audit_pk(entry.tenant.as_str()), sk: entry.id.clone(), gsi1pk: keys::AUDIT_GSI.to_string(), gsi1sk: entry.id.clone(), entry }
     }
 }
 

@@ -1,8 +1,7 @@
 //! The table's key schema and indexes. `infra/table.json` is the one source: the local stack
 //! and the tests create tables from it, and a test checks template.yaml against it.
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, ScalarAttributeType,
 };
 use serde::Deserialize;
 
@@ -55,11 +54,7 @@ pub fn table_spec() -> TableSpec {
 fn keys(defs: &[KeyDef]) -> Vec<KeySchemaElement> {
     defs.iter()
         .map(|k| {
-            KeySchemaElement::builder()
-                .attribute_name(&k.attribute_name)
-                .key_type(KeyType::from(k.key_type.as_str()))
-                .build()
-                .expect("complete key element")
+            KeySchemaElement::builder().attribute_name(&k.attribute_name).key_type(KeyType::from(k.key_type.as_str())).build().expect("complete key element")
         })
         .collect()
 }
@@ -67,11 +62,7 @@ fn keys(defs: &[KeyDef]) -> Vec<KeySchemaElement> {
 /// Creates the table `name` from the spec and waits until it is active.
 pub async fn create_table(ddb: &aws_sdk_dynamodb::Client, name: &str) -> Result<(), StoreError> {
     let spec = table_spec();
-    let mut req = ddb
-        .create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::from(spec.billing_mode.as_str()))
-        .set_key_schema(Some(keys(&spec.key_schema)));
+    let mut req = ddb.create_table().table_name(name).billing_mode(BillingMode::from(spec.billing_mode.as_str())).set_key_schema(Some(keys(&spec.key_schema)));
     for a in &spec.attribute_definitions {
         req = req.attribute_definitions(
             AttributeDefinition::builder()

@@ -118,7 +118,8 @@ fn measure(alerts: &[&LabelledAlert], s: &[Vec<(String, f64)>], thresholds: &[f6
     let rankings: Vec<Vec<String>> = s.iter().map(|v| v.iter().map(|(t, _)| t.clone()).collect()).collect();
     let acc = accuracy(alerts, &rankings);
     // per-alert thresholds (leave-one-out): map each alert with its own fold's threshold
-    let mapped: Vec<Vec<(String, f64)>> = s.iter().zip(thresholds).map(|(v, &th)| v.iter().filter(|(_, x)| *x >= th).map(|(t, x)| (t.clone(), *x)).collect()).collect();
+    let mapped: Vec<Vec<(String, f64)>> =
+        s.iter().zip(thresholds).map(|(v, &th)| v.iter().filter(|(_, x)| *x >= th).map(|(t, x)| (t.clone(), *x)).collect()).collect();
     let mut map = automap(alerts, &mapped, 0.0);
     map.threshold = thresholds.iter().sum::<f64>() / thresholds.len().max(1) as f64;
     Figures { acc, map }
@@ -127,7 +128,19 @@ fn measure(alerts: &[&LabelledAlert], s: &[Vec<(String, f64)>], thresholds: &[f6
 fn row(label: &str, f: &Figures) {
     println!(
         "  {:<34} top1 {:.3}  top3 {:.3}  top1p {:.3}  top3p {:.3}  recall@3 {:.3} | thr {:.3}  precision {:.3} (parent {:.3})  coverage {:.3}  ({} of {} mapped correct; {} expected)",
-        label, f.acc.top1, f.acc.top3, f.acc.top1_parent, f.acc.top3_parent, f.acc.recall3, f.map.threshold, f.map.precision, f.map.precision_parent, f.map.coverage, f.map.correct, f.map.mapped, f.map.expected
+        label,
+        f.acc.top1,
+        f.acc.top3,
+        f.acc.top1_parent,
+        f.acc.top3_parent,
+        f.acc.recall3,
+        f.map.threshold,
+        f.map.precision,
+        f.map.precision_parent,
+        f.map.coverage,
+        f.map.correct,
+        f.map.mapped,
+        f.map.expected
     );
 }
 
@@ -194,7 +207,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     builds.sort_by(f64::total_cmp);
     let (techs, rules, entities, proc_docs, desc_docs, index_bytes) = engine.stats();
-    println!("ATT&CK {} : {techs} live techniques, {rules} rules, {entities} software/groups/campaigns, {proc_docs} procedure and detection documents, {desc_docs} technique documents", engine.version());
+    println!(
+        "ATT&CK {} : {techs} live techniques, {rules} rules, {entities} software/groups/campaigns, {proc_docs} procedure and detection documents, {desc_docs} technique documents",
+        engine.version()
+    );
     for w in engine.warnings() {
         println!("  warning: {w}");
     }
@@ -215,11 +231,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t = Instant::now();
     let engine_data: Vec<Cands> = alerts
         .iter()
-        .map(|a| Cands { rows: engine.candidates(&a.request(20)).into_iter().map(|c| (c.technique.clone(), c.features.to_array().to_vec(), c.id_confidence)).collect() })
+        .map(|a| Cands {
+            rows: engine.candidates(&a.request(20)).into_iter().map(|c| (c.technique.clone(), c.features.to_array().to_vec(), c.id_confidence)).collect(),
+        })
         .collect();
     let no_rules: Vec<Cands> = engine_data
         .iter()
-        .map(|c| Cands { rows: c.rows.iter().filter(|(_, x, id)| x[1..].iter().any(|v| *v > 0.0) || *id > 0.0).map(|(t, x, id)| (t.clone(), [&[0.0][..], &x[1..]].concat(), *id)).collect() })
+        .map(|c| Cands {
+            rows: c
+                .rows
+                .iter()
+                .filter(|(_, x, id)| x[1..].iter().any(|v| *v > 0.0) || *id > 0.0)
+                .map(|(t, x, id)| (t.clone(), [&[0.0][..], &x[1..]].concat(), *id))
+                .collect(),
+        })
         .collect();
     let baseline_data: Vec<Cands> = alerts
         .iter()
@@ -252,7 +277,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("  without the rule table: bias {:.4}, weights {:?}", c.bias, c.weights.map(|w| (w * 1e4).round() / 1e4));
     }
 
-    println!("\nfigures (top-k over the {} alerts that expect a technique; auto-mapping over all {}, limit {LIMIT}):", alerts.iter().filter(|a| !a.expected.is_empty()).count(), alerts.len());
+    println!(
+        "\nfigures (top-k over the {} alerts that expect a technique; auto-mapping over all {}, limit {LIMIT}):",
+        alerts.iter().filter(|a| !a.expected.is_empty()).count(),
+        alerts.len()
+    );
     let shipped = Model::Engine(DEFAULT_CALIBRATION);
     row("engine shipped (in-sample)", &measure(&alerts, &scored(&shipped, &ed), &vec![DEFAULT_THRESHOLD; alerts.len()]));
     let (loo, loo_pred) = honest("engine", &alerts, &ed, true);
@@ -272,7 +301,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     match chosen {
         Some(th) => {
             let (p, c, n) = band(&loo_pred, th, f64::INFINITY);
-            println!("\ndefault threshold: {th:.3} = the lowest score from which the leave-one-out precision stays >= {TARGET_PRECISION}: precision {p:.3}, coverage {c:.3} ({n} mappings)");
+            println!(
+                "\ndefault threshold: {th:.3} = the lowest score from which the leave-one-out precision stays >= {TARGET_PRECISION}: precision {p:.3}, coverage {c:.3} ({n} mappings)"
+            );
         }
         None => println!("\nno threshold reaches a leave-one-out precision of {TARGET_PRECISION}"),
     }
@@ -290,13 +321,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("    [{lo:.2}, {:.2})  {:>5}  {mean:.3}  {share:.3}", hi.min(1.0), m.len());
     }
     let base_chosen = lowest_threshold(&base_pred, TARGET_PRECISION, MIN_SUPPORT);
-    println!("baseline: {}", base_chosen.map_or(format!("no threshold reaches a leave-one-out precision of {TARGET_PRECISION}"), |t| format!("threshold {t:.3}")));
     println!(
-        "top-3 exact, leave-one-out: engine {:.3}, baseline {:.3}, difference {:+.3}",
-        loo.acc.top3,
-        base_loo.acc.top3,
-        loo.acc.top3 - base_loo.acc.top3
+        "baseline: {}",
+        base_chosen.map_or(format!("no threshold reaches a leave-one-out precision of {TARGET_PRECISION}"), |t| format!("threshold {t:.3}"))
     );
+    println!("top-3 exact, leave-one-out: engine {:.3}, baseline {:.3}, difference {:+.3}", loo.acc.top3, base_loo.acc.top3, loo.acc.top3 - base_loo.acc.top3);
 
     // latency: a 2 KB alert with 10 observables
     let mut text = String::new();
@@ -312,7 +341,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     text.truncate(2048);
     let kinds = ["command_line", "process", "parent_process", "file", "registry", "domain", "url", "ip", "user", "cloud_api"];
-    let observables: Vec<Observable> = kinds.iter().filter_map(|k| labelled.iter().flat_map(|a| &a.observables).filter(|o| o.kind == *k).nth(3).cloned()).collect();
+    let observables: Vec<Observable> =
+        kinds.iter().filter_map(|k| labelled.iter().flat_map(|a| &a.observables).filter(|o| o.kind == *k).nth(3).cloned()).collect();
     let req = Request { text, observables, limit: 10 };
     req.validate()?;
     for _ in 0..50 {
@@ -364,7 +394,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         bt.push(t.elapsed().as_secs_f64() * 1e3);
     }
     bt.sort_by(f64::total_cmp);
-    println!("latency of the largest request accepted ({} bytes of text, {} observables of ~1 KiB), 20 runs: median {:.1} ms, max {:.1} ms", big.text.len(), big.observables.len(), bt[10], bt[19]);
+    println!(
+        "latency of the largest request accepted ({} bytes of text, {} observables of ~1 KiB), 20 runs: median {:.1} ms, max {:.1} ms",
+        big.text.len(),
+        big.observables.len(),
+        bt[10],
+        bt[19]
+    );
 
     println!(
         "{}",

@@ -120,11 +120,8 @@ impl Calibration {
         let ys: Vec<bool> = examples.iter().map(|(_, y)| *y).collect();
         let evidence: Vec<Vec<f64>> = examples.iter().map(|(f, _)| f.to_array()[1..].to_vec()).collect();
         let (a0, a) = fit_logistic(&evidence, &ys, l2);
-        let stage2: Vec<Vec<f64>> = examples
-            .iter()
-            .zip(&evidence)
-            .map(|((f, _), x)| vec![a0 + a.iter().zip(x).map(|(w, v)| w * v).sum::<f64>(), f.rule])
-            .collect();
+        let stage2: Vec<Vec<f64>> =
+            examples.iter().zip(&evidence).map(|((f, _), x)| vec![a0 + a.iter().zip(x).map(|(w, v)| w * v).sum::<f64>(), f.rule]).collect();
         let (b0, b) = fit_logistic(&stage2, &ys, l2);
         let mut weights = [0.0; N_FEATURES];
         weights[0] = b[1];

@@ -130,7 +130,14 @@ impl Engine {
         let mut techs: Vec<Tech> = catalog
             .techniques
             .iter()
-            .map(|t| Tech { attack_id: t.attack_id.clone(), name: t.name.clone(), tactics: t.tactics.clone(), live: !t.revoked && !t.deprecated, deprecated: t.deprecated && !t.revoked, replaced_by: None })
+            .map(|t| Tech {
+                attack_id: t.attack_id.clone(),
+                name: t.name.clone(),
+                tactics: t.tactics.clone(),
+                live: !t.revoked && !t.deprecated,
+                deprecated: t.deprecated && !t.revoked,
+                replaced_by: None,
+            })
             .collect();
         if techs.iter().all(|t| !t.live) {
             return Err(Error::Catalog("the catalog has no live technique".into()));
@@ -273,7 +280,8 @@ impl Engine {
             let det = ds.attack_id.clone().unwrap_or_default();
             for r in catalog.live_from(&ds.stix_id, "detects", is_technique) {
                 let Some(tech) = index_of(&r.target_ref) else { continue };
-                let text = if ds.description.trim().is_empty() { ds.name.clone() } else { format!("{}. {}", ds.name, clean_attack_markdown(&ds.description, false)) };
+                let text =
+                    if ds.description.trim().is_empty() { ds.name.clone() } else { format!("{}. {}", ds.name, clean_attack_markdown(&ds.description, false)) };
                 pb.add(&[(&text, 1)]);
                 proc_docs.push(ProcDoc { tech, entity: None, detection: Some(det.clone()), snippet: snippet(&text, 200) });
                 for a in ds.analytic_refs.iter().filter_map(|id| analytics.get(id.as_str())) {
@@ -345,7 +353,14 @@ impl Engine {
     /// Sizes of the engine's parts, for reports: (techniques, rules, entities, procedure
     /// documents, description documents, approximate index bytes).
     pub fn stats(&self) -> (usize, usize, usize, usize, usize, usize) {
-        (self.techs.iter().filter(|t| t.live).count(), self.rules.len(), self.entities.len(), self.proc_docs.len(), self.desc_docs.len(), self.proc.heap_bytes() + self.desc.heap_bytes())
+        (
+            self.techs.iter().filter(|t| t.live).count(),
+            self.rules.len(),
+            self.entities.len(),
+            self.proc_docs.len(),
+            self.desc_docs.len(),
+            self.proc.heap_bytes() + self.desc.heap_bytes(),
+        )
     }
 
     /// The ranked suggestions of a request (validate it first with [`Request::validate`]; an
@@ -364,14 +379,21 @@ impl Engine {
     /// Scores candidates with `calibration` and keeps the best `limit`, best first (ties by
     /// ATT&CK ID).
     pub fn rank(&self, candidates: Vec<Candidate>, calibration: &Calibration, limit: usize) -> Vec<Suggestion> {
-        let mut scored: Vec<(f64, Candidate)> = candidates.into_iter().filter(|c| !c.evidence.is_empty()).map(|c| (calibration.score(&c.features, c.id_confidence), c)).collect();
+        let mut scored: Vec<(f64, Candidate)> =
+            candidates.into_iter().filter(|c| !c.evidence.is_empty()).map(|c| (calibration.score(&c.features, c.id_confidence), c)).collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.technique.cmp(&b.1.technique)));
         scored.truncate(limit);
         scored
             .into_iter()
             .map(|(score, c)| {
                 let t = &self.techs[c.tech as usize];
-                Suggestion { technique: t.attack_id.clone(), name: t.name.clone(), tactics: t.tactics.clone(), score: (score * 1000.0).round() / 1000.0, evidence: c.evidence }
+                Suggestion {
+                    technique: t.attack_id.clone(),
+                    name: t.name.clone(),
+                    tactics: t.tactics.clone(),
+                    score: (score * 1000.0).round() / 1000.0,
+                    evidence: c.evidence,
+                }
             })
             .collect()
     }
@@ -438,20 +460,33 @@ impl Engine {
                 Some((_, t)) if t.replaced_by.is_some() => {
                     let r = t.replaced_by.unwrap_or_default();
                     let rt = &self.techs[r as usize];
-                    let detail = format!("the alert names {id} ({}), revoked in ATT&CK {}; its replacement is {} ({})", t.name, self.version, rt.attack_id, rt.name);
+                    let detail =
+                        format!("the alert names {id} ({}), revoked in ATT&CK {}; its replacement is {} ({})", t.name, self.version, rt.attack_id, rt.name);
                     notes.push(Evidence { kind: EvidenceKind::RevokedAttackId, detail: detail.clone(), span: sp.clone() });
                     let b = cands.entry(r).or_default();
                     b.id_confidence = b.id_confidence.max(REVOKED_ID_CONFIDENCE);
                     b.evidence.push(Evidence { kind: EvidenceKind::RevokedAttackId, detail, span: sp });
                 }
                 Some((_, t)) if t.deprecated => {
-                    notes.push(Evidence { kind: EvidenceKind::DeprecatedAttackId, detail: format!("the alert names {id} ({}), deprecated in ATT&CK {}: not suggested", t.name, self.version), span: sp });
+                    notes.push(Evidence {
+                        kind: EvidenceKind::DeprecatedAttackId,
+                        detail: format!("the alert names {id} ({}), deprecated in ATT&CK {}: not suggested", t.name, self.version),
+                        span: sp,
+                    });
                 }
                 Some((_, t)) => {
-                    notes.push(Evidence { kind: EvidenceKind::RevokedAttackId, detail: format!("the alert names {id} ({}), revoked in ATT&CK {} without a live replacement: not suggested", t.name, self.version), span: sp });
+                    notes.push(Evidence {
+                        kind: EvidenceKind::RevokedAttackId,
+                        detail: format!("the alert names {id} ({}), revoked in ATT&CK {} without a live replacement: not suggested", t.name, self.version),
+                        span: sp,
+                    });
                 }
                 None => {
-                    notes.push(Evidence { kind: EvidenceKind::UnknownAttackId, detail: format!("the alert names {id}, which is not a technique of ATT&CK {}", self.version), span: sp });
+                    notes.push(Evidence {
+                        kind: EvidenceKind::UnknownAttackId,
+                        detail: format!("the alert names {id}, which is not a technique of ATT&CK {}", self.version),
+                        span: sp,
+                    });
                 }
             }
         }
@@ -592,7 +627,13 @@ impl Engine {
                     }
                     (None, None) => (EvidenceKind::Procedure, "a procedure example".to_string()),
                 };
-                let detail = format!("resembles {source} (similarity {:.2} of the best, rank {}; shared terms: {}): \"{}\"", rel, rank + 1, words.join(", "), doc.snippet);
+                let detail = format!(
+                    "resembles {source} (similarity {:.2} of the best, rank {}; shared terms: {}): \"{}\"",
+                    rel,
+                    rank + 1,
+                    words.join(", "),
+                    doc.snippet
+                );
                 let b = cands.entry(t).or_default();
                 b.features.procedure_rel = rel as f64;
                 b.features.procedure_abs = s as f64 / (s as f64 + BM25_SATURATION);
@@ -616,7 +657,12 @@ impl Engine {
                 b.features.description_abs = s as f64 / (s as f64 + BM25_SATURATION);
                 b.evidence.push(Evidence {
                     kind: EvidenceKind::Similarity,
-                    detail: format!("resembles the technique's name and description (similarity {:.2} of the best, rank {}; shared terms: {})", rel, rank + 1, words.join(", ")),
+                    detail: format!(
+                        "resembles the technique's name and description (similarity {:.2} of the best, rank {}; shared terms: {})",
+                        rel,
+                        rank + 1,
+                        words.join(", ")
+                    ),
                     span: sp,
                 });
             }
@@ -634,7 +680,11 @@ impl Engine {
             for (k, sp) in b.rules.drain(..) {
                 let def = &self.rules[k].rule.def;
                 miss *= 1.0 - def.weight;
-                rule_ev.push(Evidence { kind: EvidenceKind::Rule, detail: format!("rule {} (weight {}): {}", def.id, def.weight, def.rationale), span: Some(sp) });
+                rule_ev.push(Evidence {
+                    kind: EvidenceKind::Rule,
+                    detail: format!("rule {} (weight {}): {}", def.id, def.weight, def.rationale),
+                    span: Some(sp),
+                });
             }
             b.features.rule = 1.0 - miss;
             // explicit IDs, then rules, then the rest in signal order
@@ -645,7 +695,13 @@ impl Engine {
             if b.evidence.is_empty() {
                 continue;
             }
-            out.push(Candidate { technique: self.techs[t as usize].attack_id.clone(), features: b.features, id_confidence: b.id_confidence, evidence: b.evidence, tech: t });
+            out.push(Candidate {
+                technique: self.techs[t as usize].attack_id.clone(),
+                features: b.features,
+                id_confidence: b.id_confidence,
+                evidence: b.evidence,
+                tech: t,
+            });
         }
         out.sort_by(|a, b| a.technique.cmp(&b.technique));
         out

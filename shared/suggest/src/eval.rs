@@ -61,9 +61,7 @@ pub fn accuracy(alerts: &[&LabelledAlert], rankings: &[Vec<String>]) -> Accuracy
             continue;
         }
         a.alerts += 1;
-        let hit = |k: usize, par: bool| {
-            ranking.iter().take(k).any(|s| alert.expected.iter().any(|e| if par { parent(e) == parent(s) } else { e == s }))
-        };
+        let hit = |k: usize, par: bool| ranking.iter().take(k).any(|s| alert.expected.iter().any(|e| if par { parent(e) == parent(s) } else { e == s }));
         a.top1 += hit(1, false) as u8 as f64;
         a.top3 += hit(3, false) as u8 as f64;
         a.top1_parent += hit(1, true) as u8 as f64;
@@ -129,7 +127,13 @@ mod tests {
     use super::*;
 
     fn alert(expected: &[&str]) -> LabelledAlert {
-        LabelledAlert { id: "L007".into(), platform: "windows".into(), text: String::new(), observables: Vec::new(), expected: expected.iter().map(|s| s.to_string()).collect() }
+        LabelledAlert {
+            id: "L007".into(),
+            platform: "windows".into(),
+            text: String::new(),
+            observables: Vec::new(),
+            expected: expected.iter().map(|s| s.to_string()).collect(),
+        }
     }
 
     #[test]

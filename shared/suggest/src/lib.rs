@@ -52,22 +52,8 @@ pub const DEFAULT_RULES: &str = include_str!("../../../data/suggest/rules.yaml")
 
 /// The observable types a request may carry: the vocabulary of the rule table's `applies_to`
 /// (documented at the top of data/suggest/rules.yaml) without `text`.
-pub const OBSERVABLE_TYPES: [&str; 14] = [
-    "command_line",
-    "process",
-    "parent_process",
-    "file",
-    "registry",
-    "domain",
-    "url",
-    "ip",
-    "hash",
-    "user_agent",
-    "email",
-    "user",
-    "host",
-    "cloud_api",
-];
+pub const OBSERVABLE_TYPES: [&str; 14] =
+    ["command_line", "process", "parent_process", "file", "registry", "domain", "url", "ip", "hash", "user_agent", "email", "user", "host", "cloud_api"];
 
 /// Largest text accepted (bytes).
 pub const MAX_TEXT_BYTES: usize = 64 * 1024;
@@ -165,7 +151,11 @@ impl Request {
         }
         for (i, o) in self.observables.iter().enumerate() {
             if o.value.len() > MAX_OBSERVABLE_BYTES {
-                return Err(RequestError::new(format!("observables[{i}].value"), TooLarge, format!("the value is {} bytes; at most {MAX_OBSERVABLE_BYTES} are accepted", o.value.len())));
+                return Err(RequestError::new(
+                    format!("observables[{i}].value"),
+                    TooLarge,
+                    format!("the value is {} bytes; at most {MAX_OBSERVABLE_BYTES} are accepted", o.value.len()),
+                ));
             }
         }
         if self.text.trim().is_empty() && self.observables.is_empty() {
@@ -173,7 +163,11 @@ impl Request {
         }
         for (i, o) in self.observables.iter().enumerate() {
             if !OBSERVABLE_TYPES.contains(&o.kind.as_str()) {
-                return Err(RequestError::new(format!("observables[{i}].type"), BadValue, format!("unknown observable type {:?}; known types: {}", o.kind, OBSERVABLE_TYPES.join(", "))));
+                return Err(RequestError::new(
+                    format!("observables[{i}].type"),
+                    BadValue,
+                    format!("unknown observable type {:?}; known types: {}", o.kind, OBSERVABLE_TYPES.join(", ")),
+                ));
             }
             if o.value.trim().is_empty() {
                 return Err(RequestError::new(format!("observables[{i}].value"), BadValue, "the value is empty"));
@@ -300,6 +294,9 @@ mod tests {
         assert_eq!(r.limit, DEFAULT_LIMIT);
         assert_eq!(r.observables[0].kind, "ip");
         let e = Evidence { kind: EvidenceKind::RevokedAttackId, detail: "d".into(), span: Some(Span { field: "text".into(), start: 0, end: 5 }) };
-        assert_eq!(serde_json::to_value(&e).unwrap(), serde_json::json!({"kind": "revoked_attack_id", "detail": "d", "span": {"field": "text", "start": 0, "end": 5}}));
+        assert_eq!(
+            serde_json::to_value(&e).unwrap(),
+            serde_json::json!({"kind": "revoked_attack_id", "detail": "d", "span": {"field": "text", "start": 0, "end": 5}})
+        );
     }
 }

@@ -12,7 +12,8 @@ use mitre_suggest::{Calibration, DEFAULT_CALIBRATION, DEFAULT_THRESHOLD, Feature
 fn ranking_and_auto_mapping_meet_their_goals() {
     let alerts: Vec<&LabelledAlert> = labelled().iter().collect();
     assert!(alerts.len() >= 150);
-    let suggestions: Vec<Vec<(String, f64)>> = alerts.iter().map(|a| engine().suggest(&a.request(20)).into_iter().map(|s| (s.technique, s.score)).collect()).collect();
+    let suggestions: Vec<Vec<(String, f64)>> =
+        alerts.iter().map(|a| engine().suggest(&a.request(20)).into_iter().map(|s| (s.technique, s.score)).collect()).collect();
     let rankings: Vec<Vec<String>> = suggestions.iter().map(|v| v.iter().map(|(t, _)| t.clone()).collect()).collect();
     let baseline: Vec<Vec<String>> = alerts.iter().map(|a| engine().baseline_ranking(&a.request(20), 20).into_iter().map(|(t, _)| t).collect()).collect();
     let ours = accuracy(&alerts, &rankings);

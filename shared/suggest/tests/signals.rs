@@ -82,7 +82,11 @@ fn a_software_alias_leads_to_the_techniques_it_uses() {
     // Pinkslipbot is an alias of QakBot (S0650)
     let r = req("Mail gateway sandbox: attachment behaves like Pinkslipbot", &[]);
     let cands = engine().candidates(&r);
-    let named: Vec<&str> = cands.iter().filter(|c| c.evidence.iter().any(|e| e.kind == EvidenceKind::Software && e.detail.contains("QakBot (S0650)"))).map(|c| c.technique.as_str()).collect();
+    let named: Vec<&str> = cands
+        .iter()
+        .filter(|c| c.evidence.iter().any(|e| e.kind == EvidenceKind::Software && e.detail.contains("QakBot (S0650)")))
+        .map(|c| c.technique.as_str())
+        .collect();
     let expected = uses("S0650");
     assert!(expected.len() > 20);
     assert_eq!(named.len(), expected.len(), "every technique QakBot uses is a candidate");
@@ -152,7 +156,8 @@ fn procedure_examples_point_to_their_technique() {
 
 #[test]
 fn detection_strategies_are_part_of_the_procedure_signal() {
-    let cands = engine().candidates(&req("Detection of spoofed user-agent strings from scripted clients", &[("user_agent", "Mozilla/5.0 (compatible; python-requests)")]));
+    let cands = engine()
+        .candidates(&req("Detection of spoofed user-agent strings from scripted clients", &[("user_agent", "Mozilla/5.0 (compatible; python-requests)")]));
     assert!(cands.iter().any(|c| c.evidence.iter().any(|e| e.kind == EvidenceKind::Detection && e.detail.contains("detection strategy DET"))));
 }
 
@@ -186,7 +191,10 @@ fn rules_apply_to_their_observable_types_only() {
 #[test]
 fn more_evidence_never_lowers_a_score() {
     let base = req("Suspicious PowerShell on WS-ENG-044", &[]);
-    let more = req("Suspicious PowerShell on WS-ENG-044", &[("command_line", "powershell.exe -nop -w hidden -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAIABOAGUAdAAuAFcAZQBi")]);
+    let more = req(
+        "Suspicious PowerShell on WS-ENG-044",
+        &[("command_line", "powershell.exe -nop -w hidden -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAIABOAGUAdAAuAFcAZQBi")],
+    );
     let score = |r: &Request, id: &str| find(&engine().suggest(r), id).map_or(0.0, |s| s.score);
     assert!(score(&more, "T1059.001") >= score(&base, "T1059.001"));
     assert!(score(&more, "T1059.001") >= 0.9);
@@ -251,7 +259,11 @@ fn benign_alerts_score_low() {
 
 #[test]
 fn rule_tables_are_checked_against_the_catalog() {
-    let table = |technique: &str| format!("version: 1\nrules:\n- id: 'r'\n  technique: '{technique}'\n  pattern: 'zzz'\n  applies_to: [text]\n  weight: 0.5\n  rationale: 'r'\n  examples:\n  - 'zzz'\n  counter_examples:\n  - 'z'\n");
+    let table = |technique: &str| {
+        format!(
+            "version: 1\nrules:\n- id: 'r'\n  technique: '{technique}'\n  pattern: 'zzz'\n  applies_to: [text]\n  weight: 0.5\n  rationale: 'r'\n  examples:\n  - 'zzz'\n  counter_examples:\n  - 'z'\n"
+        )
+    };
     // revoked: follows the replacement, with a warning
     let e = Engine::new(catalog(), &table("T1086")).unwrap();
     assert_eq!(e.rules().count(), 1);

@@ -90,9 +90,7 @@ impl SyncTable for Store {
             .await;
         match res {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
-                Err(SyncError::LeaseLost(lease.domain.to_string()))
-            }
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Err(SyncError::LeaseLost(lease.domain.to_string())),
             Err(e) => Err(StoreError::dynamo("UpdateItem", e).into()),
         }
     }

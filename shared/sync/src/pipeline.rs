@@ -59,7 +59,6 @@ pub struct Syncer<'a> {
     store: &'a Store,
 }
 
-
 fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
@@ -153,10 +152,7 @@ impl<'a> Syncer<'a> {
 
         progress(Progress::Phase("fetch"));
         let previous = trusted.then(|| Validators { etag: state.etag.clone(), last_modified: state.last_modified.clone() });
-        let fetched = source
-            .fetch(previous.as_ref())
-            .await
-            .map_err(|e| SyncError::Source { source_name: rec.source.clone(), message: e.0 })?;
+        let fetched = source.fetch(previous.as_ref()).await.map_err(|e| SyncError::Source { source_name: rec.source.clone(), message: e.0 })?;
         let (raw, validators) = match fetched {
             Fetched::NotModified => return self.commit_unchanged(rec, &state, None, lease, opts, clock).await,
             Fetched::Body { bytes, validators } => (bytes, validators),
@@ -218,7 +214,8 @@ impl<'a> Syncer<'a> {
         let objects = &bundle.objects;
         let s3_side = async {
             self.store.put_object_once(&bundle_key, || original_gz.map(Ok).unwrap_or_else(|| gzip(&data)), "application/gzip").await?;
-            let snapshot = || DomainCatalog::build(objects, domain, &version, &sha).encode().map_err(|e| StoreError::Corrupt(format!("cannot encode the snapshot: {e}")));
+            let snapshot =
+                || DomainCatalog::build(objects, domain, &version, &sha).encode().map_err(|e| StoreError::Corrupt(format!("cannot encode the snapshot: {e}")));
             self.store.put_object_once(&snapshot_key, snapshot, "application/gzip").await?;
             Ok::<_, SyncError>(())
         };
@@ -285,13 +282,9 @@ impl<'a> Syncer<'a> {
         let before = json!({"version": state.version, "bundle_sha256": state.bundle_sha256});
         let state_put = Put::builder()
             .table_name(&self.store.table)
-            .set_item(Some(to_item(&DomainStateItem {
-                pk: keys::CATALOG_PK.into(),
-                sk: keys::domain_sk(domain),
-                domain,
-                state: new_state,
-            })?))
-            .build().map_err(StoreError::from)?;
+            .set_item(Some(to_item(&DomainStateItem { pk: keys::CATALOG_PK.into(), sk: keys::domain_sk(domain), domain, state: new_state })?))
+            .build()
+            .map_err(StoreError::from)?;
         self.commit(rec, opts, lease, TransactWriteItem::builder().put(state_put).build(), before).await
     }
 
@@ -403,13 +396,15 @@ impl<'a> Syncer<'a> {
             .condition_expression("#o = :o")
             .expression_attribute_names("#o", "owner")
             .expression_attribute_values(":o", s(&lease.owner))
-            .build().map_err(StoreError::from)?;
+            .build()
+            .map_err(StoreError::from)?;
         let run_put = Put::builder().table_name(table).set_item(Some(to_item(&RunItem::new(rec.clone()))?)).build().map_err(StoreError::from)?;
         let audit_put = Put::builder()
             .table_name(table)
             .set_item(Some(to_item(&AuditItem::new(audit_entry(rec, opts, Some(before))))?))
             .condition_expression("attribute_not_exists(pk)")
-            .build().map_err(StoreError::from)?;
+            .build()
+            .map_err(StoreError::from)?;
         let res = self
             .store
             .ddb
@@ -423,7 +418,9 @@ impl<'a> Syncer<'a> {
         match res {
             Ok(_) => Ok(()),
             // the lease check is the transaction's first item
-            Err(e) if mitre_store::tenancy::cancellation_codes(&e).is_some_and(|c| mitre_store::tenancy::condition_failed(&c, 0)) => Err(SyncError::LeaseLost(lease.domain.to_string())),
+            Err(e) if mitre_store::tenancy::cancellation_codes(&e).is_some_and(|c| mitre_store::tenancy::condition_failed(&c, 0)) => {
+                Err(SyncError::LeaseLost(lease.domain.to_string()))
+            }
             Err(e) => Err(StoreError::dynamo("TransactWriteItems", e).into()),
         }
     }
@@ -438,13 +435,15 @@ impl<'a> Syncer<'a> {
             .expression_attribute_names("#d", "domain")
             .expression_attribute_values(":r", serde_dynamo::to_attribute_value(rec).map_err(|e| StoreError::Corrupt(e.to_string()))?)
             .expression_attribute_values(":d", s(opts.domain.as_str()))
-            .build().map_err(StoreError::from)?;
+            .build()
+            .map_err(StoreError::from)?;
         let run_put = Put::builder().table_name(table).set_item(Some(to_item(&RunItem::new(rec.clone()))?)).build().map_err(StoreError::from)?;
         let audit_put = Put::builder()
             .table_name(table)
             .set_item(Some(to_item(&AuditItem::new(audit_entry(rec, opts, None)))?))
             .condition_expression("attribute_not_exists(pk)")
-            .build().map_err(StoreError::from)?;
+            .build()
+            .map_err(StoreError::from)?;
         self.store
             .ddb
             .transact_write_items()

@@ -20,7 +20,10 @@ pub struct Validators {
 pub enum Fetched {
     /// The source answered that nothing changed since `validators`.
     NotModified,
-    Body { bytes: Vec<u8>, validators: Validators },
+    Body {
+        bytes: Vec<u8>,
+        validators: Validators,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,7 +69,10 @@ pub enum SourceSpec {
     Http(String),
     File(PathBuf),
     /// A TAXII 2.1 collection: API root (ending in `/`) and collection id.
-    Taxii { api_root: String, collection: String },
+    Taxii {
+        api_root: String,
+        collection: String,
+    },
 }
 
 impl SourceSpec {
@@ -143,9 +149,7 @@ impl BundleSource for FileSource {
     }
 
     async fn fetch(&self, _previous: Option<&Validators>) -> Result<Fetched, SourceError> {
-        let bytes = tokio::fs::read(&self.path)
-            .await
-            .map_err(|e| SourceError(format!("cannot read {}: {e}", self.path.display())))?;
+        let bytes = tokio::fs::read(&self.path).await.map_err(|e| SourceError(format!("cannot read {}: {e}", self.path.display())))?;
         Ok(Fetched::Body { bytes, validators: Validators::default() })
     }
 }
@@ -222,18 +226,12 @@ impl BundleSource for HttpSource {
         if !status.is_success() {
             return Err(SourceError(format!("HTTP {status} from {}", self.describe())));
         }
-        let validators = Validators {
-            etag: header(&resp, reqwest::header::ETAG),
-            last_modified: header(&resp, reqwest::header::LAST_MODIFIED),
-        };
+        let validators = Validators { etag: header(&resp, reqwest::header::ETAG), last_modified: header(&resp, reqwest::header::LAST_MODIFIED) };
         let limit = mitre_attack::bundle::MAX_BUNDLE_BYTES;
         if resp.content_length().is_some_and(|n| n as usize > limit) {
             return Err(SourceError(format!("{} is larger than {} MB", self.describe(), limit >> 20)));
         }
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| SourceError(format!("download from {} broke off: {}", self.describe(), error_chain(&e))))?;
+        let bytes = resp.bytes().await.map_err(|e| SourceError(format!("download from {} broke off: {}", self.describe(), error_chain(&e))))?;
         Ok(Fetched::Body { bytes: bytes.to_vec(), validators })
     }
 }

@@ -16,8 +16,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
-use crate::source::{error_chain, send_retrying};
 use crate::source::{BundleSource, Fetched, SourceError, Validators};
+use crate::source::{error_chain, send_retrying};
 
 /// The official MITRE ATT&CK TAXII 2.1 API root.
 pub const DEFAULT_API_ROOT: &str = "https://attack-taxii.mitre.org/api/v21/";
@@ -143,8 +143,7 @@ impl TaxiiSource {
     }
 
     fn collection_url(&self, endpoint: &str, params: &[(&str, &str)]) -> Result<reqwest::Url, SourceError> {
-        let base = reqwest::Url::parse(&self.api_root)
-            .map_err(|e| SourceError(format!("the TAXII API root {:?} is not a URL: {e}", self.public_root())))?;
+        let base = reqwest::Url::parse(&self.api_root).map_err(|e| SourceError(format!("the TAXII API root {:?} is not a URL: {e}", self.public_root())))?;
         if !matches!(base.scheme(), "http" | "https") {
             return Err(SourceError(format!("the TAXII API root {} is not an http(s) URL", self.public_root())));
         }
@@ -188,16 +187,8 @@ impl TaxiiSource {
             let detail = error_detail(resp).await;
             return Err(SourceError(format!("TAXII server answered HTTP {status} for {}{detail}{hint}", self.what())));
         }
-        let date_added_last = resp
-            .headers()
-            .get(HEADER_DATE_ADDED_LAST)
-            .and_then(|v| v.to_str().ok())
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty());
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| SourceError(format!("the answer for {} broke off: {}", self.what(), error_chain(&e))))?;
+        let date_added_last = resp.headers().get(HEADER_DATE_ADDED_LAST).and_then(|v| v.to_str().ok()).map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        let body = resp.bytes().await.map_err(|e| SourceError(format!("the answer for {} broke off: {}", self.what(), error_chain(&e))))?;
         Ok(Page { body, date_added_last })
     }
 
@@ -247,10 +238,7 @@ impl TaxiiSource {
                 // (a server may answer the same token on every page: its cursor moves on by itself)
                 Some(n) if !n.is_empty() => next = Some(n),
                 _ => {
-                    return Err(SourceError(format!(
-                        "the TAXII server said more objects follow for {} but gave no \"next\" to ask for them",
-                        self.what()
-                    )));
+                    return Err(SourceError(format!("the TAXII server said more objects follow for {} but gave no \"next\" to ask for them", self.what())));
                 }
             }
         }

@@ -305,7 +305,10 @@ fn entry(catalog: &DomainCatalog, o: &Observed<'_>, score: u32, heatmap: bool) -
     }
     let ids: Vec<&str> = o.mappings.iter().map(|m| m.id.as_str()).collect();
     let shown = ids.len().min(20);
-    metadata.push(meta("mapping ids", format!("{}{}", ids[..shown].join(", "), if ids.len() > shown { format!(" and {} more", ids.len() - shown) } else { String::new() })));
+    metadata.push(meta(
+        "mapping ids",
+        format!("{}{}", ids[..shown].join(", "), if ids.len() > shown { format!(" and {} more", ids.len() - shown) } else { String::new() }),
+    ));
 
     LayerTechnique {
         technique_id: o.id.clone(),

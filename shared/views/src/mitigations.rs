@@ -131,7 +131,13 @@ pub fn recommend(catalog: &DomainCatalog, scope: &Scope, mappings: &[Mapping]) -
     for (id, ms) in by_technique {
         let technique = catalog.technique_by_attack_id(id);
         let name = technique.map(|t| t.name.clone()).unwrap_or_else(|| ms[0].technique_name.clone());
-        let reference = |weight: f64, note: Option<String>| TechniqueRef { id: id.to_string(), name: name.clone(), url: technique.and_then(|t| t.url.clone()), weight, note };
+        let reference = |weight: f64, note: Option<String>| TechniqueRef {
+            id: id.to_string(),
+            name: name.clone(),
+            url: technique.and_then(|t| t.url.clone()),
+            weight,
+            note,
+        };
         let state = TechniqueState::of(catalog, technique);
         let Some(technique) = technique.filter(|_| state.is_live()) else {
             out.not_in_matrix.push(reference(0.0, state.note(&catalog.version)));
@@ -253,14 +259,14 @@ mod tests {
             })
         };
         let ms = vec![
-            m("T1059.001", 90, "high", "in_progress", None),                // 2.7
-            m("T1059.001", 100, "high", "completed", None),                 // completed: does not raise it
+            m("T1059.001", 90, "high", "in_progress", None),                  // 2.7
+            m("T1059.001", 100, "high", "completed", None),                   // completed: does not raise it
             m("T1053.005", 50, "medium", "not_started", Some("persistence")), // 1.0
-            m("T1053.005", 30, "medium", "not_started", Some("execution")), // the same technique: counted once
-            m("T1547.001", 100, "low", "not_started", None),                // 1.0
-            m("T1547.002", 80, "medium", "not_started", None),              // 1.6, through its parent T1547
-            m("T1098", 100, "high", "not_started", None),                   // 3.0, no mitigation
-            m("T1053", 100, "high", "completed", Some("execution")),        // reported apart
+            m("T1053.005", 30, "medium", "not_started", Some("execution")),   // the same technique: counted once
+            m("T1547.001", 100, "low", "not_started", None),                  // 1.0
+            m("T1547.002", 80, "medium", "not_started", None),                // 1.6, through its parent T1547
+            m("T1098", 100, "high", "not_started", None),                     // 3.0, no mitigation
+            m("T1053", 100, "high", "completed", Some("execution")),          // reported apart
             on_technique(m("T1059", 100, "high", "not_started", None), "T1000", "Old Technique"),
             case_mapping(&c, "C-2", "T1053", |i| i.tactic = Some("execution".into())), // another case
         ];
@@ -268,8 +274,16 @@ mod tests {
         assert_eq!(ranked(&r), [("M1047", 4.7), ("M1038", 2.7), ("M1018", 1.6), ("M1026", 1.0)]);
         assert_eq!(r.total_weight, 9.3);
         assert_eq!(r.recommendations[0].share, 0.505);
-        let audit: Vec<(&str, f64, Option<&str>)> = r.recommendations[0].techniques.iter().map(|t| (t.technique.as_str(), t.weight, t.how.as_deref())).collect();
-        assert_eq!(audit, [("T1059.001", 2.7, Some("Audit PowerShell use.")), ("T1053.005", 1.0, Some("Audit scheduled tasks.")), ("T1547.001", 1.0, Some("Audit Run keys."))]);
+        let audit: Vec<(&str, f64, Option<&str>)> =
+            r.recommendations[0].techniques.iter().map(|t| (t.technique.as_str(), t.weight, t.how.as_deref())).collect();
+        assert_eq!(
+            audit,
+            [
+                ("T1059.001", 2.7, Some("Audit PowerShell use.")),
+                ("T1053.005", 1.0, Some("Audit scheduled tasks.")),
+                ("T1547.001", 1.0, Some("Audit Run keys."))
+            ]
+        );
         let via = &r.recommendations[2].techniques[0];
         assert_eq!((via.technique.as_str(), via.via_parent.as_deref()), ("T1547.002", Some("T1547")));
         assert_eq!(r.recommendations[3].techniques[0].how.as_deref(), Some("Restrict task creation to administrators."));

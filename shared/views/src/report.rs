@@ -137,7 +137,13 @@ pub fn report(catalog: &DomainCatalog, entity: &EntityRef, mappings: &[Mapping],
         match tactic {
             Some(t) => sections
                 .entry(t.order)
-                .or_insert_with(|| TacticSection { id: t.attack_id.clone(), shortname: t.shortname.clone(), name: t.name.clone(), url: t.url.clone(), rows: Vec::new() })
+                .or_insert_with(|| TacticSection {
+                    id: t.attack_id.clone(),
+                    shortname: t.shortname.clone(),
+                    name: t.name.clone(),
+                    url: t.url.clone(),
+                    rows: Vec::new(),
+                })
                 .rows
                 .push(row),
             None => other.push(row),
@@ -222,7 +228,10 @@ impl Report {
             rows.push(("Needs review", format!("{} mapping{}", s.needs_review, if s.needs_review == 1 { "" } else { "s" })));
         }
         if s.no_longer_in_matrix > 0 {
-            rows.push(("No longer in the matrix", format!("{} technique{} (revoked or deprecated)", s.no_longer_in_matrix, if s.no_longer_in_matrix == 1 { "" } else { "s" })));
+            rows.push((
+                "No longer in the matrix",
+                format!("{} technique{} (revoked or deprecated)", s.no_longer_in_matrix, if s.no_longer_in_matrix == 1 { "" } else { "s" }),
+            ));
         }
         rows
     }
@@ -293,7 +302,15 @@ impl Report {
             let _ = writeln!(s, "| # | Mitigation | Score | Share | Techniques covered |\n|---:|---|---:|---:|---|");
             for (i, m) in r.recommendations.iter().take(MITIGATIONS_SHOWN).enumerate() {
                 let covered: Vec<String> = m.techniques.iter().map(|t| md_escape(&t.technique)).collect();
-                let _ = writeln!(s, "| {} | {} | {:.2} | {} | {} |", i + 1, md_link(&format!("{} {}", m.attack_id, m.name), m.url.as_deref()), m.score, percent(m.share), covered.join(", "));
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {:.2} | {} | {} |",
+                    i + 1,
+                    md_link(&format!("{} {}", m.attack_id, m.name), m.url.as_deref()),
+                    m.score,
+                    percent(m.share),
+                    covered.join(", ")
+                );
             }
             if r.recommendations.len() > MITIGATIONS_SHOWN {
                 let _ = writeln!(s, "\n{} more in the JSON form of this report.", r.recommendations.len() - MITIGATIONS_SHOWN);
@@ -324,7 +341,11 @@ impl Report {
         let fence = fence_for(&json);
         let _ = writeln!(s, "### ATT&CK Navigator layer\n");
         let _ = writeln!(s, "Open it in the ATT&CK Navigator (Open Existing Layer, Upload from local).\n");
-        let _ = writeln!(s, "<details><summary>Navigator layer (JSON, layer format {})</summary>\n\n{fence}json\n{json}\n{fence}\n\n</details>", self.layer.versions.layer);
+        let _ = writeln!(
+            s,
+            "<details><summary>Navigator layer (JSON, layer format {})</summary>\n\n{fence}json\n{json}\n{fence}\n\n</details>",
+            self.layer.versions.layer
+        );
         s
     }
 
@@ -426,7 +447,12 @@ a {{ color: #0b5cad; }}
                     .iter()
                     .map(|t| {
                         let via = t.via_parent.as_deref().map(|p| format!(" (through its parent {})", escape(p))).unwrap_or_default();
-                        format!("<b>{}</b> {}{via}: {}", escape(&t.technique), escape(&t.name), escape(&t.how.as_deref().map(|h| excerpt(h, 300)).unwrap_or_else(|| "no description".into())))
+                        format!(
+                            "<b>{}</b> {}{via}: {}",
+                            escape(&t.technique),
+                            escape(&t.name),
+                            escape(&t.how.as_deref().map(|h| excerpt(h, 300)).unwrap_or_else(|| "no description".into()))
+                        )
                     })
                     .collect();
                 let _ = writeln!(

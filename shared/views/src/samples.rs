@@ -153,13 +153,32 @@ fn the_matrix_renders_in_a_headless_browser() {
         let unmapped = v["unmapped"].as_str().unwrap();
         let mapped = v["mapped"].as_array().unwrap();
         let ids: std::collections::BTreeSet<&str> = mapped.iter().map(|c| c["id"].as_str().unwrap()).collect();
-        for id in ["T1566.001", "T1204.002", "T1059.001", "T1059.003", "T1053.005", "T1547.001", "T1003.001", "T1087.002", "T1021.002", "T1078.002", "T1486", "T1490", "T1071.001", "T1562.001"] {
+        for id in [
+            "T1566.001",
+            "T1204.002",
+            "T1059.001",
+            "T1059.003",
+            "T1053.005",
+            "T1547.001",
+            "T1003.001",
+            "T1087.002",
+            "T1021.002",
+            "T1078.002",
+            "T1486",
+            "T1490",
+            "T1071.001",
+            "T1562.001",
+        ] {
             assert!(ids.contains(id), "{}: {id} is not drawn as mapped", file.display());
         }
         for cell in mapped {
             assert!(cell["visible"].as_bool().unwrap(), "{}: {cell} is hidden", file.display());
             let paint = cell["paint"].as_str().unwrap();
-            assert!(paint != unmapped && paint != "rgba(0, 0, 0, 0)" && paint != "none", "{}: {cell} is painted like an unmapped cell ({unmapped})", file.display());
+            assert!(
+                paint != unmapped && paint != "rgba(0, 0, 0, 0)" && paint != "none",
+                "{}: {cell} is painted like an unmapped cell ({unmapped})",
+                file.display()
+            );
         }
     }
     let html_png = browser(&["screenshot", &page.display().to_string(), &dir.join("case-matrix-html.png").display().to_string()]);

@@ -111,7 +111,14 @@ pub struct KillChainStats {
 }
 
 fn coverage(catalog: &DomainCatalog, window: &Window, kind: Option<MappingKind>, at: Timestamp) -> Coverage {
-    Coverage { domain: catalog.domain.to_string(), release: catalog.version.clone(), from_month: window.from.clone(), to_month: window.to.clone(), entity_type: kind, generated_at: at }
+    Coverage {
+        domain: catalog.domain.to_string(),
+        release: catalog.version.clone(),
+        from_month: window.from.clone(),
+        to_month: window.to.clone(),
+        entity_type: kind,
+        generated_at: at,
+    }
 }
 
 /// The counters of `kind` only (every kind when None).
@@ -155,7 +162,14 @@ pub fn techniques(catalog: &DomainCatalog, agg: &Aggregates, window: &Window, ki
                 .filter(|(_, n)| **n > 0)
                 .map(|(key, n)| {
                     let known = tactic_of(catalog, key);
-                    (known.map(|t| t.order), TacticShare { tactic: known.map(|t| t.shortname.clone()).unwrap_or_else(|| key.clone()), name: known.map(|t| t.name.clone()).unwrap_or_default(), mappings: *n })
+                    (
+                        known.map(|t| t.order),
+                        TacticShare {
+                            tactic: known.map(|t| t.shortname.clone()).unwrap_or_else(|| key.clone()),
+                            name: known.map(|t| t.name.clone()).unwrap_or_default(),
+                            mappings: *n,
+                        },
+                    )
                 })
                 .collect();
             tactics.sort_by_key(|(order, share)| (order.unwrap_or(u32::MAX), share.tactic.clone()));
@@ -203,7 +217,15 @@ fn tactic_counts(catalog: &DomainCatalog, agg: &Aggregates, kind: Option<Mapping
         .iter()
         .map(|t| {
             let (entities, mappings) = by.remove(&t.stix_id).unwrap_or_default();
-            TacticCount { order: Some(t.order), tactic: t.attack_id.clone(), shortname: t.shortname.clone(), name: t.name.clone(), url: t.url.clone(), entities, mappings }
+            TacticCount {
+                order: Some(t.order),
+                tactic: t.attack_id.clone(),
+                shortname: t.shortname.clone(),
+                name: t.name.clone(),
+                url: t.url.clone(),
+                entities,
+                mappings,
+            }
         })
         .collect();
     rows.extend(by.into_iter().filter(|(_, (e, m))| *e > 0 || *m > 0).map(|(key, (entities, mappings))| TacticCount {
@@ -246,7 +268,11 @@ pub fn kill_chain(catalog: &DomainCatalog, agg: &Aggregates, window: &Window, ki
                 relative: if busiest > 0 { t.entities as f64 / busiest as f64 } else { 0.0 },
                 top_techniques: top
                     .into_iter()
-                    .map(|(id, n)| PhaseTechnique { technique: id.to_string(), name: catalog.technique_by_attack_id(id).map(|x| x.name.clone()).unwrap_or_default(), mappings: n })
+                    .map(|(id, n)| PhaseTechnique {
+                        technique: id.to_string(),
+                        name: catalog.technique_by_attack_id(id).map(|x| x.name.clone()).unwrap_or_default(),
+                        mappings: n,
+                    })
                     .collect(),
                 tactic: t,
             }

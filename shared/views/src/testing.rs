@@ -86,9 +86,7 @@ pub fn at(s: &str) -> Timestamp {
 }
 
 pub fn attack_data_dir() -> PathBuf {
-    std::env::var_os("ATTACK_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/attack-data"))
+    std::env::var_os("ATTACK_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/attack-data"))
 }
 
 fn release(file: &str, domain: Domain) -> DomainCatalog {
@@ -122,19 +120,73 @@ type SampleRow = (&'static str, Option<&'static str>, i64, &'static str, &'stati
 pub fn sample_case(c: &DomainCatalog, case: &str) -> Vec<Mapping> {
     let rows: &[SampleRow] = &[
         // technique, tactic, confidence, impact, status, detection, first, artifacts
-        ("T1566.001", None, 95, "high", "completed", "edr", "2026-03-01T07:58:00Z", "Invoice_0301.docm from billing@examp1e.com, macro spawned winword.exe -> cmd.exe"),
+        (
+            "T1566.001",
+            None,
+            95,
+            "high",
+            "completed",
+            "edr",
+            "2026-03-01T07:58:00Z",
+            "Invoice_0301.docm from billing@examp1e.com, macro spawned winword.exe -> cmd.exe",
+        ),
         ("T1204.002", None, 90, "high", "completed", "edr", "2026-03-01T08:01:00Z", "user opened Invoice_0301.docm"),
-        ("T1059.001", None, 92, "high", "in_progress", "edr", "2026-03-01T08:02:00Z", "powershell.exe -nop -w hidden -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAIABOAGUAdAAuAFcAZQBiAEMAbABpAGUAbgB0ACkA"),
+        (
+            "T1059.001",
+            None,
+            92,
+            "high",
+            "in_progress",
+            "edr",
+            "2026-03-01T08:02:00Z",
+            "powershell.exe -nop -w hidden -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAIABOAGUAdAAuAFcAZQBiAEMAbABpAGUAbgB0ACkA",
+        ),
         ("T1059.003", None, 70, "medium", "not_started", "siem", "2026-03-01T08:02:30Z", "cmd.exe /c whoami & net group \"domain admins\" /domain"),
-        ("T1053.005", Some("persistence"), 80, "medium", "in_progress", "edr", "2026-03-01T08:10:00Z", "schtasks /create /tn \"OneDrive Update\" /tr C:\\Users\\Public\\upd.exe /sc onlogon"),
-        ("T1547.001", Some("persistence"), 60, "medium", "not_started", "edr", "2026-03-01T08:11:00Z", "HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Run\\upd"),
-        ("T1003.001", None, 85, "high", "not_started", "edr", "2026-03-01T08:40:00Z", "rundll32.exe C:\\windows\\System32\\comsvcs.dll, MiniDump 624 lsass.dmp full"),
+        (
+            "T1053.005",
+            Some("persistence"),
+            80,
+            "medium",
+            "in_progress",
+            "edr",
+            "2026-03-01T08:10:00Z",
+            "schtasks /create /tn \"OneDrive Update\" /tr C:\\Users\\Public\\upd.exe /sc onlogon",
+        ),
+        (
+            "T1547.001",
+            Some("persistence"),
+            60,
+            "medium",
+            "not_started",
+            "edr",
+            "2026-03-01T08:11:00Z",
+            "HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Run\\upd",
+        ),
+        (
+            "T1003.001",
+            None,
+            85,
+            "high",
+            "not_started",
+            "edr",
+            "2026-03-01T08:40:00Z",
+            "rundll32.exe C:\\windows\\System32\\comsvcs.dll, MiniDump 624 lsass.dmp full",
+        ),
         ("T1087.002", None, 50, "low", "completed", "siem", "2026-03-01T08:30:00Z", "net user /domain; net group /domain"),
         ("T1021.002", None, 75, "high", "not_started", "ids", "2026-03-01T09:05:00Z", "SMB ADMIN$ writes from 10.0.4.17 to 10.0.4.0/24"),
         ("T1078.002", Some("privilege-escalation"), 65, "high", "in_progress", "manual_analysis", "2026-03-01T09:00:00Z", HOSTILE),
         ("T1486", None, 98, "high", "in_progress", "edr", "2026-03-01T10:15:00Z", "files renamed *.lockd; README_RESTORE.txt dropped in every share"),
         ("T1490", None, 90, "high", "not_started", "edr", "2026-03-01T10:12:00Z", "vssadmin.exe delete shadows /all /quiet"),
-        ("T1071.001", None, 55, "medium", "not_started", "ids", "2026-03-01T08:05:00Z", "HTTPS beacon to 185.220.101.4 every 60s, JA3 a0e9f5d64349fb13191bc781f81f42e1"),
+        (
+            "T1071.001",
+            None,
+            55,
+            "medium",
+            "not_started",
+            "ids",
+            "2026-03-01T08:05:00Z",
+            "HTTPS beacon to 185.220.101.4 every 60s, JA3 a0e9f5d64349fb13191bc781f81f42e1",
+        ),
         ("T1562.001", None, 40, "medium", "not_started", "threat_intel", "2026-03-01T08:20:00Z", "Set-MpPreference -DisableRealtimeMonitoring $true"),
     ];
     let mut out: Vec<Mapping> = rows

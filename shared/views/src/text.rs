@@ -104,7 +104,10 @@ pub fn md_escape(s: &str) -> String {
 
 /// A link only to an http(s) page (as every ATT&CK reference is); anything else is refused.
 pub fn safe_url(url: Option<&str>) -> Option<&str> {
-    url.filter(|u| (u.starts_with("https://") || u.starts_with("http://")) && !u.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | '\'' | '`' | '(' | ')')))
+    url.filter(|u| {
+        (u.starts_with("https://") || u.starts_with("http://"))
+            && !u.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | '\'' | '`' | '(' | ')'))
+    })
 }
 
 /// ATT&CK descriptions cite their sources as `(Citation: Name)` and mark commands with
@@ -346,7 +349,10 @@ mod tests {
 
     #[test]
     fn citations_are_left_out() {
-        assert_eq!(strip_citations("Use application control. (Citation: Microsoft Docs)(Citation: Other) Then more (Citation: X)."), "Use application control. Then more.");
+        assert_eq!(
+            strip_citations("Use application control. (Citation: Microsoft Docs)(Citation: Other) Then more (Citation: X)."),
+            "Use application control. Then more."
+        );
         assert_eq!(strip_citations("Broken (Citation: never closed"), "Broken");
         assert_eq!(strip_citations("run <code>reagentc /enable</code>."), "run reagentc /enable.");
     }

@@ -26,8 +26,20 @@ async fn tactics_in_matrix_order_and_domains_never_mix() {
     assert_eq!(
         names,
         [
-            "reconnaissance", "resource-development", "initial-access", "execution", "persistence", "privilege-escalation", "defense-evasion",
-            "credential-access", "discovery", "lateral-movement", "collection", "command-and-control", "exfiltration", "impact"
+            "reconnaissance",
+            "resource-development",
+            "initial-access",
+            "execution",
+            "persistence",
+            "privilege-escalation",
+            "defense-evasion",
+            "credential-access",
+            "discovery",
+            "lateral-movement",
+            "collection",
+            "command-and-control",
+            "exfiltration",
+            "impact"
         ]
     );
     let cred = r.body["items"].as_array().unwrap().iter().find(|t| t["shortname"] == "credential-access").unwrap();

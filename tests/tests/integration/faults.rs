@@ -254,17 +254,21 @@ impl Previous {
             let missing: Vec<_> = reference.items.keys().filter(|k| !items.contains_key(*k)).take(5).collect();
             let extra: Vec<_> = items.keys().filter(|k| !reference.items.contains_key(*k)).take(5).collect();
             let differing: Vec<_> = items.iter().filter(|(k, v)| reference.items.get(*k).is_some_and(|r| r != *v)).map(|(k, _)| k).take(5).collect();
-            panic!(
-                "{label}: {} items, the clean run {}; missing {missing:?}, extra {extra:?}, differing {differing:?}",
-                items.len(),
-                reference.items.len()
-            );
+            panic!("{label}: {} items, the clean run {}; missing {missing:?}, extra {extra:?}, differing {differing:?}", items.len(), reference.items.len());
         }
         let st = state(self.store()).await;
         assert_eq!(release_of(&st), reference.release, "{label}: domain state");
         assert!(manifest(self.store(), &st).await == reference.manifest, "{label}: manifest");
         assert!(reader_view(&reader(self.store())).await == reference.view, "{label}: readers get the new catalog");
-        let lease = self.store().ddb.get_item().table_name(&self.store().table).set_key(Some(mitre_store::ddb::key(keys::sync_pk(ICS), keys::LEASE_SK))).send().await.unwrap();
+        let lease = self
+            .store()
+            .ddb
+            .get_item()
+            .table_name(&self.store().table)
+            .set_key(Some(mitre_store::ddb::key(keys::sync_pk(ICS), keys::LEASE_SK)))
+            .send()
+            .await
+            .unwrap();
         assert!(lease.item.is_none(), "{label}: the lease was released");
     }
 
@@ -523,7 +527,12 @@ async fn a_sync_killed_mid_run_is_repaired_by_the_next_run() {
         .unwrap();
     let r = prev.converge("the run after the lease expired").await;
     assert_eq!(r.outcome, Outcome::Succeeded);
-    report("killed", &counts, started, &format!("killed after {} BatchWriteItem calls; the next run wrote {} and deleted {}", counts.forwarded("BatchWriteItem"), r.written, r.deleted));
+    report(
+        "killed",
+        &counts,
+        started,
+        &format!("killed after {} BatchWriteItem calls; the next run wrote {} and deleted {}", counts.forwarded("BatchWriteItem"), r.written, r.deleted),
+    );
 }
 
 /// A check that a failed run left everything as it was and released its lease.

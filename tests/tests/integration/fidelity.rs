@@ -30,13 +30,7 @@ fn oracle(file: &str, domain: Domain) -> BTreeMap<String, Value> {
     let out = dir.join(format!("{file}.{key}.json"));
     if !out.exists() {
         let tmp = dir.join(format!("{file}.{}.tmp", ulid::Ulid::new()));
-        let status = std::process::Command::new(&python)
-            .arg(&script)
-            .arg(attack_data(file))
-            .arg(domain.as_str())
-            .arg(&tmp)
-            .status()
-            .unwrap();
+        let status = std::process::Command::new(&python).arg(&script).arg(attack_data(file)).arg(domain.as_str()).arg(&tmp).status().unwrap();
         assert!(status.success(), "the oracle failed on {file}");
         std::fs::rename(&tmp, &out).unwrap();
     }
@@ -153,8 +147,18 @@ async fn mobile_is_synced_beside_enterprise_and_ics_and_never_mixes() {
     assert_eq!(
         names,
         [
-            "initial-access", "execution", "persistence", "privilege-escalation", "defense-evasion", "credential-access", "discovery",
-            "lateral-movement", "collection", "command-and-control", "exfiltration", "impact"
+            "initial-access",
+            "execution",
+            "persistence",
+            "privilege-escalation",
+            "defense-evasion",
+            "credential-access",
+            "discovery",
+            "lateral-movement",
+            "collection",
+            "command-and-control",
+            "exfiltration",
+            "impact"
         ]
     );
     assert!(r.body["items"].as_array().unwrap().iter().all(|t| t["domain"] == "mobile-attack"));

@@ -8,9 +8,9 @@ use mitre_api::access::{Access, Target};
 use mitre_api::routes::{ROUTES, match_route};
 use mitre_api::{App, Settings};
 use mitre_attack::Domain;
+use mitre_store::Store;
 use mitre_store::keys::{mapping_pk, mapping_sk};
 use mitre_store::tenancy::{MappingKind, Role};
-use mitre_store::Store;
 use mitre_sync::{FileSource, SyncOptions, Syncer};
 use mitre_tests::{Recorded, Recording, attack_data, call_with, recording_store, register, spawn_app};
 use serde_json::{Value, json};
@@ -90,14 +90,27 @@ async fn every_request_of_every_route_is_allowed_by_its_functions_iam_statements
     let mut h = Harness { store, log, seen: Vec::new() };
 
     // a mapping of a technique that 17.1 revokes, for the repair below
-    let (st, revoked, _) = h.call(ANALYST, "POST", &format!("{P}/alert-mappings"), None, json!({"alert_id": "A-9", "technique": "T1574.002", "tactic": "persistence"})).await;
+    let (st, revoked, _) =
+        h.call(ANALYST, "POST", &format!("{P}/alert-mappings"), None, json!({"alert_id": "A-9", "technique": "T1574.002", "tactic": "persistence"})).await;
     assert_eq!(st, 201, "{revoked}");
     sync("enterprise-attack-17.1.json.gz").await;
 
     // the catalog, status and the OpenAPI document
     for path in [
-        "tactics", "tactics/TA0002", "techniques?q=powershell", "techniques/T1059.001", "mitigations", "mitigations/M1038", "relationships?target=T1059.001",
-        "groups", "groups/G0007", "software", "software/S0002", "kill-chain-phases", "status?detailed=true", "openapi.json",
+        "tactics",
+        "tactics/TA0002",
+        "techniques?q=powershell",
+        "techniques/T1059.001",
+        "mitigations",
+        "mitigations/M1038",
+        "relationships?target=T1059.001",
+        "groups",
+        "groups/G0007",
+        "software",
+        "software/S0002",
+        "kill-chain-phases",
+        "status?detailed=true",
+        "openapi.json",
     ] {
         let (st, body, _) = h.call(ANALYST, "GET", &format!("{P}/{path}"), None, Value::Null).await;
         assert_eq!(st, 200, "{path}: {body}");
@@ -131,7 +144,13 @@ async fn every_request_of_every_route_is_allowed_by_its_functions_iam_statements
             MappingKind::Incident => ("incidents/I-1", &["navigator-layer", "matrix", "mitigations", "report?format=json"]),
             MappingKind::Observable => ("observables/O-1", &["navigator-layer"]),
         };
-        let tenant_wide = ["navigator-layer", "matrix?format=svg", "statistics/techniques?top=5", "statistics/tactics?from=2026-01", "statistics/kill-chain?entity_type=case"];
+        let tenant_wide = [
+            "navigator-layer",
+            "matrix?format=svg",
+            "statistics/techniques?top=5",
+            "statistics/tactics?from=2026-01",
+            "statistics/kill-chain?entity_type=case",
+        ];
         for view in views.iter().map(|v| format!("{entity_path}/{v}")).chain(tenant_wide.iter().map(|v| v.to_string())) {
             let (st, _, _) = h.call(ANALYST, "GET", &format!("{P}/{view}"), None, Value::Null).await;
             assert_eq!(st, 200, "{view}");

@@ -2,8 +2,8 @@
 //! revokes it in favour of T1574.001; verify finds them, repair moves them.
 use mitre_api::{App, Settings};
 use mitre_attack::Domain;
-use mitre_store::tenancy::Role;
 use mitre_store::keys;
+use mitre_store::tenancy::Role;
 use mitre_sync::{FileSource, SyncOptions, Syncer};
 use mitre_tests::{attack_data, call_with, register, spawn_app};
 use serde_json::{Value, json};
@@ -39,7 +39,14 @@ async fn an_upgrade_that_revokes_a_technique_keeps_every_mapping() {
     let api = App::new(s.clone(), Settings { superusers: vec![SU.into()], ..Settings::default() });
     let mut ids = Vec::new();
     for (who, alert) in [(a1, "A-1"), (a2, "A-2")] {
-        let (st, m) = call(&api, who, "POST", &format!("{P}/alert-mappings"), json!({"alert_id": alert, "technique": "T1574.002", "tactic": "persistence", "confidence_score": 70})).await;
+        let (st, m) = call(
+            &api,
+            who,
+            "POST",
+            &format!("{P}/alert-mappings"),
+            json!({"alert_id": alert, "technique": "T1574.002", "tactic": "persistence", "confidence_score": 70}),
+        )
+        .await;
         assert_eq!(st, 201, "{m}");
         ids.push(m["id"].as_str().unwrap().to_string());
     }
@@ -106,7 +113,13 @@ async fn an_upgrade_that_revokes_a_technique_keeps_every_mapping() {
 
     // a lost tactic index item is found and rebuilt
     let t1055 = "attack-pattern--43e7dc91-05b2-474c-b9ac-2ed4fe101f4d";
-    s.ddb.delete_item().table_name(&s.table).set_key(Some(mitre_store::ddb::key(keys::object_pk(e, t1055), keys::tactic_sk("defense-evasion")))).send().await.unwrap();
+    s.ddb
+        .delete_item()
+        .table_name(&s.table)
+        .set_key(Some(mitre_store::ddb::key(keys::object_pk(e, t1055), keys::tactic_sk("defense-evasion"))))
+        .send()
+        .await
+        .unwrap();
     let report = s.verify().await.unwrap();
     assert!(report.problems.iter().any(|p| p.kind == "tactic_index_missing" && p.count == 1), "{:?}", report.problems);
     let fixed = s.repair(false, "test", "t").await.unwrap();
@@ -175,7 +188,17 @@ async fn mappings_of_a_deprecated_technique_are_flagged_not_moved() {
     let (_, log) = call(&api, analyst, "GET", &format!("{P}/audit?action=mapping.flag"), Value::Null).await;
     assert_eq!(log["items"].as_array().unwrap().len(), 1);
     // an analyst who re-maps it to an active technique clears the flag
-    let (st, m2) = call_with(&api, "PATCH", &format!("{P}/incident-mappings/{id}"), Some(analyst), &[("if-match", &format!("\"{}\"", m["version"]))], json!({"technique": "T1059"}).to_string().as_bytes()).await.0.pipe();
+    let (st, m2) = call_with(
+        &api,
+        "PATCH",
+        &format!("{P}/incident-mappings/{id}"),
+        Some(analyst),
+        &[("if-match", &format!("\"{}\"", m["version"]))],
+        json!({"technique": "T1059"}).to_string().as_bytes(),
+    )
+    .await
+    .0
+    .pipe();
     assert_eq!(st, 200, "{m2}");
     assert!(m2["needs_review"].is_null());
     let (_, status) = call(&api, analyst, "GET", &format!("{P}/status?detailed=true"), Value::Null).await;
@@ -197,8 +220,21 @@ impl Pipe for mitre_tests::Answer {
 async fn legacy_mapping(s: &mitre_store::Store, tenant: &str, case: &str, technique: &str, name: &str, tactic: &str) -> String {
     use mitre_domain::{AuditEntry, Mapping, MappingInput, MappingKind, MappingRepo, Resolved, TenantId};
     let tenant = TenantId::parse(tenant).unwrap();
-    let resolved = Resolved { technique: mitre_attack::TechniqueId::parse(technique).unwrap(), name: name.into(), domain: Domain::EnterpriseAttack, tactic: tactic.into(), tactic_id: String::new() };
-    let input = MappingInput { case_id: Some(case.into()), confidence_score: Some(60), detection_method: Some("edr".into()), impact_level: Some("high".into()), mitigation_status: Some("in_progress".into()), ..MappingInput::default() };
+    let resolved = Resolved {
+        technique: mitre_attack::TechniqueId::parse(technique).unwrap(),
+        name: name.into(),
+        domain: Domain::EnterpriseAttack,
+        tactic: tactic.into(),
+        tactic_id: String::new(),
+    };
+    let input = MappingInput {
+        case_id: Some(case.into()),
+        confidence_score: Some(60),
+        detection_method: Some("edr".into()),
+        impact_level: Some("high".into()),
+        mitigation_status: Some("in_progress".into()),
+        ..MappingInput::default()
+    };
     let mut m = Mapping::create(MappingKind::Case, &tenant, &input, resolved, "legacy").unwrap();
     m.tactic_id = None;
     let audit = AuditEntry::of(&tenant, "legacy", "mapping.create", m.target(), None, Some(&m), "legacy");
@@ -269,7 +305,14 @@ async fn the_v19_tactic_split_moves_mappings_by_tactic_identity() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|m| (m["id"].as_str().unwrap().into(), m["action"].as_str().unwrap().into(), m["to_technique"].as_str().unwrap_or("-").into(), m["to_tactic"].as_str().unwrap_or("-").into()))
+            .map(|m| {
+                (
+                    m["id"].as_str().unwrap().into(),
+                    m["action"].as_str().unwrap().into(),
+                    m["to_technique"].as_str().unwrap_or("-").into(),
+                    m["to_tactic"].as_str().unwrap_or("-").into(),
+                )
+            })
             .collect();
         v.sort();
         v
@@ -362,7 +405,10 @@ async fn case_views_read_every_kind_in_one_query_and_migrate_rekeys_older_mappin
     use aws_sdk_dynamodb::types::AttributeValue;
     let app = spawn_app().await;
     let s = &app.store;
-    Syncer::new(s).run(&FileSource { path: attack_data("enterprise-attack-18.1.json.gz") }, &SyncOptions::new(Domain::EnterpriseAttack), &|_| {}).await.unwrap();
+    Syncer::new(s)
+        .run(&FileSource { path: attack_data("enterprise-attack-18.1.json.gz") }, &SyncOptions::new(Domain::EnterpriseAttack), &|_| {})
+        .await
+        .unwrap();
     let (tenant, analyst) = ("tenant-keys", "arn:aws:iam::555555555555:user/analyst");
     register(s, analyst, tenant, Role::Analyst).await;
     let api = App::new(s.clone(), Settings::default());
@@ -399,13 +445,23 @@ async fn case_views_read_every_kind_in_one_query_and_migrate_rekeys_older_mappin
     // the case and alert mappings as stored before: per-kind partitions, the id as sort key
     let nothing_left = s.migrate(true, "test", "test").await.unwrap();
     assert_eq!(nothing_left.reindexed, 0);
-    let legacy = [("case", &created[0].1, [("gsi1", "case_id", "C-9")].as_slice()), ("alert", &created[1].1, [("gsi1", "alert_id", "A-9"), ("gsi2", "case_id", "C-9")].as_slice())];
+    let legacy = [
+        ("case", &created[0].1, [("gsi1", "case_id", "C-9")].as_slice()),
+        ("alert", &created[1].1, [("gsi1", "alert_id", "A-9"), ("gsi2", "case_id", "C-9")].as_slice()),
+    ];
     for (kind, id, slots) in legacy {
-        let mut req = s.ddb.update_item().table_name(&s.table).key("pk", AttributeValue::S(format!("T#{tenant}#M#{kind}"))).key("sk", AttributeValue::S(format!("M#{id}")));
+        let mut req = s
+            .ddb
+            .update_item()
+            .table_name(&s.table)
+            .key("pk", AttributeValue::S(format!("T#{tenant}#M#{kind}")))
+            .key("sk", AttributeValue::S(format!("M#{id}")));
         let mut sets = Vec::new();
         for (index, field, value) in slots {
             sets.push(format!("{index}pk = :{index}pk, {index}sk = :{index}sk"));
-            req = req.expression_attribute_values(format!(":{index}pk"), AttributeValue::S(format!("T#{tenant}#M#{kind}#{field}#{value}"))).expression_attribute_values(format!(":{index}sk"), AttributeValue::S(id.to_string()));
+            req = req
+                .expression_attribute_values(format!(":{index}pk"), AttributeValue::S(format!("T#{tenant}#M#{kind}#{field}#{value}")))
+                .expression_attribute_values(format!(":{index}sk"), AttributeValue::S(id.to_string()));
         }
         req.update_expression(format!("SET {}", sets.join(", "))).send().await.unwrap();
     }

@@ -117,7 +117,10 @@ impl RuntimeApi {
                                 ("Lambda-Runtime-Aws-Request-Id".to_string(), id),
                                 ("Lambda-Runtime-Deadline-Ms".to_string(), deadline.to_string()),
                                 ("Lambda-Runtime-Invoked-Function-Arn".to_string(), arn.clone()),
-                                ("Lambda-Runtime-Trace-Id".to_string(), "Root=1-00000000-000000000000000000000000;Parent=0000000000000000;Sampled=0".to_string()),
+                                (
+                                    "Lambda-Runtime-Trace-Id".to_string(),
+                                    "Root=1-00000000-000000000000000000000000;Parent=0000000000000000;Sampled=0".to_string(),
+                                ),
                             ];
                             reply(&mut writer, 200, &headers, &event)
                         } else if let Some(rest) = path.strip_prefix("invocation/") {
@@ -191,7 +194,12 @@ fn start_function(binary: &PathBuf, function: &str, runtime: &RuntimeApi, table:
 /// Peak resident set size of a running process, in MiB (VmHWM).
 fn peak_rss_mib(child: &Child) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
-    status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok()).map(|kb| kb / 1024.0).unwrap_or(f64::NAN)
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
 }
 
 fn stop(mut child: Child) -> String {
@@ -234,7 +242,13 @@ async fn the_real_binaries_answer_lambda_events_like_the_router() {
     let runtime = RuntimeApi::start("SyncFunction");
     let source = attack_data("ics-attack-18.1.json.gz");
     let started = Instant::now();
-    let sync = start_function(&sync_bin, "SyncFunction", &runtime, &table, &[("SYNC_DOMAINS", "ics-attack".into()), ("ATTACK_SOURCE_URL_ICS_ATTACK", source.display().to_string())]);
+    let sync = start_function(
+        &sync_bin,
+        "SyncFunction",
+        &runtime,
+        &table,
+        &[("SYNC_DOMAINS", "ics-attack".into()), ("ATTACK_SOURCE_URL_ICS_ATTACK", source.display().to_string())],
+    );
     let scheduled = json!({
         "version": "0", "id": "5e5a3a9e-0000-0000-0000-000000000000", "detail-type": "Scheduled Event", "source": "aws.events",
         "account": "123456789012", "time": "2026-11-27T05:00:00Z", "region": "us-east-1",
@@ -276,7 +290,9 @@ async fn the_real_binaries_answer_lambda_events_like_the_router() {
     let stored = call(&router, "GET", &format!("{P}/alert-mappings/{id}"), Some(ALICE), b"").await;
     assert_eq!((stored.status, &stored.body), (200, &created), "the router reads the mapping the function created");
 
-    for (method, path, route_key) in [("GET", format!("{P}/techniques/T0999"), format!("GET {P}/techniques/{{id}}")), ("DELETE", format!("{P}/techniques/T0800"), "$default".to_string())] {
+    for (method, path, route_key) in
+        [("GET", format!("{P}/techniques/T0999"), format!("GET {P}/techniques/{{id}}")), ("DELETE", format!("{P}/techniques/T0800"), "$default".to_string())]
+    {
         let (status, body) = http_answer(runtime.invoke(&api_event(method, &path, &route_key, &Value::Null)));
         let expected = call(&router, method, &path, Some(ALICE), b"").await;
         assert_eq!((status, &body), (expected.status, &expected.body), "{method} {path}");
@@ -285,8 +301,14 @@ async fn the_real_binaries_answer_lambda_events_like_the_router() {
     let api_rss = peak_rss_mib(&api);
     stop(api);
     let build = std::env::var("LAMBDA_BIN_DIR").unwrap_or_else(|_| "debug".into());
-    println!("lambda runtime ({build} host build): sync cold start (process start to first answer, ICS 18.1 synced) {:.0} ms, peak RSS {sync_rss:.1} MiB", sync_cold.as_secs_f64() * 1000.0);
-    println!("lambda runtime ({build} host build): api cold start (process start to first answer) {:.0} ms, peak RSS {api_rss:.1} MiB", api_cold.as_secs_f64() * 1000.0);
+    println!(
+        "lambda runtime ({build} host build): sync cold start (process start to first answer, ICS 18.1 synced) {:.0} ms, peak RSS {sync_rss:.1} MiB",
+        sync_cold.as_secs_f64() * 1000.0
+    );
+    println!(
+        "lambda runtime ({build} host build): api cold start (process start to first answer) {:.0} ms, peak RSS {api_rss:.1} MiB",
+        api_cold.as_secs_f64() * 1000.0
+    );
     // The same figures as one JSON line starting with {"cold_start" (bench/cold.sh reads it).
     let figures = |cold: Duration, rss: f64| json!({"ms": (cold.as_secs_f64() * 1e4).round() / 10.0, "peak_rss_mib": (rss * 10.0).round() / 10.0});
     println!("{{\"cold_start\": {}, \"binaries\": {}}}", json!({"api": figures(api_cold, api_rss), "sync": figures(sync_cold, sync_rss)}), json!(build));

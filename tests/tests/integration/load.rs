@@ -148,7 +148,11 @@ async fn thirty_two_writers_in_two_tenants_lose_and_double_nothing() {
         let t: &TenantId = t;
         let all = store.all_mappings(t, &MappingKind::ALL, &MappingFilter::default()).await.unwrap();
         for w in [Window::all(), Window { from: Some(mitre_domain::stats::month_of(mitre_domain::Timestamp::now())), to: None }] {
-            assert_eq!(store.statistics(t, Domain::EnterpriseAttack, &w).await.unwrap(), Aggregates::recount(&all, Domain::EnterpriseAttack, &w), "{t}: statistics over {w:?}");
+            assert_eq!(
+                store.statistics(t, Domain::EnterpriseAttack, &w).await.unwrap(),
+                Aggregates::recount(&all, Domain::EnterpriseAttack, &w),
+                "{t}: statistics over {w:?}"
+            );
         }
     }
 }

@@ -120,10 +120,21 @@ async fn a_mapping_lives_merges_changes_and_dies_with_its_audit_trail() {
     let (r, _) = req(app, a, "POST", &format!("{P}/alert-mappings"), json!({"alert_id": "ALERT-1", "case_id": "CASE-9", "technique": "T1059.001", "confidence_score": 90, "first_observed": "2025-12-31T00:00:00Z", "last_observed": "2026-01-02T00:00:00Z"})).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!((r.body["id"].as_str(), r.body["version"].as_u64()), (Some(id.as_str()), Some(2)));
-    assert_eq!((r.body["confidence_score"].as_u64(), r.body["first_observed"].as_str(), r.body["last_observed"].as_str()), (Some(90), Some("2025-12-31T00:00:00.000Z"), Some("2026-01-02T00:00:00.000Z")));
+    assert_eq!(
+        (r.body["confidence_score"].as_u64(), r.body["first_observed"].as_str(), r.body["last_observed"].as_str()),
+        (Some(90), Some("2025-12-31T00:00:00.000Z"), Some("2026-01-02T00:00:00.000Z"))
+    );
     assert_eq!(r.body["impact_level"], "high", "other fields keep their values");
     // found by either linked entity, by technique and tactic, and by observed range
-    for q in ["alert_id=ALERT-1", "case_id=CASE-9", "technique=T1059.001", "tactic=execution", "tactic=TA0002", "observed_from=2026-01-01T00:00:00Z&observed_to=2026-01-01T23:00:00Z", "alert_id=ALERT-1&technique=T1059.001"] {
+    for q in [
+        "alert_id=ALERT-1",
+        "case_id=CASE-9",
+        "technique=T1059.001",
+        "tactic=execution",
+        "tactic=TA0002",
+        "observed_from=2026-01-01T00:00:00Z&observed_to=2026-01-01T23:00:00Z",
+        "alert_id=ALERT-1&technique=T1059.001",
+    ] {
         let (r, _) = req(app, &w.a_viewer, "GET", &format!("{P}/alert-mappings?{q}"), Value::Null).await;
         assert_eq!(r.status, 200, "{q}: {}", r.body);
         assert_eq!(r.body["items"].as_array().unwrap().iter().filter(|x| x["id"] == id.as_str()).count(), 1, "{q}");
@@ -178,7 +189,14 @@ async fn a_mapping_lives_merges_changes_and_dies_with_its_audit_trail() {
 async fn concurrent_writers_lose_no_update() {
     let w = world().await;
     let app = &w.app;
-    let (r, _) = req(app, &w.a_analyst, "POST", &format!("{P}/observable-mappings"), json!({"observable_id": "ip-10.0.0.1", "technique": "T1003.001", "confidence_score": 10})).await;
+    let (r, _) = req(
+        app,
+        &w.a_analyst,
+        "POST",
+        &format!("{P}/observable-mappings"),
+        json!({"observable_id": "ip-10.0.0.1", "technique": "T1003.001", "confidence_score": 10}),
+    )
+    .await;
     assert_eq!(r.status, 201, "{}", r.body);
     let path = format!("{P}/observable-mappings/{}", r.body["id"].as_str().unwrap());
     // eight PATCHes of version 1 at once: exactly one wins, the others get 412
@@ -279,7 +297,8 @@ async fn no_caller_sees_or_changes_another_tenants_data() {
     assert_eq!(r.status, 403);
     covered.insert(format!("GET {P}/audit"));
     // the registry routes are superuser-only
-    for (method, path) in [("GET", format!("{P}/admin/principals")), ("PUT", format!("{P}/admin/principals/x")), ("DELETE", format!("{P}/admin/principals/x"))] {
+    for (method, path) in [("GET", format!("{P}/admin/principals")), ("PUT", format!("{P}/admin/principals/x")), ("DELETE", format!("{P}/admin/principals/x"))]
+    {
         let (r, _) = req(app, &w.b_admin, method, &path, json!({"tenant": w.tenant_b, "role": "superuser"})).await;
         assert_eq!(r.status, 403, "{method} {path}");
     }
@@ -375,7 +394,14 @@ async fn bad_input_is_refused_and_writes_nothing() {
         (&w.a_viewer, "POST", format!("{P}/alert-mappings"), None, json!({"alert_id": "X-3", "technique": "T1059.001"}).to_string(), 403),
         (SU, "POST", format!("{P}/alert-mappings"), None, json!({"alert_id": "X-3", "technique": "T1059.001"}).to_string(), 403),
         (SU, "PUT", format!("{P}/admin/principals/not-an-arn"), None, json!({"tenant": w.tenant_a, "role": "viewer"}).to_string(), 404),
-        (SU, "PUT", format!("{P}/admin/principals/arn%3Aaws%3Aiam%3A%3A1%3Auser%2Fz"), None, json!({"tenant": "Bad Tenant", "role": "viewer"}).to_string(), 422),
+        (
+            SU,
+            "PUT",
+            format!("{P}/admin/principals/arn%3Aaws%3Aiam%3A%3A1%3Auser%2Fz"),
+            None,
+            json!({"tenant": "Bad Tenant", "role": "viewer"}).to_string(),
+            422,
+        ),
         (SU, "PUT", format!("{P}/admin/principals/arn%3Aaws%3Aiam%3A%3A1%3Auser%2Fz"), None, json!({"tenant": w.tenant_a, "role": "god"}).to_string(), 422),
         (SU, "PUT", format!("{P}/admin/principals/arn%3Aaws%3Aiam%3A%3A1%3Auser%2Fz"), None, json!({"tenant": w.tenant_a}).to_string(), 400),
     ]);

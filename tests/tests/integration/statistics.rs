@@ -29,7 +29,13 @@ async fn assert_equal_to_recount(store: &Store, tenant: &TenantId, what: &str) {
     for w in windows() {
         let kept = store.statistics(tenant, E, &w).await.unwrap();
         let recount = Aggregates::recount(&all, E, &w);
-        assert!(kept == recount, "{what}: the counters of {w:?} differ from a recount of {} mappings ({} counters kept, {} recounted)", all.len(), kept.counts.len(), recount.counts.len());
+        assert!(
+            kept == recount,
+            "{what}: the counters of {w:?} differ from a recount of {} mappings ({} counters kept, {} recounted)",
+            all.len(),
+            kept.counts.len(),
+            recount.counts.len()
+        );
     }
 }
 
@@ -88,7 +94,12 @@ async fn statistics_stay_exact_and_cheap_at_ten_thousand_mappings() {
     // the answers are the recount's: top techniques and tactics of the whole tenant
     let r = call(&app, "GET", &format!("{P}/statistics/techniques?top=1000"), Some(&viewer), b"").await;
     let expected = mitre_views::statistics::techniques(&catalog, &Aggregates::recount(&all, E, &Window::all()), &Window::all(), None, 1000, Timestamp::now());
-    let got: Vec<(String, i64, i64)> = r.body["items"].as_array().unwrap().iter().map(|i| (i["technique"].as_str().unwrap().to_string(), i["entities"].as_i64().unwrap(), i["mappings"].as_i64().unwrap())).collect();
+    let got: Vec<(String, i64, i64)> = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["technique"].as_str().unwrap().to_string(), i["entities"].as_i64().unwrap(), i["mappings"].as_i64().unwrap()))
+        .collect();
     let want: Vec<(String, i64, i64)> = expected.items.iter().map(|i| (i.technique.clone(), i.entities, i.mappings)).collect();
     assert_eq!(got, want);
     assert_eq!(want.iter().map(|w| w.2).sum::<i64>(), 10_000);
@@ -98,8 +109,13 @@ async fn statistics_stay_exact_and_cheap_at_ten_thousand_mappings() {
     assert!(orders.windows(2).all(|w| w[0] < w[1]), "matrix order");
 
     // 32 concurrent writers on 40 shared entities: creates, technique and month moves, deletes
-    let live: Vec<&mitre_attack::catalog::Technique> = catalog.techniques.iter().filter(|t| !t.revoked && !t.deprecated && t.tactics.len() == 1).take(12).collect();
-    let pool: Vec<Mapping> = all.iter().filter(|m| ["ALERT-00000", "CASE-00002", "INCIDENT-00001", "OBSERVABLE-00003"].iter().any(|e| mitre_domain::stats::stats_entity(m).1 == *e)).cloned().collect();
+    let live: Vec<&mitre_attack::catalog::Technique> =
+        catalog.techniques.iter().filter(|t| !t.revoked && !t.deprecated && t.tactics.len() == 1).take(12).collect();
+    let pool: Vec<Mapping> = all
+        .iter()
+        .filter(|m| ["ALERT-00000", "CASE-00002", "INCIDENT-00001", "OBSERVABLE-00003"].iter().any(|e| mitre_domain::stats::stats_entity(m).1 == *e))
+        .cloned()
+        .collect();
     assert!(pool.len() >= 30, "{}", pool.len());
     let pool = Arc::new(std::sync::Mutex::new(pool));
     let (done, refused) = (AtomicU64::new(0), AtomicU64::new(0));
@@ -119,7 +135,8 @@ async fn statistics_stay_exact_and_cheap_at_ten_thousand_mappings() {
                         let t = live[next(live.len() as u64) as usize];
                         let kind = MappingKind::ALL[next(4) as usize];
                         let id = format!("{}-{:05}", kind.as_str().to_uppercase(), next(4));
-                        let mut input = mitre_domain::MappingInput { first_observed: Some(format!("2026-0{}-15T00:00:00Z", 1 + next(6))), ..Default::default() };
+                        let mut input =
+                            mitre_domain::MappingInput { first_observed: Some(format!("2026-0{}-15T00:00:00Z", 1 + next(6))), ..Default::default() };
                         match kind {
                             MappingKind::Alert => input.alert_id = Some(id),
                             MappingKind::Case => input.case_id = Some(id),

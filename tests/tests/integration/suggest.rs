@@ -15,7 +15,8 @@ async fn post(app: &App, who: &str, path: &str, body: &Value) -> (u16, Value) {
 async fn suggestions_say_why_and_enrich_maps_idempotently() {
     let store = synced_store().await;
     let n = ulid::Ulid::new().to_string().to_lowercase();
-    let (tenant, analyst, viewer) = (format!("s-{n}"), format!("arn:aws:iam::444444444444:user/analyst-{n}"), format!("arn:aws:iam::444444444444:user/viewer-{n}"));
+    let (tenant, analyst, viewer) =
+        (format!("s-{n}"), format!("arn:aws:iam::444444444444:user/analyst-{n}"), format!("arn:aws:iam::444444444444:user/viewer-{n}"));
     register(&store, &analyst, &tenant, Role::Analyst).await;
     register(&store, &viewer, &tenant, Role::Viewer).await;
     let app = App::new(store, Settings::default());

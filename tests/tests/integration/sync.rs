@@ -115,7 +115,6 @@ async fn enterprise_18_0_then_18_1_writes_only_what_changed_and_ics_stays_apart(
     let third = sync_path(s, attack_data("enterprise-attack-18.1.json.gz"), e).await.unwrap();
     assert_eq!((third.outcome, third.written, third.deleted), (Outcome::Unchanged, 0, 0));
 
-
     // The counts of ../shared/attack-data/README.md.
     let state = s.domain_state(e).await.unwrap().unwrap();
     assert_eq!(state.version.as_deref(), Some("18.1"));
@@ -219,7 +218,11 @@ async fn bad_input_fails_the_run_and_keeps_the_last_good_data() {
         ("noobjects.json", br#"{"type": "bundle", "id": "bundle--1"}"#.to_vec(), "no \"objects\""),
         ("report.json", br#"{"type": "report", "objects": []}"#.to_vec(), "not \"bundle\""),
         ("empty.json", br#"{"type": "bundle", "objects": []}"#.to_vec(), "no ATT&CK techniques"),
-        ("badobject.json", good.replacen("\"relationship_type\": \"mitigates\", ", "", 1).replace("\"source_ref\": \"course-of-action", "\"x\": \"").into_bytes(), "source_ref and target_ref"),
+        (
+            "badobject.json",
+            good.replacen("\"relationship_type\": \"mitigates\", ", "", 1).replace("\"source_ref\": \"course-of-action", "\"x\": \"").into_bytes(),
+            "source_ref and target_ref",
+        ),
         ("ics.json.gz", ics, "holds ics-attack data, not enterprise-attack"),
     ];
     let server = HttpFixture::start(|req| match req.path.as_str() {
@@ -369,7 +372,11 @@ async fn changes_move_tactic_items_and_relationships_can_be_left_out() {
     assert_eq!(rel["relationship_type"], "mitigates");
 
     // T1059 moves from execution to persistence: its execution item goes away.
-    let moved = text.replacen(r#""phase_name": "execution"}], "external_references": [{"source_name": "mitre-attack", "external_id": "T1059","#, r#""phase_name": "persistence"}], "external_references": [{"source_name": "mitre-attack", "external_id": "T1059","#, 1);
+    let moved = text.replacen(
+        r#""phase_name": "execution"}], "external_references": [{"source_name": "mitre-attack", "external_id": "T1059","#,
+        r#""phase_name": "persistence"}], "external_references": [{"source_name": "mitre-attack", "external_id": "T1059","#,
+        1,
+    );
     assert_ne!(moved, text);
     let r = sync_path(s, temp_file("b.json", moved.as_bytes()), e).await.unwrap();
     assert_eq!(r.written, 1);
@@ -426,7 +433,10 @@ async fn an_upgrade_from_one_item_per_relationship_leaves_only_packs() {
     let bundle = mitre_attack::parse_bundle(&data, d).unwrap();
     let rels: Vec<_> = bundle.objects.iter().filter(|o| o.object_type() == "relationship").collect();
     for chunk in rels.chunks(25) {
-        let writes = chunk.iter().map(|o| mitre_store::ddb::put_request(mitre_store::ddb::to_item(&mitre_store::items::object_item(d, o).unwrap()).unwrap()).unwrap()).collect::<Vec<_>>();
+        let writes = chunk
+            .iter()
+            .map(|o| mitre_store::ddb::put_request(mitre_store::ddb::to_item(&mitre_store::items::object_item(d, o).unwrap()).unwrap()).unwrap())
+            .collect::<Vec<_>>();
         s.ddb.batch_write_item().request_items(&s.table, writes).send().await.unwrap();
     }
     s.ddb

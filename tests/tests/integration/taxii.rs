@@ -134,10 +134,7 @@ impl Medallion {
 
     /// The requests the server has answered so far (path and query, from its log).
     fn requests(&self) -> Vec<String> {
-        self.log()
-            .lines()
-            .filter_map(|l| l.split_once("\"GET ").map(|(_, rest)| rest.split(' ').next().unwrap_or("").to_string()))
-            .collect()
+        self.log().lines().filter_map(|l| l.split_once("\"GET ").map(|(_, rest)| rest.split(' ').next().unwrap_or("").to_string())).collect()
     }
 
     fn source(&self, collection: &str) -> TaxiiSource {
@@ -221,8 +218,7 @@ async fn ics_from_taxii_matches_ics_from_the_bundle_file() {
     assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>(), "same (pk, sk) set");
     for (pk, x) in &a {
         let y = &b[pk];
-        let (jx, jy): (Value, Value) =
-            (serde_json::from_str(&x.stix_json().unwrap()).unwrap(), serde_json::from_str(&y.stix_json().unwrap()).unwrap());
+        let (jx, jy): (Value, Value) = (serde_json::from_str(&x.stix_json().unwrap()).unwrap(), serde_json::from_str(&y.stix_json().unwrap()).unwrap());
         assert_eq!(jx, jy, "{pk}: the same STIX object");
         let strip = |o: &ObjectItem| {
             let mut v = serde_json::to_value(o).unwrap();

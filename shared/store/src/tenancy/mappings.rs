@@ -247,7 +247,13 @@ impl Store {
     /// the statistics change of `old` to `new`, all or nothing. The presence records are read
     /// first; when another writer changed them meanwhile, or the transaction conflicted or was
     /// throttled, they are read again and the write retried with backoff.
-    async fn transact_with_stats(&self, old: Option<&Mapping>, new: Option<&Mapping>, old_counted: bool, base: Vec<TransactWriteItem>) -> Result<Result<(), Vec<Option<String>>>, StoreError> {
+    async fn transact_with_stats(
+        &self,
+        old: Option<&Mapping>,
+        new: Option<&Mapping>,
+        old_counted: bool,
+        base: Vec<TransactWriteItem>,
+    ) -> Result<Result<(), Vec<Option<String>>>, StoreError> {
         let tenant = old.or(new).map(|m| m.tenant.as_str()).unwrap_or_default();
         let wanted = stats::presence_keys(old.filter(|_| old_counted), new);
         let base_len = base.len();
@@ -293,7 +299,8 @@ impl MappingRepo for Store {
 
     async fn create_mapping(&self, m: &Mapping, audit: AuditEntry) -> Result<(), WriteError> {
         let t = &self.table;
-        let items = (|| Ok::<_, StoreError>(vec![versioned_put(t, m, None, true)?, guard_put(t, m)?, audit_put(t, audit)?, use_counter(t, m, 1)?]))().map_err(store_write_error)?;
+        let items = (|| Ok::<_, StoreError>(vec![versioned_put(t, m, None, true)?, guard_put(t, m)?, audit_put(t, audit)?, use_counter(t, m, 1)?]))()
+            .map_err(store_write_error)?;
         match self.transact_with_stats(None, Some(m), true, items).await.map_err(store_write_error)? {
             Ok(()) => Ok(()),
             Err(codes) if condition_failed(&codes, 1) || condition_failed(&codes, 0) => Err(WriteError::Duplicate),
@@ -350,7 +357,8 @@ impl MappingRepo for Store {
                 if old_counted {
                     del = del.expression_attribute_values(":t", AttributeValue::Bool(true));
                 }
-                let mut items = vec![TransactWriteItem::builder().delete(del.build()?).build(), guard_delete(t, m)?, audit_put(t, audit.clone())?, use_counter(t, m, -1)?];
+                let mut items =
+                    vec![TransactWriteItem::builder().delete(del.build()?).build(), guard_delete(t, m)?, audit_put(t, audit.clone())?, use_counter(t, m, -1)?];
                 items.extend(review_counter(t, Some(m), None)?);
                 Ok::<_, StoreError>(items)
             })()
@@ -372,7 +380,14 @@ impl MappingRepo for Store {
         }
     }
 
-    async fn list_mappings(&self, tenant: &TenantId, kind: MappingKind, filter: &MappingFilter, limit: usize, cursor: Option<&str>) -> Result<Page<Mapping>, RepoError> {
+    async fn list_mappings(
+        &self,
+        tenant: &TenantId,
+        kind: MappingKind,
+        filter: &MappingFilter,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<Mapping>, RepoError> {
         let q = mapping_query(tenant, Some(kind), filter)?;
         // the index layout is part of the list: a cursor of the per-kind entity partitions is refused, not misread
         let fingerprint = cursor::fingerprint(&(tenant, kind, filter, MAPPING_INDEX_LAYOUT));
@@ -430,7 +445,14 @@ fn mapping_query(tenant: &TenantId, kind: Option<MappingKind>, filter: &MappingF
     }
     if let Some(t) = &filter.technique {
         match (&access, kind_s) {
-            (None, Some(k)) => access = Some(Query { index: Some(keys::GSI3), pk: keys::technique_gsi(t.as_str()), sk_prefix: Some(keys::technique_gsi_tenant_prefix(tenant_s, k)), ..Query::default() }),
+            (None, Some(k)) => {
+                access = Some(Query {
+                    index: Some(keys::GSI3),
+                    pk: keys::technique_gsi(t.as_str()),
+                    sk_prefix: Some(keys::technique_gsi_tenant_prefix(tenant_s, k)),
+                    ..Query::default()
+                })
+            }
             _ => {
                 f.compare("technique", "=", t.as_str());
             }

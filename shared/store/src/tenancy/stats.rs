@@ -99,7 +99,11 @@ impl Store {
                 }
                 None => {
                     let version = before.as_ref().map(|b| b.version).unwrap_or_default();
-                    let del = Delete::builder().table_name(t).set_key(Some(key(&pk, &sk))).condition_expression("v = :v").expression_attribute_values(":v", n(version));
+                    let del = Delete::builder()
+                        .table_name(t)
+                        .set_key(Some(key(&pk, &sk)))
+                        .condition_expression("v = :v")
+                        .expression_attribute_values(":v", n(version));
                     TransactWriteItem::builder().delete(del.build()?).build()
                 }
             };

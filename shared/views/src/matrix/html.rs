@@ -102,7 +102,11 @@ impl Matrix {
             let class = if e.color == PARENT_COLOR { "sw parent" } else { "sw" };
             let _ = write!(s, r#"<span><span class="{class}" style="background: {}"></span>{}</span>"#, escape(&e.color), escape(&e.label));
         }
-        let how = if self.heatmap { "cell: distinct entities · highest impact / least advanced mitigation" } else { "cell: confidence · impact / mitigation status" };
+        let how = if self.heatmap {
+            "cell: distinct entities · highest impact / least advanced mitigation"
+        } else {
+            "cell: confidence · impact / mitigation status"
+        };
         let _ = write!(
             s,
             r#"<span>{how}</span>
@@ -204,7 +208,9 @@ impl Matrix {
                 escape(&cell.id),
                 escape(&cell.name)
             ),
-            None => format!(r#"<{tag} class="cell" data-technique="{}" data-mapped="false" title="{tip}">{count}{}</{tag}>"#, escape(&cell.id), escape(&cell.name)),
+            None => {
+                format!(r#"<{tag} class="cell" data-technique="{}" data-mapped="false" title="{tip}">{count}{}</{tag}>"#, escape(&cell.id), escape(&cell.name))
+            }
         }
     }
 }

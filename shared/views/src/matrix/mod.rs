@@ -194,7 +194,12 @@ pub fn matrix(catalog: &DomainCatalog, scope: &Scope, mappings: &[Mapping], gene
 
     let top = cells.values().map(|(ms, _)| score(heatmap, ms)).max().unwrap_or(0);
     let scale = if heatmap {
-        Scale { measure: "distinct entities".into(), min: 0, max: top.max(COUNT_COLORS.len() as u32 - 1), colors: COUNT_COLORS.iter().map(|c| c.to_string()).collect() }
+        Scale {
+            measure: "distinct entities".into(),
+            min: 0,
+            max: top.max(COUNT_COLORS.len() as u32 - 1),
+            colors: COUNT_COLORS.iter().map(|c| c.to_string()).collect(),
+        }
     } else {
         Scale { measure: "confidence".into(), min: 0, max: 100, colors: CONFIDENCE_COLORS.iter().map(|c| c.to_string()).collect() }
     };
@@ -223,7 +228,8 @@ pub fn matrix(catalog: &DomainCatalog, scope: &Scope, mappings: &[Mapping], gene
                 .filter(|t| !t.is_subtechnique && !t.revoked && !t.deprecated && t.tactics.iter().any(|x| x == s))
                 .map(|t| {
                     let mut cell = cell_of(t, s);
-                    cell.subtechniques = subs.get(t.attack_id.as_str()).into_iter().flatten().filter(|x| x.tactics.iter().any(|y| y == s)).map(|x| cell_of(x, s)).collect();
+                    cell.subtechniques =
+                        subs.get(t.attack_id.as_str()).into_iter().flatten().filter(|x| x.tactics.iter().any(|y| y == s)).map(|x| cell_of(x, s)).collect();
                     cell.subtechnique_mapped = cell.subtechniques.iter().any(Cell::is_mapped);
                     cell.subtechniques.sort_by(|a, b| a.rank().cmp(&b.rank()).then(a.id.cmp(&b.id)));
                     cell

@@ -112,12 +112,7 @@ text {{ fill: #1f2328; }}
         let mut o = Out { s: String::new() };
         let kind = if self.heatmap { "ATT&CK heatmap" } else { "ATT&CK matrix" };
         o.text(MARGIN, 24.0, "h1", &format!("{kind} · {}", self.title));
-        o.text(
-            MARGIN,
-            42.0,
-            "meta",
-            &self.summary_line(),
-        );
+        o.text(MARGIN, 42.0, "meta", &self.summary_line());
         // legend: swatches, then how to read a mapped cell
         let mut x = MARGIN;
         let y = 62.0;
@@ -128,7 +123,11 @@ text {{ fill: #1f2328; }}
             o.text(x + 16.0, y, "lg", &e.label);
             x += 16.0 + e.label.chars().count() as f64 * 5.6 + 14.0;
         }
-        let how = if self.heatmap { "cell: distinct entities · highest impact / least advanced mitigation" } else { "cell: confidence · impact / mitigation status" };
+        let how = if self.heatmap {
+            "cell: distinct entities · highest impact / least advanced mitigation"
+        } else {
+            "cell: confidence · impact / mitigation status"
+        };
         if x + how.len() as f64 * 5.6 < width - MARGIN {
             o.text(x + 6.0, y, "lg", how);
         }
@@ -144,7 +143,12 @@ text {{ fill: #1f2328; }}
             escape(&c.shortname),
             i + 1
         );
-        let _ = write!(o.s, r##"<rect x="{x:.1}" y="{TOP}" width="{COL_W}" height="{HEAD_H}" rx="3" fill="#2f3e4e"/><title>{} ({})</title>"##, escape(&c.name), escape(&c.id));
+        let _ = write!(
+            o.s,
+            r##"<rect x="{x:.1}" y="{TOP}" width="{COL_W}" height="{HEAD_H}" rx="3" fill="#2f3e4e"/><title>{} ({})</title>"##,
+            escape(&c.name),
+            escape(&c.id)
+        );
         let lines = wrap(&c.name, fit(COL_W - 2.0 * PAD, 10.5, true), 2);
         for (k, line) in lines.iter().enumerate() {
             o.text(x + PAD, TOP + 12.0 + k as f64 * 11.0, "tac", line);
@@ -211,8 +215,7 @@ text {{ fill: #1f2328; }}
         let _ = write!(
             o.s,
             r##"<g class="{class}" {attrs} data-score="{}"><title>{tip}</title><rect x="{x:.1}" y="{y:.1}" width="{w:.1}" height="{h:.1}" rx="2" fill="{}" stroke="#5c0a0a" stroke-opacity="0.55" stroke-width="1.2"/>"##,
-            k.score,
-            k.color
+            k.score, k.color
         );
         let fill = format!(r#" style="fill:{}""#, k.text_color);
         let line = |o: &mut Out, row: usize, class: &str, text: &str| {

@@ -14,7 +14,11 @@ fn column<'a>(m: &'a Matrix, tactic: &str) -> &'a Column {
 }
 
 fn cell<'a>(c: &'a Column, id: &str) -> &'a Cell {
-    c.techniques.iter().flat_map(|t| std::iter::once(t).chain(t.subtechniques.iter())).find(|t| t.id == id).unwrap_or_else(|| panic!("{id} not in {}", c.shortname))
+    c.techniques
+        .iter()
+        .flat_map(|t| std::iter::once(t).chain(t.subtechniques.iter()))
+        .find(|t| t.id == id)
+        .unwrap_or_else(|| panic!("{id} not in {}", c.shortname))
 }
 
 /// The tag names of a document, in order (`/g` for a closing tag).
@@ -95,8 +99,8 @@ fn attributes(tag: &str) -> Vec<(String, String)> {
 
 pub(crate) const SVG_TAGS: &[&str] = &["?xml", "svg", "title", "style", "rect", "text", "g", "clippath"];
 pub(crate) const HTML_TAGS: &[&str] = &[
-    "!doctype", "html", "head", "meta", "title", "style", "body", "header", "h1", "p", "div", "span", "button", "main", "section", "h2", "a", "details", "summary", "table",
-    "thead", "tbody", "tr", "th", "td", "b", "script",
+    "!doctype", "html", "head", "meta", "title", "style", "body", "header", "h1", "p", "div", "span", "button", "main", "section", "h2", "a", "details",
+    "summary", "table", "thead", "tbody", "tr", "th", "td", "b", "script",
 ];
 
 #[test]
@@ -150,7 +154,17 @@ fn mapped_cells_carry_score_impact_and_status_and_lead_their_column() {
     // mapped cells first, by score; then parents of mapped sub-techniques; then the rest by name
     let ranks: Vec<(u8, u32)> = exec.techniques.iter().map(Cell::rank).collect();
     assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "{ranks:?}");
-    assert_eq!(exec.techniques.iter().filter(|t| t.mapped.is_none() && !t.subtechnique_mapped).map(|t| t.name.as_str()).collect::<Vec<_>>().windows(2).filter(|w| w[0] > w[1]).count(), 0);
+    assert_eq!(
+        exec.techniques
+            .iter()
+            .filter(|t| t.mapped.is_none() && !t.subtechnique_mapped)
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>()
+            .windows(2)
+            .filter(|w| w[0] > w[1])
+            .count(),
+        0
+    );
     // a technique in four tactics, observed in one
     assert!(cell(column(&m, "privilege-escalation"), "T1078.002").is_mapped());
     for other in ["initial-access", "persistence", "defense-evasion"] {

@@ -36,18 +36,21 @@ fn the_report_groups_mappings_by_tactic_in_matrix_order() {
     let r = report(c, &case(), &sample_case(c, "CASE-1"), at("2026-03-02T09:00:00Z"));
     let order: Vec<u32> = r.tactics.iter().map(|t| c.tactic(&t.shortname).unwrap().order).collect();
     assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
-    assert_eq!(r.tactics.iter().map(|t| t.shortname.as_str()).collect::<Vec<_>>(), [
-        "initial-access",
-        "execution",
-        "persistence",
-        "privilege-escalation",
-        "defense-evasion",
-        "credential-access",
-        "discovery",
-        "lateral-movement",
-        "command-and-control",
-        "impact"
-    ]);
+    assert_eq!(
+        r.tactics.iter().map(|t| t.shortname.as_str()).collect::<Vec<_>>(),
+        [
+            "initial-access",
+            "execution",
+            "persistence",
+            "privilege-escalation",
+            "defense-evasion",
+            "credential-access",
+            "discovery",
+            "lateral-movement",
+            "command-and-control",
+            "impact"
+        ]
+    );
     let s = &r.summary;
     assert_eq!((s.mappings, s.techniques, s.tactics_covered.len(), s.tactics_total), (15, 15, 10, 14));
     assert_eq!(s.highest_impact, Some(ImpactLevel::High));
@@ -94,7 +97,13 @@ fn markdown_tables_hold_whatever_the_artifacts_say() {
     assert_eq!(exec.len(), 3, "header and two rows");
     let row = exec.iter().find(|r| r[0].starts_with("T1059.001")).unwrap();
     assert_eq!(row[5], "manual_analysis (rule `x` | *y*)");
-    assert!(row[6].starts_with("</td></tr><script>alert('x')</script> \"><img src=x onerror=alert(1)> ]]> & | pipe `tick` *star* _under_ [link](javascript:alert(1)) # heading"), "{}", row[6]);
+    assert!(
+        row[6].starts_with(
+            "</td></tr><script>alert('x')</script> \"><img src=x onerror=alert(1)> ]]> & | pipe `tick` *star* _under_ [link](javascript:alert(1)) # heading"
+        ),
+        "{}",
+        row[6]
+    );
     // no HTML but our details block, no link but ATT&CK's, no image
     let mut html = Vec::new();
     for e in Parser::new_ext(&md, Options::ENABLE_TABLES) {
