@@ -56,9 +56,10 @@ pub async fn api(store: mitre_store::Store, iterations: usize) -> Result<ExitCod
             .map(|pages| pages * 4096.0 / 1e6)
             .unwrap_or(0.0)
     };
-    let principal = Some("arn:aws:iam::000000000000:user/bench");
+    let caller = "arn:aws:iam::000000000000:user/bench";
+    let principal = Some(caller);
     // The benchmark's caller is a superuser of this process only (no registry entry needed).
-    let app = App::new(store, Settings { metric_lines: false, superusers: vec![principal.unwrap_or_default().to_string()], ..Settings::default() });
+    let app = App::new(store, Settings { metric_lines: false, superusers: vec![caller.to_string()], ..Settings::default() });
     let before = rss();
     let t = Instant::now();
     let first = serve(&app, apigw_request("GET", "/api/v1/mitre/techniques/T1059.001", &[], b"", principal)?).await;

@@ -235,12 +235,12 @@ pub fn markdown(inputs: &Inputs) -> (String, Vec<Goal>) {
     // API latency per route group
     let _ = writeln!(o, "\n## API latency per route group\n\nIn-process p50/p99 (ms) of warm requests against DynamoDB Local, and DynamoDB calls per request.");
     if let Some(a) = section(&mut o, inputs, "### Catalog queries", "api") {
-        let iterations = num(&a, "iterations").unwrap_or(0.0);
+        let iterations = num(a, "iterations").unwrap_or(0.0);
         let _ = writeln!(o, "{} iterations per query; the peer is mitreattack-python on the same bundle.\n", f(Some(iterations), 0));
         o.push_str("| route | ours p50 | ours p99 | peer p50 | peer p99 | p50 ours / peer | DynamoDB calls / request | verdict |\n|---|---:|---:|---:|---:|---:|---:|---|\n");
         let mut worst: Option<(f64, &str)> = None;
         for (key, label) in CATALOG_ROUTES {
-            let l = |k: &str| num(&a, &format!("latency.{key}.{k}"));
+            let l = |k: &str| num(a, &format!("latency.{key}.{k}"));
             let calls = ratio(l("ours_ddb_calls"), Some(iterations));
             let r = l("p50_ratio").or(ratio(l("ours_p50_ms"), l("peer_p50_ms")));
             if let Some(r) = r.filter(|r| worst.is_none_or(|w| *r > w.0)) {
@@ -261,12 +261,12 @@ pub fn markdown(inputs: &Inputs) -> (String, Vec<Goal>) {
         if let Some((r, label)) = worst {
             goal("API latency", Some(r < 1.0), format!("catalog queries faster than mitreattack-python at p50 (highest ratio ours / peer {r:.4}, {label})"));
         }
-        let warm = num(&a, "ddb_calls_per_warm_request");
+        let warm = num(a, "ddb_calls_per_warm_request");
         let v = goal("API latency", warm.map(|w| w == 0.0), format!("catalog queries: {} DynamoDB calls per warm request (goal 0)", f(warm, 2)));
         let _ = writeln!(
             o,
             "\nDynamoDB calls: {} on the first request (catalog load), {} per warm request (goal 0: {v}).",
-            f(num(&a, "ours.first_request_ddb_calls"), 0),
+            f(num(a, "ours.first_request_ddb_calls"), 0),
             f(warm, 2)
         );
     }
@@ -274,11 +274,11 @@ pub fn markdown(inputs: &Inputs) -> (String, Vec<Goal>) {
         let _ = writeln!(
             o,
             "One case with {} mappings; goal: p99 < {VIEW_P99_MS_MAX} ms and ≤ {VIEW_CALLS_MAX} DynamoDB calls per view.\n",
-            f(num(&vw, "mappings"), 0)
+            f(num(vw, "mappings"), 0)
         );
         o.push_str("| view | p50 | p99 | DynamoDB calls / request | bytes | p99 | calls |\n|---|---:|---:|---:|---:|---|---|\n");
-        let (mut worst_p99, mut worst_calls): (Option<(f64, &str)>, Option<(f64, &str)>) = (None, None);
-        for (name, x) in views_of(&vw) {
+        let (mut worst_p99, mut worst_calls): (Option<(f64, &str)>, _) = (None, None);
+        for (name, x) in views_of(vw) {
             let (p50, p99, calls) = (num(x, "p50_ms"), num(x, "p99_ms"), num(x, "ddb_calls_per_view"));
             for (value, worst) in [(p99, &mut worst_p99), (calls, &mut worst_calls)] {
                 if let Some(v) = value.filter(|v| worst.is_none_or(|w| *v > w.0)) {
@@ -296,9 +296,9 @@ pub fn markdown(inputs: &Inputs) -> (String, Vec<Goal>) {
         }
     }
     if let Some(st) = section(&mut o, inputs, "### Statistics", "stats") {
-        let _ = writeln!(o, "{} warm reads per route.\n", f(num(&st, "iterations"), 0));
+        let _ = writeln!(o, "{} warm reads per route.\n", f(num(st, "iterations"), 0));
         o.push_str("| mappings | route | p50 | p99 | DynamoDB calls / request |\n|---:|---|---:|---:|---:|\n");
-        for (size, route, x) in stats_rows(&st) {
+        for (size, route, x) in stats_rows(st) {
             let _ = writeln!(o, "| {size} | {route} | {} | {} | {} |", f(num(x, "p50_ms"), 2), f(num(x, "p99_ms"), 2), f(num(x, "ddb_calls_per_read"), 2));
         }
     }
@@ -308,11 +308,11 @@ pub fn markdown(inputs: &Inputs) -> (String, Vec<Goal>) {
         let _ = writeln!(
             o,
             "The kept counters read against a recount of the same answer (a Query over every mapping of the tenant, then the same computation), {} recounts per route.\n",
-            f(num(&st, "recounts"), 0)
+            f(num(st, "recounts"), 0)
         );
         o.push_str("| mappings | route | ours p50 (ms) | recount p50 (ms) | recount p99 (ms) | calls ours / recount | recount / ours (p50) | verdict |\n|---:|---|---:|---:|---:|---:|---:|---|\n");
         let mut least: Option<(f64, String)> = None;
-        for (size, route, x) in stats_rows(&st) {
+        for (size, route, x) in stats_rows(st) {
             let r = num(x, "p50_ratio_recount_over_ours").or(ratio(num(x, "recount_p50_ms"), num(x, "p50_ms")));
             if let Some(r) = r.filter(|r| least.as_ref().is_none_or(|l| *r < l.0)) {
                 least = Some((r, format!("{route} at {size} mappings")));

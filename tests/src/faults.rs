@@ -133,7 +133,7 @@ impl Rule {
             return false;
         }
         let fires = match self.rate {
-            Rate::Every(n) => self.matched % n == 0,
+            Rate::Every(n) => self.matched.is_multiple_of(n),
             Rate::Chance { percent, .. } => {
                 // xorshift64*: the same seed gives the same sequence of decisions
                 self.rng ^= self.rng >> 12;

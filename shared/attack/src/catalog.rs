@@ -282,7 +282,8 @@ impl DomainCatalog {
             }
             ix.search_text.push((t.name.to_lowercase(), t.description.to_lowercase()));
         }
-        let lists: [(&Vec<Entity>, fn(usize) -> ObjectRef); 5] = [
+        type Listed<'a> = (&'a Vec<Entity>, fn(usize) -> ObjectRef);
+        let lists: [Listed; 5] = [
             (&self.mitigations, ObjectRef::Mitigation),
             (&self.groups, ObjectRef::Group),
             (&self.software, ObjectRef::Software),

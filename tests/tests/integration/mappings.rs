@@ -329,7 +329,9 @@ async fn bad_input_is_refused_and_writes_nothing() {
     let big = "x".repeat(300 * 1024);
     let artifacts = "y".repeat(64 * 1024 + 1);
     let post = |b: &str| (a, "POST", format!("{P}/alert-mappings"), None::<&str>, b.to_string());
-    let mut cases: Vec<(&str, &str, String, Option<&str>, String, u16)> = vec![
+    // (caller, method, path, If-Match, body, expected status)
+    type Case<'a> = (&'a str, &'a str, String, Option<&'a str>, String, u16);
+    let mut cases: Vec<Case> = vec![
         (a, "POST", format!("{P}/alert-mappings"), None, "{".into(), 400),
         (a, "POST", format!("{P}/alert-mappings"), None, "".into(), 400),
         (a, "POST", format!("{P}/alert-mappings"), None, "[]".into(), 400),

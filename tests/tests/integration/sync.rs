@@ -442,7 +442,7 @@ async fn an_upgrade_from_one_item_per_relationship_leaves_only_packs() {
     s.ddb
         .update_item()
         .table_name(&s.table)
-        .set_key(Some(mitre_store::ddb::key(keys::CATALOG_PK, &keys::domain_sk(d))))
+        .set_key(Some(mitre_store::ddb::key(keys::CATALOG_PK, keys::domain_sk(d))))
         .update_expression("SET item_schema = :v")
         .expression_attribute_values(":v", aws_sdk_dynamodb::types::AttributeValue::N("4".into()))
         .send()
