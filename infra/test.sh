@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting and lints, template validation, unit tests, then the integration tests against
+# The whole test suite: formatting, lints and the docs check, template validation, unit tests, then the integration tests against
 # a local stack of their own (ports 8100 and 4666, state in .local/test), stopped at the end.
 # `infra/test.sh integration` runs only the integration tests; `infra/test.sh load` only the
 # load test (minutes long; LOAD_OPS_PER_WRITER, default 100, requests per writer), on ports
@@ -10,8 +10,9 @@ cd "$ROOT"
 CARGO="${CARGO:-cargo}"
 
 if [[ "${1:-all}" == "all" ]]; then
-  echo "== format and lints"
+  echo "== format, lints and docs"
   "$CARGO" fmt --all --check
+  infra/docs-check.sh
   "$CARGO" clippy --workspace --all-targets --quiet -- -D warnings
   echo "== template validation"
   infra/sam-validate.sh
