@@ -1,14 +1,23 @@
 #!/usr/bin/env python3
 """Round trip of ATT&CK Navigator layer files through MITRE's mitreattack-python.
 
-Usage: layer_roundtrip.py LAYER.json...
+Usage: layer_roundtrip.py [--bundle BUNDLE.json[.gz] --excel LAYER.json ...] LAYER.json...
 
 Each file is loaded with `mitreattack.navlayers.Layer().from_dict(...)`. The loader does not
 raise on a bad layer: it prints what it disliked and `to_dict()` returns None. So a layer
 passes only when the loader prints nothing and `to_dict()` returns a dict equal in substance
 to the file: equal once the values the library leaves out by design are left out of the file
-too (an empty description, sorting 0, empty top-level lists). Exits 1 naming every failure.
+too (an empty description, sorting 0, empty top-level lists).
+
+Each layer named with --excel is also exported with the library's `ToExcel` over the STIX
+bundle given with --bundle, and the workbook read back with openpyxl: it must hold a sheet named
+as the layer (Excel forbids some characters in sheet titles, which the library passes on).
+Exits 1 naming every failure.
 """
+import argparse
+import gzip
+import os
+import tempfile
 import contextlib
 import io
 import json
@@ -73,20 +82,64 @@ def check(path):
     return problems
 
 
-def main(paths):
-    if not paths:
-        print(__doc__.strip().splitlines()[2], file=sys.stderr)
+def excel(path, bundle):
+    """Problems of exporting the layer at `path` to Excel over the plain JSON `bundle`."""
+    import warnings
+
+    import openpyxl
+    from mitreattack.navlayers import ToExcel
+
+    with open(path, encoding="utf-8") as f:
+        written = json.load(f)
+    layer = Layer()
+    layer.from_dict(written)
+    out = os.path.join(tempfile.mkdtemp(prefix="layer-excel-"), "layer.xlsx")
+    domain = written["domain"].replace("-attack", "")
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            ToExcel(domain=domain, source="local", resource=bundle).to_xlsx(layerInit=layer, filepath=out)
+    except Exception as e:  # the exporter's refusal is the failure reported
+        return [f"ToExcel refused the layer: {type(e).__name__}: {e}"]
+    titles = openpyxl.load_workbook(out, read_only=True).sheetnames
+    if written["name"] not in titles:
+        return [f"no sheet named {written['name']!r} in the workbook (sheets: {titles})"]
+    return []
+
+
+def plain_bundle(path):
+    """The bundle as a plain JSON file (the exporter reads no gzip)."""
+    if not path.endswith(".gz"):
+        return path
+    out = os.path.join(tempfile.mkdtemp(prefix="layer-bundle-"), "bundle.json")
+    with gzip.open(path, "rb") as src, open(out, "wb") as dst:
+        dst.write(src.read())
+    return out
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(usage=__doc__.strip().splitlines()[2])
+    parser.add_argument("--bundle")
+    parser.add_argument("--excel", action="append", default=[])
+    parser.add_argument("layers", nargs="*")
+    args = parser.parse_args(argv)
+    paths = args.layers + [p for p in args.excel if p not in args.layers]
+    if not paths or (args.excel and not args.bundle):
+        parser.print_usage(sys.stderr)
         return 2
+    bundle = plain_bundle(args.bundle) if args.excel else None
     failed = 0
     for path in paths:
         problems = check(path)
+        if path in args.excel:
+            problems.extend(excel(path, bundle))
         if problems:
             failed += 1
             print(f"FAIL {path}")
             for p in problems:
                 print(f"  {p}")
         else:
-            print(f"ok   {path}")
+            print(f"ok   {path}" + (" (and its Excel export)" if path in args.excel else ""))
     return 1 if failed else 0
 
 

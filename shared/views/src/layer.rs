@@ -61,6 +61,13 @@ pub struct Metadata {
     pub value: String,
 }
 
+/// A layer name the Navigator's exporters keep: Excel forbids `\ / ? * [ ] :` in sheet titles
+/// (mitreattack-python's `ToExcel` names its sheet after the layer), so `: ` becomes ` - ` and each
+/// other such character `-`.
+pub fn exportable_name(name: &str) -> String {
+    name.replace(": ", " - ").chars().map(|c| if "\\/?*[]:".contains(c) { '-' } else { c }).collect()
+}
+
 fn meta(name: &str, value: impl Into<String>) -> Metadata {
     Metadata { name: name.to_string(), value: value.into() }
 }
@@ -185,7 +192,7 @@ pub fn layer(catalog: &DomainCatalog, scope: &Scope, mappings: &[Mapping]) -> La
 
     let (name, description) = match scope {
         Scope::Entity(e) => (
-            format!("{e}: ATT&CK techniques"),
+            exportable_name(&format!("{e} - ATT&CK techniques")),
             format!(
                 "{} mapping{} of {e} on {} ATT&CK {}. Score: the highest confidence (1-100) of the technique's mappings in that tactic.",
                 covered.len(),
@@ -195,6 +202,7 @@ pub fn layer(catalog: &DomainCatalog, scope: &Scope, mappings: &[Mapping]) -> La
             ),
         ),
         Scope::Tenant { title } => {
+            let title = exportable_name(title);
             let entities = covered.iter().filter_map(|m| EntityRef::of(m)).collect::<BTreeSet<_>>().len();
             (
                 title.clone(),
@@ -482,7 +490,11 @@ mod tests {
         assert_eq!((parent.score, parent.show_subtechniques, parent.color.as_deref()), (None, Some(true), Some(PARENT_COLOR)));
         assert_eq!(parent.tactic.as_deref(), Some("execution"));
         assert_eq!(l.versions, Versions { attack: "1.0".into(), navigator: "5.2.0".into(), layer: "4.5".into() });
-        assert_eq!(l.name, "case C-1: ATT&CK techniques");
+        assert_eq!(l.name, "case C-1 - ATT&CK techniques");
+        // names Excel refuses as sheet titles are made exportable, entity ids with ':' included
+        let odd = EntityRef::new(MappingKind::Case, "CASE:7");
+        assert_eq!(entity_layer(&c, &odd, &[]).name, "case CASE-7 - ATT&CK techniques");
+        assert_eq!(heatmap_layer(&c, &[], "acme: cases [Q1] / *?").name, "acme - cases -Q1- - --");
         assert!(l.description.starts_with("2 mappings of case C-1"), "{}", l.description);
         assert_eq!((l.gradient.min_value, l.gradient.max_value), (0, 100));
         assert_eq!(l.sorting, 3);
@@ -613,16 +625,22 @@ mod tests {
         ];
         let dir = std::env::temp_dir().join(format!("mitre-views-layers-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let mut args = vec![root.join("tests/views/layer_roundtrip.py").display().to_string()];
+        let bundle = crate::testing::attack_data_dir().join("enterprise-attack-18.1.json.gz");
+        let mut args = vec![root.join("tests/views/layer_roundtrip.py").display().to_string(), "--bundle".into(), bundle.display().to_string()];
         for (name, l) in &layers {
             let path = dir.join(format!("{name}.json"));
             std::fs::write(&path, serde_json::to_vec_pretty(l).unwrap()).unwrap();
+            // the layers of the real release are exported to Excel as well
+            if ["entity", "heatmap"].contains(name) {
+                args.push("--excel".into());
+            }
             args.push(path.display().to_string());
         }
         let out = std::process::Command::new(&python).args(&args).output().expect("run the round-trip script");
         let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         assert!(out.status.success(), "mitreattack-python did not read the layers back:\n{text}");
         assert_eq!(text.lines().filter(|l| l.starts_with("ok ")).count(), layers.len(), "{text}");
+        assert_eq!(text.matches("(and its Excel export)").count(), 2, "{text}");
         std::fs::remove_dir_all(&dir).ok();
     }
 }
