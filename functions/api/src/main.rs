@@ -28,7 +28,7 @@ impl SyncTrigger for LambdaSync {
             .payload(aws_sdk_lambda::primitives::Blob::new(payload))
             .send()
             .await
-            .map_err(|e| ApiError::Internal(format!("invoking {}: {}", self.function, aws_sdk_lambda::error::DisplayErrorContext(&e))))?;
+            .map_err(|e| ApiError::internal(format!("invoking {}: {}", self.function, aws_sdk_lambda::error::DisplayErrorContext(&e))))?;
         Ok(())
     }
 }

@@ -49,8 +49,8 @@ impl CatalogCache {
             return Ok(c.clone());
         }
         let started = Instant::now();
-        let bytes = self.backend.snapshot(&key).await?.ok_or_else(|| ApiError::Internal(format!("snapshot {key} is missing")))?;
-        let catalog = Arc::new(DomainCatalog::decode(&bytes).map_err(ApiError::Internal)?);
+        let bytes = self.backend.snapshot(&key).await?.ok_or_else(|| ApiError::internal(format!("snapshot {key} is missing")))?;
+        let catalog = Arc::new(DomainCatalog::decode(&bytes).map_err(ApiError::internal)?);
         tracing::info!(%domain, %key, ms = started.elapsed().as_millis() as u64, "catalog snapshot loaded");
         st.loaded.insert(domain, (key, catalog.clone()));
         Ok(catalog)

@@ -1,6 +1,7 @@
 //! One error type for every route, mapped to a status and the common error shape
 //! `{"error": {"code": "...", "message": "...", "details": ...}}` in one place.
 use lambda_http::http::StatusCode;
+use mitre_domain::BoxError;
 use serde_json::{Value, json};
 
 #[derive(Debug, thiserror::Error)]
@@ -31,18 +32,36 @@ pub enum ApiError {
     Unprocessable { message: String, details: Option<Value> },
     #[error("{0}")]
     Unavailable(String),
-    /// Logged with its detail, shown as a bare "internal error".
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// The table is throttled or unreachable, or concurrent writers kept overtaking this one:
+    /// 503 with Retry-After. Logged with its cause; shown without it.
+    #[error("the service is busy")]
+    Busy(#[source] BoxError),
+    /// Logged with its cause, shown as a bare "internal error".
+    #[error("internal error")]
+    Internal(#[source] BoxError),
 }
+
+/// Seconds a client is asked to wait after a 503 (Retry-After).
+pub const RETRY_AFTER_SECONDS: u32 = 1;
 
 impl ApiError {
     pub fn bad_param(name: &str, message: impl Into<String>) -> Self {
         ApiError::BadRequest { code: "invalid_parameter", message: message.into(), details: Some(json!({ "parameter": name })) }
     }
 
-    pub fn internal(e: impl std::fmt::Display) -> Self {
-        ApiError::Internal(e.to_string())
+    /// An internal error with its cause (an error or a message).
+    pub fn internal(e: impl Into<BoxError>) -> Self {
+        ApiError::Internal(e.into())
+    }
+
+    /// Whether the same request, tried again, may succeed (see [`crate::dispatch`]).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ApiError::Busy(_))
+    }
+
+    /// Seconds the client should wait before trying again, for 503s.
+    pub fn retry_after(&self) -> Option<u32> {
+        (self.status() == StatusCode::SERVICE_UNAVAILABLE).then_some(RETRY_AFTER_SECONDS)
     }
 
     pub fn status(&self) -> StatusCode {
@@ -57,7 +76,7 @@ impl ApiError {
             ApiError::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
             ApiError::PayloadTooLarge { .. } | ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -75,6 +94,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } | ApiError::TooLarge { .. } => "payload_too_large",
             ApiError::Unprocessable { .. } => "unprocessable",
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::Busy(_) => "busy",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -83,6 +103,7 @@ impl ApiError {
     pub fn body(&self) -> Value {
         let (message, details) = match self {
             ApiError::Internal(_) => ("internal error".to_string(), None),
+            ApiError::Busy(_) => (format!("the service is busy; try again in {RETRY_AFTER_SECONDS} s"), Some(json!({ "retry_after": RETRY_AFTER_SECONDS }))),
             ApiError::BadRequest { message, details, .. } | ApiError::Unprocessable { message, details } => (message.clone(), details.clone()),
             ApiError::MethodNotAllowed { allowed, .. } => (self.to_string(), Some(json!({ "allowed": allowed }))),
             ApiError::PayloadTooLarge { limit } => (self.to_string(), Some(json!({ "limit": limit }))),
@@ -96,7 +117,7 @@ impl ApiError {
 
 impl From<mitre_store::StoreError> for ApiError {
     fn from(e: mitre_store::StoreError) -> Self {
-        ApiError::Internal(e.to_string())
+        if e.is_transient() { ApiError::Busy(Box::new(e)) } else { ApiError::Internal(Box::new(e)) }
     }
 }
 
@@ -115,7 +136,8 @@ impl From<mitre_domain::RepoError> for ApiError {
     fn from(e: mitre_domain::RepoError) -> Self {
         match e {
             mitre_domain::RepoError::BadCursor => ApiError::bad_param("cursor", "cursor is not valid for this list; start again without it"),
-            mitre_domain::RepoError::Backend(detail) => ApiError::Internal(detail),
+            e @ mitre_domain::RepoError::Unavailable(_) => ApiError::Busy(Box::new(e)),
+            e @ mitre_domain::RepoError::Backend(_) => ApiError::Internal(Box::new(e)),
         }
     }
 }

@@ -33,7 +33,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::sync::Arc;
 
-use mitre_domain::{AuditLog, MappingRepo, MemoryRepos, PrincipalRepo, StatsRepo};
+use mitre_domain::{AuditLog, MappingRepo, MemoryRepos, PrincipalRepo, RetryPolicy, StatsRepo};
 use mitre_store::Store;
 use serde_json::{Value, json};
 
@@ -115,9 +115,10 @@ pub struct App {
 }
 
 impl App {
-    /// The API over the store: DynamoDB and S3.
+    /// The API over the store: DynamoDB and S3, each call made once (requests are retried as a
+    /// whole, under [`RetryPolicy::REQUEST`]).
     pub fn new(store: Store, settings: Settings) -> App {
-        let store = Arc::new(store);
+        let store = Arc::new(store.single_attempt());
         App::with(store.clone(), store.clone(), store.clone(), store.clone(), store, settings)
     }
 
@@ -259,13 +260,16 @@ pub async fn serve(app: &App, req: Request) -> Served {
     // different), and the caller's stack stays small whatever a route does.
     let (result, counters) = mitre_store::metrics::measured(Box::pin(dispatch(app, &req))).await;
     let (route, outcome) = result;
-    let mut allow = None;
+    let (mut allow, mut retry_after) = (None, None);
     let reply = match outcome {
         Ok(r) => r,
         Err(e) => {
-            if let ApiError::Internal(detail) = &e {
-                tracing::error!(%method, %path, error = %detail, "internal error");
+            match &e {
+                ApiError::Internal(_) => tracing::error!(%method, %path, error = %mitre_store::Chain(&e), "internal error"),
+                ApiError::Busy(_) => tracing::warn!(%method, %path, error = %mitre_store::Chain(&e), "busy"),
+                _ => {}
             }
+            retry_after = e.retry_after();
             if let ApiError::MethodNotAllowed { allowed, .. } = &e {
                 allow = HeaderValue::from_str(&allowed.join(", ")).ok();
             }
@@ -281,6 +285,9 @@ pub async fn serve(app: &App, req: Request) -> Served {
     if let Some(allow) = allow {
         // RFC 9110: a 405 names the methods the resource has
         resp.headers_mut().insert(header::ALLOW, allow);
+    }
+    if let Some(seconds) = retry_after {
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
     Served { response: resp, route, ddb_calls: counters.calls(), consumed_capacity: counters.capacity() }
 }
@@ -331,7 +338,6 @@ async fn dispatch(app: &App, req: &Request) -> (String, Result<Reply, ApiError>)
             return Ok(Reply::json(openapi::published()?));
         }
         let tenant_route = matches!(matched.spec.tag, "mappings" | "admin" | "integrity" | "views" | "statistics" | "sync" | "suggestions");
-        let who = identity::identify(app, &caller, !tenant_route).await?;
         let id = matched.params.first().map(String::as_str).unwrap_or_default();
         let body: &[u8] = req.body().as_ref();
         let if_match = match req.headers().get(header::IF_MATCH).map(|v| v.to_str()) {
@@ -339,10 +345,31 @@ async fn dispatch(app: &App, req: &Request) -> (String, Result<Reply, ApiError>)
             Some(Err(_)) => return Err(ApiError::BadRequest { code: "invalid_header", message: "If-Match is not valid text".into(), details: None }),
             None => None,
         };
-        answer(app, &who, matched.spec, id, &params, body, if_match).await
+        let (caller, params, spec) = (&caller, &params, matched.spec);
+        let attempt = || async move {
+            let who = identity::identify(app, caller, !tenant_route).await?;
+            answer(app, &who, spec, id, params, body, if_match).await
+        };
+        retried(attempt).await
     }
     .await;
     (route, out)
+}
+
+/// Runs a request's handler under [`RetryPolicy::REQUEST`], the one retry of the API: every
+/// store call is made once ([`mitre_store::Store::single_attempt`]), and a request that failed
+/// busy (throttled, or overtaken by concurrent writers) is tried again as a whole, unless it
+/// had already committed a write (then its 503 stands: replaying it would apply that write
+/// twice). So a request makes at most `attempts` times the calls of one try, and waits at
+/// most `max_total_delay` between them.
+async fn retried<F, Fut>(attempt: F) -> Result<Reply, ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Reply, ApiError>>,
+{
+    let counters = mitre_store::metrics::current();
+    let committed = move || counters.as_ref().is_some_and(|c| c.commits() > 0);
+    RetryPolicy::REQUEST.run(attempt, |e: &ApiError| e.is_transient() && !committed()).await
 }
 
 /// Answers a matched route for an identified caller.
@@ -399,7 +426,7 @@ async fn answer(
         RouteId::GetSoftware => catalog::get_entity(app, params, Software, id).await,
         RouteId::ListKillChainPhases => catalog::list_kill_chain_phases(app, params).await,
         RouteId::GetStatus => catalog::status(app, params, who).await,
-        other => Err(ApiError::Internal(format!("route {other:?} has no handler"))),
+        other => Err(ApiError::internal(format!("route {other:?} has no handler"))),
     })
 }
 
@@ -410,7 +437,8 @@ pub async fn answer_for(app: &App, who: &identity::Identity, method: &str, path_
     let matched = match_route(method, path)?;
     let params = Params::parse(matched.spec, query)?;
     let id = matched.params.first().map(String::as_str).unwrap_or_default();
-    answer(app, who, matched.spec, id, &params, body, None).await
+    let params = &params;
+    retried(|| async move { answer(app, who, matched.spec, id, params, body, None).await }).await
 }
 
 /// One CloudWatch Embedded Metric Format line per request, on stdout.
@@ -478,6 +506,34 @@ mod tests {
         assert_eq!(status_and_body(&app, "/api/v1/mitre/openapi.json", None).await.0, 401);
         // every other route reads the registry first (which fails here: the store is unreachable)
         let (status, body) = status_and_body(&app, "/api/v1/mitre/techniques", newcomer).await;
-        assert_eq!(status, 500, "{body}");
+        assert_eq!(status, 503, "{body}");
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_table_answers_503_with_retry_after_after_the_bounded_retries_and_shows_no_detail() {
+        let app = App::new(unreachable_store(), Settings { metric_lines: false, ..Settings::default() });
+        let started = Instant::now();
+        let req = local::apigw_request("GET", "/api/v1/mitre/alert-mappings", &[], b"", Some("arn:aws:iam::123456789012:user/alice")).unwrap();
+        let served = serve(&app, req).await;
+        let elapsed = started.elapsed();
+        assert_eq!(served.response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(served.response.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()), Some("1"));
+        // each try reads the registry once (one GetItem, no SDK retry): the policy's attempts in all
+        assert_eq!(served.ddb_calls, RetryPolicy::REQUEST.attempts as u64);
+        assert!(elapsed < RetryPolicy::REQUEST.max_total_delay + Duration::from_secs(2), "{elapsed:?}");
+        let Body::Text(text) = served.response.body() else { panic!("a JSON body") };
+        let body: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(body["error"]["code"], "busy");
+        assert!(!text.contains("127.0.0.1") && !text.contains("GetItem") && !text.contains("DynamoDB"), "{text}");
+    }
+
+    #[test]
+    fn an_internal_error_keeps_its_cause_for_the_log_and_shows_none() {
+        let cause = std::io::Error::other("disk on fire at /var/secret");
+        let e = ApiError::internal(cause);
+        assert_eq!(e.body()["error"]["message"], "internal error");
+        assert!(mitre_store::Chain(&e).to_string().contains("disk on fire"));
+        assert_eq!(e.retry_after(), None);
+        assert!(!e.is_transient());
     }
 }

@@ -56,6 +56,7 @@ fn write_error(e: WriteError) -> ApiError {
     match e {
         WriteError::Stale => ApiError::PreconditionFailed("the mapping changed since it was read; fetch it again".into()),
         WriteError::Duplicate => ApiError::Conflict("another mapping already holds this entity, technique and tactic".into()),
+        e @ WriteError::Contended => ApiError::Busy(Box::new(e)),
         WriteError::Repo(e) => e.into(),
     }
 }
@@ -70,9 +71,6 @@ pub async fn create(app: &App, who: &Identity, kind: MappingKind, body: &[u8]) -
     record(app, who, m).await
 }
 
-/// Attempts of a merge that other writers of the same mapping keep overtaking.
-const MERGE_ATTEMPTS: u32 = 12;
-
 /// Stores a new observation: created (201), or merged into the mapping of the same entity,
 /// technique and tactic (200). Automated enrichment relies on this to stay idempotent.
 pub async fn record(app: &App, who: &Identity, m: Mapping) -> Result<Reply, ApiError> {
@@ -80,28 +78,24 @@ pub async fn record(app: &App, who: &Identity, m: Mapping) -> Result<Reply, ApiE
 }
 
 /// [`record`], audited as `created_as` when the mapping is new (a merge is `mapping.merge`).
+/// One attempt: a writer that lost a race with another writer of the same mapping is busy (503),
+/// and the request is tried again as a whole ([`crate::dispatch`]).
 pub async fn record_as(app: &App, who: &Identity, m: Mapping, created_as: &str) -> Result<Reply, ApiError> {
-    // concurrent observations of one mapping merge one after another: a writer that lost the
-    // race reads the mapping again after a jittered backoff
-    for attempt in 0..MERGE_ATTEMPTS {
-        if attempt > 0 {
-            tokio::time::sleep(mitre_store::ddb::backoff(attempt - 1)).await;
-        }
-        match app.mappings.create_mapping(&m, audit(who, created_as, &m, None, Some(&m))).await {
-            Ok(()) => return mapping_reply(201, &m),
-            Err(WriteError::Duplicate) => {
-                let Some(existing) = app.mappings.same_mapping(&m).await? else { continue };
-                let merged = existing.merged_with(&m, &who.principal);
-                match app.mappings.update_mapping(&existing, &merged, audit(who, "mapping.merge", &merged, Some(&existing), Some(&merged))).await {
-                    Ok(()) => return mapping_reply(200, &merged),
-                    Err(WriteError::Stale) => continue,
-                    Err(e) => return Err(write_error(e)),
-                }
+    let overtaken = || ApiError::Busy("another writer changed the mapping this observation merges into".into());
+    match app.mappings.create_mapping(&m, audit(who, created_as, &m, None, Some(&m))).await {
+        Ok(()) => mapping_reply(201, &m),
+        Err(WriteError::Duplicate) => {
+            // the mapping went again between the two calls
+            let existing = app.mappings.same_mapping(&m).await?.ok_or_else(overtaken)?;
+            let merged = existing.merged_with(&m, &who.principal);
+            match app.mappings.update_mapping(&existing, &merged, audit(who, "mapping.merge", &merged, Some(&existing), Some(&merged))).await {
+                Ok(()) => mapping_reply(200, &merged),
+                Err(WriteError::Stale) => Err(overtaken()),
+                Err(e) => Err(write_error(e)),
             }
-            Err(e) => return Err(write_error(e)),
         }
+        Err(e) => Err(write_error(e)),
     }
-    Err(ApiError::Conflict("the mapping is being changed by others; try again".into()))
 }
 
 async fn load(app: &App, tenant: &TenantId, kind: MappingKind, id: &str) -> Result<Mapping, ApiError> {

@@ -229,7 +229,7 @@ fn operation(r: &RouteSpec) -> utoipa::openapi::path::Operation {
         ("405", "Method not allowed (details.allowed lists the methods)"),
         ("413", "Request body over 256 KiB"),
         ("500", "Internal error (no detail is shown)"),
-        ("503", "The domain has not been synced yet"),
+        ("503", "The domain has not been synced yet, or the table is busy (throttled): Retry-After says when to try again"),
     ];
     for (code, desc) in errors {
         if code == "403" && r.id == RouteId::GetOpenApi {
@@ -257,7 +257,7 @@ pub fn published() -> Result<Value, crate::ApiError> {
         serde_json::from_reader(flate2::read::DeflateDecoder::new(deflated)).map_err(|e| format!("the published OpenAPI document: {e}"))
     })
     .clone()
-    .map_err(crate::ApiError::Internal)
+    .map_err(crate::ApiError::internal)
 }
 
 /// The published text of a document: pretty JSON with a final newline.
@@ -335,7 +335,7 @@ pub fn document() -> Result<Value, crate::ApiError> {
         Ok(doc)
     })
     .clone()
-    .map_err(crate::ApiError::Internal)
+    .map_err(crate::ApiError::internal)
 }
 
 #[cfg(test)]

@@ -825,21 +825,15 @@ pub fn match_route(method: &str, raw_path: &str) -> Result<Matched, ApiError> {
     Err(not_found())
 }
 
+/// The decoded path segment; None when an escape is malformed (`percent-encoding` would pass
+/// it through as it is: this API refuses it) or the bytes are not UTF-8.
 fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let h = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(h, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
+    let well_formed = b.iter().enumerate().filter(|(_, c)| **c == b'%').all(|(i, _)| b.get(i + 1..i + 3).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)));
+    if !well_formed {
+        return None;
     }
-    String::from_utf8(out).ok()
+    percent_encoding::percent_decode_str(s).decode_utf8().ok().map(|c| c.into_owned())
 }
 
 #[cfg(test)]
@@ -857,6 +851,11 @@ mod tests {
         assert!(matches!(match_route("GET", "/api/v1/mitre/techniques//"), Err(ApiError::NotFound(_))));
         assert_eq!(match_route("GET", "/api/v1/mitre/groups/G%30007").unwrap().params, ["G0007"]);
         assert!(matches!(match_route("GET", "/api/v1/mitre/groups/%ff"), Err(ApiError::BadRequest { .. })));
+        // a malformed escape is refused, not passed through
+        for bad in ["%zz", "G%3", "%"] {
+            assert!(matches!(match_route("GET", &format!("/api/v1/mitre/groups/{bad}")), Err(ApiError::BadRequest { .. })), "{bad}");
+        }
+        assert_eq!(match_route("GET", "/api/v1/mitre/groups/caf%C3%A9").unwrap().params, ["café"]);
     }
 
     #[test]

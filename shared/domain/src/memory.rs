@@ -72,7 +72,7 @@ fn same_key(m: &Mapping) -> (TenantId, MappingKind, String) {
 
 fn append(st: &mut State, entry: AuditEntry) -> Result<(), RepoError> {
     if st.audit.contains_key(&entry.id) {
-        return Err(RepoError::Backend(format!("audit entry {} exists", entry.id)));
+        return Err(RepoError::Backend(format!("audit entry {} exists", entry.id).into()));
     }
     st.audit.insert(entry.id.clone(), entry);
     Ok(())

@@ -57,7 +57,12 @@ impl Store {
     pub async fn get_object(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         match self.s3.get_object().bucket(&self.bucket).key(key).send().await {
             Ok(out) => {
-                let data = out.body.collect().await.map_err(|e| StoreError::S3 { op: "GetObject", message: format!("reading the body: {e}") })?;
+                let data = out.body.collect().await.map_err(|e| StoreError::Unavailable {
+                    service: "S3",
+                    op: "GetObject",
+                    detail: "reading the body".into(),
+                    source: Some(Box::new(e)),
+                })?;
                 Ok(Some(data.into_bytes().to_vec()))
             }
             Err(e) if e.as_service_error().is_some_and(|se| se.is_no_such_key()) => Ok(None),

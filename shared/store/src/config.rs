@@ -27,7 +27,15 @@ fn required(name: &'static str) -> Result<String, StoreError> {
 /// The AWS SDK's configuration from its own chain (region, endpoints, credentials), with
 /// [`https_client`] as every client's HTTP client.
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https_client()).load().await
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https_client()).retry_config(sdk_retries()).load().await
+}
+
+/// The retries of a single SDK call, where the caller does not retry the operation itself (the
+/// sync's and the CLI's reads and single writes): the SDK's standard mode, 3 attempts in all,
+/// with its client-side rate limiting. The API makes each call once instead
+/// ([`crate::Store::single_attempt`]) and retries whole requests.
+pub fn sdk_retries() -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::standard().with_max_attempts(3)
 }
 
 /// The HTTP client of the AWS SDK clients: hyper with rustls over ring and the system's roots.

@@ -1,12 +1,11 @@
 //! DynamoDB helpers: typed get/put/query and batch writes with bounded parallelism,
-//! retry of UnprocessedItems and backoff with jitter.
+//! retry of UnprocessedItems under the batch retry policy.
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
 use futures::{StreamExt, stream};
-use rand::Rng;
+use mitre_domain::RetryPolicy;
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{Store, error::StoreError};
@@ -15,7 +14,6 @@ pub type Item = HashMap<String, AttributeValue>;
 
 /// At most this many write requests go into one BatchWriteItem call.
 pub const BATCH_SIZE: usize = 25;
-const MAX_ATTEMPTS: u32 = 12;
 
 pub fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
     serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(format!("cannot encode item: {e}")))
@@ -108,12 +106,6 @@ impl Filter {
     }
 }
 
-/// Exponential backoff with full jitter: a random wait in [0, min(cap, base * 2^attempt)].
-pub fn backoff(attempt: u32) -> Duration {
-    let ceiling = (25u64 << attempt.min(10)).min(5_000);
-    Duration::from_millis(rand::rng().random_range(0..=ceiling))
-}
-
 /// What [`Store::batch_write`] wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct BatchWritten {
@@ -134,7 +126,7 @@ impl Store {
             .send()
             .await
             .map_err(|e| StoreError::dynamo("GetItem", e))?;
-        crate::metrics::record(crate::metrics::capacity_of(out.consumed_capacity()));
+        crate::metrics::record_capacity(crate::metrics::capacity_of(out.consumed_capacity()));
         out.item.map(from_item).transpose()
     }
 
@@ -225,7 +217,7 @@ impl Store {
             }
         }
         let out = req.send().await.map_err(|e| StoreError::dynamo("Query", e))?;
-        crate::metrics::record(crate::metrics::capacity_of(out.consumed_capacity()));
+        crate::metrics::record_capacity(crate::metrics::capacity_of(out.consumed_capacity()));
         let next = out.last_evaluated_key.filter(|k| !k.is_empty());
         Ok((out.items.unwrap_or_default(), next))
     }
@@ -267,45 +259,38 @@ impl Store {
         Ok(BatchWritten { requests: written.into_inner(), write_units: units_milli.into_inner() as f64 / 1000.0 })
     }
 
-    /// One batch, retried until every request is processed; the write units it consumed.
-    async fn write_batch(&self, mut batch: Vec<WriteRequest>) -> Result<f64, StoreError> {
-        let mut units = 0.0;
-        for attempt in 0..MAX_ATTEMPTS {
-            if attempt > 0 {
-                tokio::time::sleep(backoff(attempt)).await;
-            }
-            let sent = self
+    /// One batch, retried under [`RetryPolicy::BATCH`] (each call made once) until every request
+    /// is processed: unprocessed items and throttling are both tried again. The write units it
+    /// consumed.
+    async fn write_batch(&self, batch: Vec<WriteRequest>) -> Result<f64, StoreError> {
+        let pending = std::sync::Mutex::new(batch);
+        let units_milli = AtomicU64::new(0);
+        let attempt = || async {
+            let batch = pending.lock().map_err(|_| StoreError::Config("a batch's lock was poisoned".into()))?.clone();
+            let out = self
                 .ddb
                 .batch_write_item()
-                .request_items(&self.table, batch.clone())
+                .request_items(&self.table, batch)
                 .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Indexes)
+                .customize()
+                .config_override(aws_sdk_dynamodb::config::Builder::default().retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled()))
                 .send()
-                .await;
-            let out = match sent {
-                Ok(out) => out,
-                Err(e) => {
-                    let retryable =
-                        e.as_service_error().is_some_and(|se| {
-                            se.is_provisioned_throughput_exceeded_exception()
-                                || se.is_throttling_exception()
-                                || se.is_request_limit_exceeded()
-                                || se.is_internal_server_error()
-                        }) || matches!(e, aws_sdk_dynamodb::error::SdkError::TimeoutError(_) | aws_sdk_dynamodb::error::SdkError::DispatchFailure(_));
-                    if retryable && attempt + 1 < MAX_ATTEMPTS {
-                        continue;
-                    }
-                    return Err(StoreError::dynamo("BatchWriteItem", e));
-                }
-            };
+                .await
+                .map_err(|e| StoreError::dynamo("BatchWriteItem", e))?;
             // With INDEXES, a table's CapacityUnits are its own and its indexes' together.
             let consumed: f64 = out.consumed_capacity().iter().filter_map(|c| c.capacity_units()).sum();
-            crate::metrics::record(Some(consumed));
-            units += consumed;
-            match out.unprocessed_items.and_then(|mut m| m.remove(&self.table)) {
-                Some(rest) if !rest.is_empty() => batch = rest,
-                _ => return Ok(units),
+            crate::metrics::record_capacity(Some(consumed));
+            units_milli.fetch_add((consumed * 1000.0).round() as u64, Ordering::Relaxed);
+            match out.unprocessed_items.and_then(|mut m| m.remove(&self.table)).filter(|rest| !rest.is_empty()) {
+                Some(rest) => {
+                    let left = rest.len();
+                    *pending.lock().map_err(|_| StoreError::Config("a batch's lock was poisoned".into()))? = rest;
+                    Err(StoreError::unprocessed("BatchWriteItem", left))
+                }
+                None => Ok(()),
             }
-        }
-        Err(StoreError::Dynamo { op: "BatchWriteItem", message: format!("{} items still unprocessed after {MAX_ATTEMPTS} attempts", batch.len()) })
+        };
+        RetryPolicy::BATCH.run(attempt, StoreError::is_transient).await?;
+        Ok(units_milli.into_inner() as f64 / 1000.0)
     }
 }

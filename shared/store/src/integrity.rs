@@ -381,7 +381,12 @@ impl Store {
         if !dry_run {
             let after = json!({"index_items_added": report.index_items_added, "index_items_removed": report.index_items_removed, "mappings": report.mappings.len(), "failed": report.failed.len()});
             let entry = AuditEntry::new(&TenantId::system(), actor, "correlations.repair", "correlations".into(), None, Some(after), request_id);
-            self.append_audit(entry).await.map_err(|e| StoreError::Dynamo { op: "PutItem", message: e.to_string() })?;
+            self.append_audit(entry).await.map_err(|e| StoreError::Failed {
+                service: "DynamoDB",
+                op: "PutItem",
+                detail: "the repair's audit entry".into(),
+                source: Box::new(e),
+            })?;
             // the stored verification report (what `GET correlations/verify` serves) follows the repair
             self.verify().await?;
         }

@@ -85,7 +85,7 @@ pub fn compile_pattern(pattern: &str) -> Result<Regex, regex::Error> {
 /// unique ids, a weight in [0, 1], known `applies_to` entries, a pattern that compiles. The
 /// technique IDs are checked against the catalog by the engine.
 pub fn parse_rules(yaml: &str) -> Result<Vec<Rule>, Error> {
-    let file: RuleFile = serde_yaml::from_str(yaml).map_err(|e| Error::Rules(format!("not a rule table: {e}")))?;
+    let file: RuleFile = serde_norway::from_str(yaml).map_err(|e| Error::Rules(format!("not a rule table: {e}")))?;
     if file.version != 1 {
         return Err(Error::Rules(format!("version {} is not 1", file.version)));
     }

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use mitre_domain::{TenantId, Timestamp};
 use mitre_store::ddb::{delete_request, key, put_request, s, to_item};
 use mitre_store::items::{self, AuditEntry, AuditItem, DomainState, DomainStateItem, ITEM_SCHEMA, Outcome, RunItem, RunRecord};
+use mitre_store::tenancy::{Part, Tx};
 use mitre_store::{Store, StoreError, archive, keys};
 
 use crate::error::SyncError;
@@ -405,23 +406,15 @@ impl<'a> Syncer<'a> {
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(StoreError::from)?;
-        let res = self
-            .store
-            .ddb
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().condition_check(check).build())
-            .transact_items(state_change)
-            .transact_items(TransactWriteItem::builder().put(run_put).build())
-            .transact_items(TransactWriteItem::builder().put(audit_put).build())
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(()),
-            // the lease check is the transaction's first item
-            Err(e) if mitre_store::tenancy::cancellation_codes(&e).is_some_and(|c| mitre_store::tenancy::condition_failed(&c, 0)) => {
-                Err(SyncError::LeaseLost(lease.domain.to_string()))
-            }
-            Err(e) => Err(StoreError::dynamo("TransactWriteItems", e).into()),
+        let tx = Tx::default()
+            .with(Part::Lease, TransactWriteItem::builder().condition_check(check).build())
+            .with(Part::Record, state_change)
+            .with(Part::Record, TransactWriteItem::builder().put(run_put).build())
+            .with(Part::Audit, TransactWriteItem::builder().put(audit_put).build());
+        match self.store.transact(tx).await? {
+            Ok(()) => Ok(()),
+            Err(c) if c.condition_failed(Part::Lease) => Err(SyncError::LeaseLost(lease.domain.to_string())),
+            Err(c) => Err(c.into_error().into()),
         }
     }
 

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use mitre_attack::Domain;
 use serde::{Deserialize, Serialize};
 
-use mitre_store::ddb::backoff;
+use mitre_domain::RetryPolicy;
 
 /// HTTP validators of the last fetched representation.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -239,36 +239,42 @@ impl BundleSource for HttpSource {
 /// The longest Retry-After an HTTP source waits for.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
-/// Sends the request `request` builds, up to `attempts` times in all: a connection failure,
-/// 429 or 5xx is tried again after a backoff with jitter, or after the server's Retry-After
-/// (in seconds, at most `max_retry_after`). Returns the first other answer, or the last one;
-/// the error of the last attempt when none connected.
+/// Why an attempt of [`send_retrying`] is tried again.
+enum Refused {
+    /// No answer (connection, time-out).
+    Failed(reqwest::Error),
+    /// 429 or 5xx, with the server's Retry-After.
+    Status(reqwest::Response, Option<Duration>),
+}
+
+/// Sends the request `request` builds under [`RetryPolicy::FETCH`] with `attempts` attempts in
+/// all: a connection failure, 429 or 5xx is tried again after the policy's backoff, or after the
+/// server's Retry-After (in seconds, at most `max_retry_after`). Returns the first other answer,
+/// or the last one; the error of the last attempt when none connected.
 pub(crate) async fn send_retrying(
     request: impl Fn() -> reqwest::RequestBuilder,
     attempts: u32,
     max_retry_after: Duration,
 ) -> Result<reqwest::Response, reqwest::Error> {
-    let attempts = attempts.max(1);
-    let mut wait: Option<Duration> = None;
-    for attempt in 0.. {
-        if attempt > 0 {
-            tokio::time::sleep(wait.take().unwrap_or_else(|| backoff(attempt + 3))).await;
-        }
-        let last = attempt + 1 >= attempts;
+    let attempt = || async {
         match request().send().await {
-            Err(e) if last => return Err(e),
-            Err(_) => continue,
-            Ok(resp) => {
-                let status = resp.status();
-                let retryable = status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS;
-                if !retryable || last {
-                    return Ok(resp);
-                }
-                wait = retry_after(&resp).map(|d| d.min(max_retry_after));
+            Err(e) => Err(Refused::Failed(e)),
+            Ok(resp) if resp.status().is_server_error() || resp.status() == reqwest::StatusCode::TOO_MANY_REQUESTS => {
+                let wait = retry_after(&resp).map(|d| d.min(max_retry_after));
+                Err(Refused::Status(resp, wait))
             }
+            Ok(resp) => Ok(resp),
         }
+    };
+    let policy = RetryPolicy::FETCH.with_attempts(attempts as usize);
+    let waited = |r: &Refused| match r {
+        Refused::Status(_, wait) => *wait,
+        Refused::Failed(_) => None,
+    };
+    match policy.run_waiting(attempt, |_| true, waited).await {
+        Ok(resp) | Err(Refused::Status(resp, _)) => Ok(resp),
+        Err(Refused::Failed(e)) => Err(e),
     }
-    unreachable!("the loop returns on its last attempt")
 }
 
 /// Retry-After in seconds (an HTTP date is not honoured: the backoff applies then).

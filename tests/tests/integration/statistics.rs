@@ -7,7 +7,7 @@ use futures::{StreamExt, stream};
 use mitre_api::{App, Settings};
 use mitre_attack::{Domain, TechniqueId};
 use mitre_domain::stats::{Aggregates, Window};
-use mitre_domain::{AuditEntry, Mapping, MappingFilter, MappingKind, MappingRepo, StatsRepo, TenantId, Timestamp, WriteError, contract};
+use mitre_domain::{AuditEntry, Mapping, MappingFilter, MappingKind, MappingRepo, RetryPolicy, StatsRepo, TenantId, Timestamp, WriteError, contract};
 use mitre_store::Store;
 use mitre_store::tenancy::Role;
 use mitre_tests::{call, register, synced_store};
@@ -108,7 +108,8 @@ async fn statistics_stay_exact_and_cheap_at_ten_thousand_mappings() {
     assert_eq!(orders.len(), catalog.tactics.len());
     assert!(orders.windows(2).all(|w| w[0] < w[1]), "matrix order");
 
-    // 32 concurrent writers on 40 shared entities: creates, technique and month moves, deletes
+    // 32 concurrent writers on 40 shared entities: creates, technique and month moves, deletes;
+    // each write tried again when overtaken (the store makes one attempt; the API retries requests)
     let live: Vec<&mitre_attack::catalog::Technique> =
         catalog.techniques.iter().filter(|t| !t.revoked && !t.deprecated && t.tactics.len() == 1).take(12).collect();
     let pool: Vec<Mapping> = all
@@ -145,7 +146,7 @@ async fn statistics_stay_exact_and_cheap_at_ten_thousand_mappings() {
                         }
                         let resolved = mitre_domain::mapping::resolve([&*catalog], &t.attack_id, None).unwrap();
                         let m = Mapping::create(kind, &tenant, &input, resolved, "writer").unwrap();
-                        let r = store.create_mapping(&m, audit(&m, "mapping.create")).await;
+                        let r = RetryPolicy::REQUEST.run(|| store.create_mapping(&m, audit(&m, "mapping.create")), WriteError::is_transient).await;
                         if r.is_ok() {
                             pool.lock().unwrap().push(m);
                         }
@@ -159,7 +160,7 @@ async fn statistics_stay_exact_and_cheap_at_ten_thousand_mappings() {
                         new.tactic_id = catalog.tactic(&t.tactics[0]).map(|a| a.stix_id.clone());
                         new.first_observed = Timestamp::parse(&format!("2025-{:02}-03T00:00:00Z", 7 + next(6))).unwrap();
                         new.touch("writer");
-                        let r = store.update_mapping(&old, &new, audit(&new, "mapping.update")).await;
+                        let r = RetryPolicy::REQUEST.run(|| store.update_mapping(&old, &new, audit(&new, "mapping.update")), WriteError::is_transient).await;
                         if r.is_ok() {
                             let mut p = pool.lock().unwrap();
                             p.retain(|m| m.id != old.id);
@@ -168,7 +169,7 @@ async fn statistics_stay_exact_and_cheap_at_ten_thousand_mappings() {
                         r
                     }
                     (_, Some(old)) => {
-                        let r = store.delete_mapping(&old, audit(&old, "mapping.delete")).await;
+                        let r = RetryPolicy::REQUEST.run(|| store.delete_mapping(&old, audit(&old, "mapping.delete")), WriteError::is_transient).await;
                         if r.is_ok() {
                             pool.lock().unwrap().retain(|m| m.id != old.id);
                         }

@@ -1,10 +1,10 @@
 //! template.yaml and infra/table.json must describe the same table; the sync is scheduled.
 use mitre_store::schema::{TableSpec, table_spec};
-use serde_yaml::Value;
+use serde_norway::Value;
 
 fn template() -> Value {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
-    serde_yaml::from_str(&text).unwrap()
+    serde_norway::from_str(&text).unwrap()
 }
 
 #[test]
@@ -12,10 +12,10 @@ fn the_template_table_is_infra_table_json() {
     let t = template();
     let props = &t["Resources"]["Table"]["Properties"];
     let spec = TableSpec {
-        attribute_definitions: serde_yaml::from_value(props["AttributeDefinitions"].clone()).unwrap(),
-        key_schema: serde_yaml::from_value(props["KeySchema"].clone()).unwrap(),
-        global_secondary_indexes: serde_yaml::from_value(props["GlobalSecondaryIndexes"].clone()).unwrap(),
-        billing_mode: serde_yaml::from_value(props["BillingMode"].clone()).unwrap(),
+        attribute_definitions: serde_norway::from_value(props["AttributeDefinitions"].clone()).unwrap(),
+        key_schema: serde_norway::from_value(props["KeySchema"].clone()).unwrap(),
+        global_secondary_indexes: serde_norway::from_value(props["GlobalSecondaryIndexes"].clone()).unwrap(),
+        billing_mode: serde_norway::from_value(props["BillingMode"].clone()).unwrap(),
     };
     assert_eq!(spec, table_spec());
     assert_eq!(props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], Value::Bool(true));

@@ -9,7 +9,7 @@ use mitre_domain::stats;
 use mitre_domain::{AuditEntry, Mapping, MappingFilter, MappingKind, MappingRepo, Page, RepoError, TenantId, WriteError, cursor};
 use serde::{Deserialize, Serialize};
 
-use super::{audit_put, cancellation_codes, condition_failed, store_write_error};
+use super::{Cancelled, Part, Tx, audit_put, store_write_error};
 use crate::ddb::{Filter, Item, Query, from_item, key, s, to_item};
 use crate::error::StoreError;
 use crate::{Store, keys};
@@ -35,7 +35,7 @@ pub struct MappingItem {
     /// In the tenant's statistics (every mapping written since statistics are kept; older ones
     /// until `mitre migrate` counts them).
     #[serde(default)]
-    counted: bool,
+    pub(crate) counted: bool,
     #[serde(flatten)]
     pub mapping: Mapping,
 }
@@ -152,39 +152,15 @@ fn versioned_put(table: &str, m: &Mapping, at_version: Option<u64>, old_counted:
     Ok(TransactWriteItem::builder().put(b.build()?).build())
 }
 
-/// Attempts of a mapping write whose statistics records another writer changed meanwhile.
-const STATS_ATTEMPTS: u32 = 10;
-
-fn code_is(codes: &[Option<String>], wanted: &[&str]) -> bool {
-    codes.iter().any(|c| c.as_deref().is_some_and(|c| wanted.contains(&c)))
-}
-
 impl Store {
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Result<(), Vec<Option<String>>>, StoreError> {
-        crate::metrics::record(None);
-        match self.ddb.transact_write_items().set_transact_items(Some(items)).send().await {
-            Ok(_) => Ok(Ok(())),
-            Err(e) => match cancellation_codes(&e) {
-                Some(codes) => Ok(Err(codes)),
-                None => Err(StoreError::dynamo("TransactWriteItems", e)),
-            },
-        }
-    }
-
-    /// Whether `m` is stored at its version but not yet counted in the statistics (stored
-    /// before statistics were kept): read only when a write's condition failed.
-    async fn uncounted_at(&self, m: &Mapping) -> Result<bool, StoreError> {
-        Ok(self.get_item::<MappingItem>(&pk_of(m), &keys::mapping_sk(&m.id)).await?.is_some_and(|i| i.mapping.version == m.version && !i.counted))
-    }
-
     /// Counts a mapping stored before statistics were kept (the same item, now marked counted,
     /// with its statistics, all or nothing); false when it was counted or changed meanwhile.
     pub async fn count_mapping(&self, m: &Mapping) -> Result<bool, StoreError> {
-        let item = versioned_put(&self.table, m, Some(m.version), false)?;
-        match self.transact_with_stats(None, Some(m), true, vec![item]).await? {
+        let tx = Tx::default().with(Part::Item, versioned_put(&self.table, m, Some(m.version), false)?);
+        match self.transact_with_stats(None, Some(m), true, tx).await? {
             Ok(()) => Ok(true),
-            Err(codes) if condition_failed(&codes, 0) => Ok(false),
-            Err(codes) => Err(StoreError::Dynamo { op: "TransactWriteItems", message: format!("cancelled: {codes:?}") }),
+            Err(c) if c.condition_failed(Part::Item) => Ok(false),
+            Err(c) => Err(c.into_error()),
         }
     }
 
@@ -243,40 +219,39 @@ impl Store {
             .collect()
     }
 
-    /// Runs `base` (the write's own items, whose cancellation codes keep their indexes) with
-    /// the statistics change of `old` to `new`, all or nothing. The presence records are read
-    /// first; when another writer changed them meanwhile, or the transaction conflicted or was
-    /// throttled, they are read again and the write retried with backoff.
+    /// Runs `base` (the write's own items) with the statistics change of `old` to `new`, all or
+    /// nothing, in one attempt: the presence records are read, then written on condition that
+    /// they are still as read. When another writer changed them meanwhile, or the transaction
+    /// conflicted with another, nothing is written and the write is [`StoreError::Contended`];
+    /// throttled, it is [`StoreError::Unavailable`]. Whoever retries does so for the whole write.
     async fn transact_with_stats(
         &self,
         old: Option<&Mapping>,
         new: Option<&Mapping>,
         old_counted: bool,
-        base: Vec<TransactWriteItem>,
-    ) -> Result<Result<(), Vec<Option<String>>>, StoreError> {
+        base: Tx,
+    ) -> Result<Result<(), Cancelled>, StoreError> {
         let tenant = old.or(new).map(|m| m.tenant.as_str()).unwrap_or_default();
         let wanted = stats::presence_keys(old.filter(|_| old_counted), new);
-        let base_len = base.len();
-        for attempt in 0..STATS_ATTEMPTS {
-            let read = self.presence(tenant, &wanted).await?;
-            let (extra, presence) = self.stats_items(tenant, &stats::change_counted(old, new, old_counted, &read))?;
-            let mut items = base.clone();
-            items.extend(extra);
-            let codes = match self.transact(items).await? {
-                Ok(()) => return Ok(Ok(())),
-                Err(codes) => codes,
-            };
-            let own = &codes[..base_len.min(codes.len())];
-            let records_moved = codes.iter().skip(base_len).take(presence).any(|c| c.as_deref() == Some("ConditionalCheckFailed"));
-            let transient = code_is(&codes, &["TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"]);
-            if code_is(own, &["ConditionalCheckFailed"]) || !(records_moved || transient) {
-                return Ok(Err(codes));
-            }
-            if attempt + 1 < STATS_ATTEMPTS {
-                tokio::time::sleep(crate::ddb::backoff(attempt)).await;
-            }
+        let read = self.presence(tenant, &wanted).await?;
+        let (extra, presence) = self.stats_items(tenant, &stats::change_counted(old, new, old_counted, &read))?;
+        let mut tx = base;
+        for (i, item) in extra.into_iter().enumerate() {
+            tx.push(if i < presence { Part::Presence } else { Part::Counter }, item);
         }
-        Err(StoreError::Dynamo { op: "TransactWriteItems", message: format!("concurrent writers kept conflicting after {STATS_ATTEMPTS} attempts") })
+        match self.transact(tx).await? {
+            Ok(()) => Ok(Ok(())),
+            // the write's own conditions decide first: a stale item is stale whatever else happened
+            Err(c) if [Part::Item, Part::Guard, Part::OldGuard, Part::Audit].into_iter().any(|p| c.condition_failed(p)) => Ok(Err(c)),
+            Err(c) if c.condition_failed(Part::Presence) || c.any(&["TransactionConflict"]) => Err(StoreError::Contended { op: "TransactWriteItems" }),
+            Err(c) if c.any(&["ThrottlingError", "ProvisionedThroughputExceeded"]) => Err(StoreError::Unavailable {
+                service: "DynamoDB",
+                op: "TransactWriteItems",
+                detail: "throttled".into(),
+                source: Some(Box::new(c.into_error())),
+            }),
+            Err(c) => Ok(Err(c)),
+        }
     }
 }
 
@@ -299,55 +274,63 @@ impl MappingRepo for Store {
 
     async fn create_mapping(&self, m: &Mapping, audit: AuditEntry) -> Result<(), WriteError> {
         let t = &self.table;
-        let items = (|| Ok::<_, StoreError>(vec![versioned_put(t, m, None, true)?, guard_put(t, m)?, audit_put(t, audit)?, use_counter(t, m, 1)?]))()
-            .map_err(store_write_error)?;
-        match self.transact_with_stats(None, Some(m), true, items).await.map_err(store_write_error)? {
+        let tx = (|| {
+            Ok::<_, StoreError>(
+                Tx::default()
+                    .with(Part::Item, versioned_put(t, m, None, true)?)
+                    .with(Part::Guard, guard_put(t, m)?)
+                    .with(Part::Audit, audit_put(t, audit)?)
+                    .with(Part::Counter, use_counter(t, m, 1)?),
+            )
+        })()
+        .map_err(store_write_error)?;
+        match self.transact_with_stats(None, Some(m), true, tx).await.map_err(store_write_error)? {
             Ok(()) => Ok(()),
-            Err(codes) if condition_failed(&codes, 1) || condition_failed(&codes, 0) => Err(WriteError::Duplicate),
-            Err(codes) => Err(store_write_error(StoreError::Dynamo { op: "TransactWriteItems", message: format!("cancelled: {codes:?}") })),
+            Err(c) if c.condition_failed(Part::Guard) || c.condition_failed(Part::Item) => Err(WriteError::Duplicate),
+            Err(c) => Err(store_write_error(c.into_error())),
         }
     }
 
     async fn update_mapping(&self, old: &Mapping, new: &Mapping, audit: AuditEntry) -> Result<(), WriteError> {
         let t = &self.table;
         let moved = old.sameness() != new.sameness();
-        let items = |old_counted: bool| {
+        let tx = |old_counted: bool| {
             (|| {
-                let mut items = vec![versioned_put(t, new, Some(old.version), old_counted)?];
+                let mut tx = Tx::default().with(Part::Item, versioned_put(t, new, Some(old.version), old_counted)?);
                 if moved {
-                    items.push(guard_delete(t, old)?);
-                    items.push(guard_put(t, new)?);
+                    tx.push(Part::OldGuard, guard_delete(t, old)?);
+                    tx.push(Part::Guard, guard_put(t, new)?);
                 }
-                items.push(audit_put(t, audit.clone())?);
+                tx.push(Part::Audit, audit_put(t, audit.clone())?);
                 if (old.technique.as_str(), old.tactic_key()) != (new.technique.as_str(), new.tactic_key()) {
-                    items.push(use_counter(t, old, -1)?);
-                    items.push(use_counter(t, new, 1)?);
+                    tx.push(Part::Counter, use_counter(t, old, -1)?);
+                    tx.push(Part::Counter, use_counter(t, new, 1)?);
                 }
-                items.extend(review_counter(t, Some(old), Some(new))?);
-                Ok::<_, StoreError>(items)
+                if let Some(c) = review_counter(t, Some(old), Some(new))? {
+                    tx.push(Part::Counter, c);
+                }
+                Ok::<_, StoreError>(tx)
             })()
             .map_err(store_write_error)
         };
-        let mut old_counted = true;
-        loop {
-            match self.transact_with_stats(Some(old), Some(new), old_counted, items(old_counted)?).await.map_err(store_write_error)? {
-                Ok(()) => return Ok(()),
-                Err(codes) if condition_failed(&codes, 0) => {
-                    if old_counted && self.uncounted_at(old).await.map_err(store_write_error)? {
-                        old_counted = false;
-                        continue;
-                    }
-                    return Err(WriteError::Stale);
-                }
-                Err(codes) if moved && condition_failed(&codes, 2) => return Err(WriteError::Duplicate),
-                Err(codes) => return Err(store_write_error(StoreError::Dynamo { op: "TransactWriteItems", message: format!("cancelled: {codes:?}") })),
+        let outcome = self.transact_with_stats(Some(old), Some(new), true, tx(true)?).await.map_err(store_write_error)?;
+        let outcome = match outcome {
+            Err(c) if c.condition_failed(Part::Item) && crate::legacy::uncounted_at(self, old).await.map_err(store_write_error)? => {
+                self.transact_with_stats(Some(old), Some(new), false, tx(false)?).await.map_err(store_write_error)?
             }
+            other => other,
+        };
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(c) if c.condition_failed(Part::Item) => Err(WriteError::Stale),
+            Err(c) if moved && c.condition_failed(Part::Guard) => Err(WriteError::Duplicate),
+            Err(c) => Err(store_write_error(c.into_error())),
         }
     }
 
     async fn delete_mapping(&self, m: &Mapping, audit: AuditEntry) -> Result<(), WriteError> {
         let t = &self.table;
-        let items = |old_counted: bool| {
+        let tx = |old_counted: bool| {
             (|| {
                 let mut del = Delete::builder()
                     .table_name(t)
@@ -357,26 +340,29 @@ impl MappingRepo for Store {
                 if old_counted {
                     del = del.expression_attribute_values(":t", AttributeValue::Bool(true));
                 }
-                let mut items =
-                    vec![TransactWriteItem::builder().delete(del.build()?).build(), guard_delete(t, m)?, audit_put(t, audit.clone())?, use_counter(t, m, -1)?];
-                items.extend(review_counter(t, Some(m), None)?);
-                Ok::<_, StoreError>(items)
+                let mut tx = Tx::default()
+                    .with(Part::Item, TransactWriteItem::builder().delete(del.build()?).build())
+                    .with(Part::OldGuard, guard_delete(t, m)?)
+                    .with(Part::Audit, audit_put(t, audit.clone())?)
+                    .with(Part::Counter, use_counter(t, m, -1)?);
+                if let Some(c) = review_counter(t, Some(m), None)? {
+                    tx.push(Part::Counter, c);
+                }
+                Ok::<_, StoreError>(tx)
             })()
             .map_err(store_write_error)
         };
-        let mut old_counted = true;
-        loop {
-            match self.transact_with_stats(Some(m), None, old_counted, items(old_counted)?).await.map_err(store_write_error)? {
-                Ok(()) => return Ok(()),
-                Err(codes) if condition_failed(&codes, 0) => {
-                    if old_counted && self.uncounted_at(m).await.map_err(store_write_error)? {
-                        old_counted = false;
-                        continue;
-                    }
-                    return Err(WriteError::Stale);
-                }
-                Err(codes) => return Err(store_write_error(StoreError::Dynamo { op: "TransactWriteItems", message: format!("cancelled: {codes:?}") })),
+        let outcome = self.transact_with_stats(Some(m), None, true, tx(true)?).await.map_err(store_write_error)?;
+        let outcome = match outcome {
+            Err(c) if c.condition_failed(Part::Item) && crate::legacy::uncounted_at(self, m).await.map_err(store_write_error)? => {
+                self.transact_with_stats(Some(m), None, false, tx(false)?).await.map_err(store_write_error)?
             }
+            other => other,
+        };
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(c) if c.condition_failed(Part::Item) => Err(WriteError::Stale),
+            Err(c) => Err(store_write_error(c.into_error())),
         }
     }
 
@@ -428,8 +414,8 @@ fn mapping_query(tenant: &TenantId, kind: Option<MappingKind>, filter: &MappingF
     for (field, value) in &filter.entities {
         let has_field = |k: MappingKind| k.entity_fields().contains(field);
         match kind {
-            Some(k) if !has_field(k) => return Err(RepoError::Backend(format!("a {k} mapping has no {field}"))),
-            None if !MappingKind::ALL.into_iter().any(has_field) => return Err(RepoError::Backend(format!("no mapping has {field}"))),
+            Some(k) if !has_field(k) => return Err(RepoError::Backend(format!("a {k} mapping has no {field}").into())),
+            None if !MappingKind::ALL.into_iter().any(has_field) => return Err(RepoError::Backend(format!("no mapping has {field}").into())),
             _ => {}
         }
         if access.is_none() {

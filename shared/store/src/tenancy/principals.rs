@@ -4,7 +4,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use mitre_domain::{AuditEntry, Principal, PrincipalRepo, RepoError, WriteError};
 use serde::{Deserialize, Serialize};
 
-use super::{audit_put, cancellation_codes, condition_failed, store_write_error};
+use super::{Part, Tx, audit_put, store_write_error};
 use crate::ddb::{from_item, key, to_item};
 use crate::error::StoreError;
 use crate::{Store, keys};
@@ -44,13 +44,8 @@ impl PrincipalRepo for Store {
 
     async fn put_principal(&self, p: &Principal, audit: AuditEntry) -> Result<(), RepoError> {
         let put = Put::builder().table_name(&self.table).set_item(Some(to_item(&PrincipalItem::new(p))?)).build().map_err(StoreError::from)?;
-        self.ddb
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put).build())
-            .transact_items(audit_put(&self.table, audit)?)
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("TransactWriteItems", e))?;
+        let tx = Tx::default().with(Part::Item, TransactWriteItem::builder().put(put).build()).with(Part::Audit, audit_put(&self.table, audit)?);
+        self.transact(tx).await?.map_err(|c| c.into_error())?;
         Ok(())
     }
 
@@ -63,10 +58,14 @@ impl PrincipalRepo for Store {
             .build()
             .map_err(|e| store_write_error(e.into()))?;
         let audit = audit_put(&self.table, audit).map_err(store_write_error)?;
-        match self.ddb.transact_write_items().transact_items(TransactWriteItem::builder().delete(del).build()).transact_items(audit).send().await {
-            Ok(_) => Ok(()),
-            Err(e) if cancellation_codes(&e).is_some_and(|c| condition_failed(&c, 0)) => Err(WriteError::Stale),
-            Err(e) => Err(store_write_error(StoreError::dynamo("TransactWriteItems", e))),
+        match self
+            .transact(Tx::default().with(Part::Item, TransactWriteItem::builder().delete(del).build()).with(Part::Audit, audit))
+            .await
+            .map_err(store_write_error)?
+        {
+            Ok(()) => Ok(()),
+            Err(c) if c.condition_failed(Part::Item) => Err(WriteError::Stale),
+            Err(c) => Err(store_write_error(c.into_error())),
         }
     }
 }

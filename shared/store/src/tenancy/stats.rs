@@ -9,7 +9,7 @@ use mitre_attack::Domain;
 use mitre_domain::stats::{Aggregates, Bucket, BucketKey, Counter, Dim, Presence, PresenceKey, StatsChange, Window};
 use mitre_domain::{RepoError, StatsRepo, TenantId};
 
-use crate::ddb::{Item, Query, backoff, key};
+use crate::ddb::{Item, Query, key};
 use crate::error::StoreError;
 use crate::{Store, keys};
 
@@ -42,37 +42,31 @@ fn presence_of(item: &Item) -> Result<Presence, StoreError> {
 
 impl Store {
     /// The presence records of `wanted` as stored (absent ones left out): one consistent
-    /// BatchGetItem (more only for unprocessed keys).
+    /// BatchGetItem. Keys DynamoDB left unprocessed (it does so when throttled) make the read
+    /// [`StoreError::Unavailable`], for whoever retries the write.
     pub(super) async fn presence(&self, tenant: &str, wanted: &BTreeSet<PresenceKey>) -> Result<HashMap<PresenceKey, Presence>, StoreError> {
         let mut by_key: HashMap<(String, String), PresenceKey> = wanted.iter().map(|k| (presence_key(tenant, k), k.clone())).collect();
         let mut out = HashMap::new();
         if by_key.is_empty() {
             return Ok(out);
         }
-        let mut request = KeysAndAttributes::builder().consistent_read(true).set_keys(Some(by_key.keys().map(|(pk, sk)| key(pk, sk)).collect())).build()?;
-        for attempt in 0.. {
-            let got = self
-                .ddb
-                .batch_get_item()
-                .request_items(&self.table, request)
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await
-                .map_err(|e| StoreError::dynamo("BatchGetItem", e))?;
-            crate::metrics::record(Some(got.consumed_capacity().iter().filter_map(|c| c.capacity_units()).sum()));
-            for item in got.responses.as_ref().and_then(|r| r.get(&self.table)).into_iter().flatten() {
-                let (Some(pk), Some(sk)) = (item.get("pk").and_then(|v| v.as_s().ok()), item.get("sk").and_then(|v| v.as_s().ok())) else { continue };
-                if let Some(k) = by_key.remove(&(pk.clone(), sk.clone())) {
-                    out.insert(k, presence_of(item)?);
-                }
-            }
-            match got.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys().is_empty()) {
-                Some(rest) if attempt < 12 => {
-                    request = rest;
-                    tokio::time::sleep(backoff(attempt)).await;
-                }
-                Some(_) => return Err(StoreError::Dynamo { op: "BatchGetItem", message: "keys left unprocessed after retries".into() }),
-                None => break,
+        let request = KeysAndAttributes::builder().consistent_read(true).set_keys(Some(by_key.keys().map(|(pk, sk)| key(pk, sk)).collect())).build()?;
+        let got = self
+            .ddb
+            .batch_get_item()
+            .request_items(&self.table, request)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("BatchGetItem", e))?;
+        crate::metrics::record_capacity(Some(got.consumed_capacity().iter().filter_map(|c| c.capacity_units()).sum()));
+        if let Some(rest) = got.unprocessed_keys.as_ref().and_then(|u| u.get(&self.table)).filter(|k| !k.keys().is_empty()) {
+            return Err(StoreError::unprocessed("BatchGetItem", rest.keys().len()));
+        }
+        for item in got.responses.as_ref().and_then(|r| r.get(&self.table)).into_iter().flatten() {
+            let (Some(pk), Some(sk)) = (item.get("pk").and_then(|v| v.as_s().ok()), item.get("sk").and_then(|v| v.as_s().ok())) else { continue };
+            if let Some(k) = by_key.remove(&(pk.clone(), sk.clone())) {
+                out.insert(k, presence_of(item)?);
             }
         }
         Ok(out)
