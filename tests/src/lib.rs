@@ -215,28 +215,13 @@ async fn store_of(shared: &SyncedCatalog) -> Store {
     Store::new(ddb, s3, &shared.table, &shared.table)
 }
 
-/// What one API call answered.
-#[derive(Debug)]
-pub struct Answer {
-    pub status: u16,
-    pub body: serde_json::Value,
-    pub ddb_calls: u64,
-}
+pub use mitre_api::testing::{Answer, Call};
 
 pub const ALICE: &str = "arn:aws:iam::123456789012:user/alice";
 
 /// Calls the API through the router, as API Gateway would deliver the request.
 pub async fn call(app: &mitre_api::App, method: &str, path: &str, principal: Option<&str>, body: &[u8]) -> Answer {
-    let req = mitre_api::local::apigw_request(method, path, &[("content-type".into(), "application/json".into())], body, principal).expect("a request");
-    let served = mitre_api::serve(app, req).await;
-    let status = served.response.status().as_u16();
-    let text = match served.response.body() {
-        lambda_http::Body::Text(t) => t.clone(),
-        lambda_http::Body::Binary(b) => String::from_utf8_lossy(b).to_string(),
-        _ => String::new(),
-    };
-    let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
-    Answer { status, body, ddb_calls: served.ddb_calls }
+    Call::new(method, path).by_opt(principal).body(body).send(app).await
 }
 
 pub async fn get(app: &mitre_api::App, path: &str) -> Answer {
@@ -260,19 +245,10 @@ pub async fn call_with(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> (Answer, Option<String>) {
-    let mut h: Vec<(String, String)> = vec![("content-type".into(), "application/json".into())];
-    h.extend(headers.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let req = mitre_api::local::apigw_request(method, path, &h, body, principal).expect("a request");
-    let served = mitre_api::serve(app, req).await;
-    let status = served.response.status().as_u16();
-    let etag = served.response.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_string);
-    let text = match served.response.body() {
-        lambda_http::Body::Text(t) => t.clone(),
-        lambda_http::Body::Binary(b) => String::from_utf8_lossy(b).to_string(),
-        _ => String::new(),
-    };
-    let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
-    (Answer { status, body, ddb_calls: served.ddb_calls }, etag)
+    let call = headers.iter().fold(Call::new(method, path).by_opt(principal).body(body), |c, (k, v)| c.header(k, v));
+    let answer = call.send(app).await;
+    let etag = answer.etag.clone();
+    (answer, etag)
 }
 
 /// Reshapes an enterprise release (gzip or plain) the way ATT&CK v19 changed it: tactic TA0005

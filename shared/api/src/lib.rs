@@ -22,6 +22,8 @@ pub mod statistics;
 pub mod suggestions;
 pub mod sync_trigger;
 pub mod template;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod views;
 #[cfg(test)]
 mod views_tests;
@@ -33,7 +35,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::sync::Arc;
 
-use mitre_domain::{AuditLog, MappingRepo, MemoryRepos, PrincipalRepo, RetryPolicy, StatsRepo};
+use mitre_domain::{AuditLog, MappingRepo, PrincipalRepo, RetryPolicy, StatsRepo};
 use mitre_store::Store;
 use serde_json::{Value, json};
 
@@ -123,7 +125,8 @@ impl App {
     }
 
     /// The API over fixed catalogs and in-memory repositories (no AWS at all).
-    pub fn in_memory(catalogs: &[mitre_attack::catalog::DomainCatalog], repos: Arc<MemoryRepos>, settings: Settings) -> std::io::Result<App> {
+    #[cfg(any(test, feature = "testing"))]
+    pub fn in_memory(catalogs: &[mitre_attack::catalog::DomainCatalog], repos: Arc<mitre_domain::MemoryRepos>, settings: Settings) -> std::io::Result<App> {
         Ok(App::with(Arc::new(backend::FixedCatalogs::new(catalogs)?), repos.clone(), repos.clone(), repos.clone(), repos, settings))
     }
 
@@ -484,12 +487,8 @@ mod tests {
     }
 
     async fn status_and_body(app: &App, path: &str, principal: Option<&str>) -> (u16, Value) {
-        let served = serve(app, local::apigw_request("GET", path, &[], b"", principal).unwrap()).await;
-        let body = match served.response.body() {
-            Body::Text(t) => serde_json::from_str(t).unwrap_or(Value::Null),
-            _ => Value::Null,
-        };
-        (served.response.status().as_u16(), body)
+        let a = testing::Call::new("GET", path).by_opt(principal).send(app).await;
+        (a.status, a.body)
     }
 
     #[tokio::test]
@@ -513,18 +512,15 @@ mod tests {
     async fn an_unreachable_table_answers_503_with_retry_after_after_the_bounded_retries_and_shows_no_detail() {
         let app = App::new(unreachable_store(), Settings { metric_lines: false, ..Settings::default() });
         let started = Instant::now();
-        let req = local::apigw_request("GET", "/api/v1/mitre/alert-mappings", &[], b"", Some("arn:aws:iam::123456789012:user/alice")).unwrap();
-        let served = serve(&app, req).await;
+        let a = testing::Call::new("GET", "/api/v1/mitre/alert-mappings").by("arn:aws:iam::123456789012:user/alice").send(&app).await;
         let elapsed = started.elapsed();
-        assert_eq!(served.response.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(served.response.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()), Some("1"));
+        assert_eq!(a.status, 503);
+        assert_eq!(a.retry_after.as_deref(), Some("1"));
         // each try reads the registry once (one GetItem, no SDK retry): the policy's attempts in all
-        assert_eq!(served.ddb_calls, RetryPolicy::REQUEST.attempts as u64);
+        assert_eq!(a.ddb_calls, RetryPolicy::REQUEST.attempts as u64);
         assert!(elapsed < RetryPolicy::REQUEST.max_total_delay + Duration::from_secs(2), "{elapsed:?}");
-        let Body::Text(text) = served.response.body() else { panic!("a JSON body") };
-        let body: Value = serde_json::from_str(text).unwrap();
-        assert_eq!(body["error"]["code"], "busy");
-        assert!(!text.contains("127.0.0.1") && !text.contains("GetItem") && !text.contains("DynamoDB"), "{text}");
+        assert_eq!(a.body["error"]["code"], "busy");
+        assert!(!a.text.contains("127.0.0.1") && !a.text.contains("GetItem") && !a.text.contains("DynamoDB"), "{}", a.text);
     }
 
     #[test]

@@ -7,7 +7,8 @@ use mitre_attack::{Domain, fixtures, parse_bundle};
 use mitre_domain::{AuditFilter, AuditLog, MemoryRepos, Principal, PrincipalRepo, TenantId};
 use serde_json::{Value, json};
 
-use crate::{App, Settings, local, serve};
+use crate::testing::{Answer, Call};
+use crate::{App, Settings};
 
 const P: &str = "/api/v1/mitre";
 const SU: &str = "arn:aws:iam::1:user/root";
@@ -41,25 +42,8 @@ async fn world() -> World {
     World { app: App::in_memory(&[catalog], repos.clone(), settings).unwrap(), repos }
 }
 
-struct Answer {
-    status: u16,
-    body: Value,
-    etag: Option<String>,
-}
-
 async fn call(app: &App, who: &str, method: &str, path: &str, if_match: Option<&str>, body: Value) -> Answer {
-    let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
-    if let Some(m) = if_match {
-        headers.push(("if-match".into(), m.into()));
-    }
-    let bytes = if body.is_null() { Vec::new() } else { body.to_string().into_bytes() };
-    let served = serve(app, local::apigw_request(method, path, &headers, &bytes, Some(who)).unwrap()).await;
-    let etag = served.response.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_string);
-    let body = match served.response.body() {
-        lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap_or(Value::Null),
-        _ => Value::Null,
-    };
-    Answer { status: served.response.status().as_u16(), body, etag }
+    Call::new(method, path).by(who).if_match(if_match).json(&body).send(app).await
 }
 
 async fn audit_actions(repos: &MemoryRepos, tenant: &str) -> Vec<String> {

@@ -7,6 +7,7 @@ use mitre_attack::{Domain, fixtures, parse_bundle};
 use mitre_domain::{MemoryRepos, Principal, PrincipalRepo};
 use serde_json::{Value, json};
 
+use crate::testing::Call;
 use crate::{App, Settings, local, serve};
 
 const P: &str = "/api/v1/mitre";
@@ -29,15 +30,8 @@ async fn app() -> App {
 }
 
 async fn call(app: &App, who: &str, method: &str, path: &str, body: Value) -> (u16, String, String) {
-    let bytes = if body.is_null() { Vec::new() } else { body.to_string().into_bytes() };
-    let headers = vec![("content-type".to_string(), "application/json".to_string())];
-    let served = serve(app, local::apigw_request(method, path, &headers, &bytes, Some(who)).unwrap()).await;
-    let ct = served.response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-    let text = match served.response.body() {
-        lambda_http::Body::Text(t) => t.clone(),
-        _ => String::new(),
-    };
-    (served.response.status().as_u16(), ct, text)
+    let a = Call::new(method, path).by(who).json(&body).send(app).await;
+    (a.status, a.content_type, a.text)
 }
 
 #[tokio::test]

@@ -1,12 +1,15 @@
 //! The tenant side of the ATT&CK module: technique mappings of alerts, incidents, cases and
 //! observables, principals and their roles, the audit log; the rules they follow; and the
-//! repository traits the handlers depend on, with in-memory implementations and the contract
-//! every implementation keeps. No I/O beyond what a repository does.
+//! repository traits the handlers depend on. With the `testing` feature, in-memory
+//! implementations and the contract every implementation keeps. No I/O beyond what a
+//! repository does.
 pub mod audit;
+#[cfg(any(test, feature = "testing"))]
 pub mod contract;
 pub mod cursor;
 pub mod error;
 pub mod mapping;
+#[cfg(any(test, feature = "testing"))]
 pub mod memory;
 pub mod metrics;
 pub mod repo;
@@ -20,6 +23,7 @@ pub mod time;
 pub use audit::AuditEntry;
 pub use error::{BoxError, Invalid, RepoError, WriteError};
 pub use mapping::{DetectionMethod, ImpactLevel, Mapping, MappingInput, MappingKind, MitigationStatus, Precondition, Resolved};
+#[cfg(any(test, feature = "testing"))]
 pub use memory::MemoryRepos;
 pub use repo::{AuditFilter, AuditLog, MappingFilter, MappingRepo, Page, PrincipalRepo, StatsRepo, TacticFilter};
 pub use retry::RetryPolicy;

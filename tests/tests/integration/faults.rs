@@ -18,7 +18,7 @@ use mitre_store::tenancy::Role;
 use mitre_store::{Store, keys};
 use mitre_sync::{BundleSource, FileSource, HttpSource, Progress, SyncError, SyncOptions, SyncReport, Syncer};
 use mitre_tests::faults::{BundleServer, Fault, FaultCounts, FaultProxy, Rule, Serve, Target, store_via};
-use mitre_tests::{ALICE, TestApp, attack_data, get, register, scan_prefixed, spawn_app, synced_store, temp_file};
+use mitre_tests::{ALICE, Call, TestApp, attack_data, get, register, scan_prefixed, spawn_app, synced_store, temp_file};
 use serde_json::{Value, json};
 
 const P: &str = "/api/v1/mitre";
@@ -624,16 +624,14 @@ async fn sustained_throttling_fails_a_request_within_its_retry_bound_with_503_an
     let proxy = FaultProxy::dynamodb().await;
     let app = App::new(store_via(&store, Some(&proxy), None), Settings { metric_lines: false, ..Settings::default() });
     let post = |alert: &str| {
-        let body = json!({"alert_id": alert, "technique": "T1059.001", "confidence_score": 70}).to_string();
-        let headers = [("content-type".to_string(), "application/json".to_string())];
-        mitre_api::local::apigw_request("POST", &format!("{P}/alert-mappings"), &headers, body.as_bytes(), Some(&analyst)).unwrap()
+        Call::new("POST", &format!("{P}/alert-mappings")).by(&analyst).json(&json!({"alert_id": alert, "technique": "T1059.001", "confidence_score": 70}))
     };
     let seen = |c: &FaultCounts| c.seen.values().sum::<u64>();
     let policy = RetryPolicy::REQUEST;
 
     // one clean try: what a create costs
-    let clean = mitre_api::serve(&app, post(&format!("A-{n}-0"))).await;
-    assert_eq!(clean.response.status().as_u16(), 201);
+    let clean = post(&format!("A-{n}-0")).send(&app).await;
+    assert_eq!(clean.status, 201);
     let per_try = clean.ddb_calls;
     assert_eq!(per_try, seen(&proxy.counts()), "the interceptor counts every call the proxy sees");
 
@@ -643,11 +641,11 @@ async fn sustained_throttling_fails_a_request_within_its_retry_bound_with_503_an
         proxy.add(Rule::new(Target::dynamo(target), Fault::Throttle));
         let before = seen(&proxy.counts());
         let started = Instant::now();
-        let served = mitre_api::serve(&app, post(&format!("A-{n}-{target}"))).await;
+        let served = post(&format!("A-{n}-{target}")).send(&app).await;
         let elapsed = started.elapsed();
         let calls = seen(&proxy.counts()) - before;
-        assert_eq!(served.response.status().as_u16(), 503, "{label}");
-        assert_eq!(served.response.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"), "{label}");
+        assert_eq!(served.status, 503, "{label}");
+        assert_eq!(served.retry_after.as_deref(), Some("1"), "{label}");
         assert_eq!(served.ddb_calls, calls, "{label}: the request's own count is the proxy's");
         let bound = policy.attempts as u64 * per_try;
         assert!(calls <= bound, "{label}: {calls} DynamoDB calls, bound {bound}");
@@ -658,10 +656,8 @@ async fn sustained_throttling_fails_a_request_within_its_retry_bound_with_503_an
     }
     proxy.clear();
     // nothing was written by the failed requests: the tenant holds the clean create alone
-    let list = mitre_api::serve(&app, mitre_api::local::apigw_request("GET", &format!("{P}/alert-mappings"), &[], b"", Some(&analyst)).unwrap()).await;
-    let lambda_http::Body::Text(text) = list.response.body() else { panic!("a JSON list") };
-    let items: Value = serde_json::from_str(text).unwrap();
+    let items = Call::new("GET", &format!("{P}/alert-mappings")).by(&analyst).send(&app).await.body;
     assert_eq!(items["items"].as_array().map(Vec::len), Some(1), "{items}");
-    assert_eq!(mitre_api::serve(&app, post(&format!("A-{n}-TransactWriteItems"))).await.response.status().as_u16(), 201);
+    assert_eq!(post(&format!("A-{n}-TransactWriteItems")).send(&app).await.status, 201);
     println!("faults/throttling: {}; one clean create {per_try} calls", lines.join("; "));
 }
