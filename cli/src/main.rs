@@ -311,9 +311,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Migrate { apply, json } => {
             let actor = operator_actor();
-            let report = store().await?.migrate(!apply, &actor, "cli").await.context("migrating")?;
+            let store = store().await?;
+            let report = store.migrate(!apply, &actor, "cli").await.context("migrating")?;
+            let legacy = mitre_store::legacy::still_needed(&store, &report).await.context("reading what older data remains")?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                println!("{}", serde_json::to_string_pretty(&json!({ "report": report, "legacy": legacy }))?);
             } else {
                 println!(
                     "{}: {} mappings without a tactic identity, {} {}, {} unresolved; {} older mappings {} in the statistics; {} {} to the shared entity index; {} failed",
@@ -333,6 +335,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 }
                 for f in &report.failed {
                     println!("  failed: {f}");
+                }
+                for p in &legacy {
+                    match p.needed() {
+                        true => println!("  legacy path still needed: {} ({} remaining; deletable when {}): {}", p.name, p.remaining, p.deletable_when, p.code),
+                        false => println!("  legacy path no longer needed by this deployment: {} ({})", p.name, p.code),
+                    }
                 }
             }
             Ok(if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })

@@ -5,6 +5,7 @@
 pub mod config;
 pub mod error;
 pub mod lease;
+mod legacy;
 pub mod pipeline;
 pub mod source;
 pub mod taxii;

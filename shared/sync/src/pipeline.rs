@@ -173,11 +173,7 @@ impl<'a> Syncer<'a> {
         // What is stored now, as far as the manifests tell.
         let stored = self.load_manifest(state.manifest_key.as_deref()).await?;
         // Per-relationship items of an item schema before packs are deleted (once, on upgrade).
-        let legacy_relationships: Vec<String> = if state.item_schema < items::RELATIONSHIP_PACKS_SCHEMA {
-            stored.ids().filter(|id| object_type_of(id) == "relationship").map(str::to_string).collect()
-        } else {
-            Vec::new()
-        };
+        let legacy_relationships = crate::legacy::relationship_items(&state, &stored);
         let mut old = if opts.force || state.item_schema != ITEM_SCHEMA {
             let mut m = Manifest::default();
             m.absorb_unknown(&stored);

@@ -470,9 +470,13 @@ async fn case_views_read_every_kind_in_one_query_and_migrate_rekeys_older_mappin
 
     let dry = s.migrate(true, "test", "test").await.unwrap();
     assert_eq!((dry.reindexed, dry.failed.len()), (2, 0));
+    // migrate tells the operator which legacy paths the deployment still needs
+    let remaining = |paths: Vec<mitre_store::legacy::LegacyPath>| paths.into_iter().find(|p| p.name == "per-kind entity index keys").unwrap().remaining;
+    assert_eq!(remaining(mitre_store::legacy::still_needed(s, &dry).await.unwrap()), 2);
     let audit_before = s.audit_entries(tenant).await.unwrap().len();
     let applied = s.migrate(false, "test", "test").await.unwrap();
     assert_eq!((applied.reindexed, applied.failed.len(), applied.migrated, applied.counted), (2, 0, 0, 0));
+    assert_eq!(remaining(mitre_store::legacy::still_needed(s, &applied).await.unwrap()), 0, "no longer needed after the applied run");
     let r = mitre_tests::call(&api, "GET", &view, Some(analyst), b"").await;
     assert_eq!((r.status, layer_techniques(&r.body)), (200, vec!["T1055".to_string(), "T1059".to_string(), "T1059.001".to_string()]), "{}", r.body);
     let (_, listed) = call(&api, analyst, "GET", &format!("{P}/alert-mappings?alert_id=A-9"), Value::Null).await;

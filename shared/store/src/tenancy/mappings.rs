@@ -14,9 +14,6 @@ use crate::ddb::{Filter, Item, Query, from_item, key, s, to_item};
 use crate::error::StoreError;
 use crate::{Store, keys};
 
-/// The layout of the mapping indexes; 2: every kind's mappings of an entity in one partition.
-const MAPPING_INDEX_LAYOUT: u32 = 2;
-
 /// A mapping as stored, with its index keys.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MappingItem {
@@ -376,7 +373,7 @@ impl MappingRepo for Store {
     ) -> Result<Page<Mapping>, RepoError> {
         let q = mapping_query(tenant, Some(kind), filter)?;
         // the index layout is part of the list: a cursor of the per-kind entity partitions is refused, not misread
-        let fingerprint = cursor::fingerprint(&(tenant, kind, filter, MAPPING_INDEX_LAYOUT));
+        let fingerprint = cursor::fingerprint(&(tenant, kind, filter, crate::legacy::MAPPING_INDEX_LAYOUT));
         let start = cursor.map(|c| crate::ddb::cursor_key(c, &fingerprint)).transpose()?;
         let (page, next) = self.query_filled(&q, start, limit).await?;
         let items = page.into_iter().map(mapping_from_item).collect::<Result<Vec<_>, _>>()?;
