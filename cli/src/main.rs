@@ -14,6 +14,7 @@ use serde_json::json;
 mod bench;
 mod bench_report;
 mod serve;
+mod template;
 mod views;
 
 #[derive(Parser)]
@@ -101,6 +102,14 @@ enum Command {
         /// Write nothing; exit with status 1 when either file differs from its rendering.
         #[arg(long)]
         check: bool,
+        /// Write the nested-stack plan into DIR instead: DIR/template.yaml, the parent stack, and
+        /// one child stack DIR/api-<tag>.yaml per route tag (see docs/operations.md).
+        #[arg(long, value_name = "DIR", conflicts_with = "check")]
+        nested: Option<std::path::PathBuf>,
+        /// With --nested: add N made-up routes (copies of the route table's, each with its own
+        /// path and function) to see the plan at a larger route table.
+        #[arg(long, value_name = "N", default_value_t = 0, requires = "nested")]
+        extra_routes: usize,
     },
     /// The ATT&CK Navigator layer of an entity, or the tenant's heatmap layer.
     Layer(views::ViewArgs),
@@ -346,7 +355,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Principal { command } => principal(store().await?, command).await,
-        Command::Template { check } => template(check),
+        Command::Template { check, nested, extra_routes } => template::command(check, nested.as_deref(), extra_routes),
         Command::Layer(a) => views::run(store().await?, views::View::Layer, a).await,
         Command::Matrix(a) => views::run(store().await?, views::View::Matrix, a).await,
         Command::Mitigations(a) => views::run(store().await?, views::View::Mitigations, a).await,
@@ -371,32 +380,6 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-/// Renders what is generated from the route table: template.yaml (from its base) and the
-/// published OpenAPI document.
-fn template(check: bool) -> Result<ExitCode> {
-    use mitre_api::openapi::{PUBLISHED_PATH, document, published_text};
-    use mitre_api::template::{BASE_PATH, TEMPLATE_PATH, render};
-    let base = std::fs::read_to_string(BASE_PATH).with_context(|| format!("reading {BASE_PATH} (run this from the repository root)"))?;
-    let outputs = [
-        (TEMPLATE_PATH, render(&base).map_err(anyhow::Error::msg)?, format!("{} API functions", mitre_api::routes::ROUTES.len())),
-        (PUBLISHED_PATH, published_text(&document().map_err(|e| anyhow::anyhow!("{e}"))?), "the OpenAPI document".to_string()),
-    ];
-    let mut stale = false;
-    for (path, rendered, what) in outputs {
-        let current = std::fs::read_to_string(path).unwrap_or_default();
-        if rendered == current {
-            println!("{path} is up to date");
-        } else if check {
-            eprintln!("{path} differs from its rendering from {BASE_PATH}, the route table and the response types: run `make template`");
-            stale = true;
-        } else {
-            std::fs::write(path, &rendered).with_context(|| format!("writing {path}"))?;
-            println!("wrote {path} ({what})");
-        }
-    }
-    Ok(if stale { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
 async fn store() -> Result<Store> {

@@ -45,7 +45,7 @@ pub async fn delete_principal(app: &App, who: &Identity, arn: &str) -> Result<Re
     let p = app.principals.principal(&arn).await?.ok_or_else(|| ApiError::NotFound(format!("no principal {arn:?}")))?;
     app.principals.delete_principal(&p, audit(who, &p.tenant, "principal.delete", &arn, Some(&p), None)).await.map_err(|e| match e {
         WriteError::Stale | WriteError::Duplicate => ApiError::Conflict("the principal changed meanwhile; try again".into()),
-        e @ WriteError::Contended => ApiError::Busy(Box::new(e)),
+        e @ WriteError::Contended => ApiError::Overtaken(Box::new(e)),
         WriteError::Repo(e) => e.into(),
     })?;
     Ok(Reply::no_content())

@@ -36,6 +36,10 @@ pub enum ApiError {
     /// 503 with Retry-After. Logged with its cause; shown without it.
     #[error("the service is busy")]
     Busy(#[source] BoxError),
+    /// Concurrent writers of the same records kept overtaking this write through every retry:
+    /// 409, nothing written. Logged with its cause.
+    #[error("the records this change needs are being changed by others; try again")]
+    Overtaken(#[source] BoxError),
     /// Logged with its cause, shown as a bare "internal error".
     #[error("internal error")]
     Internal(#[source] BoxError),
@@ -56,7 +60,7 @@ impl ApiError {
 
     /// Whether the same request, tried again, may succeed (see [`crate::dispatch`]).
     pub fn is_transient(&self) -> bool {
-        matches!(self, ApiError::Busy(_))
+        matches!(self, ApiError::Busy(_) | ApiError::Overtaken(_))
     }
 
     /// Seconds the client should wait before trying again, for 503s.
@@ -71,7 +75,7 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::Overtaken(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
             ApiError::PayloadTooLarge { .. } | ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -88,7 +92,7 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
-            ApiError::Conflict(_) => "conflict",
+            ApiError::Conflict(_) | ApiError::Overtaken(_) => "conflict",
             ApiError::PreconditionFailed(_) => "precondition_failed",
             ApiError::PreconditionRequired(_) => "missing_if_match",
             ApiError::PayloadTooLarge { .. } | ApiError::TooLarge { .. } => "payload_too_large",
@@ -117,7 +121,11 @@ impl ApiError {
 
 impl From<mitre_store::StoreError> for ApiError {
     fn from(e: mitre_store::StoreError) -> Self {
-        if e.is_transient() { ApiError::Busy(Box::new(e)) } else { ApiError::Internal(Box::new(e)) }
+        match e {
+            mitre_store::StoreError::Contended { .. } => ApiError::Overtaken(Box::new(e)),
+            e if e.is_transient() => ApiError::Busy(Box::new(e)),
+            e => ApiError::Internal(Box::new(e)),
+        }
     }
 }
 

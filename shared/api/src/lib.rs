@@ -21,7 +21,6 @@ mod rules_tests;
 pub mod statistics;
 pub mod suggestions;
 pub mod sync_trigger;
-pub mod template;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod views;
@@ -269,7 +268,7 @@ pub async fn serve(app: &App, req: Request) -> Served {
         Err(e) => {
             match &e {
                 ApiError::Internal(_) => tracing::error!(%method, %path, error = %mitre_store::Chain(&e), "internal error"),
-                ApiError::Busy(_) => tracing::warn!(%method, %path, error = %mitre_store::Chain(&e), "busy"),
+                ApiError::Busy(_) | ApiError::Overtaken(_) => tracing::warn!(%method, %path, error = %mitre_store::Chain(&e), "gave up after retries"),
                 _ => {}
             }
             retry_after = e.retry_after();
@@ -361,7 +360,7 @@ async fn dispatch(app: &App, req: &Request) -> (String, Result<Reply, ApiError>)
 
 /// Runs a request's handler under [`RetryPolicy::REQUEST`], the one retry of the API: every
 /// store call is made once ([`mitre_store::Store::single_attempt`]), and a request that failed
-/// busy (throttled, or overtaken by concurrent writers) is tried again as a whole, unless it
+/// busy (throttled, unreachable) or overtaken (by concurrent writers) is tried again as a whole, unless it
 /// had already committed a write (then its 503 stands: replaying it would apply that write
 /// twice). So a request makes at most `attempts` times the calls of one try, and waits at
 /// most `max_total_delay` between them.
