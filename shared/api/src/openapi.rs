@@ -7,10 +7,17 @@ use utoipa::openapi::schema::{ArrayBuilder, KnownFormat, ObjectBuilder, OneOfBui
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApiBuilder, PathItem, PathsBuilder, Ref, RefOr, Required, ResponseBuilder, Schema};
 
-use mitre_domain::MappingKind;
+use mitre_domain::{DetectionMethod, MappingKind};
 
 use crate::routes::{ROUTES, RouteId, RouteSpec};
 use crate::views::*;
+
+/// An If-Match value the API reads: `*`, or one ETag of a mapping (its version in quotes, weak or
+/// not), with optional blanks around it ([`crate::mappings::if_match`] refuses anything else with 400).
+pub const IF_MATCH_PATTERN: &str = "^[ \\t]*(\\*|(W/)?\"[0-9]{1,19}\")[ \\t]*$";
+
+/// What a list's next_cursor looks like: base64url (no padding) of a JSON object (`{"` is `eyJ`).
+pub const CURSOR_PATTERN: &str = "^eyJ[A-Za-z0-9_-]+$";
 
 fn param_doc(route: RouteId, name: &str) -> (&'static str, Type) {
     let statistics = matches!(route, RouteId::TechniqueStatistics | RouteId::TacticStatistics | RouteId::KillChainStatistics);
@@ -33,7 +40,7 @@ fn param_doc(route: RouteId, name: &str) -> (&'static str, Type) {
         "include_revoked" => ("Include revoked objects (default false).", Type::Boolean),
         "include_deprecated" => ("Include deprecated objects (default false).", Type::Boolean),
         "limit" => ("Page size, 1 to 500 (default 50).", Type::Integer),
-        "cursor" => ("Opaque cursor from next_cursor of the previous page, valid only with the same filters.", Type::String),
+        "cursor" => ("Opaque cursor: next_cursor of the previous page, valid only with the same filters; any other cursor is refused with 400.", Type::String),
         "type" => ("Relationship type: uses, mitigates, subtechnique-of, detects, revoked-by, attributed-to.", Type::String),
         "source" => ("Source object: STIX id or ATT&CK ID.", Type::String),
         "target" => ("Target object: STIX id or ATT&CK ID.", Type::String),
@@ -69,10 +76,65 @@ fn param_schema(r: &RouteSpec, name: &str, ty: Type) -> RefOr<Schema> {
         }
         "technique" => ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[Tt][0-9]{4}(\\.[0-9]{3})?$")).into(),
         "q" => ObjectBuilder::new().schema_type(Type::String).pattern(Some("[\\p{L}\\p{N}]")).into(),
+        "cursor" => ObjectBuilder::new().schema_type(Type::String).pattern(Some(CURSOR_PATTERN)).into(),
         // any other text: not empty nor blank (an empty value is refused, not ignored)
         _ if ty == Type::String => ObjectBuilder::new().schema_type(Type::String).pattern(Some("\\S")).into(),
         _ => ObjectBuilder::new().schema_type(ty).into(),
     }
+}
+
+/// What only the server can judge: values no schema tells from valid ones, because whether
+/// they are valid depends on stored state (the synced releases, a mapping's current version,
+/// the list a cursor came from) or on another value. The document lists them per operation in
+/// `x-judged-by-server`: where the value is (`in`: query, header or body) and its `name`, the
+/// `status` a schema-valid value can still be refused with, and why. Such a refusal names the
+/// value: `details.parameter` of a 400, `details.field` of a 422 (a 412 is If-Match's).
+pub const JUDGED_BY_SERVER: &str = "x-judged-by-server";
+
+fn judged_by_server(r: &RouteSpec) -> Vec<Value> {
+    use serde_json::json;
+    let statistics = matches!(r.id, RouteId::TechniqueStatistics | RouteId::TacticStatistics | RouteId::KillChainStatistics);
+    let mut out = Vec::new();
+    let mut query = |name: &str, why: &str| {
+        if r.query.contains(&name) {
+            out.push(json!({"in": "query", "name": name, "status": 400, "reason": why}));
+        }
+    };
+    query("cursor", "only a next_cursor this list handed out continues it, and only with the same filters");
+    match r.id {
+        RouteId::ListTechniques => {
+            query("tactic", "must name a tactic of the domain's synced release");
+            query("kill_chain_phase", "must name a kill-chain phase of the domain's synced release");
+        }
+        RouteId::ListRelationships => {
+            query("type", "must be a relationship type ATT&CK uses, or one the domain's relationships have");
+            query("source", "must name an object of the domain's synced release");
+            query("target", "must name an object of the domain's synced release");
+        }
+        RouteId::TenantLayer | RouteId::TenantMatrix => {
+            query("tactic", "must name a tactic of the domain's synced release");
+            query("from", "must not be after to");
+        }
+        _ if statistics => query("from", "must not be after to (as months)"),
+        RouteId::EntityLayer(_) | RouteId::EntityMatrix(_) | RouteId::EntityMitigations(_) | RouteId::EntityReport(_) => {
+            query("domain", "is required when the entity's mappings span several domains")
+        }
+        _ => {}
+    }
+    if matches!(r.id, RouteId::UpdateMapping(_) | RouteId::DeleteMapping(_)) {
+        out.push(json!({"in": "header", "name": "If-Match", "status": 412, "reason": "only the mapping's current version (or *) passes"}));
+    }
+    let mut body = |name: &str, why: &str| out.push(json!({"in": "body", "name": name, "status": 422, "reason": why}));
+    match r.id {
+        RouteId::CreateMapping(_) | RouteId::UpdateMapping(_) => {
+            body("technique", "must be a technique of a synced release, neither revoked nor deprecated");
+            body("tactic", "must be one of the technique's tactics (required when it has several)");
+            body("first_observed", "must not be after last_observed (of the body, or as stored when a change leaves either out)");
+        }
+        RouteId::Suggest | RouteId::Enrich(_) => body("domain", "must have been synced"),
+        _ => {}
+    }
+    out
 }
 
 fn reference(name: &str) -> RefOr<Schema> {
@@ -138,8 +200,11 @@ fn operation(r: &RouteSpec) -> utoipa::openapi::path::Operation {
                 .name("If-Match")
                 .parameter_in(ParameterIn::Header)
                 .required(Required::True)
-                .description(Some("The mapping's ETag as read (its version in quotes), or * for any version; without it the change is refused with 428."))
-                .schema(Some(ObjectBuilder::new().schema_type(Type::String).pattern(Some("^\\s*(\\*|(W/)?\"?[0-9]{1,19}\"?)\\s*$")))),
+                .description(Some(
+                    "The mapping's ETag as read: its version in quotes (\"3\", or weak: W/\"3\"), or * for any version. Without it the \
+                     change is refused with 428, a malformed one with 400, a stale one with 412.",
+                ))
+                .schema(Some(ObjectBuilder::new().schema_type(Type::String).pattern(Some(IF_MATCH_PATTERN)))),
         );
     }
     for q in r.query {
@@ -180,16 +245,6 @@ fn operation(r: &RouteSpec) -> utoipa::openapi::path::Operation {
              (change them with PATCH).",
         ));
     }
-    if matches!(r.id, RouteId::UpdateMapping(_) | RouteId::DeleteMapping(_)) {
-        op = op.parameter(
-            ParameterBuilder::new()
-                .name("If-Match")
-                .parameter_in(ParameterIn::Header)
-                .required(Required::True)
-                .description(Some("The ETag of the version being changed; a stale one gets 412."))
-                .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
-        );
-    }
     let (code, desc) = match r.id {
         RouteId::CreateMapping(_) => ("201", "Created (200 when merged into an existing mapping)"),
         RouteId::StartSync => ("202", "The sync started; its run record appears under sync/runs when it ends"),
@@ -221,7 +276,7 @@ fn operation(r: &RouteSpec) -> utoipa::openapi::path::Operation {
         ("400", "Bad or unknown parameter (details.parameter names it)"),
         ("401", "No verified caller identity"),
         ("403", "The caller is not registered or lacks the role"),
-        ("409", "Conflict (PATCH onto another mapping's entity, technique and tactic)"),
+        ("409", "Conflict (PATCH onto another mapping's entity, technique and tactic), or concurrent writers kept overtaking the change through every retry"),
         ("412", "If-Match names a stale version"),
         ("428", "A change without If-Match"),
         ("422", "A value is out of range or names no (or a revoked) technique; details.field names it"),
@@ -332,6 +387,12 @@ pub fn document() -> Result<Value, crate::ApiError> {
             .build();
         let mut doc = serde_json::to_value(&api).map_err(|e| format!("the OpenAPI document does not serialise: {e}"))?;
         request_bodies(&mut doc)?;
+        for r in ROUTES {
+            let judged = judged_by_server(r);
+            if !judged.is_empty() {
+                doc["paths"][r.full_path()][r.method.to_lowercase()][JUDGED_BY_SERVER] = Value::Array(judged);
+            }
+        }
         Ok(doc)
     })
     .clone()
@@ -418,6 +479,12 @@ fn request_bodies(doc: &mut Value) -> Result<(), String> {
     }
     props.insert("technique".into(), json!({"type": ["string", "null"], "pattern": "^\\s*[Tt][0-9]{4}(\\.[0-9]{3})?\\s*$"}));
     props.insert("tactic".into(), json!({"type": ["string", "null"], "minLength": 1, "description": "A TA id, name, shortname or STIX id of the technique's domain; required when the technique is in several tactics."}));
+    let by_hand: Vec<Value> =
+        std::iter::once(Value::Null).chain(DetectionMethod::ALL.iter().filter(|m| **m != DetectionMethod::AutoSuggested).map(|m| json!(m.as_str()))).collect();
+    props.insert(
+        "detection_method".into(),
+        json!({"type": ["string", "null"], "enum": by_hand, "description": "Default manual_analysis; auto_suggested is set by enrich, never by a body."}),
+    );
     let patch = json!({"type": "object", "description": "A change of a mapping: any of its fields but the entity ids (which never change); null leaves a field as it is.",
         "properties": props, "additionalProperties": false});
     schemas.insert("MappingPatch".into(), patch);
@@ -471,5 +538,136 @@ mod request_body_tests {
         let alert = doc.pointer("/components/schemas/AlertMappingInput").unwrap();
         assert_eq!(alert["required"], serde_json::json!(["technique"]));
         assert!(alert["properties"].get("incident_id").is_none(), "an alert mapping has no incident_id");
+    }
+}
+
+/// The server refuses what the document refuses, and marks what it alone can judge.
+#[cfg(test)]
+mod agreement_tests {
+    use serde_json::{Value, json};
+
+    use super::{CURSOR_PATTERN, IF_MATCH_PATTERN, JUDGED_BY_SERVER, document};
+    use crate::mappings::if_match;
+    use crate::routes::ROUTES;
+    use crate::suggestions::tests::{call, mapping_writes, world};
+    use mitre_domain::Precondition;
+
+    #[test]
+    fn if_match_reads_exactly_the_documented_etags() {
+        let doc = document().unwrap();
+        let op = &doc["paths"]["/api/v1/mitre/alert-mappings/{id}"]["patch"];
+        let headers: Vec<&Value> = op["parameters"].as_array().unwrap().iter().filter(|p| p["name"] == "If-Match").collect();
+        assert_eq!(headers.len(), 1, "one If-Match parameter");
+        assert_eq!(headers[0]["schema"]["pattern"], IF_MATCH_PATTERN);
+        // what the pattern admits: *, a version in quotes, weak or not, blanks around
+        for (value, expected) in [
+            ("*", Precondition::Any),
+            (" *\t", Precondition::Any),
+            ("\"3\"", Precondition::Version(3)),
+            ("W/\"3\"", Precondition::Version(3)),
+            ("\t\"020680083073\"  ", Precondition::Version(20680083073)),
+            ("\"9999999999999999999\"", Precondition::Version(9_999_999_999_999_999_999)),
+        ] {
+            assert_eq!(if_match(Some(value)).ok(), Some(expected), "{value:?}");
+        }
+        // what it does not: 400 invalid_header, never a 412 for a version read out of a malformed tag
+        for value in [
+            "W/40\"",
+            "W/95",
+            "95",
+            "\"95",
+            "W/\"020680083073\t",
+            "\"\"",
+            "\"+5\"",
+            "\"1\", \"2\"",
+            "\"12345678901234567890\"",
+            "w/\"3\"",
+            "W/ \"3\"",
+            "**",
+            "",
+        ] {
+            match if_match(Some(value)) {
+                Err(crate::ApiError::BadRequest { code: "invalid_header", .. }) => {}
+                other => panic!("{value:?}: {other:?}"),
+            }
+        }
+        assert!(matches!(if_match(None), Err(crate::ApiError::PreconditionRequired(_))));
+    }
+
+    #[tokio::test]
+    async fn a_malformed_if_match_is_a_400_and_changes_nothing() {
+        let (app, repos) = world().await;
+        let r = call(&app, "POST", "/alert-mappings", None, json!({"alert_id": "A-1", "technique": "T1059.001"})).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let path = format!("/alert-mappings/{}", r.body["id"].as_str().unwrap());
+        let writes = mapping_writes(&repos).await;
+        // unquoted, or quoted on one side: each once read as version 40 and answered 412
+        for tag in ["W/40\"", "40", "\"40"] {
+            for (method, body) in [("PATCH", json!({"notes": "x"})), ("DELETE", Value::Null)] {
+                let r = call(&app, method, &path, Some(tag), body).await;
+                assert_eq!((r.status, r.body["error"]["code"].as_str()), (400, Some("invalid_header")), "{method} {tag:?}: {}", r.body);
+                assert_eq!(r.body["error"]["details"]["header"], "If-Match");
+            }
+        }
+        assert_eq!(mapping_writes(&repos).await, writes);
+        let r = call(&app, "GET", &path, None, Value::Null).await;
+        assert_eq!((r.body["version"].as_u64(), r.body["notes"].as_str()), (Some(1), None));
+        // well formed: stale is 412, current is applied
+        assert_eq!(call(&app, "PATCH", &path, Some("W/\"40\""), json!({"notes": "x"})).await.status, 412);
+        assert_eq!(call(&app, "PATCH", &path, Some(" \"1\"\t"), json!({"notes": "x"})).await.status, 200);
+    }
+
+    #[tokio::test]
+    async fn a_body_cannot_set_what_enrich_sets() {
+        let doc = document().unwrap();
+        let schemas = &doc["components"]["schemas"];
+        for name in ["AlertMappingInput", "IncidentMappingInput", "CaseMappingInput", "ObservableMappingInput", "MappingPatch"] {
+            let methods = schemas[name]["properties"]["detection_method"]["enum"].as_array().unwrap();
+            assert!(methods.contains(&json!("siem")) && !methods.contains(&json!("auto_suggested")), "{name}");
+        }
+        let (app, _) = world().await;
+        let r = call(&app, "POST", "/alert-mappings", None, json!({"alert_id": "A-1", "technique": "T1059.001", "detection_method": "auto_suggested"})).await;
+        assert_eq!((r.status, r.body["error"]["details"]["field"].as_str()), (422, Some("detection_method")));
+    }
+
+    #[test]
+    fn what_the_server_judges_names_values_of_the_operation() {
+        let doc = document().unwrap();
+        let mut marked = 0;
+        for r in ROUTES {
+            let op = &doc["paths"][r.full_path()][r.method.to_lowercase()];
+            let Some(judged) = op.get(JUDGED_BY_SERVER) else { continue };
+            let body = op.pointer("/requestBody/content/application~1json/schema/$ref").and_then(Value::as_str).map(|r| {
+                let name = r.trim_start_matches("#/components/schemas/");
+                &doc["components"]["schemas"][name]["properties"]
+            });
+            for j in judged.as_array().unwrap() {
+                let (place, name, status) = (j["in"].as_str().unwrap(), j["name"].as_str().unwrap(), j["status"].as_u64().unwrap());
+                let declared = match place {
+                    "query" | "header" => op["parameters"].as_array().unwrap().iter().any(|p| p["in"] == place && p["name"] == name),
+                    "body" => body.is_some_and(|props| props.get(name).is_some()),
+                    other => panic!("{other}"),
+                };
+                assert!(declared, "{}: {place} {name} is not a value of the operation", r.route_key());
+                assert!(op["responses"].get(status.to_string()).is_some(), "{}: {status} is not documented", r.route_key());
+                assert!(!j["reason"].as_str().unwrap().is_empty());
+                marked += 1;
+            }
+            // every list with a cursor says a cursor is the server's to judge
+            assert_eq!(r.query.contains(&"cursor"), judged.as_array().unwrap().iter().any(|j| j["name"] == "cursor"), "{}", r.route_key());
+        }
+        assert!(marked > 20, "{marked}");
+    }
+
+    #[test]
+    fn cursors_handed_out_look_as_documented() {
+        let s = crate::routes::spec(crate::routes::RouteId::ListTechniques).unwrap();
+        let p = crate::params::Params::parse(s, Some("limit=1")).unwrap();
+        let (_, next) = p.paginate(vec![("a".to_string(), 1), ("b".to_string(), 2)]).unwrap();
+        let store = mitre_domain::cursor::encode(&json!({"pk": "T#acme", "sk": "M#01"}), "0123456789abcdef");
+        for c in [next.unwrap(), store] {
+            let rest = c.strip_prefix("eyJ").unwrap_or_else(|| panic!("{c} does not match {CURSOR_PATTERN}"));
+            assert!(!rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{c}");
+        }
     }
 }

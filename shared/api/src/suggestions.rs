@@ -52,12 +52,42 @@ pub struct SuggestInput {
     /// url, ip, hash, user_agent, email, user, host, cloud_api.
     #[serde(default)]
     #[schema(value_type = Vec<Object>)]
-    pub observables: Vec<Observable>,
+    pub observables: Vec<ObservableInput>,
     /// enterprise-attack (default), mobile-attack or ics-attack; it must be synced.
     pub domain: Option<String>,
     /// 1 to 20 (default 5).
     #[schema(minimum = 1, maximum = 20)]
+    #[serde(default, deserialize_with = "integral")]
     pub limit: Option<i64>,
+}
+
+/// One observable of the body: `type` and `value`, and nothing else (an unknown field is refused
+/// with 400, as everywhere in the API).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObservableInput {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: String,
+}
+
+impl From<ObservableInput> for Observable {
+    fn from(o: ObservableInput) -> Observable {
+        Observable { kind: o.kind, value: o.value }
+    }
+}
+
+/// An integer, also as JSON may write it with a zero fraction (`5.0` is the integer 5), as the
+/// document's `"type": "integer"` means it.
+fn integral<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    match Option::<serde_json::Number>::deserialize(d)? {
+        None => Ok(None),
+        Some(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => Ok(Some(i)),
+            (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Some(f as i64)),
+            _ => Err(serde::de::Error::custom(format!("invalid type: {n} is not an integer"))),
+        },
+    }
 }
 
 fn field_error(field: &str, message: impl Into<String>) -> ApiError {
@@ -68,7 +98,11 @@ fn field_error(field: &str, message: impl Into<String>) -> ApiError {
 /// of its domain.
 async fn prepare(app: &App, body: &[u8]) -> Result<(Request, Arc<DomainCatalog>), ApiError> {
     let input: SuggestInput = parse_json(body)?;
-    let request = Request { text: input.text, observables: input.observables, limit: input.limit.unwrap_or(mitre_suggest::DEFAULT_LIMIT) };
+    let request = Request {
+        text: input.text,
+        observables: input.observables.into_iter().map(Observable::from).collect(),
+        limit: input.limit.unwrap_or(mitre_suggest::DEFAULT_LIMIT),
+    };
     if let Err(e) = request.validate() {
         return Err(match e.kind {
             RequestErrorKind::TooLarge => ApiError::TooLarge { message: e.message, field: e.field },
@@ -157,4 +191,85 @@ pub async fn enrich(app: &App, who: &Identity, kind: MappingKind, id: &str, para
         "suggestions": analysis.suggestions,
         "notes": analysis.notes,
     })))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::sync::Arc;
+
+    use mitre_attack::catalog::DomainCatalog;
+    use mitre_attack::{Domain, fixtures, parse_bundle};
+    use mitre_domain::{AuditFilter, AuditLog, MemoryRepos, Principal, PrincipalRepo, TenantId};
+    use serde_json::{Value, json};
+
+    use crate::testing::{Answer, Call};
+    use crate::{App, Settings};
+
+    pub(crate) const P: &str = "/api/v1/mitre";
+    pub(crate) const ANALYST: &str = "arn:aws:iam::1:user/a-analyst";
+
+    /// The API over the small fixture catalog, with one analyst of tenant acme.
+    pub(crate) async fn world() -> (App, Arc<MemoryRepos>) {
+        let text = fixtures::small_bundle("2.1");
+        let bundle = parse_bundle(text.as_bytes(), Domain::EnterpriseAttack).unwrap();
+        let catalog = DomainCatalog::build(&bundle.objects, Domain::EnterpriseAttack, "1.0", "fixture");
+        let repos = Arc::new(MemoryRepos::new());
+        let p = Principal::register(ANALYST, "acme", "analyst", "setup", None).unwrap();
+        let audit = mitre_domain::AuditEntry::of(&p.tenant, "setup", "principal.put", format!("principals/{}", p.principal), None, Some(&p), "setup");
+        repos.put_principal(&p, audit).await.unwrap();
+        let settings = Settings { metric_lines: false, ..Settings::default() };
+        (App::in_memory(&[catalog], repos.clone(), settings).unwrap(), repos)
+    }
+
+    pub(crate) async fn call(app: &App, method: &str, path: &str, if_match: Option<&str>, body: Value) -> Answer {
+        Call::new(method, &format!("{P}{path}")).by(ANALYST).if_match(if_match).json(&body).send(app).await
+    }
+
+    /// The mapping writes audited in tenant acme.
+    pub(crate) async fn mapping_writes(repos: &MemoryRepos) -> usize {
+        let filter = AuditFilter { tenant: Some(TenantId::parse("acme").unwrap()), ..AuditFilter::default() };
+        repos.list_audit(&filter, 500, None).await.unwrap().items.iter().filter(|e| e.action.starts_with("mapping.")).count()
+    }
+
+    /// What enrich maps the alert from: the technique named outright, so it clears the threshold.
+    fn alert(extra: Option<(&str, Value)>) -> Value {
+        let mut observable = json!({"type": "command_line", "value": "powershell.exe -enc SQBFAFgA"});
+        if let Some((k, v)) = extra {
+            observable[k] = v;
+        }
+        json!({"text": "EDR: T1059.001 PowerShell ran an encoded command", "observables": [observable]})
+    }
+
+    #[tokio::test]
+    async fn an_observable_with_an_unknown_property_is_refused_and_nothing_is_written() {
+        let (app, repos) = world().await;
+        let bad = alert(Some(("x-unknown", json!(42))));
+        for path in ["/suggestions", "/alerts/A-1/enrich", "/alerts/A-1/enrich?dry_run=true"] {
+            let r = call(&app, "POST", path, None, bad.clone()).await;
+            assert_eq!((r.status, r.body["error"]["code"].as_str()), (400, Some("invalid_body")), "{path}: {}", r.body);
+            assert!(r.body["error"]["message"].as_str().unwrap().contains("x-unknown"), "{}", r.body);
+        }
+        assert_eq!(mapping_writes(&repos).await, 0);
+        let r = call(&app, "GET", "/alert-mappings?alert_id=A-1", None, Value::Null).await;
+        assert_eq!(r.body["items"], json!([]));
+        // the same alert without the unknown property is mapped: the refusal alone kept it unwritten
+        let r = call(&app, "POST", "/alerts/A-1/enrich", None, alert(None)).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["mapped"][0]["status"], "created", "{}", r.body);
+        assert!(mapping_writes(&repos).await > 0);
+    }
+
+    #[tokio::test]
+    async fn limit_is_an_integer_also_written_with_a_zero_fraction() {
+        let (app, _) = world().await;
+        let mut body = alert(None);
+        for (limit, status) in [(json!(1.0), 200), (json!(1), 200), (json!(1.5), 400), (json!(0.0), 400), (json!(21), 400)] {
+            body["limit"] = limit.clone();
+            let r = call(&app, "POST", "/suggestions", None, body.clone()).await;
+            assert_eq!(r.status, status, "limit {limit}: {}", r.body);
+            if status == 200 {
+                assert_eq!(r.body["items"].as_array().map(Vec::len), Some(1), "limit {limit}: {}", r.body);
+            }
+        }
+    }
 }

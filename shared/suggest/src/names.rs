@@ -252,7 +252,9 @@ pub(crate) fn program_spans(cmd: &str) -> Vec<(usize, usize)> {
                 at_command = true;
             }
         }
-        i = if we < bytes.len() && (bytes[we] == b'"' || bytes[we] == b'\'') { we + 1 } else { we.max(i + 1) };
+        // past the word, or past one character (a whole one: a non-ASCII space ends a word too)
+        let one = cmd[i..].chars().next().map_or(1, char::len_utf8);
+        i = if we < bytes.len() && (bytes[we] == b'"' || bytes[we] == b'\'') { we + 1 } else { we.max(i + one) };
     }
     out
 }
@@ -334,6 +336,16 @@ impl NameMatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn program_spans_step_over_non_ascii_spaces_whole() {
+        for cmd in ["a\u{a0}", "a\u{a0}b", "\u{2003}x\u{3000}y.exe | \u{a0}", "cmd /c \u{a0}whoami"] {
+            for (s, e) in program_spans(cmd) {
+                assert!(cmd.is_char_boundary(s) && cmd.is_char_boundary(e), "{cmd:?}: {s}..{e}");
+            }
+        }
+        assert_eq!(program_spans("a\u{a0}").first().map(|&(s, e)| &"a\u{a0}"[s..e]), Some("a"));
+    }
 
     fn matcher() -> NameMatcher {
         let mut m = NameMatcher::default();
