@@ -56,7 +56,7 @@ fn write_error(e: WriteError) -> ApiError {
     match e {
         WriteError::Stale => ApiError::PreconditionFailed("the mapping changed since it was read; fetch it again".into()),
         WriteError::Duplicate => ApiError::Conflict("another mapping already holds this entity, technique and tactic".into()),
-        e @ WriteError::Contended => ApiError::Busy(Box::new(e)),
+        e @ WriteError::Contended => ApiError::Overtaken(Box::new(e)),
         WriteError::Repo(e) => e.into(),
     }
 }
@@ -78,10 +78,10 @@ pub async fn record(app: &App, who: &Identity, m: Mapping) -> Result<Reply, ApiE
 }
 
 /// [`record`], audited as `created_as` when the mapping is new (a merge is `mapping.merge`).
-/// One attempt: a writer that lost a race with another writer of the same mapping is busy (503),
-/// and the request is tried again as a whole ([`crate::dispatch`]).
+/// One attempt: a writer that lost a race with another writer of the same mapping is overtaken,
+/// and the request is tried again as a whole (`dispatch`); 409 when every try was overtaken.
 pub async fn record_as(app: &App, who: &Identity, m: Mapping, created_as: &str) -> Result<Reply, ApiError> {
-    let overtaken = || ApiError::Busy("another writer changed the mapping this observation merges into".into());
+    let overtaken = || ApiError::Overtaken("another writer changed the mapping this observation merges into".into());
     match app.mappings.create_mapping(&m, audit(who, created_as, &m, None, Some(&m))).await {
         Ok(()) => mapping_reply(201, &m),
         Err(WriteError::Duplicate) => {
@@ -125,18 +125,27 @@ pub async fn get(app: &App, who: &Identity, kind: MappingKind, id: &str) -> Resu
     mapping_reply(200, &m)
 }
 
-/// The precondition an If-Match header states: `*` (any current version) or an ETag of this
-/// API; a change without one is refused with 428.
+/// The precondition an If-Match header states: `*` (any current version) or one ETag of this
+/// API, its version in quotes (`"3"`, or weak: `W/"3"`), blanks around it allowed: exactly what
+/// the document's pattern (`openapi::IF_MATCH_PATTERN`) says. A change without one is refused
+/// with 428, a malformed one (an unquoted or half-quoted version, a list, a sign) with 400.
 pub fn if_match(header: Option<&str>) -> Result<Precondition, ApiError> {
     let h = header.ok_or_else(|| ApiError::PreconditionRequired("this change needs an If-Match header with the mapping's ETag (or *)".into()))?;
-    if h.trim() == "*" {
+    let value = h.trim_matches([' ', '\t']);
+    if value == "*" {
         return Ok(Precondition::Any);
     }
-    h.trim().trim_start_matches("W/").trim_matches('"').parse::<u64>().map(Precondition::Version).map_err(|_| ApiError::BadRequest {
-        code: "invalid_header",
-        message: format!("If-Match {h:?} is not an ETag of this API"),
-        details: Some(json!({ "header": "If-Match" })),
-    })
+    let tag = value.strip_prefix("W/").unwrap_or(value);
+    tag.strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .filter(|v| (1..=19).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(Precondition::Version)
+        .ok_or_else(|| ApiError::BadRequest {
+            code: "invalid_header",
+            message: format!("If-Match {h:?} is not an ETag of this API: give the mapping's ETag as read (\"3\" or W/\"3\") or *"),
+            details: Some(json!({ "header": "If-Match" })),
+        })
 }
 
 fn check(m: &Mapping, expected: Precondition) -> Result<(), ApiError> {
