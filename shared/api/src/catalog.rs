@@ -7,9 +7,9 @@ use mitre_attack::search::{Query, rank_techniques, score_entity};
 use serde_json::{Value, json};
 
 use crate::App;
+use crate::bodies::*;
 use crate::error::ApiError;
 use crate::params::Params;
-use crate::views::*;
 
 fn to_json<T: serde::Serialize>(v: &T) -> Result<Value, ApiError> {
     serde_json::to_value(v).map_err(ApiError::internal)

@@ -5,8 +5,11 @@
 //! CloudWatch Embedded Metric Format.
 pub mod access;
 pub mod admin;
-pub mod analysis;
+pub mod analyst_views;
+#[cfg(test)]
+mod analyst_views_tests;
 pub mod backend;
+pub mod bodies;
 pub mod catalog;
 pub mod catalog_cache;
 pub mod error;
@@ -23,9 +26,6 @@ pub mod suggestions;
 pub mod sync_trigger;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
-pub mod views;
-#[cfg(test)]
-mod views_tests;
 
 use std::time::{Duration, Instant};
 
@@ -399,12 +399,12 @@ async fn answer(
         RouteId::ListAudit => return admin::list_audit(app, who, params).await,
         RouteId::VerifyCorrelations => return admin::verify(app, who, params).await,
         RouteId::RepairCorrelations => return admin::repair(app, who, body).await,
-        RouteId::EntityLayer(k) => return analysis::entity_layer(app, who, k, id, params).await,
-        RouteId::TenantLayer => return analysis::tenant_layer(app, who, params).await,
-        RouteId::EntityMatrix(k) => return analysis::entity_matrix(app, who, k, id, spec, params).await,
-        RouteId::TenantMatrix => return analysis::tenant_matrix(app, who, spec, params).await,
-        RouteId::EntityMitigations(k) => return analysis::entity_mitigations(app, who, k, id, params).await,
-        RouteId::EntityReport(k) => return analysis::entity_report(app, who, k, id, spec, params).await,
+        RouteId::EntityLayer(k) => return analyst_views::entity_layer(app, who, k, id, params).await,
+        RouteId::TenantLayer => return analyst_views::tenant_layer(app, who, params).await,
+        RouteId::EntityMatrix(k) => return analyst_views::entity_matrix(app, who, k, id, spec, params).await,
+        RouteId::TenantMatrix => return analyst_views::tenant_matrix(app, who, spec, params).await,
+        RouteId::EntityMitigations(k) => return analyst_views::entity_mitigations(app, who, k, id, params).await,
+        RouteId::EntityReport(k) => return analyst_views::entity_report(app, who, k, id, spec, params).await,
         RouteId::StartSync => return sync_trigger::start(app, who, body).await,
         RouteId::Suggest => return suggestions::suggest(app, who, body).await,
         RouteId::Enrich(k) => return suggestions::enrich(app, who, k, id, params, body).await,

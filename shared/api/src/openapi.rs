@@ -9,8 +9,8 @@ use utoipa::openapi::{ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApiBui
 
 use mitre_domain::{DetectionMethod, MappingKind};
 
+use crate::bodies::*;
 use crate::routes::{ROUTES, RouteId, RouteSpec};
-use crate::views::*;
 
 /// An If-Match value the API reads: `*`, or one ETag of a mapping (its version in quotes, weak or
 /// not), with optional blanks around it ([`crate::mappings::if_match`] refuses anything else with 400).

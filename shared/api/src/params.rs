@@ -1,11 +1,8 @@
 //! Query parameters: only the route's own, each at most once, each validated; and the
-//! opaque keyset cursor of paginated lists.
+//! opaque keyset cursor of paginated lists (the one cursor codec, `mitre_domain::cursor`).
 use std::collections::BTreeMap;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mitre_attack::Domain;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::error::ApiError;
@@ -89,7 +86,7 @@ impl Params {
                 text.push_str(&format!("&{k}={v}"));
             }
         }
-        format!("{:016x}", xxhash_rust::xxh3::xxh3_64(text.as_bytes()))
+        mitre_domain::cursor::fingerprint(&text)
     }
 
     /// One page of `items` (sorted by their key, ascending) after the cursor, and the next cursor.
@@ -99,13 +96,8 @@ impl Params {
         let after = match self.str("cursor") {
             None => None,
             Some(c) => {
-                let bad = || ApiError::bad_param("cursor", "cursor is not valid for this list; start again without it");
-                let bytes = URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?;
-                let cur: Cursor = serde_json::from_slice(&bytes).map_err(|_| bad())?;
-                if cur.f != fp {
-                    return Err(bad());
-                }
-                Some(cur.k)
+                let position = mitre_domain::cursor::decode(c, &fp)?;
+                Some(position.as_str().ok_or(mitre_domain::RepoError::BadCursor)?.to_string())
             }
         };
         let start = match &after {
@@ -114,22 +106,9 @@ impl Params {
         };
         let total = items.len();
         let mut page: Vec<(String, T)> = items.into_iter().skip(start).take(limit).collect();
-        let next = if start + page.len() < total {
-            match page.last() {
-                Some((k, _)) => Some(URL_SAFE_NO_PAD.encode(serde_json::to_vec(&Cursor { k: k.clone(), f: fp.clone() }).map_err(ApiError::internal)?)),
-                None => None,
-            }
-        } else {
-            None
-        };
+        let next = if start + page.len() < total { page.last().map(|(k, _)| mitre_domain::cursor::encode(&json!(k), &fp)) } else { None };
         Ok((page.drain(..).map(|(_, t)| t).collect(), next))
     }
-}
-
-#[derive(Serialize, Deserialize)]
-struct Cursor {
-    k: String,
-    f: String,
 }
 
 #[cfg(test)]
