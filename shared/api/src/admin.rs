@@ -30,7 +30,6 @@ fn path_arn(arn: &str) -> Result<String, ApiError> {
 }
 
 pub async fn put_principal(app: &App, who: &Identity, arn: &str, body: &[u8]) -> Result<Reply, ApiError> {
-    who.require(Role::Superuser)?;
     let arn = path_arn(arn)?;
     let input: PrincipalInput = parse_json(body)?;
     let before = app.principals.principal(&arn).await?;
@@ -40,7 +39,6 @@ pub async fn put_principal(app: &App, who: &Identity, arn: &str, body: &[u8]) ->
 }
 
 pub async fn delete_principal(app: &App, who: &Identity, arn: &str) -> Result<Reply, ApiError> {
-    who.require(Role::Superuser)?;
     let arn = path_arn(arn)?;
     let p = app.principals.principal(&arn).await?.ok_or_else(|| ApiError::NotFound(format!("no principal {arn:?}")))?;
     app.principals.delete_principal(&p, audit(who, &p.tenant, "principal.delete", &arn, Some(&p), None)).await.map_err(|e| match e {
@@ -51,14 +49,12 @@ pub async fn delete_principal(app: &App, who: &Identity, arn: &str) -> Result<Re
     Ok(Reply::no_content())
 }
 
-pub async fn list_principals(app: &App, who: &Identity) -> Result<Reply, ApiError> {
-    who.require(Role::Superuser)?;
+pub async fn list_principals(app: &App) -> Result<Reply, ApiError> {
     let items = app.principals.principals().await?;
     Ok(Reply::json(json!({ "items": items, "next_cursor": null })))
 }
 
 pub async fn list_audit(app: &App, who: &Identity, params: &Params) -> Result<Reply, ApiError> {
-    who.require(Role::Admin)?;
     let limit = params.limit()?;
     let tenant = match (who.role, params.str("tenant")) {
         (Role::Superuser, Some(t)) => Some(TenantId::parse_or_system(t).map_err(|e| ApiError::bad_param("tenant", e.message))?),
@@ -85,6 +81,8 @@ pub async fn list_audit(app: &App, who: &Identity, params: &Params) -> Result<Re
 pub async fn verify(app: &App, who: &Identity, params: &Params) -> Result<Reply, ApiError> {
     let refresh = params.bool("refresh", false)?;
     if refresh {
+        // a fresh verification costs a second of Lambda time: superusers only (the route
+        // itself is for every role)
         who.require(Role::Superuser)?;
     }
     let report = match if refresh { None } else { app.backend.last_verify().await? } {
@@ -102,7 +100,6 @@ struct RepairInput {
 }
 
 pub async fn repair(app: &App, who: &Identity, body: &[u8]) -> Result<Reply, ApiError> {
-    who.require(Role::Superuser)?;
     let input: RepairInput = if body.iter().all(u8::is_ascii_whitespace) { RepairInput::default() } else { parse_json(body)? };
     let report = app.backend.repair(input.dry_run.unwrap_or(true), &who.principal, &who.request_id).await?;
     Ok(Reply::json(json!(report)))

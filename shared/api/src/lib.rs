@@ -41,7 +41,7 @@ use serde_json::{Value, json};
 pub use catalog_cache::CatalogCache;
 pub use error::ApiError;
 use params::Params;
-use routes::{RouteId, match_route};
+use routes::{RouteId, RouteSpec, match_route};
 
 /// Bodies larger than this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -334,12 +334,6 @@ async fn dispatch(app: &App, req: &Request) -> (String, Result<Reply, ApiError>)
             return Err(ApiError::PayloadTooLarge { limit: MAX_BODY_BYTES });
         }
         let params = Params::parse(matched.spec, req.uri().query())?;
-        // The OpenAPI document holds no tenant data and a client needs it before its principal is
-        // registered: any caller API Gateway authenticated reads it, and no table is read for it.
-        if matched.spec.id == RouteId::GetOpenApi {
-            return Ok(Reply::json(openapi::published()?));
-        }
-        let tenant_route = matches!(matched.spec.tag, "mappings" | "admin" | "integrity" | "views" | "statistics" | "sync" | "suggestions");
         let id = matched.params.first().map(String::as_str).unwrap_or_default();
         let body: &[u8] = req.body().as_ref();
         let if_match = match req.headers().get(header::IF_MATCH).map(|v| v.to_str()) {
@@ -349,8 +343,13 @@ async fn dispatch(app: &App, req: &Request) -> (String, Result<Reply, ApiError>)
         };
         let (caller, params, spec) = (&caller, &params, matched.spec);
         let attempt = || async move {
-            let who = identity::identify(app, caller, !tenant_route).await?;
-            answer(app, &who, spec, id, params, body, if_match).await
+            let who = match spec.role {
+                // any caller API Gateway authenticated (the OpenAPI document, which a client needs
+                // before its principal is registered): no table is read
+                None => None,
+                Some(_) => Some(identity::identify(app, caller, !spec.tenant_data).await?),
+            };
+            answer(app, who.as_ref(), spec, id, params, body, if_match).await
         };
         retried(attempt).await
     }
@@ -374,62 +373,73 @@ where
     RetryPolicy::REQUEST.run(attempt, |e: &ApiError| e.is_transient() && !committed()).await
 }
 
-/// Answers a matched route for an identified caller.
+/// Who may call `spec`, checked here for every route before its handler runs: the route
+/// table declares the least role (none for routes any authenticated caller may call).
+fn authorize<'a>(spec: &RouteSpec, who: Option<&'a identity::Identity>) -> Result<Option<&'a identity::Identity>, ApiError> {
+    match (spec.role, who) {
+        (None, _) => Ok(None),
+        (Some(role), Some(who)) => who.require(role).map(|()| Some(who)),
+        (Some(_), None) => Err(ApiError::Unauthenticated),
+    }
+}
+
+/// Answers a matched route for its caller (none for routes any authenticated caller may call),
+/// once [`authorize`] let it through. One exhaustive match: a route without a handler does not
+/// compile.
 async fn answer(
     app: &App,
-    who: &identity::Identity,
-    spec: &'static routes::RouteSpec,
+    who: Option<&identity::Identity>,
+    spec: &'static RouteSpec,
     id: &str,
     params: &Params,
     body: &[u8],
     if_match: Option<&str>,
 ) -> Result<Reply, ApiError> {
     use catalog::EntityKind::*;
+    let who = authorize(spec, who)?;
+    // the identified caller of a route that declares a role ([`authorize`] checked it)
+    let who = || who.ok_or(ApiError::Unauthenticated);
     let catalog_reply = |v: Result<Value, ApiError>| v.map(Reply::json);
     match spec.id {
-        RouteId::GetOpenApi => return Ok(Reply::json(openapi::published()?)),
-        RouteId::CreateMapping(k) => return mappings::create(app, who, k, body).await,
-        RouteId::ListMappings(k) => return mappings::list(app, who, k, params).await,
-        RouteId::GetMapping(k) => return mappings::get(app, who, k, id).await,
-        RouteId::UpdateMapping(k) => return mappings::update(app, who, k, id, body, if_match).await,
-        RouteId::DeleteMapping(k) => return mappings::delete(app, who, k, id, if_match).await,
-        RouteId::PutPrincipal => return admin::put_principal(app, who, id, body).await,
-        RouteId::DeletePrincipal => return admin::delete_principal(app, who, id).await,
-        RouteId::ListPrincipals => return admin::list_principals(app, who).await,
-        RouteId::ListAudit => return admin::list_audit(app, who, params).await,
-        RouteId::VerifyCorrelations => return admin::verify(app, who, params).await,
-        RouteId::RepairCorrelations => return admin::repair(app, who, body).await,
-        RouteId::EntityLayer(k) => return analyst_views::entity_layer(app, who, k, id, params).await,
-        RouteId::TenantLayer => return analyst_views::tenant_layer(app, who, params).await,
-        RouteId::EntityMatrix(k) => return analyst_views::entity_matrix(app, who, k, id, spec, params).await,
-        RouteId::TenantMatrix => return analyst_views::tenant_matrix(app, who, spec, params).await,
-        RouteId::EntityMitigations(k) => return analyst_views::entity_mitigations(app, who, k, id, params).await,
-        RouteId::EntityReport(k) => return analyst_views::entity_report(app, who, k, id, spec, params).await,
-        RouteId::StartSync => return sync_trigger::start(app, who, body).await,
-        RouteId::Suggest => return suggestions::suggest(app, who, body).await,
-        RouteId::Enrich(k) => return suggestions::enrich(app, who, k, id, params, body).await,
-        RouteId::ListSyncRuns => return sync_trigger::runs(app, who, params).await,
-        RouteId::TechniqueStatistics => return statistics::techniques(app, who, params).await,
-        RouteId::TacticStatistics => return statistics::tactics(app, who, params).await,
-        RouteId::KillChainStatistics => return statistics::kill_chain(app, who, params).await,
-        _ => {}
+        RouteId::GetOpenApi => Ok(Reply::json(openapi::published()?)),
+        RouteId::CreateMapping(k) => mappings::create(app, who()?, k, body).await,
+        RouteId::ListMappings(k) => mappings::list(app, who()?, k, params).await,
+        RouteId::GetMapping(k) => mappings::get(app, who()?, k, id).await,
+        RouteId::UpdateMapping(k) => mappings::update(app, who()?, k, id, body, if_match).await,
+        RouteId::DeleteMapping(k) => mappings::delete(app, who()?, k, id, if_match).await,
+        RouteId::PutPrincipal => admin::put_principal(app, who()?, id, body).await,
+        RouteId::DeletePrincipal => admin::delete_principal(app, who()?, id).await,
+        RouteId::ListPrincipals => admin::list_principals(app).await,
+        RouteId::ListAudit => admin::list_audit(app, who()?, params).await,
+        RouteId::VerifyCorrelations => admin::verify(app, who()?, params).await,
+        RouteId::RepairCorrelations => admin::repair(app, who()?, body).await,
+        RouteId::EntityLayer(k) => analyst_views::entity_layer(app, who()?, k, id, params).await,
+        RouteId::TenantLayer => analyst_views::tenant_layer(app, who()?, params).await,
+        RouteId::EntityMatrix(k) => analyst_views::entity_matrix(app, who()?, k, id, spec, params).await,
+        RouteId::TenantMatrix => analyst_views::tenant_matrix(app, who()?, spec, params).await,
+        RouteId::EntityMitigations(k) => analyst_views::entity_mitigations(app, who()?, k, id, params).await,
+        RouteId::EntityReport(k) => analyst_views::entity_report(app, who()?, k, id, spec, params).await,
+        RouteId::StartSync => sync_trigger::start(app, who()?, body).await,
+        RouteId::Suggest => suggestions::suggest(app, body).await,
+        RouteId::Enrich(k) => suggestions::enrich(app, who()?, k, id, params, body).await,
+        RouteId::ListSyncRuns => sync_trigger::runs(app, params).await,
+        RouteId::TechniqueStatistics => statistics::techniques(app, who()?, params).await,
+        RouteId::TacticStatistics => statistics::tactics(app, who()?, params).await,
+        RouteId::KillChainStatistics => statistics::kill_chain(app, who()?, params).await,
+        RouteId::ListTactics => catalog_reply(catalog::list_tactics(app, params).await),
+        RouteId::GetTactic => catalog_reply(catalog::get_tactic(app, params, id).await),
+        RouteId::ListTechniques => catalog_reply(catalog::list_techniques(app, params).await),
+        RouteId::GetTechnique => catalog_reply(catalog::get_technique(app, params, id).await),
+        RouteId::ListMitigations => catalog_reply(catalog::list_entities(app, params, Mitigation).await),
+        RouteId::GetMitigation => catalog_reply(catalog::get_entity(app, params, Mitigation, id).await),
+        RouteId::ListRelationships => catalog_reply(catalog::list_relationships(app, params).await),
+        RouteId::ListGroups => catalog_reply(catalog::list_entities(app, params, Group).await),
+        RouteId::GetGroup => catalog_reply(catalog::get_entity(app, params, Group, id).await),
+        RouteId::ListSoftware => catalog_reply(catalog::list_entities(app, params, Software).await),
+        RouteId::GetSoftware => catalog_reply(catalog::get_entity(app, params, Software, id).await),
+        RouteId::ListKillChainPhases => catalog_reply(catalog::list_kill_chain_phases(app, params).await),
+        RouteId::GetStatus => catalog_reply(catalog::status(app, params, who()?).await),
     }
-    catalog_reply(match spec.id {
-        RouteId::ListTactics => catalog::list_tactics(app, params).await,
-        RouteId::GetTactic => catalog::get_tactic(app, params, id).await,
-        RouteId::ListTechniques => catalog::list_techniques(app, params).await,
-        RouteId::GetTechnique => catalog::get_technique(app, params, id).await,
-        RouteId::ListMitigations => catalog::list_entities(app, params, Mitigation).await,
-        RouteId::GetMitigation => catalog::get_entity(app, params, Mitigation, id).await,
-        RouteId::ListRelationships => catalog::list_relationships(app, params).await,
-        RouteId::ListGroups => catalog::list_entities(app, params, Group).await,
-        RouteId::GetGroup => catalog::get_entity(app, params, Group, id).await,
-        RouteId::ListSoftware => catalog::list_entities(app, params, Software).await,
-        RouteId::GetSoftware => catalog::get_entity(app, params, Software, id).await,
-        RouteId::ListKillChainPhases => catalog::list_kill_chain_phases(app, params).await,
-        RouteId::GetStatus => catalog::status(app, params, who).await,
-        other => Err(ApiError::internal(format!("route {other:?} has no handler"))),
-    })
 }
 
 /// Answers `method path?query` for a caller the operator names (the CLI, which acts in a tenant
@@ -440,7 +450,7 @@ pub async fn answer_for(app: &App, who: &identity::Identity, method: &str, path_
     let params = Params::parse(matched.spec, query)?;
     let id = matched.params.first().map(String::as_str).unwrap_or_default();
     let params = &params;
-    retried(|| async move { answer(app, who, matched.spec, id, params, body, None).await }).await
+    retried(|| async move { answer(app, Some(who), matched.spec, id, params, body, None).await }).await
 }
 
 /// One CloudWatch Embedded Metric Format line per request, on stdout.

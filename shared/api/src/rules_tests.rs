@@ -228,3 +228,51 @@ async fn lists_page_through_every_mapping_once() {
     let r = call(app, a, "GET", &format!("{P}/observable-mappings?tactic=TA0002&technique=T1059.001&observable_id=O-3"), None, Value::Null).await;
     assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
 }
+
+/// Generated from the route table, so a new route is covered without editing the test: every
+/// route refuses a caller whose role is below the route's declared one with 403 before its
+/// handler runs (nothing is written), lets the declared role through to the handler, and
+/// refuses an unregistered caller unless it declares no role.
+#[tokio::test]
+async fn every_route_enforces_its_declared_role_before_its_handler() {
+    use crate::routes::ROUTES;
+    use mitre_domain::Role;
+    let w = world().await;
+    let caller_of = |role: Role| match role {
+        Role::Viewer => who("a-viewer"),
+        Role::Analyst => who("a-analyst"),
+        Role::Admin => who("a-admin"),
+        Role::Superuser => SU.to_string(),
+    };
+    let stranger = who("nobody");
+    let audit_before = audit_actions(&w.repos, "acme").await.len();
+    let mut checked = 0;
+    for r in ROUTES {
+        let path = r.full_path().replace("{id}", "X-1").replace("{kind}", "alert");
+        let call = |caller: &str| {
+            let body = if matches!(r.method, "POST" | "PUT" | "PATCH") { json!({}) } else { Value::Null };
+            Call::new(r.method, &path).by(caller).if_match(Some("*")).json(&body)
+        };
+        let a = call(&stranger).send(&w.app).await;
+        match r.role {
+            None => assert_ne!(a.status, 403, "{}: any authenticated caller may call it", r.route_key()),
+            Some(_) => assert_eq!((a.status, a.body["error"]["code"].as_str()), (403, Some("forbidden")), "{}: an unregistered caller", r.route_key()),
+        }
+        let Some(least) = r.role else { continue };
+        for role in Role::ALL {
+            let a = call(&caller_of(role)).send(&w.app).await;
+            if role < least {
+                let message = format!("this needs the {} role or higher", least.as_str());
+                assert_eq!((a.status, a.body["error"]["message"].as_str()), (403, Some(message.as_str())), "{} as {role:?}", r.route_key());
+            } else {
+                // past the role check (the handler may still refuse, e.g. a superuser without a tenant)
+                let refused_for_role = a.body["error"]["message"].as_str().is_some_and(|m| m.starts_with("this needs the"));
+                assert!(!refused_for_role, "{} as {role:?} (needs {least:?}): {}", r.route_key(), a.body);
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= ROUTES.len() * 3, "{checked}");
+    // the refused calls wrote nothing (the allowed ones had bodies no handler accepts)
+    assert_eq!(audit_actions(&w.repos, "acme").await.len(), audit_before);
+}
