@@ -216,6 +216,18 @@ impl Store {
             .collect()
     }
 
+    /// The write `tx` builds over the stored `old` (to `new`, or a delete), with its statistics:
+    /// on condition that `old` is counted in them, and, for a mapping stored before statistics
+    /// were kept (see [`crate::legacy`]), once more on condition that it is not.
+    async fn write_over(&self, old: &Mapping, new: Option<&Mapping>, tx: impl Fn(bool) -> Result<Tx, WriteError>) -> Result<Result<(), Cancelled>, WriteError> {
+        match self.transact_with_stats(Some(old), new, true, tx(true)?).await.map_err(store_write_error)? {
+            Err(c) if c.condition_failed(Part::Item) && crate::legacy::uncounted_at(self, old).await.map_err(store_write_error)? => {
+                self.transact_with_stats(Some(old), new, false, tx(false)?).await.map_err(store_write_error)
+            }
+            other => Ok(other),
+        }
+    }
+
     /// Runs `base` (the write's own items) with the statistics change of `old` to `new`, all or
     /// nothing, in one attempt: the presence records are read, then written on condition that
     /// they are still as read. When another writer changed them meanwhile, or the transaction
@@ -310,14 +322,7 @@ impl MappingRepo for Store {
             })()
             .map_err(store_write_error)
         };
-        let outcome = self.transact_with_stats(Some(old), Some(new), true, tx(true)?).await.map_err(store_write_error)?;
-        let outcome = match outcome {
-            Err(c) if c.condition_failed(Part::Item) && crate::legacy::uncounted_at(self, old).await.map_err(store_write_error)? => {
-                self.transact_with_stats(Some(old), Some(new), false, tx(false)?).await.map_err(store_write_error)?
-            }
-            other => other,
-        };
-        match outcome {
+        match self.write_over(old, Some(new), tx).await? {
             Ok(()) => Ok(()),
             Err(c) if c.condition_failed(Part::Item) => Err(WriteError::Stale),
             Err(c) if moved && c.condition_failed(Part::Guard) => Err(WriteError::Duplicate),
@@ -349,14 +354,7 @@ impl MappingRepo for Store {
             })()
             .map_err(store_write_error)
         };
-        let outcome = self.transact_with_stats(Some(m), None, true, tx(true)?).await.map_err(store_write_error)?;
-        let outcome = match outcome {
-            Err(c) if c.condition_failed(Part::Item) && crate::legacy::uncounted_at(self, m).await.map_err(store_write_error)? => {
-                self.transact_with_stats(Some(m), None, false, tx(false)?).await.map_err(store_write_error)?
-            }
-            other => other,
-        };
-        match outcome {
+        match self.write_over(m, None, tx).await? {
             Ok(()) => Ok(()),
             Err(c) if c.condition_failed(Part::Item) => Err(WriteError::Stale),
             Err(c) => Err(store_write_error(c.into_error())),
