@@ -26,10 +26,15 @@ impl Identity {
     }
 }
 
-/// Registry entries read for catalog routes, kept for `Settings::principal_ttl`.
-#[derive(Default)]
+/// Registry entries read for catalog routes, kept for `Settings::principal_ttl` (at most 10,000).
 pub struct PrincipalCache {
-    entries: tokio::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Option<Principal>)>>,
+    entries: mini_moka::sync::Cache<String, Option<Principal>>,
+}
+
+impl PrincipalCache {
+    pub fn new(ttl: std::time::Duration) -> PrincipalCache {
+        PrincipalCache { entries: mini_moka::sync::Cache::builder().max_capacity(10_000).time_to_live(ttl.max(std::time::Duration::from_millis(1))).build() }
+    }
 }
 
 /// Resolves the verified caller against MITRE_SUPERUSERS and the principal registry. With
@@ -39,21 +44,13 @@ pub async fn identify(app: &App, caller: &Caller, cached: bool) -> Result<Identi
     let principal = normalize_principal(&caller.principal);
     let env_superuser = app.settings.superusers.iter().any(|s| normalize_principal(s) == principal);
     let ttl = app.settings.principal_ttl;
-    let hit = if cached && !ttl.is_zero() {
-        app.principal_cache.entries.lock().await.get(&principal).filter(|(at, _)| at.elapsed() < ttl).map(|(_, p)| p.clone())
-    } else {
-        None
-    };
+    let hit = if cached && !ttl.is_zero() { app.principal_cache.entries.get(&principal) } else { None };
     let registered = match hit {
         Some(p) => p,
         None => {
             let p = app.principals.principal(&principal).await?;
             if cached && !ttl.is_zero() {
-                let mut entries = app.principal_cache.entries.lock().await;
-                if entries.len() > 10_000 {
-                    entries.clear();
-                }
-                entries.insert(principal.clone(), (std::time::Instant::now(), p.clone()));
+                app.principal_cache.entries.insert(principal.clone(), p.clone());
             }
             p
         }

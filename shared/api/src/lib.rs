@@ -138,6 +138,7 @@ impl App {
         settings: Settings,
     ) -> App {
         let catalog = CatalogCache::new(backend.clone(), settings.catalog_ttl);
+        let principal_cache = identity::PrincipalCache::new(settings.principal_ttl);
         App {
             catalog,
             backend,
@@ -148,7 +149,7 @@ impl App {
             sync: Arc::new(sync_trigger::NoSyncFunction),
             engines: suggestions::Engines::default(),
             settings,
-            principal_cache: identity::PrincipalCache::default(),
+            principal_cache,
         }
     }
 

@@ -276,3 +276,26 @@ async fn every_route_enforces_its_declared_role_before_its_handler() {
     // the refused calls wrote nothing (the allowed ones had bodies no handler accepts)
     assert_eq!(audit_actions(&w.repos, "acme").await.len(), audit_before);
 }
+
+/// Catalog routes reuse a registry entry read within `principal_ttl`; tenant routes read the
+/// registry afresh, so a removed principal loses tenant data at once and the catalog within
+/// the TTL.
+#[tokio::test]
+async fn catalog_routes_reuse_the_registry_entry_and_tenant_routes_read_it_afresh() {
+    let w = world().await;
+    let viewer = who("a-viewer");
+    let techniques = format!("{P}/techniques?limit=1");
+    assert_eq!(call(&w.app, &viewer, "GET", &techniques, None, Value::Null).await.status, 200);
+    let p = w.repos.principal(&viewer).await.unwrap().unwrap();
+    let audit = mitre_domain::AuditEntry::of(&p.tenant, "setup", "principal.delete", format!("principals/{viewer}"), Some(&p), None, "setup");
+    w.repos.delete_principal(&p, audit).await.unwrap();
+    assert_eq!(call(&w.app, &viewer, "GET", &techniques, None, Value::Null).await.status, 200, "cached within the TTL");
+    assert_eq!(call(&w.app, &viewer, "GET", &format!("{P}/alert-mappings"), None, Value::Null).await.status, 403, "tenant data: read afresh");
+    // with no TTL, nothing is reused
+    let text = fixtures::small_bundle("2.1");
+    let bundle = parse_bundle(text.as_bytes(), Domain::EnterpriseAttack).unwrap();
+    let catalog = DomainCatalog::build(&bundle.objects, Domain::EnterpriseAttack, "1.0", "fixture");
+    let settings = Settings { principal_ttl: std::time::Duration::ZERO, metric_lines: false, ..Settings::default() };
+    let uncached = App::in_memory(&[catalog], w.repos.clone(), settings).unwrap();
+    assert_eq!(call(&uncached, &viewer, "GET", &techniques, None, Value::Null).await.status, 403);
+}

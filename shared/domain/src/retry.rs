@@ -19,9 +19,10 @@ pub struct RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// One API request: a caller is waiting, so a throttled table answers 503 soon.
+    /// One API request: a caller is waiting, so a throttled table answers 503 soon; enough tries
+    /// for 32 concurrent writers of the same records to get through (`make test-load`).
     pub const REQUEST: RetryPolicy =
-        RetryPolicy { attempts: 6, min_delay: Duration::from_millis(20), max_delay: Duration::from_millis(500), max_total_delay: Duration::from_millis(1_500) };
+        RetryPolicy { attempts: 8, min_delay: Duration::from_millis(20), max_delay: Duration::from_millis(500), max_total_delay: Duration::from_millis(2_000) };
     /// One batch of a long-running job (the sync's item writes): patient, as the job can afford.
     pub const BATCH: RetryPolicy =
         RetryPolicy { attempts: 12, min_delay: Duration::from_millis(50), max_delay: Duration::from_secs(5), max_total_delay: Duration::from_secs(60) };
