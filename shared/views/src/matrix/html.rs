@@ -6,11 +6,64 @@
 //! Stable markers for scripts and tests: each column is `section.column[data-tactic][data-order]`
 //! in matrix order; each cell `.cell[data-technique][data-mapped]`, mapped ones `.cell.mapped`
 //! with `data-score`, parents of mapped sub-techniques `.cell.sub-mapped`.
-use std::fmt::Write;
+//!
+//! Written with maud's `html!`: every `(splice)` is escaped by maud. Text from the catalog or
+//! the mappings is spliced as [`Text`] (or [`Text::lines`] for tooltips), which adds what maud
+//! leaves as it is; only our own CSS and script are `PreEscaped`.
+use maud::{DOCTYPE, Markup, PreEscaped, Render, html};
 
-use super::{Cell, Matrix, score_line, status_line, status_words, tooltip};
+use super::{Cell, Column, Matrix, score_line, status_line, status_words, tooltip};
 use crate::layer::PARENT_COLOR;
-use crate::text::{escape, escape_attr, safe_url};
+use crate::text::safe_url;
+
+/// User text (catalog or mapping data) for a maud splice, in HTML or SVG text or attribute values.
+///
+/// maud escapes `&`, `<`, `>` and `"`; this also writes `'` as `&#39;` and replaces the
+/// characters XML 1.0 forbids (C0 controls other than tab, newline and carriage return; U+FFFE,
+/// U+FFFF) with U+FFFD, so an SVG stays well-formed whatever an artifact holds. [`Text::lines`]
+/// also keeps a tooltip's line breaks in a `title` attribute (newline and tab as character
+/// references, carriage returns dropped).
+pub(super) struct Text<'a> {
+    text: &'a str,
+    lines: bool,
+}
+
+impl<'a> Text<'a> {
+    pub(super) fn new(text: &'a str) -> Self {
+        Text { text, lines: false }
+    }
+
+    /// For a `title` attribute whose tooltip has several lines.
+    pub(super) fn lines(text: &'a str) -> Self {
+        Text { text, lines: true }
+    }
+
+    /// The reference or replacement maud's escaping does not write for `c`, if `c` needs one.
+    fn replacement(&self, c: char) -> Option<&'static str> {
+        match c {
+            '\'' => Some("&#39;"),
+            '\n' if self.lines => Some("&#10;"),
+            '\t' if self.lines => Some("&#9;"),
+            '\r' if self.lines => Some(""),
+            '\t' | '\n' | '\r' => None,
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => Some("\u{FFFD}"),
+            _ => None,
+        }
+    }
+}
+
+impl Render for Text<'_> {
+    fn render_to(&self, buffer: &mut String) {
+        let mut rest = self.text;
+        while let Some((i, c, replacement)) = rest.char_indices().find_map(|(i, c)| self.replacement(c).map(|r| (i, c, r))) {
+            // everything up to the character: maud's own escaping
+            rest[..i].render_to(buffer);
+            buffer.push_str(replacement);
+            rest = &rest[i + c.len_utf8()..];
+        }
+        rest.render_to(buffer);
+    }
+}
 
 const STYLE: &str = r#"
 * { box-sizing: border-box; }
@@ -66,151 +119,198 @@ document.addEventListener('click', function (e) {
 impl Matrix {
     /// The matrix as a standalone HTML page.
     pub fn to_html(&self) -> String {
-        let mut s = String::with_capacity(256 * 1024);
         let kind = if self.heatmap { "ATT&CK heatmap" } else { "ATT&CK matrix" };
-        let _ = write!(
-            s,
-            r#"<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{}</title>
-<style>{}</style>
-</head>
-<body data-view="matrix" data-heatmap="{}">
-<header>
-<h1>{}</h1>
-<p class="meta">{}</p>
-<div class="bar">"#,
-            escape(&format!("{kind}: {}", self.title)),
-            STYLE.replace("PARENT", PARENT_COLOR),
-            self.heatmap,
-            escape(&format!("{kind} · {}", self.title)),
-            escape(&self.summary_line()),
-        );
-        let stops: Vec<String> = self.scale.colors.iter().map(|c| escape(c)).collect();
-        let _ = write!(
-            s,
-            r#"<span>{} {}<span class="grad" style="background: linear-gradient(to right, {})"></span>{}</span>"#,
-            escape(&self.scale.measure),
-            self.scale.min.max(1),
-            stops.join(", "),
-            self.scale.max
-        );
-        for e in self.legend.iter().skip(if self.heatmap { 0 } else { 3 }) {
-            let class = if e.color == PARENT_COLOR { "sw parent" } else { "sw" };
-            let _ = write!(s, r#"<span><span class="{class}" style="background: {}"></span>{}</span>"#, escape(&e.color), escape(&e.label));
-        }
+        let page = html! {
+            (DOCTYPE)
+            html lang="en" {
+                head {
+                    meta charset="utf-8";
+                    meta name="viewport" content="width=device-width, initial-scale=1";
+                    title { (Text::new(&format!("{kind}: {}", self.title))) }
+                    style { (PreEscaped(STYLE.replace("PARENT", PARENT_COLOR))) }
+                }
+                body data-view="matrix" data-heatmap=(self.heatmap) {
+                    header {
+                        h1 { (Text::new(&format!("{kind} · {}", self.title))) }
+                        p class="meta" { (Text::new(&self.summary_line())) }
+                        div class="bar" { (self.html_legend()) }
+                    }
+                    main class="matrix" style={ "--cols: " (self.tactics.len().max(1)) } {
+                        @for (i, column) in self.tactics.iter().enumerate() {
+                            (self.html_column(i, column))
+                        }
+                    }
+                    @if !self.outside.is_empty() {
+                        (self.html_outside())
+                    }
+                    script { (PreEscaped(SCRIPT)) }
+                }
+            }
+        };
+        let mut s = page.into_string();
+        s.push('\n');
+        s
+    }
+
+    /// The header's bar: the score gradient, the legend's swatches, how to read a cell and the buttons.
+    fn html_legend(&self) -> Markup {
         let how = if self.heatmap {
             "cell: distinct entities · highest impact / least advanced mitigation"
         } else {
             "cell: confidence · impact / mitigation status"
         };
-        let _ = write!(
-            s,
-            r#"<span>{how}</span>
-<span><button type="button" data-act="mapped" aria-pressed="false">Mapped only</button> <button type="button" data-act="expand">Expand all</button> <button type="button" data-act="collapse">Collapse all</button></span>
-</div>
-</header>
-<main class="matrix" style="--cols: {}">
-"#,
-            self.tactics.len().max(1)
-        );
-        for (i, c) in self.tactics.iter().enumerate() {
-            let name = match safe_url(c.url.as_deref()) {
-                Some(u) => format!(r#"<a href="{}" title="{}">{}</a>"#, escape(u), escape(&c.id), escape(&c.name)),
-                None => escape(&c.name),
-            };
-            let _ = write!(
-                s,
-                r#"<section class="column" data-tactic="{}" data-order="{}"><h2>{name}<span class="count">{} / {} mapped</span></h2>"#,
-                escape(&c.shortname),
-                i + 1,
-                c.techniques_mapped,
-                c.techniques_total
-            );
-            for cell in &c.techniques {
-                self.html_cell(&mut s, cell);
+        html! {
+            span {
+                (Text::new(&self.scale.measure)) " " (self.scale.min.max(1))
+                span class="grad" style={ "background: linear-gradient(to right, " (Text::new(&self.scale.colors.join(", "))) ")" } {}
+                (self.scale.max)
             }
-            s.push_str("</section>\n");
-        }
-        s.push_str("</main>\n");
-        if !self.outside.is_empty() {
-            let _ = write!(
-                s,
-                r#"<section class="outside"><h2>Mapped techniques outside the {} {} matrix</h2><table><thead><tr><th>Technique</th><th>ATT&amp;CK status</th><th>Observed under</th><th>{}</th><th>Mitigation</th><th>Mappings</th></tr></thead><tbody>"#,
-                escape(&self.domain_name),
-                escape(&self.attack_version),
-                if self.heatmap { "Entities" } else { "Confidence" }
-            );
-            for o in &self.outside {
-                let _ = write!(
-                    s,
-                    r#"<tr class="outside-technique" data-technique="{}" data-mapped="true" title="{}"><td><span class="sw" style="background: {}"></span><b>{}</b> {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
-                    escape(&o.id),
-                    escape_attr(&tooltip(self, &o.id, &o.name, Some(&o.mapped))),
-                    escape(&o.mapped.color),
-                    escape(&o.id),
-                    escape(&o.name),
-                    escape(&o.note),
-                    escape(&o.tactics.join(", ")),
-                    o.mapped.score,
-                    escape(&o.mapped.mitigation.iter().map(|m| status_words(*m)).collect::<Vec<_>>().join(", ")),
-                    o.mapped.mappings
-                );
+            @for e in self.legend.iter().skip(if self.heatmap { 0 } else { 3 }) {
+                span {
+                    span class=(if e.color == PARENT_COLOR { "sw parent" } else { "sw" }) style={ "background: " (Text::new(&e.color)) } {}
+                    (Text::new(&e.label))
+                }
             }
-            s.push_str("</tbody></table></section>\n");
+            span { (how) }
+            span {
+                button type="button" data-act="mapped" aria-pressed="false" { "Mapped only" }
+                " "
+                button type="button" data-act="expand" { "Expand all" }
+                " "
+                button type="button" data-act="collapse" { "Collapse all" }
+            }
         }
-        let _ = write!(s, "<script>{SCRIPT}</script>\n</body>\n</html>\n");
-        s
+    }
+
+    /// One tactic: its heading (a link to ATT&CK when the catalog has a web link) and its techniques.
+    fn html_column(&self, i: usize, c: &Column) -> Markup {
+        html! {
+            section class="column" data-tactic=(Text::new(&c.shortname)) data-order=(i + 1) {
+                h2 {
+                    @if let Some(url) = safe_url(c.url.as_deref()) {
+                        a href=(Text::new(url)) title=(Text::new(&c.id)) { (Text::new(&c.name)) }
+                    } @else {
+                        (Text::new(&c.name))
+                    }
+                    span class="count" { (c.techniques_mapped) " / " (c.techniques_total) " mapped" }
+                }
+                @for cell in &c.techniques {
+                    (self.html_technique(cell))
+                }
+            }
+        }
     }
 
     /// One technique: a `.cell`, or a `<details>` whose summary is the cell and whose body holds the sub-techniques.
-    fn html_cell(&self, s: &mut String, cell: &Cell) {
-        let inner = self.cell_div(cell, if cell.subtechniques.is_empty() { "div" } else { "summary" });
+    fn html_technique(&self, cell: &Cell) -> Markup {
         if cell.subtechniques.is_empty() {
-            s.push_str(&inner);
-            return;
+            return self.html_cell(cell, false);
         }
-        let mut class = Vec::new();
-        if cell.subtechnique_mapped {
-            class.push("has-mapped");
-        }
-        if cell.is_mapped() {
-            class.push("mapped");
-        }
-        let _ = write!(s, r#"<details class="{}"{}>{inner}<div class="subs">"#, class.join(" "), if cell.subtechnique_mapped { " open" } else { "" });
-        for sub in &cell.subtechniques {
-            s.push_str(&self.cell_div(sub, "div"));
-        }
-        s.push_str("</div></details>");
-    }
-
-    fn cell_div(&self, cell: &Cell, tag: &str) -> String {
-        let tip = escape_attr(&tooltip(self, &cell.id, &cell.name, cell.mapped.as_ref()));
-        let count = if tag == "summary" { format!(r#"<span class="n">{}</span>"#, cell.subtechniques.len()) } else { String::new() };
-        match &cell.mapped {
-            Some(k) => format!(
-                r#"<{tag} class="cell mapped" data-technique="{}" data-mapped="true" data-score="{}" style="background: {}; color: {}" title="{tip}">{count}<span class="id">{}</span> {}<span class="line">{}</span><span class="line">{}</span></{tag}>"#,
-                escape(&cell.id),
-                k.score,
-                escape(&k.color),
-                escape(&k.text_color),
-                escape(&cell.id),
-                escape(&cell.name),
-                escape(&score_line(self, k)),
-                escape(&status_line(k))
-            ),
-            None if cell.subtechnique_mapped => format!(
-                r#"<{tag} class="cell sub-mapped" data-technique="{}" data-mapped="false" data-subtechnique-mapped="true" title="{tip}">{count}<span class="id">{}</span> {}</{tag}>"#,
-                escape(&cell.id),
-                escape(&cell.id),
-                escape(&cell.name)
-            ),
-            None => {
-                format!(r#"<{tag} class="cell" data-technique="{}" data-mapped="false" title="{tip}">{count}{}</{tag}>"#, escape(&cell.id), escape(&cell.name))
+        let class = match (cell.subtechnique_mapped, cell.is_mapped()) {
+            (true, true) => "has-mapped mapped",
+            (true, false) => "has-mapped",
+            (false, true) => "mapped",
+            (false, false) => "",
+        };
+        html! {
+            details class=(class) open[cell.subtechnique_mapped] {
+                (self.html_cell(cell, true))
+                div class="subs" {
+                    @for sub in &cell.subtechniques {
+                        (self.html_cell(sub, false))
+                    }
+                }
             }
         }
+    }
+
+    /// A technique's cell: a `<summary>` (with the number of sub-techniques) when it heads a `<details>`, else a `<div>`.
+    fn html_cell(&self, cell: &Cell, summary: bool) -> Markup {
+        let (class, score, style) = match &cell.mapped {
+            Some(k) => ("cell mapped", Some(k.score), Some(format!("background: {}; color: {}", k.color, k.text_color))),
+            None if cell.subtechnique_mapped => ("cell sub-mapped", None, None),
+            None => ("cell", None, None),
+        };
+        let sub_mapped = (cell.mapped.is_none() && cell.subtechnique_mapped).then_some("true");
+        let tip = tooltip(self, &cell.id, &cell.name, cell.mapped.as_ref());
+        let content = html! {
+            @if summary {
+                span class="n" { (cell.subtechniques.len()) }
+            }
+            @if let Some(k) = &cell.mapped {
+                span class="id" { (Text::new(&cell.id)) } " " (Text::new(&cell.name))
+                span class="line" { (Text::new(&score_line(self, k))) }
+                span class="line" { (Text::new(&status_line(k))) }
+            } @else if cell.subtechnique_mapped {
+                span class="id" { (Text::new(&cell.id)) } " " (Text::new(&cell.name))
+            } @else {
+                (Text::new(&cell.name))
+            }
+        };
+        // the same attributes on either element
+        html! {
+            @if summary {
+                summary class=(class) data-technique=(Text::new(&cell.id)) data-mapped=(cell.is_mapped()) data-subtechnique-mapped=[sub_mapped]
+                    data-score=[score] style=[style.as_deref().map(Text::new)] title=(Text::lines(&tip)) { (content) }
+            } @else {
+                div class=(class) data-technique=(Text::new(&cell.id)) data-mapped=(cell.is_mapped()) data-subtechnique-mapped=[sub_mapped]
+                    data-score=[score] style=[style.as_deref().map(Text::new)] title=(Text::lines(&tip)) { (content) }
+            }
+        }
+    }
+
+    /// The mapped techniques the release has no cell for (revoked, deprecated, unknown), as a table.
+    fn html_outside(&self) -> Markup {
+        html! {
+            section class="outside" {
+                h2 { "Mapped techniques outside the " (Text::new(&self.domain_name)) " " (Text::new(&self.attack_version)) " matrix" }
+                table {
+                    thead {
+                        tr {
+                            th { "Technique" }
+                            th { "ATT&CK status" }
+                            th { "Observed under" }
+                            th { (if self.heatmap { "Entities" } else { "Confidence" }) }
+                            th { "Mitigation" }
+                            th { "Mappings" }
+                        }
+                    }
+                    tbody {
+                        @for o in &self.outside {
+                            tr class="outside-technique" data-technique=(Text::new(&o.id)) data-mapped="true"
+                                title=(Text::lines(&tooltip(self, &o.id, &o.name, Some(&o.mapped)))) {
+                                td {
+                                    span class="sw" style={ "background: " (Text::new(&o.mapped.color)) } {}
+                                    b { (Text::new(&o.id)) } " " (Text::new(&o.name))
+                                }
+                                td { (Text::new(&o.note)) }
+                                td { (Text::new(&o.tactics.join(", "))) }
+                                td { (o.mapped.score) }
+                                td { (Text::new(&o.mapped.mitigation.iter().map(|m| status_words(*m)).collect::<Vec<_>>().join(", "))) }
+                                td { (o.mapped.mappings) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use maud::Render;
+
+    use super::Text;
+
+    #[test]
+    fn text_is_escaped_by_maud_and_kept_well_formed() {
+        assert_eq!(
+            Text::new("\"><script>alert('x')</script> AT&T").render().into_string(),
+            "&quot;&gt;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; AT&amp;T"
+        );
+        assert_eq!(Text::new("nul\u{0}bell\u{7}\u{FFFE}\u{FFFF} a\r\nb\tc").render().into_string(), "nul\u{FFFD}bell\u{FFFD}\u{FFFD}\u{FFFD} a\r\nb\tc");
+        assert_eq!(Text::lines("a\r\nb\tc\"d").render().into_string(), "a&#10;b&#9;c&quot;d");
+        assert_eq!(Text::new("T1059 PowerShell — ünï").render().into_string(), "T1059 PowerShell — ünï");
     }
 }

@@ -3,11 +3,17 @@
 //! score with their impact and mitigation status, the mapped sub-techniques under their parent
 //! (all sub-techniques are in the HTML), unmapped techniques on one grey line each. Every
 //! column is clipped to its width, so no text runs into the next.
-use std::fmt::Write;
+//!
+//! Written with maud's `html!` like the HTML page (user text as [`Text`]); an empty element is
+//! written `<rect ...></rect>`, which XML reads as `<rect .../>`.
+use std::fmt;
 
+use maud::{Markup, PreEscaped, html};
+
+use super::html::Text;
 use super::{Cell, Column, Marking, Matrix, UNMAPPED_COLOR, score_line, status_line, tooltip};
 use crate::layer::PARENT_COLOR;
-use crate::text::{escape, truncate, wrap};
+use crate::text::{truncate, wrap};
 
 const MARGIN: f64 = 12.0;
 const COL_W: f64 = 98.0;
@@ -20,20 +26,46 @@ const LINE_H: f64 = 11.0;
 const SUB_INDENT: f64 = 7.0;
 const FONT: &str = "-apple-system, 'Segoe UI', Roboto, Helvetica, Arial, 'Liberation Sans', sans-serif";
 
+const XML_DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+
+const STYLE: &str = "
+text { fill: #1f2328; }
+.h1 { font-size: 16px; font-weight: 700; }
+.h2 { font-size: 12px; font-weight: 700; }
+.meta { font-size: 11px; fill: #57606a; }
+.lg { font-size: 10px; fill: #1f2328; }
+.tac { font-size: 10.5px; font-weight: 700; fill: #ffffff; }
+.cnt { font-size: 9px; fill: #d0d7de; }
+.un { font-size: 9.5px; fill: #4d545c; }
+.nm { font-size: 10px; font-weight: 700; }
+.sc { font-size: 9px; }
+.pn { font-size: 9.5px; font-weight: 700; fill: #7a3a00; }
+.out { font-size: 10.5px; }
+";
+
 /// Characters of a `size` px font that fit in `width` px (an average glyph of the usual sans
 /// fonts is about 0.5 em, bold 0.55, with a margin; the column clip catches the rare longer line).
 fn fit(width: f64, size: f64, bold: bool) -> usize {
     (width / (size * if bold { 0.58 } else { 0.54 })).floor() as usize
 }
 
-struct Out {
-    s: String,
+/// A length written with a fixed number of decimals (`12.0`, `1450`).
+struct Fixed(f64, usize);
+
+impl fmt::Display for Fixed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:.*}", self.1, self.0)
+    }
 }
 
-impl Out {
-    fn text(&mut self, x: f64, y: f64, class: &str, text: &str) {
-        let _ = write!(self.s, r#"<text x="{x:.1}" y="{y:.1}" class="{class}">{}</text>"#, escape(text));
-    }
+/// A coordinate, to a tenth of a pixel.
+fn px(v: f64) -> Fixed {
+    Fixed(v, 1)
+}
+
+/// One line of text at (`x`, `y`).
+fn text(x: f64, y: f64, class: &str, text: &str) -> Markup {
+    html! { text x=(px(x)) y=(px(y)) class=(class) { (Text::new(text)) } }
 }
 
 impl Matrix {
@@ -41,191 +73,201 @@ impl Matrix {
     pub fn to_svg(&self) -> String {
         let n = self.tactics.len().max(1) as f64;
         let width = (MARGIN * 2.0 + n * COL_W + (n - 1.0) * GAP).max(720.0);
-        let mut body = Out { s: String::with_capacity(64 * 1024) };
+        let mut columns = Vec::with_capacity(self.tactics.len());
         let mut bottom = TOP;
         for (i, column) in self.tactics.iter().enumerate() {
-            let x = MARGIN + i as f64 * (COL_W + GAP);
-            let h = self.column(&mut body, i, x, column);
+            let (markup, h) = self.svg_column(i, MARGIN + i as f64 * (COL_W + GAP), column);
+            columns.push(markup);
             bottom = bottom.max(TOP + h);
         }
-        let mut y = bottom + 18.0;
-        if !self.outside.is_empty() {
-            body.text(MARGIN, y, "h2", &format!("Mapped techniques outside the {} {} matrix", self.domain_name, self.attack_version));
-            y += 15.0;
-            for o in &self.outside {
-                let line = format!(
-                    "{} {} ({}): {} · {} · observed under {}",
-                    o.id,
-                    o.name,
-                    o.note,
-                    score_line(self, &o.mapped),
-                    status_line(&o.mapped),
-                    o.tactics.join(", ")
-                );
-                let _ = write!(
-                    body.s,
-                    r##"<g class="outside" data-technique="{}" data-mapped="true"><title>{}</title><rect x="{MARGIN}" y="{:.1}" width="10" height="10" fill="{}" stroke="#555" stroke-dasharray="2 1"/>"##,
-                    escape(&o.id),
-                    escape(&tooltip(self, &o.id, &o.name, Some(&o.mapped))),
-                    y - 9.0,
-                    o.mapped.color
-                );
-                body.text(MARGIN + 16.0, y, "out", &line);
-                body.s.push_str("</g>");
-                y += 14.0;
+        let (outside, height) = self.svg_outside(bottom + 18.0);
+        let (width_0, height_0) = (Fixed(width, 0), Fixed(height, 0));
+        let doc = html! {
+            (PreEscaped(XML_DECLARATION))
+            svg xmlns="http://www.w3.org/2000/svg" width=(width_0) height=(height_0) viewBox={ "0 0 " (width_0) " " (height_0) } font-family=(FONT)
+                role="img" aria-labelledby="matrix-title" data-view="matrix" data-heatmap=(self.heatmap) {
+                title id="matrix-title" { (Text::new(&format!("ATT&CK matrix: {}", self.title))) }
+                style { (PreEscaped(STYLE)) }
+                rect width="100%" height="100%" fill="#ffffff" {}
+                (self.svg_header(width))
+                @for column in &columns {
+                    (column)
+                }
+                (outside)
             }
-        }
-        let height = y + 8.0;
-
-        let mut s = String::with_capacity(body.s.len() + 8 * 1024);
-        let _ = write!(
-            s,
-            r##"<?xml version="1.0" encoding="UTF-8"?>
-<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="{FONT}" role="img" aria-labelledby="matrix-title" data-view="matrix" data-heatmap="{}">
-<title id="matrix-title">{}</title>
-<style>
-text {{ fill: #1f2328; }}
-.h1 {{ font-size: 16px; font-weight: 700; }}
-.h2 {{ font-size: 12px; font-weight: 700; }}
-.meta {{ font-size: 11px; fill: #57606a; }}
-.lg {{ font-size: 10px; fill: #1f2328; }}
-.tac {{ font-size: 10.5px; font-weight: 700; fill: #ffffff; }}
-.cnt {{ font-size: 9px; fill: #d0d7de; }}
-.un {{ font-size: 9.5px; fill: #4d545c; }}
-.nm {{ font-size: 10px; font-weight: 700; }}
-.sc {{ font-size: 9px; }}
-.pn {{ font-size: 9.5px; font-weight: 700; fill: #7a3a00; }}
-.out {{ font-size: 10.5px; }}
-</style>
-<rect width="100%" height="100%" fill="#ffffff"/>
-"##,
-            self.heatmap,
-            escape(&format!("ATT&CK matrix: {}", self.title))
-        );
-        self.header(&mut s, width);
-        s.push_str(&body.s);
-        s.push_str("</svg>\n");
+        };
+        let mut s = doc.into_string();
+        s.push('\n');
         s
     }
 
-    fn header(&self, s: &mut String, width: f64) {
-        let mut o = Out { s: String::new() };
+    /// The title, the summary line and the legend (swatches, then how to read a mapped cell, when it fits).
+    fn svg_header(&self, width: f64) -> Markup {
         let kind = if self.heatmap { "ATT&CK heatmap" } else { "ATT&CK matrix" };
-        o.text(MARGIN, 24.0, "h1", &format!("{kind} · {}", self.title));
-        o.text(MARGIN, 42.0, "meta", &self.summary_line());
-        // legend: swatches, then how to read a mapped cell
-        let mut x = MARGIN;
-        let y = 62.0;
-        let _ = write!(o.s, r#"<g class="legend">"#);
-        for e in &self.legend {
-            let dashed = if e.color == PARENT_COLOR { r##" stroke="#b35900" stroke-dasharray="3 2""## } else { r##" stroke="#8c959f" stroke-width="0.5""## };
-            let _ = write!(o.s, r#"<rect x="{x:.1}" y="{:.1}" width="12" height="12" rx="2" fill="{}"{dashed}/>"#, y - 10.0, escape(&e.color));
-            o.text(x + 16.0, y, "lg", &e.label);
-            x += 16.0 + e.label.chars().count() as f64 * 5.6 + 14.0;
-        }
         let how = if self.heatmap {
             "cell: distinct entities · highest impact / least advanced mitigation"
         } else {
             "cell: confidence · impact / mitigation status"
         };
-        if x + how.len() as f64 * 5.6 < width - MARGIN {
-            o.text(x + 6.0, y, "lg", how);
+        let y = 62.0;
+        let mut x = MARGIN;
+        let mut entries = Vec::with_capacity(self.legend.len());
+        for e in &self.legend {
+            entries.push((x, e));
+            x += 16.0 + e.label.chars().count() as f64 * 5.6 + 14.0;
         }
-        o.s.push_str("</g>\n");
-        s.push_str(&o.s);
+        html! {
+            (text(MARGIN, 24.0, "h1", &format!("{kind} · {}", self.title)))
+            (text(MARGIN, 42.0, "meta", &self.summary_line()))
+            g class="legend" {
+                @for (x, e) in entries {
+                    @if e.color == PARENT_COLOR {
+                        rect x=(px(x)) y=(px(y - 10.0)) width="12" height="12" rx="2" fill=(Text::new(&e.color)) stroke="#b35900" stroke-dasharray="3 2" {}
+                    } @else {
+                        rect x=(px(x)) y=(px(y - 10.0)) width="12" height="12" rx="2" fill=(Text::new(&e.color)) stroke="#8c959f" stroke-width="0.5" {}
+                    }
+                    (text(x + 16.0, y, "lg", &e.label))
+                }
+                @if x + how.len() as f64 * 5.6 < width - MARGIN {
+                    (text(x + 6.0, y, "lg", how))
+                }
+            }
+        }
     }
 
-    /// Draws one column at `x`; returns its height.
-    fn column(&self, o: &mut Out, i: usize, x: f64, c: &Column) -> f64 {
-        let _ = write!(
-            o.s,
-            r#"<clipPath id="col-{i}"><rect x="{x:.1}" y="{TOP}" width="{COL_W}" height="100000"/></clipPath><g class="column" data-tactic="{}" data-order="{}" clip-path="url(#col-{i})">"#,
-            escape(&c.shortname),
-            i + 1
-        );
-        let _ = write!(
-            o.s,
-            r##"<rect x="{x:.1}" y="{TOP}" width="{COL_W}" height="{HEAD_H}" rx="3" fill="#2f3e4e"/><title>{} ({})</title>"##,
-            escape(&c.name),
-            escape(&c.id)
-        );
-        let lines = wrap(&c.name, fit(COL_W - 2.0 * PAD, 10.5, true), 2);
-        for (k, line) in lines.iter().enumerate() {
-            o.text(x + PAD, TOP + 12.0 + k as f64 * 11.0, "tac", line);
-        }
-        o.text(x + PAD, TOP + HEAD_H - 3.0, "cnt", &format!("{} / {} mapped", c.techniques_mapped, c.techniques_total));
+    /// One column at `x`, and its height.
+    fn svg_column(&self, i: usize, x: f64, c: &Column) -> (Markup, f64) {
+        let mut cells = Vec::with_capacity(c.techniques.len());
         let mut y = TOP + HEAD_H + 3.0;
         for cell in &c.techniques {
-            y = self.cell(o, x, y, COL_W, cell, false);
+            let (markup, next) = self.svg_cell(x, y, COL_W, cell, false);
+            cells.push(markup);
+            y = next;
             if cell.subtechnique_mapped {
                 let start = y;
                 for sub in cell.subtechniques.iter().filter(|s| s.is_mapped()) {
-                    y = self.cell(o, x + SUB_INDENT, y, COL_W - SUB_INDENT, sub, true);
+                    let (markup, next) = self.svg_cell(x + SUB_INDENT, y, COL_W - SUB_INDENT, sub, true);
+                    cells.push(markup);
+                    y = next;
                 }
-                let _ = write!(o.s, r##"<rect x="{:.1}" y="{start:.1}" width="2" height="{:.1}" fill="#b35900"/>"##, x + 2.0, (y - start - 1.5).max(0.0));
+                // the mapped sub-techniques' bar
+                cells.push(html! { rect x=(px(x + 2.0)) y=(px(start)) width="2" height=(px((y - start - 1.5).max(0.0))) fill="#b35900" {} });
             }
         }
-        o.s.push_str("</g>\n");
-        y - TOP
+        let name = wrap(&c.name, fit(COL_W - 2.0 * PAD, 10.5, true), 2);
+        let markup = html! {
+            clipPath id={ "col-" (i) } {
+                rect x=(px(x)) y=(TOP) width=(COL_W) height="100000" {}
+            }
+            g class="column" data-tactic=(Text::new(&c.shortname)) data-order=(i + 1) clip-path={ "url(#col-" (i) ")" } {
+                rect x=(px(x)) y=(TOP) width=(COL_W) height=(HEAD_H) rx="3" fill="#2f3e4e" {}
+                title { (Text::new(&c.name)) " (" (Text::new(&c.id)) ")" }
+                @for (k, line) in name.iter().enumerate() {
+                    (text(x + PAD, TOP + 12.0 + k as f64 * 11.0, "tac", line))
+                }
+                (text(x + PAD, TOP + HEAD_H - 3.0, "cnt", &format!("{} / {} mapped", c.techniques_mapped, c.techniques_total)))
+                @for cell in &cells {
+                    (cell)
+                }
+            }
+        };
+        (markup, y - TOP)
     }
 
-    /// Draws one cell with its top at `y`; returns the next cell's top.
-    fn cell(&self, o: &mut Out, x: f64, y: f64, w: f64, cell: &Cell, sub: bool) -> f64 {
+    /// One cell with its top at `y`, and the next cell's top.
+    fn svg_cell(&self, x: f64, y: f64, w: f64, cell: &Cell, sub: bool) -> (Markup, f64) {
         let inner = w - 2.0 * PAD;
-        let tip = escape(&tooltip(self, &cell.id, &cell.name, cell.mapped.as_ref()));
-        let attrs = format!(r#"data-technique="{}" data-mapped="{}""#, escape(&cell.id), cell.is_mapped());
+        let tip = tooltip(self, &cell.id, &cell.name, cell.mapped.as_ref());
         match &cell.mapped {
             Some(k) => {
                 let name = wrap(&format!("{} {}", cell.id, cell.name), fit(inner, 10.0, true), 3);
                 let h = 5.0 + (name.len() + 2) as f64 * LINE_H;
-                self.mapped_cell(o, x, y, w, h, k, &attrs, &tip, &name, sub);
-                y + h + 2.0
+                (self.svg_mapped_cell(x, y, w, h, cell, k, &tip, &name, sub), y + h + 2.0)
             }
             None if cell.subtechnique_mapped => {
                 let name = wrap(&format!("{} {}", cell.id, cell.name), fit(inner, 9.5, true), 2);
                 let mapped = cell.subtechniques.iter().filter(|s| s.is_mapped()).count();
                 let h = 5.0 + (name.len() + 1) as f64 * LINE_H;
-                let _ = write!(
-                    o.s,
-                    r##"<g class="cell sub-mapped" {attrs} data-subtechnique-mapped="true"><title>{tip}</title><rect x="{x:.1}" y="{y:.1}" width="{w:.1}" height="{h:.1}" rx="2" fill="{PARENT_COLOR}" stroke="#b35900" stroke-dasharray="3 2"/>"##
-                );
-                for (k, line) in name.iter().enumerate() {
-                    o.text(x + PAD, y + 11.0 + k as f64 * LINE_H, "pn", line);
-                }
-                o.text(x + PAD, y + 11.0 + name.len() as f64 * LINE_H, "sc", &format!("{mapped}/{} subs mapped", cell.subtechniques.len()));
-                o.s.push_str("</g>");
-                y + h + 2.0
+                let markup = html! {
+                    g class="cell sub-mapped" data-technique=(Text::new(&cell.id)) data-mapped="false" data-subtechnique-mapped="true" {
+                        title { (Text::new(&tip)) }
+                        rect x=(px(x)) y=(px(y)) width=(px(w)) height=(px(h)) rx="2" fill=(PARENT_COLOR) stroke="#b35900" stroke-dasharray="3 2" {}
+                        @for (k, line) in name.iter().enumerate() {
+                            (text(x + PAD, y + 11.0 + k as f64 * LINE_H, "pn", line))
+                        }
+                        (text(x + PAD, y + 11.0 + name.len() as f64 * LINE_H, "sc", &format!("{mapped}/{} subs mapped", cell.subtechniques.len())))
+                    }
+                };
+                (markup, y + h + 2.0)
             }
             None => {
-                let name = truncate(&cell.name, fit(inner, 9.5, false));
-                let _ = write!(
-                    o.s,
-                    r#"<g class="cell" {attrs}><title>{tip}</title><rect x="{x:.1}" y="{y:.1}" width="{w:.1}" height="{ROW_H}" rx="2" fill="{UNMAPPED_COLOR}"/>"#
-                );
-                o.text(x + PAD, y + 9.5, "un", &name);
-                o.s.push_str("</g>");
-                y + ROW_H + 1.5
+                let markup = html! {
+                    g class="cell" data-technique=(Text::new(&cell.id)) data-mapped="false" {
+                        title { (Text::new(&tip)) }
+                        rect x=(px(x)) y=(px(y)) width=(px(w)) height=(ROW_H) rx="2" fill=(UNMAPPED_COLOR) {}
+                        (text(x + PAD, y + 9.5, "un", &truncate(&cell.name, fit(inner, 9.5, false))))
+                    }
+                };
+                (markup, y + ROW_H + 1.5)
             }
         }
     }
 
+    /// A mapped cell `h` px high: its name on `name`'s lines, then the score line and the status line, in the score's text colour.
     #[allow(clippy::too_many_arguments)]
-    fn mapped_cell(&self, o: &mut Out, x: f64, y: f64, w: f64, h: f64, k: &Marking, attrs: &str, tip: &str, name: &[String], sub: bool) {
-        let class = if sub { "cell sub mapped" } else { "cell mapped" };
-        let _ = write!(
-            o.s,
-            r##"<g class="{class}" {attrs} data-score="{}"><title>{tip}</title><rect x="{x:.1}" y="{y:.1}" width="{w:.1}" height="{h:.1}" rx="2" fill="{}" stroke="#5c0a0a" stroke-opacity="0.55" stroke-width="1.2"/>"##,
-            k.score, k.color
-        );
-        let fill = format!(r#" style="fill:{}""#, k.text_color);
-        let line = |o: &mut Out, row: usize, class: &str, text: &str| {
-            let _ = write!(o.s, r#"<text x="{:.1}" y="{:.1}" class="{class}"{fill}>{}</text>"#, x + PAD, y + 11.0 + row as f64 * LINE_H, escape(text));
+    fn svg_mapped_cell(&self, x: f64, y: f64, w: f64, h: f64, cell: &Cell, k: &Marking, tip: &str, name: &[String], sub: bool) -> Markup {
+        let line = |row: usize, class: &str, line: &str| {
+            html! {
+                text x=(px(x + PAD)) y=(px(y + 11.0 + row as f64 * LINE_H)) class=(class) style={ "fill:" (Text::new(&k.text_color)) } { (Text::new(line)) }
+            }
         };
-        for (row, text) in name.iter().enumerate() {
-            line(o, row, "nm", text);
+        html! {
+            g class=(if sub { "cell sub mapped" } else { "cell mapped" }) data-technique=(Text::new(&cell.id)) data-mapped="true" data-score=(k.score) {
+                title { (Text::new(tip)) }
+                rect x=(px(x)) y=(px(y)) width=(px(w)) height=(px(h)) rx="2" fill=(Text::new(&k.color))
+                    stroke="#5c0a0a" stroke-opacity="0.55" stroke-width="1.2" {}
+                @for (row, text) in name.iter().enumerate() {
+                    (line(row, "nm", text))
+                }
+                (line(name.len(), "sc", &score_line(self, k)))
+                (line(name.len() + 1, "sc", &status_line(k)))
+            }
         }
-        line(o, name.len(), "sc", &score_line(self, k));
-        line(o, name.len() + 1, "sc", &status_line(k));
-        o.s.push_str("</g>");
+    }
+
+    /// The mapped techniques the release has no cell for, from `y` down, and the document's height.
+    fn svg_outside(&self, mut y: f64) -> (Markup, f64) {
+        if self.outside.is_empty() {
+            return (html! {}, y + 8.0);
+        }
+        let heading = y;
+        let mut rows = Vec::with_capacity(self.outside.len());
+        y += 15.0;
+        for o in &self.outside {
+            let line = format!(
+                "{} {} ({}): {} · {} · observed under {}",
+                o.id,
+                o.name,
+                o.note,
+                score_line(self, &o.mapped),
+                status_line(&o.mapped),
+                o.tactics.join(", ")
+            );
+            rows.push(html! {
+                g class="outside" data-technique=(Text::new(&o.id)) data-mapped="true" {
+                    title { (Text::new(&tooltip(self, &o.id, &o.name, Some(&o.mapped)))) }
+                    rect x=(MARGIN) y=(px(y - 9.0)) width="10" height="10" fill=(Text::new(&o.mapped.color)) stroke="#555" stroke-dasharray="2 1" {}
+                    (text(MARGIN + 16.0, y, "out", &line))
+                }
+            });
+            y += 14.0;
+        }
+        let markup = html! {
+            (text(MARGIN, heading, "h2", &format!("Mapped techniques outside the {} {} matrix", self.domain_name, self.attack_version)))
+            @for row in &rows {
+                (row)
+            }
+        };
+        (markup, y + 8.0)
     }
 }
