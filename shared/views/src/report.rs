@@ -2,7 +2,8 @@
 //! a summary, the mappings grouped by tactic in matrix order with ATT&CK links, the
 //! recommended mitigations ([`crate::mitigations`]) and the Navigator layer attached as JSON.
 //! As JSON (serde), Markdown ([`Report::to_markdown`]: GFM tables, every user string escaped)
-//! and HTML ([`Report::to_html`]: self-contained, escaped).
+//! and HTML ([`Report::to_html`]: self-contained, written with maud's `html!`, user text
+//! spliced as [`Text`] and only our own CSS `PreEscaped`).
 //!
 //! Each row is one mapping, under the tactic it names (a rename is followed through the
 //! tactic's STIX id); a mapping of a technique ATT&CK has since revoked or deprecated stays in
@@ -10,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 use mitre_attack::catalog::DomainCatalog;
 use mitre_domain::{DetectionMethod, ImpactLevel, Mapping, MitigationStatus, Timestamp};
 use serde::Serialize;
@@ -18,7 +20,7 @@ use crate::layer::{Layer, layer};
 use crate::matrix::status_words;
 use crate::mitigations::{Recommendations, recommend};
 use crate::observed::{TechniqueState, covered, mapping_tactic};
-use crate::text::{day_time, escape, excerpt, md_escape, safe_url, window};
+use crate::text::{Text, day_time, excerpt, md_escape, safe_url, window};
 use crate::{EntityRef, Scope, domain_label};
 
 /// The longest artifacts excerpt of a row, in characters.
@@ -351,146 +353,177 @@ impl Report {
 
     /// The section as a standalone HTML page.
     pub fn to_html(&self) -> String {
-        let mut s = String::with_capacity(32 * 1024);
-        let link = |text: &str, url: Option<&str>| match safe_url(url) {
-            Some(u) => format!(r#"<a href="{}">{}</a>"#, escape(u), escape(text)),
-            None => escape(text),
-        };
         let title = format!("MITRE ATT&CK: {}", self.entity);
-        let _ = write!(
-            s,
-            r#"<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{}</title>
-<style>
-body {{ margin: 0 auto; max-width: 1200px; padding: 12px 16px 24px; font: 13px/1.4 -apple-system, "Segoe UI", Roboto, Helvetica, Arial, "Liberation Sans", sans-serif; color: #1f2328; }}
-h1 {{ font-size: 20px; margin: 0 0 2px; }} h2 {{ font-size: 16px; margin: 20px 0 6px; }} h3 {{ font-size: 14px; margin: 14px 0 4px; }}
-.meta {{ color: #57606a; margin: 0 0 8px; }}
-table {{ border-collapse: collapse; width: 100%; margin: 4px 0 8px; }}
-th, td {{ border: 1px solid #d0d7de; padding: 3px 6px; text-align: left; vertical-align: top; }}
-th {{ background: #f6f8fa; }} td.num {{ text-align: right; }}
-table.rows {{ table-layout: fixed; }}
-table.rows th:nth-child(1) {{ width: 23%; }} table.rows th:nth-child(2) {{ width: 7%; }} table.rows th:nth-child(3) {{ width: 6%; }}
-table.rows th:nth-child(4) {{ width: 8%; }} table.rows th:nth-child(5) {{ width: 15%; }} table.rows th:nth-child(6) {{ width: 9%; }}
-td.art {{ font-family: ui-monospace, Menlo, Consolas, "DejaVu Sans Mono", monospace; font-size: 11.5px; word-break: break-all; }}
-.note {{ color: #9a3412; font-style: italic; }}
-.impact-high {{ color: #b42318; font-weight: 700; }}
-pre {{ background: #f6f8fa; padding: 8px; overflow: auto; font-size: 11px; }}
-a {{ color: #0b5cad; }}
-</style>
-</head>
-<body data-view="report">
-<h1>{}</h1>
-<p class="meta">{} {} · generated {}</p>
-<h2>Summary</h2>
-<table class="summary"><tbody>
-"#,
-            escape(&title),
-            escape(&title),
-            escape(&self.domain_name),
-            escape(&self.attack_version),
-            escape(&day_time(&self.generated_at))
-        );
-        for (k, v) in self.summary_rows() {
-            let _ = writeln!(s, "<tr><th>{}</th><td>{}</td></tr>", escape(k), escape(&v));
-        }
-        s.push_str("</tbody></table>\n<h2>Techniques by tactic</h2>\n");
-        let table = |s: &mut String, rows: &[Row]| {
-            s.push_str("<table class=\"rows\"><thead><tr><th>Technique</th><th>Confidence</th><th>Impact</th><th>Mitigation</th><th>Observed</th><th>Detection</th><th>Artifacts</th></tr></thead><tbody>\n");
-            for r in rows {
-                let mut technique = link(&format!("{} {}", r.technique, r.name), r.url.as_deref());
-                if let Some(n) = &r.note {
-                    let _ = write!(technique, r#"<br><span class="note">{}</span>"#, escape(n));
-                }
-                if !r.source.is_empty() && !r.source.starts_with(&format!("{} ", self.entity.kind)) {
-                    let _ = write!(technique, " (from {})", escape(&r.source));
-                }
-                let _ = writeln!(
-                    s,
-                    r#"<tr data-technique="{}" data-mapping="{}"><td>{technique}</td><td class="num">{}</td><td class="impact-{}">{}</td><td>{}</td><td>{}</td><td>{}</td><td class="art">{}</td></tr>"#,
-                    escape(&r.technique),
-                    escape(&r.mapping_id),
-                    r.confidence,
-                    r.impact,
-                    r.impact,
-                    status_words(r.mitigation_status),
-                    escape(&window(&r.first_observed, &r.last_observed)),
-                    escape(&detection(r)),
-                    r.artifacts.as_deref().map(escape).unwrap_or_default()
-                );
-            }
-            s.push_str("</tbody></table>\n");
-        };
-        if self.summary.mappings == 0 {
-            s.push_str("<p>No mapping.</p>\n");
-        }
-        for t in &self.tactics {
-            let _ = writeln!(s, r#"<h3 data-tactic="{}">{} ({})</h3>"#, escape(&t.shortname), link(&t.name, t.url.as_deref()), escape(&t.id));
-            table(&mut s, &t.rows);
-        }
-        if !self.other.is_empty() {
-            s.push_str("<h3>Other tactics</h3>\n");
-            table(&mut s, &self.other);
-        }
         let r = &self.mitigations;
-        let _ = writeln!(s, "<h2>Recommended mitigations</h2>\n<p>Ranked by how much of the {} they cover: {}.</p>", self.entity.kind, escape(&r.weighting));
-        if r.recommendations.is_empty() {
-            s.push_str("<p>No ATT&amp;CK mitigation addresses the open techniques.</p>\n");
-        } else {
-            s.push_str("<table><thead><tr><th>#</th><th>Mitigation</th><th>Score</th><th>Share</th><th>How it mitigates the techniques covered</th></tr></thead><tbody>\n");
-            for (i, m) in r.recommendations.iter().take(MITIGATIONS_SHOWN).enumerate() {
-                let how: Vec<String> = m
-                    .techniques
-                    .iter()
-                    .map(|t| {
-                        let via = t.via_parent.as_deref().map(|p| format!(" (through its parent {})", escape(p))).unwrap_or_default();
-                        format!(
-                            "<b>{}</b> {}{via}: {}",
-                            escape(&t.technique),
-                            escape(&t.name),
-                            escape(&t.how.as_deref().map(|h| excerpt(h, 300)).unwrap_or_else(|| "no description".into()))
-                        )
-                    })
-                    .collect();
-                let _ = writeln!(
-                    s,
-                    r#"<tr data-mitigation="{}"><td class="num">{}</td><td>{}</td><td class="num">{:.2}</td><td class="num">{}</td><td>{}</td></tr>"#,
-                    escape(&m.attack_id),
-                    i + 1,
-                    link(&format!("{} {}", m.attack_id, m.name), m.url.as_deref()),
-                    m.score,
-                    percent(m.share),
-                    how.join("<br>")
-                );
-            }
-            s.push_str("</tbody></table>\n");
-            if r.recommendations.len() > MITIGATIONS_SHOWN {
-                let _ = writeln!(s, "<p>{} more in the JSON form of this report.</p>", r.recommendations.len() - MITIGATIONS_SHOWN);
-            }
-        }
-        let list = |refs: &[crate::mitigations::TechniqueRef]| refs.iter().map(|t| escape(&format!("{} {}", t.id, t.name))).collect::<Vec<_>>().join(", ");
-        if !r.completed.is_empty() {
-            let _ = writeln!(s, "<p>Already mitigated (every mapping completed), not counted: {}.</p>", list(&r.completed));
-        }
-        if !r.without_mitigation.is_empty() {
-            let _ = writeln!(s, "<p>No ATT&amp;CK mitigation for: {}.</p>", list(&r.without_mitigation));
-        }
-        if !r.not_in_matrix.is_empty() {
-            let _ = writeln!(s, "<p>Not counted, no longer in the matrix: {}.</p>", list(&r.not_in_matrix));
-        }
         let json = serde_json::to_string_pretty(&self.layer).unwrap_or_default();
-        let _ = write!(
-            s,
-            "<h2>ATT&amp;CK Navigator layer</h2>\n<p>Open it in the ATT&amp;CK Navigator (Open Existing Layer, Upload from local).</p>\n<details><summary>Navigator layer (JSON, layer format {})</summary><pre>{}</pre></details>\n</body>\n</html>\n",
-            escape(&self.layer.versions.layer),
-            escape(&json)
-        );
+        let page = html! {
+            (DOCTYPE)
+            html lang="en" {
+                head {
+                    meta charset="utf-8";
+                    meta name="viewport" content="width=device-width, initial-scale=1";
+                    title { (Text::new(&title)) }
+                    style { (PreEscaped(STYLE)) }
+                }
+                body data-view="report" {
+                    h1 { (Text::new(&title)) }
+                    p class="meta" { (Text::new(&self.domain_name)) " " (Text::new(&self.attack_version)) " · generated " (Text::new(&day_time(&self.generated_at))) }
+                    h2 { "Summary" }
+                    table class="summary" {
+                        tbody {
+                            @for (k, v) in self.summary_rows() {
+                                tr { th { (Text::new(k)) } td { (Text::new(&v)) } }
+                            }
+                        }
+                    }
+                    h2 { "Techniques by tactic" }
+                    @if self.summary.mappings == 0 {
+                        p { "No mapping." }
+                    }
+                    @for t in &self.tactics {
+                        h3 data-tactic=(Text::new(&t.shortname)) { (html_link(&t.name, t.url.as_deref())) " (" (Text::new(&t.id)) ")" }
+                        (self.html_rows(&t.rows))
+                    }
+                    @if !self.other.is_empty() {
+                        h3 { "Other tactics" }
+                        (self.html_rows(&self.other))
+                    }
+                    h2 { "Recommended mitigations" }
+                    p { "Ranked by how much of the " (self.entity.kind) " they cover: " (Text::new(&r.weighting)) "." }
+                    @if r.recommendations.is_empty() {
+                        p { "No ATT&CK mitigation addresses the open techniques." }
+                    } @else {
+                        (html_mitigations(r))
+                    }
+                    @for (what, refs) in [
+                        ("Already mitigated (every mapping completed), not counted: ", &r.completed),
+                        ("No ATT&CK mitigation for: ", &r.without_mitigation),
+                        ("Not counted, no longer in the matrix: ", &r.not_in_matrix),
+                    ] {
+                        @if !refs.is_empty() {
+                            p {
+                                (what)
+                                @for (i, t) in refs.iter().enumerate() {
+                                    @if i > 0 { ", " }
+                                    (Text::new(&format!("{} {}", t.id, t.name)))
+                                }
+                                "."
+                            }
+                        }
+                    }
+                    h2 { "ATT&CK Navigator layer" }
+                    p { "Open it in the ATT&CK Navigator (Open Existing Layer, Upload from local)." }
+                    details {
+                        summary { "Navigator layer (JSON, layer format " (Text::new(&self.layer.versions.layer)) ")" }
+                        // the layer's JSON is text: escaped like any other
+                        pre { (Text::new(&json)) }
+                    }
+                }
+            }
+        };
+        let mut s = page.into_string();
+        s.push('\n');
         s
     }
+
+    /// A table of mappings, one row each.
+    fn html_rows(&self, rows: &[Row]) -> Markup {
+        let own = format!("{} ", self.entity.kind);
+        html! {
+            table class="rows" {
+                thead {
+                    tr {
+                        th { "Technique" } th { "Confidence" } th { "Impact" } th { "Mitigation" } th { "Observed" } th { "Detection" } th { "Artifacts" }
+                    }
+                }
+                tbody {
+                    @for r in rows {
+                        tr data-technique=(Text::new(&r.technique)) data-mapping=(Text::new(&r.mapping_id)) {
+                            td {
+                                (html_link(&format!("{} {}", r.technique, r.name), r.url.as_deref()))
+                                @if let Some(n) = &r.note {
+                                    br;
+                                    span class="note" { (Text::new(n)) }
+                                }
+                                @if !r.source.is_empty() && !r.source.starts_with(&own) {
+                                    " (from " (Text::new(&r.source)) ")"
+                                }
+                            }
+                            td class="num" { (r.confidence) }
+                            td class={ "impact-" (r.impact) } { (r.impact) }
+                            td { (status_words(r.mitigation_status)) }
+                            td { (Text::new(&window(&r.first_observed, &r.last_observed))) }
+                            td { (Text::new(&detection(r))) }
+                            td class="art" { (Text::new(r.artifacts.as_deref().unwrap_or_default())) }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
+
+/// `text`, a link when `url` is a web link.
+fn html_link(text: &str, url: Option<&str>) -> Markup {
+    html! {
+        @if let Some(u) = safe_url(url) {
+            a href=(Text::new(u)) { (Text::new(text)) }
+        } @else {
+            (Text::new(text))
+        }
+    }
+}
+
+/// The first [`MITIGATIONS_SHOWN`] recommended mitigations, as a table, and how many more the JSON has.
+fn html_mitigations(r: &Recommendations) -> Markup {
+    html! {
+        table {
+            thead {
+                tr { th { "#" } th { "Mitigation" } th { "Score" } th { "Share" } th { "How it mitigates the techniques covered" } }
+            }
+            tbody {
+                @for (i, m) in r.recommendations.iter().take(MITIGATIONS_SHOWN).enumerate() {
+                    tr data-mitigation=(Text::new(&m.attack_id)) {
+                        td class="num" { (i + 1) }
+                        td { (html_link(&format!("{} {}", m.attack_id, m.name), m.url.as_deref())) }
+                        td class="num" { (format!("{:.2}", m.score)) }
+                        td class="num" { (percent(m.share)) }
+                        td {
+                            @for (j, t) in m.techniques.iter().enumerate() {
+                                @if j > 0 { br; }
+                                b { (Text::new(&t.technique)) } " " (Text::new(&t.name))
+                                @if let Some(p) = &t.via_parent {
+                                    " (through its parent " (Text::new(p)) ")"
+                                }
+                                ": " (Text::new(&t.how.as_deref().map(|h| excerpt(h, 300)).unwrap_or_else(|| "no description".into())))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if r.recommendations.len() > MITIGATIONS_SHOWN {
+            p { (r.recommendations.len() - MITIGATIONS_SHOWN) " more in the JSON form of this report." }
+        }
+    }
+}
+
+const STYLE: &str = r#"
+body { margin: 0 auto; max-width: 1200px; padding: 12px 16px 24px; font: 13px/1.4 -apple-system, "Segoe UI", Roboto, Helvetica, Arial, "Liberation Sans", sans-serif; color: #1f2328; }
+h1 { font-size: 20px; margin: 0 0 2px; } h2 { font-size: 16px; margin: 20px 0 6px; } h3 { font-size: 14px; margin: 14px 0 4px; }
+.meta { color: #57606a; margin: 0 0 8px; }
+table { border-collapse: collapse; width: 100%; margin: 4px 0 8px; }
+th, td { border: 1px solid #d0d7de; padding: 3px 6px; text-align: left; vertical-align: top; }
+th { background: #f6f8fa; } td.num { text-align: right; }
+table.rows { table-layout: fixed; }
+table.rows th:nth-child(1) { width: 23%; } table.rows th:nth-child(2) { width: 7%; } table.rows th:nth-child(3) { width: 6%; }
+table.rows th:nth-child(4) { width: 8%; } table.rows th:nth-child(5) { width: 15%; } table.rows th:nth-child(6) { width: 9%; }
+td.art { font-family: ui-monospace, Menlo, Consolas, "DejaVu Sans Mono", monospace; font-size: 11.5px; word-break: break-all; }
+.note { color: #9a3412; font-style: italic; }
+.impact-high { color: #b42318; font-weight: 700; }
+pre { background: #f6f8fa; padding: 8px; overflow: auto; font-size: 11px; }
+a { color: #0b5cad; }
+"#;
 
 #[cfg(test)]
 mod tests;

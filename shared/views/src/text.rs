@@ -1,35 +1,55 @@
-//! Text helpers shared by the views: escaping for XML/HTML and Markdown, excerpts of long
-//! user text, dates and colours.
+//! Text helpers shared by the views: user text for maud splices in HTML and SVG ([`Text`]),
+//! escaping for Markdown, excerpts of long user text, dates and colours.
+use maud::Render;
 use mitre_domain::Timestamp;
 
-/// Escapes `s` for XML and HTML text and attribute values (quoted with `"` or `'`).
+/// User text (catalog or mapping data) for a maud splice, in HTML or SVG text or attribute values.
 ///
-/// `&`, `<`, `>`, `"` and `'` become entities, so no user text can open a tag, close an
-/// attribute or end a CDATA section (`]]>` becomes `]]&gt;`). Characters XML 1.0 forbids (C0
-/// controls other than tab, newline and carriage return; U+FFFE and U+FFFF) become U+FFFD, so an
-/// SVG stays well-formed whatever an artifact holds. Newlines and tabs are kept as they are;
-/// [`escape_attr`] encodes them too for attributes whose line breaks must survive.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + s.len() / 8);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
+/// maud escapes `&`, `<`, `>` and `"`; this also writes `'` as `&#39;` and replaces the
+/// characters XML 1.0 forbids (C0 controls other than tab, newline and carriage return; U+FFFE,
+/// U+FFFF) with U+FFFD, so an SVG stays well-formed whatever an artifact holds. [`Text::lines`]
+/// also keeps a tooltip's line breaks in a `title` attribute (newline and tab as character
+/// references, carriage returns dropped).
+pub(crate) struct Text<'a> {
+    text: &'a str,
+    lines: bool,
 }
 
-/// [`escape`], with line breaks and tabs as character references: for `title` attributes
-/// whose tooltips show several lines (an attribute's literal newlines are normalised away).
-pub fn escape_attr(s: &str) -> String {
-    escape(s).replace('\r', "").replace('\n', "&#10;").replace('\t', "&#9;")
+impl<'a> Text<'a> {
+    pub(crate) fn new(text: &'a str) -> Self {
+        Text { text, lines: false }
+    }
+
+    /// For a `title` attribute whose tooltip has several lines.
+    pub(crate) fn lines(text: &'a str) -> Self {
+        Text { text, lines: true }
+    }
+
+    /// The reference or replacement maud's escaping does not write for `c`, if `c` needs one.
+    fn replacement(&self, c: char) -> Option<&'static str> {
+        match c {
+            '\'' => Some("&#39;"),
+            '\n' if self.lines => Some("&#10;"),
+            '\t' if self.lines => Some("&#9;"),
+            '\r' if self.lines => Some(""),
+            '\t' | '\n' | '\r' => None,
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => Some("\u{FFFD}"),
+            _ => None,
+        }
+    }
+}
+
+impl Render for Text<'_> {
+    fn render_to(&self, buffer: &mut String) {
+        let mut rest = self.text;
+        while let Some((i, c, replacement)) = rest.char_indices().find_map(|(i, c)| self.replacement(c).map(|r| (i, c, r))) {
+            // everything up to the character: maud's own escaping
+            rest[..i].render_to(buffer);
+            buffer.push_str(replacement);
+            rest = &rest[i + c.len_utf8()..];
+        }
+        rest.render_to(buffer);
+    }
 }
 
 /// A one-line excerpt of user text: whitespace runs (newlines included) collapse to one space,
@@ -290,6 +310,15 @@ mod tests {
         "\u{FFFE}\u{FFFF}",
     ];
 
+    /// User text as the views splice it into HTML and SVG: text, and a `title` attribute.
+    fn escape(s: &str) -> String {
+        Text::new(s).render().into_string()
+    }
+
+    fn escape_attr(s: &str) -> String {
+        Text::lines(s).render().into_string()
+    }
+
     #[test]
     fn escaping_leaves_no_markup_and_no_character_xml_forbids() {
         for s in HOSTILE {
@@ -308,6 +337,17 @@ mod tests {
         assert_eq!(escape("a&b ]]> 'q'"), "a&amp;b ]]&gt; &#39;q&#39;");
         assert_eq!(escape("T1059 PowerShell — ünï"), "T1059 PowerShell — ünï");
         assert_eq!(escape_attr("a\r\nb\tc\"d"), "a&#10;b&#9;c&quot;d");
+    }
+
+    #[test]
+    fn text_is_escaped_by_maud_and_kept_well_formed() {
+        assert_eq!(
+            Text::new("\"><script>alert('x')</script> AT&T").render().into_string(),
+            "&quot;&gt;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; AT&amp;T"
+        );
+        assert_eq!(Text::new("nul\u{0}bell\u{7}\u{FFFE}\u{FFFF} a\r\nb\tc").render().into_string(), "nul\u{FFFD}bell\u{FFFD}\u{FFFD}\u{FFFD} a\r\nb\tc");
+        assert_eq!(Text::lines("a\r\nb\tc\"d").render().into_string(), "a&#10;b&#9;c&quot;d");
+        assert_eq!(Text::new("T1059 PowerShell — ünï").render().into_string(), "T1059 PowerShell — ünï");
     }
 
     #[test]

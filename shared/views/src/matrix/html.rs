@@ -10,60 +10,11 @@
 //! Written with maud's `html!`: every `(splice)` is escaped by maud. Text from the catalog or
 //! the mappings is spliced as [`Text`] (or [`Text::lines`] for tooltips), which adds what maud
 //! leaves as it is; only our own CSS and script are `PreEscaped`.
-use maud::{DOCTYPE, Markup, PreEscaped, Render, html};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::{Cell, Column, Matrix, score_line, status_line, status_words, tooltip};
 use crate::layer::PARENT_COLOR;
-use crate::text::safe_url;
-
-/// User text (catalog or mapping data) for a maud splice, in HTML or SVG text or attribute values.
-///
-/// maud escapes `&`, `<`, `>` and `"`; this also writes `'` as `&#39;` and replaces the
-/// characters XML 1.0 forbids (C0 controls other than tab, newline and carriage return; U+FFFE,
-/// U+FFFF) with U+FFFD, so an SVG stays well-formed whatever an artifact holds. [`Text::lines`]
-/// also keeps a tooltip's line breaks in a `title` attribute (newline and tab as character
-/// references, carriage returns dropped).
-pub(super) struct Text<'a> {
-    text: &'a str,
-    lines: bool,
-}
-
-impl<'a> Text<'a> {
-    pub(super) fn new(text: &'a str) -> Self {
-        Text { text, lines: false }
-    }
-
-    /// For a `title` attribute whose tooltip has several lines.
-    pub(super) fn lines(text: &'a str) -> Self {
-        Text { text, lines: true }
-    }
-
-    /// The reference or replacement maud's escaping does not write for `c`, if `c` needs one.
-    fn replacement(&self, c: char) -> Option<&'static str> {
-        match c {
-            '\'' => Some("&#39;"),
-            '\n' if self.lines => Some("&#10;"),
-            '\t' if self.lines => Some("&#9;"),
-            '\r' if self.lines => Some(""),
-            '\t' | '\n' | '\r' => None,
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => Some("\u{FFFD}"),
-            _ => None,
-        }
-    }
-}
-
-impl Render for Text<'_> {
-    fn render_to(&self, buffer: &mut String) {
-        let mut rest = self.text;
-        while let Some((i, c, replacement)) = rest.char_indices().find_map(|(i, c)| self.replacement(c).map(|r| (i, c, r))) {
-            // everything up to the character: maud's own escaping
-            rest[..i].render_to(buffer);
-            buffer.push_str(replacement);
-            rest = &rest[i + c.len_utf8()..];
-        }
-        rest.render_to(buffer);
-    }
-}
+use crate::text::{Text, safe_url};
 
 const STYLE: &str = r#"
 * { box-sizing: border-box; }
@@ -294,23 +245,5 @@ impl Matrix {
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use maud::Render;
-
-    use super::Text;
-
-    #[test]
-    fn text_is_escaped_by_maud_and_kept_well_formed() {
-        assert_eq!(
-            Text::new("\"><script>alert('x')</script> AT&T").render().into_string(),
-            "&quot;&gt;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; AT&amp;T"
-        );
-        assert_eq!(Text::new("nul\u{0}bell\u{7}\u{FFFE}\u{FFFF} a\r\nb\tc").render().into_string(), "nul\u{FFFD}bell\u{FFFD}\u{FFFD}\u{FFFD} a\r\nb\tc");
-        assert_eq!(Text::lines("a\r\nb\tc\"d").render().into_string(), "a&#10;b&#9;c&quot;d");
-        assert_eq!(Text::new("T1059 PowerShell — ünï").render().into_string(), "T1059 PowerShell — ünï");
     }
 }

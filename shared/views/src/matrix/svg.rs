@@ -10,10 +10,9 @@ use std::fmt;
 
 use maud::{Markup, PreEscaped, html};
 
-use super::html::Text;
 use super::{Cell, Column, Marking, Matrix, UNMAPPED_COLOR, score_line, status_line, tooltip};
 use crate::layer::PARENT_COLOR;
-use crate::text::{truncate, wrap};
+use crate::text::{Text, truncate, wrap};
 
 const MARGIN: f64 = 12.0;
 const COL_W: f64 = 98.0;
