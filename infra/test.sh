@@ -12,6 +12,8 @@ CARGO="${CARGO:-cargo}"
 if [[ "${1:-all}" == "all" ]]; then
   echo "== format, lints and docs"
   "$CARGO" fmt --all --check
+  # the cargo-fuzz crate is a workspace of its own
+  "$CARGO" fmt --manifest-path fuzz/Cargo.toml --all --check
   infra/docs-check.sh
   "$CARGO" clippy --workspace --all-targets --quiet -- -D warnings
   echo "== template validation"
