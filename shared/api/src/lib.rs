@@ -451,7 +451,8 @@ pub async fn answer_for(app: &App, who: &identity::Identity, method: &str, path_
     let params = Params::parse(matched.spec, query)?;
     let id = matched.params.first().map(String::as_str).unwrap_or_default();
     let params = &params;
-    retried(|| async move { answer(app, Some(who), matched.spec, id, params, body, None).await }).await
+    // measured, so that the retry sees a committed write (and never replays it), as for a request
+    mitre_store::metrics::measured(retried(|| async move { answer(app, Some(who), matched.spec, id, params, body, None).await })).await.0
 }
 
 /// One CloudWatch Embedded Metric Format line per request, on stdout.
