@@ -31,9 +31,6 @@ impl RetryPolicy {
     pub const FETCH: RetryPolicy =
         RetryPolicy { attempts: 3, min_delay: Duration::from_millis(400), max_delay: Duration::from_secs(5), max_total_delay: Duration::from_secs(30) };
 
-    /// A single attempt: no retry at all.
-    pub const ONCE: RetryPolicy = RetryPolicy { attempts: 1, min_delay: Duration::ZERO, max_delay: Duration::ZERO, max_total_delay: Duration::ZERO };
-
     /// The same policy with `attempts` attempts in all (at least one).
     pub fn with_attempts(self, attempts: usize) -> RetryPolicy {
         RetryPolicy { attempts: attempts.max(1), ..self }
@@ -141,6 +138,6 @@ mod tests {
         assert!(out.is_err());
         assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
         assert!(calls.load(Ordering::SeqCst) < 1_000);
-        assert_eq!(RetryPolicy::ONCE.with_attempts(0).attempts, 1);
+        assert_eq!(RetryPolicy::REQUEST.with_attempts(0).attempts, 1);
     }
 }
