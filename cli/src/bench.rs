@@ -126,7 +126,7 @@ pub async fn stats(store: mitre_store::Store, sizes: &[usize], iterations: usize
         // a tenant of its own per size: `size` mappings over size / 10 entities
         let tenant = contract::fresh_tenant("bench");
         let principal = format!("arn:aws:iam::000000000000:user/bench-{tenant}");
-        let p = Principal::register(&principal, tenant.as_str(), "viewer", "bench", None).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let p = Principal::register(&principal, tenant.as_str(), "viewer", &[], "bench", None).map_err(|e| anyhow::anyhow!("{e}"))?;
         store.put_principal(&p, AuditEntry::of(&p.tenant, "bench", "principal.put", format!("principals/{principal}"), None, Some(&p), "bench")).await?;
         let entities = (size / 10).max(1);
         let batch = contract::synthetic_mappings(&catalog, &tenant, size, entities, 29);
@@ -211,7 +211,7 @@ pub async fn views(store: mitre_store::Store, mappings: usize, iterations: usize
 
     let tenant = contract::fresh_tenant("views");
     let principal = format!("arn:aws:iam::000000000000:user/bench-{tenant}");
-    let p = Principal::register(&principal, tenant.as_str(), "viewer", "bench", None).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let p = Principal::register(&principal, tenant.as_str(), "viewer", &[], "bench", None).map_err(|e| anyhow::anyhow!("{e}"))?;
     store.put_principal(&p, AuditEntry::of(&p.tenant, "bench", "principal.put", format!("principals/{principal}"), None, Some(&p), "bench")).await?;
     let app = App::new(store.clone(), Settings { metric_lines: false, ..Settings::default() });
     let catalog = app.catalog.domain(Domain::EnterpriseAttack).await.map_err(|e| anyhow::anyhow!("the enterprise catalog is not synced: {e:?}"))?;

@@ -185,9 +185,13 @@ enum PrincipalCommand {
         arn: String,
         #[arg(long)]
         tenant: String,
-        /// superuser, admin, analyst or viewer
+        /// superuser, admin, analyst, viewer or integration
         #[arg(long)]
         role: String,
+        /// The platform groups the principal holds, comma-separated: it sees the restricted
+        /// entities of its tenant that name one of them.
+        #[arg(long, value_delimiter = ',')]
+        groups: Vec<String>,
     },
     /// Remove a principal.
     Delete { arn: String },
@@ -490,10 +494,10 @@ async fn principal(store: Store, command: PrincipalCommand) -> Result<ExitCode> 
         AuditEntry::of(tenant, &actor, action, format!("principals/{arn}"), before, after, "cli")
     };
     match command {
-        PrincipalCommand::Put { arn, tenant, role } => {
+        PrincipalCommand::Put { arn, tenant, role, groups } => {
             let arn = mitre_domain::role::principal_arn(&arn)?;
             let before = store.principal(&arn).await?;
-            let p = Principal::register(&arn, &tenant, &role, &actor, before.as_ref())?;
+            let p = Principal::register(&arn, &tenant, &role, &groups, &actor, before.as_ref())?;
             store.put_principal(&p, audit(&p.tenant, "principal.put", &arn, before.as_ref(), Some(&p))).await?;
             println!("{arn}: {} in tenant {}", p.role, p.tenant);
         }

@@ -197,6 +197,8 @@ fn summary(a: Access, routes: usize) -> String {
         Access::SyncStart => "registry entry; the system audit log; invokes the sync function",
         Access::SyncRuns => "registry entry; the SYNC partitions (run records)",
         Access::Suggest => "registry entry; query CATALOG; catalog snapshots",
+        Access::AccessRead => "registry entry; entity access records",
+        Access::AccessWrite => "registry entry; entity access records, the entity's mappings and index partitions; audit entries",
     };
     format!("({routes} route{}) {what}", if routes == 1 { "" } else { "s" })
 }

@@ -118,7 +118,8 @@ pub async fn stats(store: Store, a: StatsArgs) -> Result<ExitCode> {
 /// Answers `GET path` for an operator acting as a viewer of `tenant`, to `out` or standard output.
 async fn answer_to(store: Store, tenant: &str, path: &str, out: Option<&std::path::Path>) -> Result<ExitCode> {
     let tenant = TenantId::parse(tenant).map_err(|e| anyhow!("{e}"))?;
-    let who = Identity { principal: crate::operator_actor(), role: Role::Viewer, tenant: Some(tenant), request_id: "cli".into() };
+    // the operator reads as a tenant admin: every entity of the tenant
+    let who = Identity::operator(&crate::operator_actor(), Role::Admin, Some(tenant), "cli");
     let app = App::new(store, Settings { metric_lines: false, ..Settings::default() });
     let reply = mitre_api::answer_for(&app, &who, "GET", path, b"").await.map_err(|e| anyhow!("{e}"))?;
     let bytes = match reply.body {
@@ -141,7 +142,7 @@ async fn answer_to(store: Store, tenant: &str, path: &str, out: Option<&std::pat
 /// an analyst of T would through the API.
 pub async fn demo(store: Store, tenant: &str) -> Result<ExitCode> {
     let tenant = TenantId::parse(tenant).map_err(|e| anyhow!("{e}"))?;
-    let who = Identity { principal: "cli:demo".into(), role: Role::Analyst, tenant: Some(tenant.clone()), request_id: "demo".into() };
+    let who = Identity::operator("cli:demo", Role::Analyst, Some(tenant.clone()), "demo");
     let app = App::new(store, Settings { metric_lines: false, ..Settings::default() });
     // (kind, entity ids, technique, tactic, confidence, impact, status, detection, first, last, artifacts)
     type Row<'a> = (&'a str, serde_json::Value, &'a str, Option<&'a str>, u8, &'a str, &'a str, &'a str, &'a str, &'a str, &'a str);

@@ -24,7 +24,7 @@ fn world() -> &'static (tokio::runtime::Runtime, App) {
         let bundle = parse_bundle(text.as_bytes(), Domain::EnterpriseAttack).expect("the fixture parses");
         let catalog = DomainCatalog::build(&bundle.objects, Domain::EnterpriseAttack, "1.0", "fixture");
         let repos = Arc::new(MemoryRepos::new());
-        let p = Principal::register(ANALYST, "acme", "analyst", "fuzz", None).expect("a principal");
+        let p = Principal::register(ANALYST, "acme", "analyst", &[], "fuzz", None).expect("a principal");
         let audit = AuditEntry::of(&p.tenant, "fuzz", "principal.put", format!("principals/{ANALYST}"), None, Some(&p), "fuzz");
         rt.block_on(repos.put_principal(&p, audit)).expect("registered");
         let app = App::in_memory(&[catalog], repos, Settings { metric_lines: false, ..Settings::default() }).expect("an app");

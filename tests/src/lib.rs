@@ -231,7 +231,7 @@ pub async fn get(app: &mitre_api::App, path: &str) -> Answer {
 /// Registers `arn` directly in the store (as a deployment's first superuser would through the API).
 pub async fn register(store: &Store, arn: &str, tenant: &str, role: mitre_store::tenancy::Role) {
     use mitre_domain::{AuditEntry, Principal, PrincipalRepo};
-    let p = Principal::register(arn, tenant, role.as_str(), "tests", None).expect("a valid principal");
+    let p = Principal::register(arn, tenant, role.as_str(), &[], "tests", None).expect("a valid principal");
     let audit = AuditEntry::of(&p.tenant, "tests", "principal.put", format!("principals/{arn}"), None, Some(&p), "tests");
     store.put_principal(&p, audit).await.expect("register a principal");
 }

@@ -64,6 +64,11 @@ pub enum Access {
     SyncRuns,
     /// Technique suggestions: the catalog only, as catalog reads.
     Suggest,
+    /// Reading an entity's access record.
+    AccessRead,
+    /// Changing an entity's access: its record and every mapping naming it (found through the
+    /// entity's index partition), with the audit entry.
+    AccessWrite,
 }
 
 /// What a statement applies to.
@@ -144,6 +149,7 @@ const UPDATE: &str = "dynamodb:UpdateItem";
 const DELETE: &str = "dynamodb:DeleteItem";
 const BATCH_GET: &str = "dynamodb:BatchGetItem";
 const BATCH_WRITE: &str = "dynamodb:BatchWriteItem";
+const CONDITION_CHECK: &str = "dynamodb:ConditionCheckItem";
 const GET_OBJECT: &str = "s3:GetObject";
 
 /// The DynamoDB actions that change items.
@@ -154,7 +160,7 @@ fn statement(sid: &'static str, actions: &[&'static str], resources: &[Resource]
 }
 
 impl Access {
-    pub const ALL: [Access; 13] = [
+    pub const ALL: [Access; 15] = [
         Access::CatalogRead,
         Access::Status,
         Access::OpenApi,
@@ -168,6 +174,8 @@ impl Access {
         Access::SyncStart,
         Access::SyncRuns,
         Access::Suggest,
+        Access::AccessRead,
+        Access::AccessWrite,
     ];
 
     /// The class's name in template.yaml's comments.
@@ -186,6 +194,8 @@ impl Access {
             Access::SyncStart => "sync-start",
             Access::SyncRuns => "sync-runs",
             Access::Suggest => "suggest",
+            Access::AccessRead => "access-read",
+            Access::AccessWrite => "access-write",
         }
     }
 
@@ -241,10 +251,18 @@ impl Access {
                 caller(),
                 catalog_state(),
                 snapshots(),
-                // BatchGetItem: the statistics presence records beside the mappings
-                statement("TenantMappings", &[GET, BATCH_GET, PUT, DELETE], &[Table], &[TENANT_MAPPINGS]),
+                // BatchGetItem: the statistics presence records and the entity access records
+                // beside the mappings; UpdateItem and ConditionCheckItem: the access records
+                statement("TenantMappings", &[GET, BATCH_GET, PUT, UPDATE, DELETE, CONDITION_CHECK], &[Table], &[TENANT_MAPPINGS]),
                 audit_append(),
                 counters(),
+            ],
+            Access::AccessRead => vec![caller(), statement("EntityAccess", &[GET], &[Table], &[TENANT_MAPPINGS])],
+            Access::AccessWrite => vec![
+                caller(),
+                statement("EntityAccess", &[GET, PUT], &[Table], &[TENANT_MAPPINGS]),
+                statement("MappingsByEntity", &[QUERY], &[Index(keys::GSI1), Index(keys::GSI2)], &[TENANT_MAPPINGS]),
+                audit_append(),
             ],
             Access::RegistryRead => vec![caller(), statement("Registry", &[QUERY], &[Index(keys::GSI1)], &[PRINCIPALS_INDEX])],
             Access::RegistryWrite => vec![caller(), statement("RegistryWrite", &[PUT, DELETE], &[Table], &[REGISTRY]), audit_append()],
@@ -376,6 +394,8 @@ mod tests {
                 RouteId::Suggest => Access::Suggest,
                 RouteId::ListSyncRuns => Access::SyncRuns,
                 RouteId::RepairCorrelations => Access::IntegrityRepair,
+                RouteId::GetEntityAccess(_) => Access::AccessRead,
+                RouteId::PutEntityAccess(_) | RouteId::DeleteEntityAccess(_) => Access::AccessWrite,
                 _ => Access::CatalogRead,
             };
             assert_eq!(r.access, expected, "{}", r.route_key());

@@ -1,6 +1,6 @@
-//! The principal registry (superusers), the audit log (admins and superusers) and the
-//! integrity routes.
-use mitre_domain::{AuditEntry, AuditFilter, Principal, Role, TenantId, WriteError};
+//! The principal registry (tenant admins for their tenant, superusers for every tenant), the
+//! audit log (admins and superusers) and the integrity routes.
+use mitre_domain::{AuditEntry, AuditFilter, Need, Principal, Role, TenantId, WriteError};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -18,6 +18,10 @@ pub struct PrincipalInput {
     pub tenant: String,
     #[schema(value_type = mitre_domain::Role)]
     pub role: String,
+    /// The platform groups the principal holds (at most 32): it sees the restricted entities
+    /// of its tenant that name one of them.
+    #[serde(default)]
+    pub groups: Vec<String>,
 }
 
 fn audit(who: &Identity, tenant: &TenantId, action: &str, arn: &str, before: Option<&Principal>, after: Option<&Principal>) -> AuditEntry {
@@ -29,28 +33,45 @@ fn path_arn(arn: &str) -> Result<String, ApiError> {
     mitre_domain::role::principal_arn(arn).map_err(|e| ApiError::NotFound(e.message))
 }
 
+/// Whether `who` manages `p`: superusers every principal, tenant admins those of their tenant
+/// below superuser. A principal the caller does not manage is answered as one that does not exist.
+fn manages(who: &Identity, p: &Principal) -> bool {
+    who.role == Role::Superuser || (who.role == Role::Admin && who.tenant.as_ref() == Some(&p.tenant) && p.role != Role::Superuser)
+}
+
 pub async fn put_principal(app: &App, who: &Identity, arn: &str, body: &[u8]) -> Result<Reply, ApiError> {
     let arn = path_arn(arn)?;
     let input: PrincipalInput = parse_json(body)?;
     let before = app.principals.principal(&arn).await?;
-    let p = Principal::register(&arn, &input.tenant, &input.role, &who.principal, before.as_ref())?;
+    if before.as_ref().is_some_and(|b| !manages(who, b)) {
+        return Err(ApiError::NotFound(format!("no principal {arn:?}")));
+    }
+    let p = Principal::register(&arn, &input.tenant, &input.role, &input.groups, &who.principal, before.as_ref())?;
+    if who.role != Role::Superuser && who.tenant.as_ref() != Some(&p.tenant) {
+        return Err(ApiError::Forbidden("a tenant admin registers principals of its own tenant only".into()));
+    }
+    if !who.role.may_grant(p.role) {
+        return Err(ApiError::Forbidden(format!("a {} may not give the {} role", who.role, p.role)));
+    }
     app.principals.put_principal(&p, audit(who, &p.tenant, "principal.put", &arn, before.as_ref(), Some(&p))).await?;
     Ok(Reply::json(json!(p)).with_status(if before.is_some() { 200 } else { 201 }))
 }
 
 pub async fn delete_principal(app: &App, who: &Identity, arn: &str) -> Result<Reply, ApiError> {
     let arn = path_arn(arn)?;
-    let p = app.principals.principal(&arn).await?.ok_or_else(|| ApiError::NotFound(format!("no principal {arn:?}")))?;
+    let p = app.principals.principal(&arn).await?.filter(|p| manages(who, p)).ok_or_else(|| ApiError::NotFound(format!("no principal {arn:?}")))?;
     app.principals.delete_principal(&p, audit(who, &p.tenant, "principal.delete", &arn, Some(&p), None)).await.map_err(|e| match e {
         WriteError::Stale | WriteError::Duplicate => ApiError::Conflict("the principal changed meanwhile; try again".into()),
         e @ WriteError::Contended => ApiError::Overtaken(Box::new(e)),
+        e @ WriteError::TooLarge(_) => ApiError::internal(e),
         WriteError::Repo(e) => e.into(),
     })?;
     Ok(Reply::no_content())
 }
 
-pub async fn list_principals(app: &App) -> Result<Reply, ApiError> {
-    let items = app.principals.principals().await?;
+/// Every principal the caller manages: a tenant admin's tenant, or all (superusers).
+pub async fn list_principals(app: &App, who: &Identity) -> Result<Reply, ApiError> {
+    let items: Vec<Principal> = app.principals.principals().await?.into_iter().filter(|p| manages(who, p)).collect();
     Ok(Reply::json(json!({ "items": items, "next_cursor": null })))
 }
 
@@ -83,7 +104,7 @@ pub async fn verify(app: &App, who: &Identity, params: &Params) -> Result<Reply,
     if refresh {
         // a fresh verification costs a second of Lambda time: superusers only (the route
         // itself is for every role)
-        who.require(Role::Superuser)?;
+        who.require(Need::Superuser)?;
     }
     let report = match if refresh { None } else { app.backend.last_verify().await? } {
         Some(r) => r,

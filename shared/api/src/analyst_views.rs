@@ -3,33 +3,30 @@
 //! mapping in the caller's tenant answers 404, exactly like another tenant's entity.
 use mitre_attack::Domain;
 use mitre_attack::catalog::DomainCatalog;
+use mitre_domain::EntityRef;
 use mitre_domain::{Mapping, MappingFilter, MappingKind, TacticFilter, Timestamp};
-use mitre_views::{EntityRef, Scope};
+use mitre_views::Scope;
 
 use crate::error::ApiError;
 use crate::identity::Identity;
 use crate::params::Params;
 use crate::{App, Reply, ReplyBody};
 
-/// The entity field of a kind: what names an alert, incident, case or observable.
-fn field_of(kind: MappingKind) -> &'static str {
-    kind.entity_fields()[0]
-}
-
 /// Every mapping of the caller's tenant that names the entity: for a case its case mappings
 /// and the alert mappings that name it, for an alert its alert mappings and the case mappings
 /// that name it. 404 when there is none.
 async fn entity_mappings(app: &App, who: &Identity, kind: MappingKind, id: &str) -> Result<(EntityRef, Vec<Mapping>), ApiError> {
     let tenant = who.tenant()?;
-    let field = field_of(kind);
     let not_found = || ApiError::NotFound(format!("no {kind} {id:?} with mappings"));
-    let id = mitre_domain::mapping::entity_id(field, id).map_err(|_| not_found())?;
-    let filter = MappingFilter { entities: vec![(field, id.clone())], ..MappingFilter::default() };
+    let entity = EntityRef::parse(kind, id).map_err(|_| not_found())?;
+    // only the mappings the caller may see: none when it may not see the entity itself (each
+    // mapping of it carries its access), which answers as an entity without mappings
+    let filter = MappingFilter { entities: vec![entity.clone()], sight: who.sight(), ..MappingFilter::default() };
     let mappings = app.mappings.all_mappings(tenant, &MappingKind::ALL, &filter).await?;
     if mappings.is_empty() {
         return Err(not_found());
     }
-    Ok((EntityRef::new(kind, id), mappings))
+    Ok((entity, mappings))
 }
 
 /// The domain a view is of: `domain`, else the only domain the mappings have.

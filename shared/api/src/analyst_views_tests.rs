@@ -22,7 +22,7 @@ async fn app() -> App {
     let catalog = DomainCatalog::build(&bundle.objects, Domain::EnterpriseAttack, "1.0", "fixture");
     let repos = Arc::new(MemoryRepos::new());
     for (name, tenant, role) in [("a-viewer", "acme", "viewer"), ("a-analyst", "acme", "analyst"), ("b-analyst", "globex", "analyst")] {
-        let p = Principal::register(&who(name), tenant, role, "setup", None).unwrap();
+        let p = Principal::register(&who(name), tenant, role, &[], "setup", None).unwrap();
         let audit = mitre_domain::AuditEntry::of(&p.tenant, "setup", "principal.put", format!("principals/{}", p.principal), None, Some(&p), "setup");
         repos.put_principal(&p, audit).await.unwrap();
     }
@@ -117,7 +117,7 @@ async fn a_sync_is_started_by_superusers_with_post_only() {
     let bundle = parse_bundle(text.as_bytes(), Domain::EnterpriseAttack).unwrap();
     let catalog = DomainCatalog::build(&bundle.objects, Domain::EnterpriseAttack, "1.0", "fixture");
     let repos = Arc::new(MemoryRepos::new());
-    let p = Principal::register(&who("a-admin"), "acme", "admin", "setup", None).unwrap();
+    let p = Principal::register(&who("a-admin"), "acme", "admin", &[], "setup", None).unwrap();
     repos.put_principal(&p, mitre_domain::AuditEntry::of(&p.tenant, "setup", "principal.put", "principals/x".into(), None, Some(&p), "setup")).await.unwrap();
     let su = "arn:aws:iam::1:user/root";
     let settings = Settings { metric_lines: false, superusers: vec![su.into()], ..Settings::default() };

@@ -1,5 +1,5 @@
 //! Who is calling, and what they may do.
-use mitre_domain::{Principal, Role, TenantId};
+use mitre_domain::{Need, Principal, Role, Sight, TenantId};
 
 use crate::error::ApiError;
 use crate::{App, Caller};
@@ -12,12 +12,29 @@ pub struct Identity {
     pub role: Role,
     /// The caller's tenant; a superuser listed only in MITRE_SUPERUSERS has none.
     pub tenant: Option<TenantId>,
+    /// The platform groups the caller holds (see [`mitre_domain::access`]).
+    pub groups: Vec<String>,
     pub request_id: String,
 }
 
 impl Identity {
-    pub fn require(&self, role: Role) -> Result<(), ApiError> {
-        if self.role >= role { Ok(()) } else { Err(ApiError::Forbidden(format!("this needs the {} role or higher", role.as_str()))) }
+    /// The operator (the CLI) acting in `tenant` with `role`: no groups.
+    pub fn operator(principal: &str, role: Role, tenant: Option<TenantId>, request_id: &str) -> Identity {
+        Identity { principal: principal.to_string(), role, tenant, groups: Vec::new(), request_id: request_id.to_string() }
+    }
+
+    pub fn require(&self, need: Need) -> Result<(), ApiError> {
+        if need.allows(self.role) {
+            Ok(())
+        } else {
+            let roles: Vec<&str> = need.roles().iter().map(|r| r.as_str()).collect();
+            Err(ApiError::Forbidden(format!("this needs one of the roles {}", roles.join(", "))))
+        }
+    }
+
+    /// What the caller may see of its tenant's entities.
+    pub fn sight(&self) -> Sight {
+        Sight::of(self.role, &self.groups)
     }
 
     /// The tenant the caller works in, for tenant-scoped routes.
@@ -55,10 +72,10 @@ pub async fn identify(app: &App, caller: &Caller, cached: bool) -> Result<Identi
             p
         }
     };
-    let (role, tenant) = match (env_superuser, registered) {
-        (true, r) => (Role::Superuser, r.map(|p| p.tenant)),
-        (false, Some(p)) => (p.role, Some(p.tenant)),
+    let (role, tenant, groups) = match (env_superuser, registered) {
+        (true, r) => (Role::Superuser, r.as_ref().map(|p| p.tenant.clone()), Vec::new()),
+        (false, Some(p)) => (p.role, Some(p.tenant), p.groups),
         (false, None) => return Err(ApiError::Forbidden("the caller is not registered".into())),
     };
-    Ok(Identity { principal, role, tenant, request_id: caller.request_id.clone() })
+    Ok(Identity { principal, role, tenant, groups, request_id: caller.request_id.clone() })
 }

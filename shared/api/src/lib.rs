@@ -12,6 +12,7 @@ pub mod backend;
 pub mod bodies;
 pub mod catalog;
 pub mod catalog_cache;
+pub mod entity_access;
 pub mod error;
 pub mod identity;
 pub mod local;
@@ -34,7 +35,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::sync::Arc;
 
-use mitre_domain::{AuditLog, MappingRepo, PrincipalRepo, RetryPolicy, StatsRepo};
+use mitre_domain::{AccessRepo, AuditLog, MappingRepo, PrincipalRepo, RetryPolicy, StatsRepo};
 use mitre_store::Store;
 use serde_json::{Value, json};
 
@@ -103,6 +104,8 @@ pub struct App {
     pub catalog: CatalogCache,
     pub backend: Arc<dyn backend::CatalogBackend>,
     pub mappings: Arc<dyn MappingRepo>,
+    /// Entity access records.
+    pub access: Arc<dyn AccessRepo>,
     pub principals: Arc<dyn PrincipalRepo>,
     pub audit: Arc<dyn AuditLog>,
     /// The statistics counters.
@@ -120,18 +123,19 @@ impl App {
     /// whole, under [`RetryPolicy::REQUEST`]).
     pub fn new(store: Store, settings: Settings) -> App {
         let store = Arc::new(store.single_attempt());
-        App::with(store.clone(), store.clone(), store.clone(), store.clone(), store, settings)
+        App::with(store.clone(), store.clone(), store.clone(), store.clone(), store.clone(), store, settings)
     }
 
     /// The API over fixed catalogs and in-memory repositories (no AWS at all).
     #[cfg(any(test, feature = "testing"))]
     pub fn in_memory(catalogs: &[mitre_attack::catalog::DomainCatalog], repos: Arc<mitre_domain::MemoryRepos>, settings: Settings) -> std::io::Result<App> {
-        Ok(App::with(Arc::new(backend::FixedCatalogs::new(catalogs)?), repos.clone(), repos.clone(), repos.clone(), repos, settings))
+        Ok(App::with(Arc::new(backend::FixedCatalogs::new(catalogs)?), repos.clone(), repos.clone(), repos.clone(), repos.clone(), repos, settings))
     }
 
     pub fn with(
         backend: Arc<dyn backend::CatalogBackend>,
         mappings: Arc<dyn MappingRepo>,
+        access: Arc<dyn AccessRepo>,
         principals: Arc<dyn PrincipalRepo>,
         audit: Arc<dyn AuditLog>,
         stats: Arc<dyn StatsRepo>,
@@ -143,6 +147,7 @@ impl App {
             catalog,
             backend,
             mappings,
+            access,
             principals,
             audit,
             stats,
@@ -344,7 +349,7 @@ async fn dispatch(app: &App, req: &Request) -> (String, Result<Reply, ApiError>)
         };
         let (caller, params, spec) = (&caller, &params, matched.spec);
         let attempt = || async move {
-            let who = match spec.role {
+            let who = match spec.need {
                 // any caller API Gateway authenticated (the OpenAPI document, which a client needs
                 // before its principal is registered): no table is read
                 None => None,
@@ -375,11 +380,12 @@ where
 }
 
 /// Who may call `spec`, checked here for every route before its handler runs: the route
-/// table declares the least role (none for routes any authenticated caller may call).
+/// table declares what it needs of the caller's role (nothing for routes any authenticated
+/// caller may call).
 fn authorize<'a>(spec: &RouteSpec, who: Option<&'a identity::Identity>) -> Result<Option<&'a identity::Identity>, ApiError> {
-    match (spec.role, who) {
+    match (spec.need, who) {
         (None, _) => Ok(None),
-        (Some(role), Some(who)) => who.require(role).map(|()| Some(who)),
+        (Some(need), Some(who)) => who.require(need).map(|()| Some(who)),
         (Some(_), None) => Err(ApiError::Unauthenticated),
     }
 }
@@ -410,7 +416,10 @@ async fn answer(
         RouteId::DeleteMapping(k) => mappings::delete(app, who()?, k, id, if_match).await,
         RouteId::PutPrincipal => admin::put_principal(app, who()?, id, body).await,
         RouteId::DeletePrincipal => admin::delete_principal(app, who()?, id).await,
-        RouteId::ListPrincipals => admin::list_principals(app).await,
+        RouteId::ListPrincipals => admin::list_principals(app, who()?).await,
+        RouteId::GetEntityAccess(k) => entity_access::get(app, who()?, k, id).await,
+        RouteId::PutEntityAccess(k) => entity_access::put(app, who()?, k, id, body, if_match).await,
+        RouteId::DeleteEntityAccess(k) => entity_access::delete(app, who()?, k, id, if_match).await,
         RouteId::ListAudit => admin::list_audit(app, who()?, params).await,
         RouteId::VerifyCorrelations => admin::verify(app, who()?, params).await,
         RouteId::RepairCorrelations => admin::repair(app, who()?, body).await,

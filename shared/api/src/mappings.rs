@@ -6,7 +6,7 @@ use std::sync::Arc;
 use mitre_attack::TechniqueId;
 use mitre_attack::catalog::DomainCatalog;
 use mitre_domain::mapping::{Resolved, resolve};
-use mitre_domain::{AuditEntry, Mapping, MappingFilter, MappingInput, MappingKind, Precondition, TacticFilter, TenantId, WriteError};
+use mitre_domain::{AuditEntry, EntityAccess, EntityRef, Mapping, MappingFilter, MappingInput, MappingKind, Precondition, TacticFilter, WriteError};
 use serde_json::json;
 
 use crate::error::ApiError;
@@ -52,8 +52,9 @@ fn audit(who: &Identity, action: &str, m: &Mapping, before: Option<&Mapping>, af
     AuditEntry::of(&m.tenant, &who.principal, action, m.target(), before, after, &who.request_id)
 }
 
-fn write_error(e: WriteError) -> ApiError {
+pub(crate) fn write_error(e: WriteError) -> ApiError {
     match e {
+        WriteError::TooLarge(m) => ApiError::Conflict(m),
         WriteError::Stale => ApiError::PreconditionFailed("the mapping changed since it was read; fetch it again".into()),
         WriteError::Duplicate => ApiError::Conflict("another mapping already holds this entity, technique and tactic".into()),
         e @ WriteError::Contended => ApiError::Overtaken(Box::new(e)),
@@ -76,17 +77,31 @@ pub async fn record(app: &App, who: &Identity, m: Mapping) -> Result<Reply, ApiE
     record_as(app, who, m, "mapping.create").await
 }
 
+/// The access records of `entities` (read consistently), when the caller may see every one of
+/// them; else 404, as for an entity that has nothing. Every write of a mapping copies them onto
+/// the mapping, and holds only while they stay at their versions.
+pub async fn visible_entities(app: &App, who: &Identity, entities: &[EntityRef]) -> Result<Vec<EntityAccess>, ApiError> {
+    let records = app.access.entity_access(who.tenant()?, entities).await?;
+    let sight = who.sight();
+    match records.iter().find(|r| !sight.sees_entity(r)) {
+        Some(hidden) => Err(ApiError::NotFound(format!("no {} {:?}", hidden.entity.kind, hidden.entity.id))),
+        None => Ok(records),
+    }
+}
+
 /// [`record`], audited as `created_as` when the mapping is new (a merge is `mapping.merge`).
 /// One attempt: a writer that lost a race with another writer of the same mapping is overtaken,
 /// and the request is tried again as a whole (`dispatch`); 409 when every try was overtaken.
 pub async fn record_as(app: &App, who: &Identity, m: Mapping, created_as: &str) -> Result<Reply, ApiError> {
     let overtaken = || ApiError::Overtaken("another writer changed the mapping this observation merges into".into());
+    let records = visible_entities(app, who, &m.entities()).await?;
+    let m = m.stamped(&records);
     match app.mappings.create_mapping(&m, audit(who, created_as, &m, None, Some(&m))).await {
         Ok(()) => mapping_reply(201, &m),
         Err(WriteError::Duplicate) => {
             // the mapping went again between the two calls
             let existing = app.mappings.same_mapping(&m).await?.ok_or_else(overtaken)?;
-            let merged = existing.merged_with(&m, &who.principal);
+            let merged = existing.merged_with(&m, &who.principal).stamped(&records);
             match app.mappings.update_mapping(&existing, &merged, audit(who, "mapping.merge", &merged, Some(&existing), Some(&merged))).await {
                 Ok(()) => mapping_reply(200, &merged),
                 Err(WriteError::Stale) => Err(overtaken()),
@@ -97,13 +112,24 @@ pub async fn record_as(app: &App, who: &Identity, m: Mapping, created_as: &str) 
     }
 }
 
-async fn load(app: &App, tenant: &TenantId, kind: MappingKind, id: &str) -> Result<Mapping, ApiError> {
+/// The mapping `id` of the caller's tenant, when the caller may see it (by the copies of its
+/// entities' access it carries); else 404, as for one that does not exist.
+async fn load(app: &App, who: &Identity, kind: MappingKind, id: &str) -> Result<Mapping, ApiError> {
     let valid = id.len() == 26 && id.chars().all(|c| c.is_ascii_alphanumeric());
     let not_found = || ApiError::NotFound(format!("no {} mapping {id:?}", kind.as_str()));
     if !valid {
         return Err(not_found());
     }
-    app.mappings.mapping(tenant, kind, id).await?.ok_or_else(not_found)
+    let sight = who.sight();
+    app.mappings.mapping(who.tenant()?, kind, id).await?.filter(|m| sight.sees(m)).ok_or_else(not_found)
+}
+
+/// The mapping `id` about to change: visible to the caller by the current access records of its
+/// entities (not only by its copies), which the write copies afresh.
+async fn load_for_change(app: &App, who: &Identity, kind: MappingKind, id: &str) -> Result<(Mapping, Vec<EntityAccess>), ApiError> {
+    let m = load(app, who, kind, id).await?;
+    let records = visible_entities(app, who, &m.entities()).await.map_err(|_| ApiError::NotFound(format!("no {} mapping {id:?}", kind.as_str())))?;
+    Ok((m, records))
 }
 
 /// Shows the tactic under its current shortname: a mapping names its tactic by identity, so a
@@ -119,7 +145,7 @@ async fn current_tactic(app: &App, mut m: Mapping) -> Mapping {
 }
 
 pub async fn get(app: &App, who: &Identity, kind: MappingKind, id: &str) -> Result<Reply, ApiError> {
-    let m = current_tactic(app, load(app, who.tenant()?, kind, id).await?).await;
+    let m = current_tactic(app, load(app, who, kind, id).await?).await;
     mapping_reply(200, &m)
 }
 
@@ -155,26 +181,25 @@ fn check(m: &Mapping, expected: Precondition) -> Result<(), ApiError> {
 }
 
 pub async fn update(app: &App, who: &Identity, kind: MappingKind, id: &str, body: &[u8], if_match_header: Option<&str>) -> Result<Reply, ApiError> {
-    let tenant = who.tenant()?;
     let expected = if_match(if_match_header)?;
     let input: MappingInput = parse_json(body)?;
     input.keeps_entities()?;
-    let old = load(app, tenant, kind, id).await?;
+    let (old, records) = load_for_change(app, who, kind, id).await?;
     check(&old, expected)?;
     let technique = match old.technique_change(&input) {
         Some((technique, tactic)) => Some(resolved(app, &technique, tactic).await?),
         None => None,
     };
-    let new = old.updated(&input, technique, &who.principal)?;
+    let new = old.updated(&input, technique, &who.principal)?.stamped(&records);
     app.mappings.update_mapping(&old, &new, audit(who, "mapping.update", &new, Some(&old), Some(&new))).await.map_err(write_error)?;
     mapping_reply(200, &new)
 }
 
 pub async fn delete(app: &App, who: &Identity, kind: MappingKind, id: &str, if_match_header: Option<&str>) -> Result<Reply, ApiError> {
-    let tenant = who.tenant()?;
     let expected = if_match(if_match_header)?;
-    let m = load(app, tenant, kind, id).await?;
+    let (m, records) = load_for_change(app, who, kind, id).await?;
     check(&m, expected)?;
+    let m = m.stamped(&records);
     app.mappings.delete_mapping(&m, audit(who, "mapping.delete", &m, Some(&m), None)).await.map_err(write_error)?;
     Ok(Reply::no_content())
 }
@@ -182,11 +207,13 @@ pub async fn delete(app: &App, who: &Identity, kind: MappingKind, id: &str, if_m
 pub async fn list(app: &App, who: &Identity, kind: MappingKind, params: &Params) -> Result<Reply, ApiError> {
     let tenant = who.tenant()?;
     let limit = params.limit()?;
-    let mut filter = MappingFilter::default();
+    let mut filter = MappingFilter { sight: who.sight(), ..MappingFilter::default() };
     for field in kind.entity_fields() {
-        if let Some(v) = params.str(field) {
-            let v = mitre_domain::mapping::entity_id(field, v).map_err(|_| ApiError::bad_param(field, format!("{field} is not a valid id")))?;
-            filter.entities.push((field, v));
+        if let Some(v) = params.str(field)
+            && let Some(entity_kind) = MappingKind::of_entity_field(field)
+        {
+            let e = EntityRef::parse(entity_kind, v).map_err(|_| ApiError::bad_param(field, format!("{field} is not a valid id")))?;
+            filter.entities.push(e);
         }
     }
     if let Some(t) = params.str("technique") {

@@ -121,7 +121,7 @@ fn judged_by_server(r: &RouteSpec) -> Vec<Value> {
         }
         _ => {}
     }
-    if matches!(r.id, RouteId::UpdateMapping(_) | RouteId::DeleteMapping(_)) {
+    if matches!(r.id, RouteId::UpdateMapping(_) | RouteId::DeleteMapping(_) | RouteId::PutEntityAccess(_) | RouteId::DeleteEntityAccess(_)) {
         out.push(json!({"in": "header", "name": "If-Match", "status": 412, "reason": "only the mapping's current version (or *) passes"}));
     }
     let mut body = |name: &str, why: &str| out.push(json!({"in": "body", "name": name, "status": 422, "reason": why}));
@@ -179,6 +179,8 @@ fn response_schema(id: RouteId) -> RefOr<Schema> {
         RouteId::ListPrincipals => page_of("Principal"),
         RouteId::ListAudit => page_of("AuditEntry"),
         RouteId::VerifyCorrelations | RouteId::RepairCorrelations => ObjectBuilder::new().into(),
+        RouteId::GetEntityAccess(_) | RouteId::PutEntityAccess(_) => reference("EntityAccess"),
+        RouteId::DeleteEntityAccess(_) => ObjectBuilder::new().into(),
     }
 }
 
@@ -194,14 +196,14 @@ fn operation(r: &RouteSpec) -> utoipa::openapi::path::Operation {
                 .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
         );
     }
-    if matches!(r.id, RouteId::UpdateMapping(_) | RouteId::DeleteMapping(_)) {
+    if matches!(r.id, RouteId::UpdateMapping(_) | RouteId::DeleteMapping(_) | RouteId::PutEntityAccess(_) | RouteId::DeleteEntityAccess(_)) {
         op = op.parameter(
             ParameterBuilder::new()
                 .name("If-Match")
                 .parameter_in(ParameterIn::Header)
                 .required(Required::True)
                 .description(Some(
-                    "The mapping's ETag as read: its version in quotes (\"3\", or weak: W/\"3\"), or * for any version. Without it the \
+                    "The ETag as read (the mapping's, or the entity access's): its version in quotes (\"3\", or weak: W/\"3\"), or * for any version. Without it the \
                      change is refused with 428, a malformed one with 400, a stale one with 412.",
                 ))
                 .schema(Some(ObjectBuilder::new().schema_type(Type::String).pattern(Some(IF_MATCH_PATTERN)))),
@@ -225,6 +227,7 @@ fn operation(r: &RouteSpec) -> utoipa::openapi::path::Operation {
         RouteId::CreateMapping(MappingKind::Observable) => Some("ObservableMappingInput"),
         RouteId::UpdateMapping(_) => Some("MappingPatch"),
         RouteId::PutPrincipal => Some("PrincipalInput"),
+        RouteId::PutEntityAccess(_) => Some("AccessInput"),
         RouteId::StartSync => Some("SyncInput"),
         RouteId::Suggest | RouteId::Enrich(_) => Some("SuggestInput"),
         _ => None,
@@ -249,6 +252,7 @@ fn operation(r: &RouteSpec) -> utoipa::openapi::path::Operation {
         RouteId::CreateMapping(_) => ("201", "Created (200 when merged into an existing mapping)"),
         RouteId::StartSync => ("202", "The sync started; its run record appears under sync/runs when it ends"),
         RouteId::DeleteMapping(_) | RouteId::DeletePrincipal => ("204", "Deleted"),
+        RouteId::DeleteEntityAccess(_) => ("204", "Open to the whole tenant again"),
         _ => ("200", "OK"),
     };
     let mut ok = ResponseBuilder::new().description(desc);
@@ -280,7 +284,7 @@ fn operation(r: &RouteSpec) -> utoipa::openapi::path::Operation {
         ("412", "If-Match names a stale version"),
         ("428", "A change without If-Match"),
         ("422", "A value is out of range or names no (or a revoked) technique; details.field names it"),
-        ("404", "Unknown id or route"),
+        ("404", "Unknown id or route, or an entity (or a mapping of one) the caller may not see"),
         ("405", "Method not allowed (details.allowed lists the methods)"),
         ("413", "Request body over 256 KiB"),
         ("500", "Internal error (no detail is shown)"),
@@ -362,6 +366,9 @@ pub fn document() -> Result<Value, crate::ApiError> {
             .schema_from::<mitre_domain::MappingInput>()
             .schema_from::<mitre_domain::Principal>()
             .schema_from::<crate::admin::PrincipalInput>()
+            .schema_from::<crate::entity_access::AccessInput>()
+            .schema_from::<mitre_domain::EntityAccess>()
+            .schema_from::<mitre_domain::EntityRef>()
             .schema_from::<crate::sync_trigger::SyncInput>()
             .schema_from::<crate::suggestions::SuggestInput>()
             .schema_from::<mitre_domain::AuditEntry>()
@@ -451,7 +458,7 @@ mod tests {
         let schemas = &doc["components"]["schemas"];
         // closed sets are enums of the domain's values, timestamps RFC 3339 strings
         assert_eq!(schemas["DetectionMethod"]["enum"], serde_json::json!(["siem", "edr", "ids", "manual_analysis", "threat_intel", "other", "auto_suggested"]));
-        assert_eq!(schemas["Role"]["enum"], serde_json::json!(["viewer", "analyst", "admin", "superuser"]));
+        assert_eq!(schemas["Role"]["enum"], serde_json::json!(["integration", "viewer", "analyst", "admin", "superuser"]));
         assert_eq!(schemas["Timestamp"]["format"], "date-time");
         for name in ["Mapping", "MappingInput", "Principal", "PrincipalInput", "AuditEntry", "ImpactLevel", "MitigationStatus", "MappingKind"] {
             assert!(schemas[name].is_object(), "{name}");

@@ -33,8 +33,9 @@ async fn world() -> World {
         ("a-admin", "acme", "admin"),
         ("b-analyst", "globex", "analyst"),
         ("b-admin", "globex", "admin"),
+        ("a-integration", "acme", "integration"),
     ] {
-        let p = Principal::register(&who(name), tenant, role, "setup", None).unwrap();
+        let p = Principal::register(&who(name), tenant, role, &[], "setup", None).unwrap();
         let audit = mitre_domain::AuditEntry::of(&p.tenant, "setup", "principal.put", format!("principals/{}", p.principal), None, Some(&p), "setup");
         repos.put_principal(&p, audit).await.unwrap();
     }
@@ -127,11 +128,23 @@ async fn roles_decide_who_reads_and_who_writes() {
     let r = call(app, SU, "GET", &format!("{P}/audit?tenant=acme&action=mapping.create"), None, Value::Null).await;
     assert_eq!((r.status, r.body["items"].as_array().unwrap().len()), (200, 1));
     assert_eq!(call(app, SU, "GET", &format!("{P}/audit?tenant=Not%20A%20Tenant"), None, Value::Null).await.status, 400);
-    // the registry is the superusers'
+    // tenant admins manage their own tenant's principals below superuser; superusers every one
     let arn = "arn%3Aaws%3Aiam%3A%3A1%3Auser%2Fnewcomer";
-    assert_eq!(call(app, &who("a-admin"), "PUT", &format!("{P}/admin/principals/{arn}"), None, json!({"tenant": "acme", "role": "viewer"})).await.status, 403);
+    let (a_admin, principal_path) = (who("a-admin"), format!("{P}/admin/principals/{arn}"));
+    let admin_put = |body: Value| call(app, &a_admin, "PUT", &principal_path, None, body);
+    assert_eq!(admin_put(json!({"tenant": "globex", "role": "viewer"})).await.status, 403, "another tenant");
+    assert_eq!(admin_put(json!({"tenant": "acme", "role": "superuser"})).await.status, 403, "above admin");
+    assert_eq!(
+        call(app, &who("a-analyst"), "PUT", &format!("{P}/admin/principals/{arn}"), None, json!({"tenant": "acme", "role": "viewer"})).await.status,
+        403
+    );
+    let r = admin_put(json!({"tenant": "acme", "role": "analyst", "groups": ["ir", "hr"]})).await;
+    assert_eq!((r.status, r.body["groups"].clone()), (201, json!(["hr", "ir"])), "{}", r.body);
+    let r = call(app, &who("b-admin"), "GET", &format!("{P}/admin/principals"), None, Value::Null).await;
+    assert!(r.body["items"].as_array().unwrap().iter().all(|p| p["tenant"] == "globex"), "{}", r.body);
+    assert_eq!(call(app, &who("b-admin"), "DELETE", &format!("{P}/admin/principals/{arn}"), None, Value::Null).await.status, 404, "not globex's");
     let r = call(app, SU, "PUT", &format!("{P}/admin/principals/{arn}"), None, json!({"tenant": "acme", "role": "viewer"})).await;
-    assert_eq!((r.status, r.body["role"].as_str()), (201, Some("viewer")));
+    assert_eq!((r.status, r.body["role"].as_str()), (200, Some("viewer")));
     let r = call(app, SU, "PUT", &format!("{P}/admin/principals/{arn}"), None, json!({"tenant": "-acme", "role": "viewer"})).await;
     assert_eq!((r.status, r.body["error"]["details"]["field"].as_str()), (422, Some("tenant")));
     assert_eq!(call(app, &who("newcomer"), "GET", &format!("{P}/incident-mappings"), None, Value::Null).await.status, 200);
@@ -239,6 +252,7 @@ async fn every_route_enforces_its_declared_role_before_its_handler() {
     use mitre_domain::Role;
     let w = world().await;
     let caller_of = |role: Role| match role {
+        Role::Integration => who("a-integration"),
         Role::Viewer => who("a-viewer"),
         Role::Analyst => who("a-analyst"),
         Role::Admin => who("a-admin"),
@@ -254,20 +268,19 @@ async fn every_route_enforces_its_declared_role_before_its_handler() {
             Call::new(r.method, &path).by(caller).if_match(Some("*")).json(&body)
         };
         let a = call(&stranger).send(&w.app).await;
-        match r.role {
+        match r.need {
             None => assert_ne!(a.status, 403, "{}: any authenticated caller may call it", r.route_key()),
             Some(_) => assert_eq!((a.status, a.body["error"]["code"].as_str()), (403, Some("forbidden")), "{}: an unregistered caller", r.route_key()),
         }
-        let Some(least) = r.role else { continue };
+        let Some(need) = r.need else { continue };
         for role in Role::ALL {
             let a = call(&caller_of(role)).send(&w.app).await;
-            if role < least {
-                let message = format!("this needs the {} role or higher", least.as_str());
-                assert_eq!((a.status, a.body["error"]["message"].as_str()), (403, Some(message.as_str())), "{} as {role:?}", r.route_key());
-            } else {
+            let refused_for_role = a.body["error"]["message"].as_str().is_some_and(|m| m.starts_with("this needs one of the roles"));
+            if need.allows(role) {
                 // past the role check (the handler may still refuse, e.g. a superuser without a tenant)
-                let refused_for_role = a.body["error"]["message"].as_str().is_some_and(|m| m.starts_with("this needs the"));
-                assert!(!refused_for_role, "{} as {role:?} (needs {least:?}): {}", r.route_key(), a.body);
+                assert!(!refused_for_role, "{} as {role:?} (needs {need:?}): {}", r.route_key(), a.body);
+            } else {
+                assert_eq!((a.status, refused_for_role), (403, true), "{} as {role:?}: {}", r.route_key(), a.body);
             }
             checked += 1;
         }

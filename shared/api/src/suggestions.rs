@@ -162,8 +162,10 @@ fn planned(catalog: &DomainCatalog, kind: MappingKind, id: &str, who: &Identity,
 pub async fn enrich(app: &App, who: &Identity, kind: MappingKind, id: &str, params: &Params, body: &[u8]) -> Result<Reply, ApiError> {
     who.tenant()?;
     let dry_run = params.bool("dry_run", false)?;
-    let field = kind.entity_fields()[0];
-    let id = mitre_domain::mapping::entity_id(field, id).map_err(|e| ApiError::NotFound(e.message))?;
+    let entity = mitre_domain::EntityRef::parse(kind, id).map_err(|e| ApiError::NotFound(e.message))?;
+    // an entity the caller may not see is answered as one that does not exist, dry run or not
+    crate::mappings::visible_entities(app, who, std::slice::from_ref(&entity)).await?;
+    let id = entity.id;
     let (request, catalog) = prepare(app, body).await?;
     let analysis = app.engines.of(&catalog).await?.analyze(&request);
     let threshold = app.settings.enrich_threshold;
@@ -212,7 +214,7 @@ pub(crate) mod tests {
         let bundle = parse_bundle(text.as_bytes(), Domain::EnterpriseAttack).unwrap();
         let catalog = DomainCatalog::build(&bundle.objects, Domain::EnterpriseAttack, "1.0", "fixture");
         let repos = Arc::new(MemoryRepos::new());
-        let p = Principal::register(ANALYST, "acme", "analyst", "setup", None).unwrap();
+        let p = Principal::register(ANALYST, "acme", "analyst", &[], "setup", None).unwrap();
         let audit = mitre_domain::AuditEntry::of(&p.tenant, "setup", "principal.put", format!("principals/{}", p.principal), None, Some(&p), "setup");
         repos.put_principal(&p, audit).await.unwrap();
         let settings = Settings { metric_lines: false, ..Settings::default() };

@@ -6,7 +6,7 @@ use mitre_attack::{Domain, TechniqueId};
 use crate::audit::AuditEntry;
 use crate::error::{RepoError, WriteError};
 use crate::mapping::{Mapping, MappingInput, MappingKind, Resolved};
-use crate::repo::{AuditFilter, AuditLog, MappingFilter, MappingRepo, PrincipalRepo, StatsRepo, TacticFilter};
+use crate::repo::{AccessRepo, AuditFilter, AuditLog, MappingFilter, MappingRepo, PrincipalRepo, StatsRepo, TacticFilter};
 use crate::role::Principal;
 use crate::stats::{Aggregates, Counter, Window};
 use crate::tenant::TenantId;
@@ -189,14 +189,17 @@ pub async fn lists_filter_and_page(repo: &(impl MappingRepo + AuditLog)) {
 
     let all = walk(repo, &tenant, MappingKind::Alert, &MappingFilter::default(), 2).await;
     assert_eq!(ids(&all), pick(&[0, 1, 2, 3, 4, 5]), "every mapping once, in id order");
-    let by_case = MappingFilter { entities: vec![("case_id", "C-1".into())], ..MappingFilter::default() };
+    let by_case = MappingFilter { entities: vec![entity(MappingKind::Case, "C-1")], ..MappingFilter::default() };
     assert_eq!(ids(&walk(repo, &tenant, MappingKind::Alert, &by_case, 1).await), pick(&[0, 1, 4]));
-    let by_both = MappingFilter { entities: vec![("case_id", "C-1".into()), ("alert_id", "A-2".into())], ..MappingFilter::default() };
+    let by_both = MappingFilter { entities: vec![entity(MappingKind::Case, "C-1"), entity(MappingKind::Alert, "A-2")], ..MappingFilter::default() };
     assert_eq!(ids(&walk(repo, &tenant, MappingKind::Alert, &by_both, 10).await), pick(&[1]));
     let by_technique = MappingFilter { technique: Some(TechniqueId::parse("T1003.001").unwrap()), ..MappingFilter::default() };
     assert_eq!(ids(&walk(repo, &tenant, MappingKind::Alert, &by_technique, 1).await), pick(&[2, 3]));
-    let by_both =
-        MappingFilter { technique: Some(TechniqueId::parse("T1059.001").unwrap()), entities: vec![("case_id", "C-1".into())], ..MappingFilter::default() };
+    let by_both = MappingFilter {
+        technique: Some(TechniqueId::parse("T1059.001").unwrap()),
+        entities: vec![entity(MappingKind::Case, "C-1")],
+        ..MappingFilter::default()
+    };
     assert_eq!(ids(&walk(repo, &tenant, MappingKind::Alert, &by_both, 10).await), pick(&[0, 1]));
     let by_tactic =
         MappingFilter { tactic: Some(TacticFilter { stix_id: Some(PERSISTENCE.into()), shortname: "persistence".into() }), ..MappingFilter::default() };
@@ -224,7 +227,7 @@ pub async fn lists_filter_and_page(repo: &(impl MappingRepo + AuditLog)) {
 pub async fn principals_are_registered_and_removed(repo: &(impl PrincipalRepo + AuditLog)) {
     let tenant = fresh_tenant("registry");
     let arn = format!("arn:aws:iam::123456789012:user/{}", tenant.as_str());
-    let p = Principal::register(&arn, tenant.as_str(), "analyst", "contract", None).unwrap();
+    let p = Principal::register(&arn, tenant.as_str(), "analyst", &[], "contract", None).unwrap();
     let audit = |action: &str, before: Option<&Principal>, after: Option<&Principal>| {
         AuditEntry::of(&tenant, "contract", action, format!("principals/{arn}"), before, after, "contract")
     };
@@ -232,7 +235,7 @@ pub async fn principals_are_registered_and_removed(repo: &(impl PrincipalRepo + 
     assert_eq!(repo.principal(&arn).await.unwrap().as_ref(), Some(&p));
     assert!(repo.principals().await.unwrap().contains(&p));
     std::thread::sleep(std::time::Duration::from_millis(2));
-    let admin = Principal::register(&arn, tenant.as_str(), "admin", "contract", Some(&p)).unwrap();
+    let admin = Principal::register(&arn, tenant.as_str(), "admin", &[], "contract", Some(&p)).unwrap();
     repo.put_principal(&admin, audit("principal.put", Some(&p), Some(&admin))).await.unwrap();
     // removing the entry as first read fails: it changed since
     assert!(matches!(repo.delete_principal(&p, audit("principal.delete", Some(&p), None)).await, Err(WriteError::Stale)));
@@ -393,4 +396,86 @@ pub fn synthetic_mappings(catalog: &mitre_attack::catalog::DomainCatalog, tenant
         out.push(Mapping::create(kind, tenant, &input, resolved, "synthetic").expect("a valid mapping"));
     }
     out
+}
+
+/// An entity reference of a test.
+pub fn entity(kind: MappingKind, id: &str) -> crate::access::EntityRef {
+    crate::access::EntityRef::parse(kind, id).expect("a valid entity id")
+}
+
+/// Entity access: records count the mappings naming them, a change applies to every mapping of
+/// the entity at once (and to no other), lists show the caller only what its sight admits,
+/// stale changes and writes with copies of an older access are refused.
+pub async fn access_follows_the_entity(repo: &(impl MappingRepo + AccessRepo + AuditLog)) {
+    use crate::access::{EntityAccess, Sight};
+    let tenant = fresh_tenant("access");
+    let case = entity(MappingKind::Case, "C-7");
+    let other = entity(MappingKind::Case, "C-8");
+    let stamped = |m: Mapping, records: &[EntityAccess]| m.stamped(records);
+    let input = |case_id: &str, alert: Option<&str>| MappingInput { case_id: Some(case_id.into()), alert_id: alert.map(Into::into), ..MappingInput::default() };
+    let records = repo.entity_access(&tenant, &[case.clone(), other.clone()]).await.expect("access");
+    assert_eq!(records[0], EntityAccess::open(case.clone()), "an entity without a record is open at version 0");
+    let mut made = Vec::new();
+    for (technique, case_id, alert) in [("T1059", "C-7", None), ("T1053", "C-7", Some("A-1")), ("T1098", "C-8", None)] {
+        let kind = if alert.is_some() { MappingKind::Alert } else { MappingKind::Case };
+        let m = Mapping::create(kind, &tenant, &input(case_id, alert), resolved(technique, "execution", EXECUTION), "contract").expect("mapping");
+        let records = repo.entity_access(&tenant, &m.entities()).await.expect("access");
+        let m = stamped(m, &records);
+        repo.create_mapping(&m, audit_of(&m, "mapping.create")).await.expect("create");
+        made.push(m);
+    }
+    let before = repo.entity_access(&tenant, std::slice::from_ref(&case)).await.expect("access").remove(0);
+    assert_eq!((before.version, before.mappings), (0, 2), "{before:?}");
+
+    // restrict the case: both mappings naming it change at once, the other case's does not
+    let after = before.changed(Some(vec!["ir".into()]), "contract");
+    let audit = AuditEntry::of(&tenant, "contract", "access.put", "entities/case/C-7/access".into(), Some(&before), Some(&after), "contract");
+    repo.change_access(&tenant, &before, &after, audit.clone()).await.expect("change");
+    let stored = repo.entity_access(&tenant, std::slice::from_ref(&case)).await.expect("access").remove(0);
+    assert_eq!((stored.version, stored.groups.clone(), stored.mappings), (1, Some(vec!["ir".to_string()]), 2));
+    for m in &made[..2] {
+        let now = repo.mapping(&tenant, m.kind, &m.id).await.expect("get").expect("present");
+        assert_eq!(now.version, m.version + 1, "the access change bumps the version of {}", m.id);
+        assert_eq!(now.access.get(&MappingKind::Case).and_then(|s| s.groups.clone()), Some(vec!["ir".to_string()]));
+    }
+    let untouched = repo.mapping(&tenant, made[2].kind, &made[2].id).await.expect("get").expect("present");
+    assert_eq!(untouched.version, made[2].version);
+    // a change at the old version is stale
+    assert!(matches!(repo.change_access(&tenant, &before, &after, audit).await, Err(WriteError::Stale)));
+
+    // what each sight lists, of both kinds
+    let outsider = Sight::Groups(["hr".to_string()].into());
+    let member = Sight::Groups(["ir".to_string()].into());
+    for (sight, expected) in [(Sight::Everything, 3), (member, 3), (outsider.clone(), 1)] {
+        let mut n = 0;
+        for kind in [MappingKind::Case, MappingKind::Alert] {
+            n += walk(repo, &tenant, kind, &MappingFilter { sight: sight.clone(), ..MappingFilter::default() }, 1).await.len();
+        }
+        assert_eq!(n, expected, "{sight:?}");
+    }
+    let by_case = MappingFilter { entities: vec![case.clone()], sight: outsider, ..MappingFilter::default() };
+    assert!(repo.all_mappings(&tenant, &MappingKind::ALL, &by_case).await.expect("all").is_empty());
+
+    // a write with copies of the old access is overtaken, not written
+    let stale = Mapping::create(MappingKind::Case, &tenant, &input("C-7", None), resolved("T1106", "execution", EXECUTION), "contract").expect("mapping");
+    let stale = stamped(stale, std::slice::from_ref(&before));
+    assert!(matches!(repo.create_mapping(&stale, audit_of(&stale, "mapping.create")).await, Err(WriteError::Contended)));
+    let current = repo.mapping(&tenant, made[0].kind, &made[0].id).await.expect("get").expect("present");
+    let mut old_copy = current.clone();
+    old_copy.access.insert(MappingKind::Case, before.stamp());
+    let mut changed = old_copy.clone();
+    changed.confidence_score = 90;
+    changed.touch("contract");
+    assert!(matches!(repo.update_mapping(&old_copy, &changed, audit_of(&changed, "mapping.update")).await, Err(WriteError::Contended)));
+    // with current copies it goes through, and a delete counts the mapping out
+    repo.delete_mapping(&current, audit_of(&current, "mapping.delete")).await.expect("delete");
+    let stored = repo.entity_access(&tenant, std::slice::from_ref(&case)).await.expect("access").remove(0);
+    assert_eq!(stored.mappings, 1);
+
+    // opening the entity again
+    let open = stored.changed(None, "contract");
+    let audit = AuditEntry::of(&tenant, "contract", "access.delete", "entities/case/C-7/access".into(), Some(&stored), Some(&open), "contract");
+    repo.change_access(&tenant, &stored, &open, audit).await.expect("open");
+    let m = repo.mapping(&tenant, made[1].kind, &made[1].id).await.expect("get").expect("present");
+    assert!(Sight::Groups(Default::default()).sees(&m), "{:?}", m.access);
 }

@@ -3,6 +3,7 @@
 //! repository traits the handlers depend on. With the `testing` feature, in-memory
 //! implementations and the contract every implementation keeps. No I/O beyond what a
 //! repository does.
+pub mod access;
 pub mod audit;
 #[cfg(any(test, feature = "testing"))]
 pub mod contract;
@@ -20,12 +21,13 @@ pub mod sync;
 pub mod tenant;
 pub mod time;
 
+pub use access::{EntityAccess, EntityRef, Need, Sight, Stamp};
 pub use audit::AuditEntry;
 pub use error::{BoxError, Invalid, RepoError, WriteError};
 pub use mapping::{DetectionMethod, ImpactLevel, Mapping, MappingInput, MappingKind, MitigationStatus, Precondition, Resolved};
 #[cfg(any(test, feature = "testing"))]
 pub use memory::MemoryRepos;
-pub use repo::{AuditFilter, AuditLog, MappingFilter, MappingRepo, Page, PrincipalRepo, StatsRepo, TacticFilter};
+pub use repo::{AccessRepo, AuditFilter, AuditLog, MappingFilter, MappingRepo, Page, PrincipalRepo, StatsRepo, TacticFilter};
 pub use retry::RetryPolicy;
 pub use role::{Principal, Role, normalize_principal};
 pub use sync::SyncRequest;
@@ -64,5 +66,6 @@ mod tests {
         contract::principals_are_registered_and_removed(&repo).await;
         contract::the_audit_log_reads_newest_first(&repo).await;
         contract::statistics_equal_a_recount(&repo).await;
+        contract::access_follows_the_entity(&repo).await;
     }
 }

@@ -38,6 +38,16 @@ impl MappingKind {
         }
     }
 
+    /// The field that names an entity of this kind.
+    pub fn entity_field(self) -> &'static str {
+        self.entity_fields()[0]
+    }
+
+    /// The kind of entity `field` names.
+    pub fn of_entity_field(field: &str) -> Option<MappingKind> {
+        MappingKind::ALL.into_iter().find(|k| k.entity_field() == field)
+    }
+
     /// The entity fields of this kind: the first names the mapping's own entity; alert and
     /// case mappings may name both an alert and a case.
     pub fn entity_fields(self) -> &'static [&'static str] {
@@ -185,8 +195,14 @@ pub struct Mapping {
     pub created_at: Timestamp,
     pub updated_by: String,
     pub updated_at: Timestamp,
-    /// Bumped by every change; the ETag is this number in quotes.
+    /// Bumped by every change (a change of its entities' access included); the ETag is this
+    /// number in quotes.
     pub version: u64,
+    /// Who may see it: the access of each entity it names, as it was when the mapping was last
+    /// written (kept current by every access change).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub access: crate::access::Stamps,
 }
 
 /// The body of POST (technique required, the kind's entity ids required) and PATCH (any subset;
@@ -374,6 +390,7 @@ impl Mapping {
             updated_by: by.to_string(),
             updated_at: at,
             version: 1,
+            access: Default::default(),
         };
         // One end of the window given: the other defaults to now, widened to hold it.
         match (&input.first_observed, &input.last_observed) {
@@ -471,6 +488,21 @@ impl Mapping {
         self.updated_by = by.to_string();
         self.updated_at = Timestamp::now();
         self.version += 1;
+    }
+
+    /// The entities the mapping names (its own first).
+    pub fn entities(&self) -> Vec<crate::access::EntityRef> {
+        self.kind
+            .entity_fields()
+            .iter()
+            .filter_map(|f| Some(crate::access::EntityRef { kind: MappingKind::of_entity_field(f)?, id: self.entity(f)?.to_string() }))
+            .collect()
+    }
+
+    /// The mapping with the copies of its entities' access: the record of each entity it names.
+    pub fn stamped(mut self, records: &[crate::access::EntityAccess]) -> Mapping {
+        self.access = self.entities().iter().filter_map(|e| records.iter().find(|r| &r.entity == e)).map(|r| (r.entity.kind, r.stamp())).collect();
+        self
     }
 
     pub fn entity(&self, field: &str) -> Option<&str> {

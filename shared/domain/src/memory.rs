@@ -6,11 +6,12 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use serde_json::json;
 
+use crate::access::{EntityAccess, EntityRef};
 use crate::audit::AuditEntry;
 use crate::cursor;
 use crate::error::{RepoError, WriteError};
 use crate::mapping::{Mapping, MappingKind};
-use crate::repo::{AuditFilter, AuditLog, MappingFilter, MappingRepo, Page, PrincipalRepo, StatsRepo};
+use crate::repo::{AccessRepo, AuditFilter, AuditLog, MAX_CHANGED_MAPPINGS, MappingFilter, MappingRepo, Page, PrincipalRepo, StatsRepo};
 use crate::role::Principal;
 use crate::stats::{self, Aggregates, Bucket, BucketKey, Presence, PresenceKey, Window};
 use crate::tenant::TenantId;
@@ -28,6 +29,28 @@ struct State {
     /// Statistics, kept write by write as the DynamoDB store keeps them.
     presence: HashMap<TenantId, HashMap<PresenceKey, Presence>>,
     buckets: BTreeMap<(TenantId, BucketKey), Aggregates>,
+    /// Entity access records.
+    access: BTreeMap<(TenantId, EntityRef), EntityAccess>,
+}
+
+impl State {
+    fn record(&self, tenant: &TenantId, e: &EntityRef) -> EntityAccess {
+        self.access.get(&(tenant.clone(), e.clone())).cloned().unwrap_or_else(|| EntityAccess::open(e.clone()))
+    }
+
+    /// Whether the copies of `m` are of the current access records (none: version 0).
+    fn current_copies(&self, m: &Mapping) -> bool {
+        m.entities().iter().all(|e| self.record(&m.tenant, e).version == m.access.get(&e.kind).map(|s| s.version).unwrap_or(0))
+    }
+
+    /// Counts `m` in (delta 1) or out of (-1) its entities' records.
+    fn count(&mut self, m: &Mapping, delta: i64) {
+        for e in m.entities() {
+            let mut r = self.record(&m.tenant, &e);
+            r.mappings += delta;
+            self.access.insert((m.tenant.clone(), e), r);
+        }
+    }
 }
 
 /// Applies the statistics change of a write from `old` to `new` (of one tenant).
@@ -94,7 +117,11 @@ impl MappingRepo for MemoryRepos {
         if st.mappings.contains_key(&key(m)) || st.same.contains_key(&same_key(m)) {
             return Err(WriteError::Duplicate);
         }
+        if !st.current_copies(m) {
+            return Err(WriteError::Contended);
+        }
         append(&mut st, audit)?;
+        st.count(m, 1);
         st.same.insert(same_key(m), m.id.clone());
         st.mappings.insert(key(m), m.clone());
         keep_stats(&mut st, None, Some(m));
@@ -110,6 +137,9 @@ impl MappingRepo for MemoryRepos {
         let moved = same_key(old) != same_key(new);
         if moved && st.same.contains_key(&same_key(new)) {
             return Err(WriteError::Duplicate);
+        }
+        if !st.current_copies(new) {
+            return Err(WriteError::Contended);
         }
         append(&mut st, audit)?;
         if moved {
@@ -127,7 +157,11 @@ impl MappingRepo for MemoryRepos {
             Some(current) if current.version == m.version => {}
             _ => return Err(WriteError::Stale),
         }
+        if !st.current_copies(m) {
+            return Err(WriteError::Contended);
+        }
         append(&mut st, audit)?;
+        st.count(m, -1);
         st.same.remove(&same_key(m));
         st.mappings.remove(&key(m));
         keep_stats(&mut st, Some(m), None);
@@ -156,6 +190,39 @@ impl MappingRepo for MemoryRepos {
         let more = matching.next().is_some();
         let next_cursor = (more && !items.is_empty()).then(|| cursor::encode(&json!(items.last().map(|m| &m.id)), &fp));
         Ok(Page { items, next_cursor })
+    }
+}
+
+#[async_trait]
+impl AccessRepo for MemoryRepos {
+    async fn entity_access(&self, tenant: &TenantId, entities: &[EntityRef]) -> Result<Vec<EntityAccess>, RepoError> {
+        let st = self.lock()?;
+        Ok(entities.iter().map(|e| st.record(tenant, e)).collect())
+    }
+
+    async fn change_access(&self, tenant: &TenantId, before: &EntityAccess, after: &EntityAccess, audit: AuditEntry) -> Result<(), WriteError> {
+        let mut st = self.lock()?;
+        let current = st.record(tenant, &before.entity);
+        if current.version != before.version {
+            return Err(WriteError::Stale);
+        }
+        let naming: Vec<MappingKey> = st.mappings.iter().filter(|(k, m)| &k.0 == tenant && before.entity.names(m)).map(|(k, _)| k.clone()).collect();
+        if naming.len() > MAX_CHANGED_MAPPINGS {
+            return Err(WriteError::TooLarge(format!(
+                "{} has {} mappings; an access change applies to at most {MAX_CHANGED_MAPPINGS}",
+                before.entity,
+                naming.len()
+            )));
+        }
+        append(&mut st, audit)?;
+        for k in naming {
+            if let Some(m) = st.mappings.get_mut(&k) {
+                m.access.insert(after.entity.kind, after.stamp());
+                m.version += 1;
+            }
+        }
+        st.access.insert((tenant.clone(), after.entity.clone()), EntityAccess { mappings: current.mappings, ..after.clone() });
+        Ok(())
     }
 }
 

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use mitre_attack::TechniqueId;
 
+use crate::access::{EntityAccess, EntityRef, Sight};
 use crate::audit::AuditEntry;
 use crate::error::{RepoError, WriteError};
 use crate::mapping::{Mapping, MappingKind};
@@ -22,14 +23,16 @@ pub struct Page<T> {
 /// Which of a tenant's mappings of one kind a list returns; every condition must hold.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MappingFilter {
-    /// Entity fields of the kind (`alert_id`, `case_id`, ...) and the value each must have.
-    pub entities: Vec<(&'static str, String)>,
+    /// Entities the mappings must name (of kinds the mapping kind names).
+    pub entities: Vec<EntityRef>,
     pub technique: Option<TechniqueId>,
     pub tactic: Option<TacticFilter>,
     /// Mappings last observed at or after this time.
     pub observed_from: Option<Timestamp>,
     /// Mappings first observed at or before this time.
     pub observed_to: Option<Timestamp>,
+    /// Only the mappings the caller may see (by the copies of their entities' access).
+    pub sight: Sight,
 }
 
 /// A tactic: by identity (its STIX id) for mappings that store one, and by shortname for
@@ -43,7 +46,8 @@ pub struct TacticFilter {
 impl MappingFilter {
     /// Whether `m` passes (what an in-memory repository evaluates).
     pub fn admits(&self, m: &Mapping) -> bool {
-        self.entities.iter().all(|(f, v)| m.entity(f) == Some(v.as_str()))
+        self.entities.iter().all(|e| e.names(m))
+            && self.sight.sees(m)
             && self.technique.as_ref().is_none_or(|t| &m.technique == t)
             && self.tactic.as_ref().is_none_or(|t| match (&m.tactic_id, &t.stix_id) {
                 (Some(have), Some(want)) => have == want,
@@ -61,7 +65,10 @@ pub trait MappingRepo: Send + Sync {
     /// The mapping that holds the same entities, technique and tactic as `m`, if any.
     async fn same_mapping(&self, m: &Mapping) -> Result<Option<Mapping>, RepoError>;
     /// Creates `m` with its audit entry, all or nothing; `Duplicate` when another mapping
-    /// holds the same entities, technique and tactic.
+    /// holds the same entities, technique and tactic. Every write of a mapping (create, update,
+    /// delete) holds only while the access record of each entity it names is at the version its
+    /// copy ([`Mapping::access`]) is of, else `Contended`; create and delete count the mapping
+    /// in each entity's record.
     async fn create_mapping(&self, m: &Mapping, audit: AuditEntry) -> Result<(), WriteError>;
     /// Replaces `old`, as long as it is still at its version (else `Stale`), by `new`, with
     /// its audit entry; `Duplicate` when `new` would be the same observation as another mapping.
@@ -96,7 +103,7 @@ pub async fn all_mappings_by_kind<R: MappingRepo + ?Sized>(
     let mut out = Vec::new();
     for kind in kinds {
         // an entity condition on a field the kind lacks matches nothing
-        if filter.entities.iter().any(|(f, _)| !kind.entity_fields().contains(f)) {
+        if filter.entities.iter().any(|e| !kind.entity_fields().contains(&e.field())) {
             continue;
         }
         let mut cursor: Option<String> = None;
@@ -111,6 +118,23 @@ pub async fn all_mappings_by_kind<R: MappingRepo + ?Sized>(
     }
     Ok(out)
 }
+
+/// The access records of entities ([`crate::access`]).
+#[async_trait]
+pub trait AccessRepo: Send + Sync {
+    /// The access of each of `entities`, in order, read consistently: open at version 0 for
+    /// an entity without a record.
+    async fn entity_access(&self, tenant: &TenantId, entities: &[EntityRef]) -> Result<Vec<EntityAccess>, RepoError>;
+    /// Replaces `before` (while it is at its version, else `Stale`) by `after`, and the copy of
+    /// it on every mapping that names the entity (each one's version bumped), all at once, with
+    /// the audit entry. `TooLarge` when the entity has more mappings than one change holds
+    /// ([`MAX_CHANGED_MAPPINGS`]).
+    async fn change_access(&self, tenant: &TenantId, before: &EntityAccess, after: &EntityAccess, audit: AuditEntry) -> Result<(), WriteError>;
+}
+
+/// The most mappings of one entity whose access changes at once (DynamoDB's transactions hold
+/// 100 items: the record, the audit entry and the mappings).
+pub const MAX_CHANGED_MAPPINGS: usize = 98;
 
 /// The principal registry.
 #[async_trait]

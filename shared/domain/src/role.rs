@@ -7,13 +7,16 @@ use crate::error::Invalid;
 use crate::tenant::TenantId;
 use crate::time::Timestamp;
 
-/// What a principal may do, in increasing order: viewers read their tenant's mappings,
-/// analysts write them, admins read their tenant's audit log, superusers manage the registry
-/// and read every tenant's audit log.
+/// What a principal may do: viewers read their tenant's mappings, analysts write them, admins
+/// also manage their tenant's principals and entity access and read its audit log, superusers
+/// manage every tenant and the sync. The integration (the platform's service principal of a
+/// tenant) writes mappings and entity access and reads no other tenant data. What each route
+/// needs is a [`crate::access::Need`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Role {
+    Integration,
     Viewer,
     Analyst,
     Admin,
@@ -21,14 +24,28 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [Role::Viewer, Role::Analyst, Role::Admin, Role::Superuser];
+    pub const ALL: [Role; 5] = [Role::Integration, Role::Viewer, Role::Analyst, Role::Admin, Role::Superuser];
 
     pub fn parse(value: &str) -> Result<Role, Invalid> {
-        Role::ALL.into_iter().find(|r| r.as_str() == value).ok_or_else(|| Invalid::new("role", "role must be one of superuser, admin, analyst, viewer"))
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == value)
+            .ok_or_else(|| Invalid::new("role", "role must be one of superuser, admin, analyst, viewer, integration"))
+    }
+
+    /// Whether a principal of this role may give `role` to a principal of its tenant: tenant
+    /// admins give any role but superuser, superusers every role.
+    pub fn may_grant(self, role: Role) -> bool {
+        match self {
+            Role::Superuser => true,
+            Role::Admin => role != Role::Superuser,
+            _ => false,
+        }
     }
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Role::Integration => "integration",
             Role::Viewer => "viewer",
             Role::Analyst => "analyst",
             Role::Admin => "admin",
@@ -51,20 +68,25 @@ pub struct Principal {
     pub principal: String,
     pub tenant: TenantId,
     pub role: Role,
+    /// The platform groups the principal holds: it sees restricted entities of its tenant
+    /// that name one of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub updated_by: String,
 }
 
 impl Principal {
-    /// The registry entry of `arn` in `tenant` with `role`, registered (or changed, keeping
-    /// `before`'s creation time) by `by`. The one rule the API and the CLI both apply.
-    pub fn register(arn: &str, tenant: &str, role: &str, by: &str, before: Option<&Principal>) -> Result<Principal, Invalid> {
+    /// The registry entry of `arn` in `tenant` with `role` and `groups`, registered (or
+    /// changed, keeping `before`'s creation time) by `by`. The one rule the API and the CLI both apply.
+    pub fn register(arn: &str, tenant: &str, role: &str, groups: &[String], by: &str, before: Option<&Principal>) -> Result<Principal, Invalid> {
         let principal = principal_arn(arn)?;
         let tenant = TenantId::parse(tenant)?;
         let role = Role::parse(role)?;
+        let groups = crate::access::groups(groups)?;
         let now = Timestamp::now();
-        Ok(Principal { principal, tenant, role, created_at: before.map(|b| b.created_at).unwrap_or(now), updated_at: now, updated_by: by.to_string() })
+        Ok(Principal { principal, tenant, role, groups, created_at: before.map(|b| b.created_at).unwrap_or(now), updated_at: now, updated_by: by.to_string() })
     }
 }
 
@@ -102,20 +124,24 @@ mod tests {
     }
 
     #[test]
-    fn roles_are_ordered_and_parsed() {
-        assert!(Role::Superuser > Role::Admin && Role::Admin > Role::Analyst && Role::Analyst > Role::Viewer);
+    fn roles_are_parsed_and_granted() {
         assert_eq!(Role::parse("admin").unwrap(), Role::Admin);
+        assert_eq!(Role::parse("integration").unwrap(), Role::Integration);
+        assert!(Role::Admin.may_grant(Role::Admin) && Role::Admin.may_grant(Role::Integration) && !Role::Admin.may_grant(Role::Superuser));
+        assert!(Role::Superuser.may_grant(Role::Superuser) && !Role::Analyst.may_grant(Role::Viewer));
         assert_eq!(Role::parse("root").unwrap_err().field, "role");
     }
 
     #[test]
     fn registration_checks_every_field_once() {
-        let p = Principal::register("arn:aws:sts::1:assumed-role/R/s", "acme", "analyst", "root", None).unwrap();
+        let p = Principal::register("arn:aws:sts::1:assumed-role/R/s", "acme", "analyst", &["ir".into()], "root", None).unwrap();
         assert_eq!((p.principal.as_str(), p.tenant.as_str(), p.role), ("arn:aws:iam::1:role/R", "acme", Role::Analyst));
-        let again = Principal::register("arn:aws:iam::1:role/R", "acme", "admin", "root", Some(&p)).unwrap();
+        let again = Principal::register("arn:aws:iam::1:role/R", "acme", "admin", &[], "root", Some(&p)).unwrap();
         assert_eq!(again.created_at, p.created_at);
-        assert_eq!(Principal::register("nope", "acme", "admin", "root", None).unwrap_err().field, "principal");
-        assert_eq!(Principal::register("arn:aws:iam::1:user/u", "-acme", "admin", "root", None).unwrap_err().field, "tenant");
-        assert_eq!(Principal::register("arn:aws:iam::1:user/u", "acme", "boss", "root", None).unwrap_err().field, "role");
+        assert_eq!(p.groups, vec!["ir"]);
+        assert_eq!(Principal::register("nope", "acme", "admin", &[], "root", None).unwrap_err().field, "principal");
+        assert_eq!(Principal::register("arn:aws:iam::1:user/u", "-acme", "admin", &[], "root", None).unwrap_err().field, "tenant");
+        assert_eq!(Principal::register("arn:aws:iam::1:user/u", "acme", "boss", &[], "root", None).unwrap_err().field, "role");
+        assert_eq!(Principal::register("arn:aws:iam::1:user/u", "acme", "admin", &["a b".into()], "root", None).unwrap_err().field, "groups");
     }
 }

@@ -101,6 +101,18 @@ impl Filter {
         self
     }
 
+    /// Items whose list at `path` (attribute names) is absent or holds one of `values`.
+    pub fn absent_or_contains_any(&mut self, path: &[&str], values: &[String]) -> &mut Self {
+        let path = path.iter().map(|a| self.name(a)).collect::<Vec<_>>().join(".");
+        let mut alternatives = vec![format!("attribute_not_exists({path})")];
+        for v in values {
+            let v = self.value(s(v));
+            alternatives.push(format!("contains({path}, {v})"));
+        }
+        self.conditions.push(format!("({})", alternatives.join(" OR ")));
+        self
+    }
+
     pub fn expression(&self) -> Option<String> {
         (!self.conditions.is_empty()).then(|| self.conditions.join(" AND "))
     }

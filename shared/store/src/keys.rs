@@ -13,6 +13,7 @@
 //! | audit entry | `T#{tenant}#AUDIT` | `{entry_id}` | `AUDIT` / `{entry_id}` | | |
 //! | principal | `P#{arn}` | `P` | `PRINCIPALS` / `{arn}` | | |
 //! | mapping | `T#{tenant}#M#{kind}` | `M#{id}` | `T#{tenant}#M#{field}#{v}` / `{kind}#{id}` for `case_id`, `incident_id`, `observable_id` | `T#{tenant}#M#alert_id#{v}` / `{kind}#{id}` | `MT#{technique}` / `T#{tenant}#{kind}#{id}` |
+//! | entity access record | `T#{tenant}#M#{kind}` | `E#{id}` | | | |
 //! | mapping uniqueness guard | `T#{tenant}#M#{kind}` | `U#{entities}#{technique}#{tactic}` | | | |
 //! | technique use counter | `MAPSTATS` | `T#{technique}#{tactic}` | | | |
 //! | statistics presence record | `T#{tenant}#M#{kind}` | `S#{domain}#{T\|A}#{technique or tactic}#{field}#{entity}` | | | |
@@ -100,6 +101,11 @@ pub fn mapping_pk(tenant: &str, kind: &str) -> String {
 
 pub fn mapping_sk(id: &str) -> String {
     format!("{MAPPING_SK_PREFIX}{id}")
+}
+
+/// The access record of an entity, beside the mappings of its kind.
+pub fn access_sk(id: &str) -> String {
+    format!("E#{id}")
 }
 
 /// The uniqueness guard of an observation (entities, technique and tactic), beside its mappings.

@@ -27,11 +27,8 @@ mod samples;
 #[cfg(test)]
 pub(crate) mod testing;
 
-use std::fmt;
-
 use mitre_attack::Domain;
-use mitre_domain::{Mapping, MappingKind};
-use serde::{Deserialize, Serialize};
+use mitre_domain::Mapping;
 
 pub use layer::{Layer, entity_layer, heatmap_layer};
 pub use matrix::{Matrix, matrix};
@@ -40,50 +37,7 @@ pub use observed::TechniqueState;
 pub use report::{Report, report};
 
 /// The alert, incident, case or observable a view is of.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct EntityRef {
-    pub kind: MappingKind,
-    pub id: String,
-}
-
-impl EntityRef {
-    pub fn new(kind: MappingKind, id: impl Into<String>) -> EntityRef {
-        EntityRef { kind, id: id.into() }
-    }
-
-    /// True when `m` names this entity: a case's own mappings and the alert mappings that name
-    /// the case; an alert's own mappings and the case mappings that name the alert; an
-    /// incident's or observable's own mappings.
-    pub fn names(&self, m: &Mapping) -> bool {
-        let field = match self.kind {
-            MappingKind::Alert => "alert_id",
-            MappingKind::Case => "case_id",
-            MappingKind::Incident => "incident_id",
-            MappingKind::Observable => "observable_id",
-        };
-        m.entity(field) == Some(self.id.as_str())
-    }
-
-    /// The entity a mapping is first of: its kind's own entity, else the other one it names
-    /// (an alert mapping naming only a case is of the case). What a heatmap counts.
-    pub fn of(m: &Mapping) -> Option<EntityRef> {
-        m.kind.entity_fields().iter().find_map(|f| {
-            let kind = match *f {
-                "alert_id" => MappingKind::Alert,
-                "case_id" => MappingKind::Case,
-                "incident_id" => MappingKind::Incident,
-                _ => MappingKind::Observable,
-            };
-            m.entity(f).map(|id| EntityRef::new(kind, id))
-        })
-    }
-}
-
-impl fmt::Display for EntityRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.kind, self.id)
-    }
-}
+pub use mitre_domain::EntityRef;
 
 /// What a view is of: one entity, or every mapping handed over (a tenant heatmap: the caller
 /// chooses the window, entity type or tactic by the mappings it passes).
@@ -128,6 +82,7 @@ pub(crate) fn domain_label(d: Domain) -> &'static str {
 mod tests {
     use super::*;
     use crate::testing::*;
+    use mitre_domain::MappingKind;
 
     #[test]
     fn an_entity_covers_the_mappings_that_name_it() {

@@ -13,4 +13,5 @@ async fn the_dynamodb_repositories_keep_the_contract() {
     contract::principals_are_registered_and_removed(store).await;
     contract::the_audit_log_reads_newest_first(store).await;
     contract::statistics_equal_a_recount(store).await;
+    contract::access_follows_the_entity(store).await;
 }

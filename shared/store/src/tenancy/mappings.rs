@@ -6,9 +6,10 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use mitre_domain::stats;
-use mitre_domain::{AuditEntry, Mapping, MappingFilter, MappingKind, MappingRepo, Page, RepoError, TenantId, WriteError, cursor};
+use mitre_domain::{AuditEntry, EntityAccess, Mapping, MappingFilter, MappingKind, MappingRepo, Page, RepoError, Sight, TenantId, WriteError, cursor};
 use serde::{Deserialize, Serialize};
 
+use super::access::access_parts;
 use super::{Cancelled, Part, Tx, audit_put, store_write_error};
 use crate::ddb::{Filter, Item, Query, from_item, key, s, to_item};
 use crate::error::StoreError;
@@ -65,6 +66,21 @@ impl MappingItem {
     fn entity_keys(&self) -> [Option<&String>; 4] {
         [self.gsi1pk.as_ref(), self.gsi1sk.as_ref(), self.gsi2pk.as_ref(), self.gsi2sk.as_ref()]
     }
+}
+
+/// The Put of a stored mapping with the copy of its `kind` entity's access replaced by `access`
+/// and its version bumped, on condition that it is still as read (its keys and statistics kept).
+pub(crate) fn restamped_put(table: &str, item: &MappingItem, kind: MappingKind, access: &EntityAccess) -> Result<TransactWriteItem, StoreError> {
+    let mut next = item.clone();
+    next.mapping.access.insert(kind, access.stamp());
+    next.mapping.version += 1;
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(to_item(&next)?))
+        .condition_expression("version = :v")
+        .expression_attribute_values(":v", AttributeValue::N(item.mapping.version.to_string()))
+        .build()?;
+    Ok(TransactWriteItem::builder().put(put).build())
 }
 
 /// A mapping as stored, with what `mitre migrate` looks at.
@@ -252,7 +268,10 @@ impl Store {
             Ok(()) => Ok(Ok(())),
             // the write's own conditions decide first: a stale item is stale whatever else happened
             Err(c) if [Part::Item, Part::Guard, Part::OldGuard, Part::Audit].into_iter().any(|p| c.condition_failed(p)) => Ok(Err(c)),
-            Err(c) if c.condition_failed(Part::Presence) || c.any(&["TransactionConflict"]) => Err(StoreError::Contended { op: "TransactWriteItems" }),
+            // a change of an entity's access since the mapping's copy was read, or concurrent writers
+            Err(c) if c.condition_failed(Part::Presence) || c.condition_failed(Part::Access) || c.any(&["TransactionConflict"]) => {
+                Err(StoreError::Contended { op: "TransactWriteItems" })
+            }
             Err(c) if c.any(&["ThrottlingError", "ProvisionedThroughputExceeded"]) => Err(StoreError::Unavailable {
                 service: "DynamoDB",
                 op: "TransactWriteItems",
@@ -284,13 +303,15 @@ impl MappingRepo for Store {
     async fn create_mapping(&self, m: &Mapping, audit: AuditEntry) -> Result<(), WriteError> {
         let t = &self.table;
         let tx = (|| {
-            Ok::<_, StoreError>(
-                Tx::default()
-                    .with(Part::Item, versioned_put(t, m, None, true)?)
-                    .with(Part::Guard, guard_put(t, m)?)
-                    .with(Part::Audit, audit_put(t, audit)?)
-                    .with(Part::Counter, use_counter(t, m, 1)?),
-            )
+            let mut tx = Tx::default()
+                .with(Part::Item, versioned_put(t, m, None, true)?)
+                .with(Part::Guard, guard_put(t, m)?)
+                .with(Part::Audit, audit_put(t, audit)?)
+                .with(Part::Counter, use_counter(t, m, 1)?);
+            for a in access_parts(t, m, 1)? {
+                tx.push(Part::Access, a);
+            }
+            Ok::<_, StoreError>(tx)
         })()
         .map_err(store_write_error)?;
         match self.transact_with_stats(None, Some(m), true, tx).await.map_err(store_write_error)? {
@@ -317,6 +338,9 @@ impl MappingRepo for Store {
                 }
                 if let Some(c) = review_counter(t, Some(old), Some(new))? {
                     tx.push(Part::Counter, c);
+                }
+                for a in access_parts(t, new, 0)? {
+                    tx.push(Part::Access, a);
                 }
                 Ok::<_, StoreError>(tx)
             })()
@@ -350,6 +374,9 @@ impl MappingRepo for Store {
                 if let Some(c) = review_counter(t, Some(m), None)? {
                     tx.push(Part::Counter, c);
                 }
+                for a in access_parts(t, m, -1)? {
+                    tx.push(Part::Access, a);
+                }
                 Ok::<_, StoreError>(tx)
             })()
             .map_err(store_write_error)
@@ -372,10 +399,22 @@ impl MappingRepo for Store {
         let q = mapping_query(tenant, Some(kind), filter)?;
         // the index layout is part of the list: a cursor of the per-kind entity partitions is refused, not misread
         let fingerprint = cursor::fingerprint(&(tenant, kind, filter, crate::legacy::MAPPING_INDEX_LAYOUT));
-        let start = cursor.map(|c| crate::ddb::cursor_key(c, &fingerprint)).transpose()?;
-        let (page, next) = self.query_filled(&q, start, limit).await?;
+        let mut start = cursor.map(|c| crate::ddb::cursor_key(c, &fingerprint)).transpose()?;
+        // A cursor names only a mapping the page returned: never one the filter (or the
+        // caller's sight) dropped. So a page reads on until it returns one, or the list ends.
+        let (page, next) = loop {
+            let (page, next) = self.query_filled(&q, start, limit).await?;
+            match next {
+                Some(k) if page.is_empty() => start = Some(k),
+                next => break (page, next),
+            }
+        };
+        let next_cursor = match (next, page.last()) {
+            (Some(_), Some(last)) => Some(crate::ddb::key_cursor(&item_key(last, q.index), &fingerprint)),
+            _ => None,
+        };
         let items = page.into_iter().map(mapping_from_item).collect::<Result<Vec<_>, _>>()?;
-        Ok(Page { items, next_cursor: next.map(|k| crate::ddb::key_cursor(&k, &fingerprint)) })
+        Ok(Page { items, next_cursor })
     }
 
     /// With an entity condition, the mappings of every kind that name the entity share one
@@ -398,16 +437,26 @@ impl MappingRepo for Store {
     }
 }
 
+/// The key of `item` as a Query of `index` continues from: the table's key and the index's.
+fn item_key(item: &Item, index: Option<&str>) -> Item {
+    let mut names = vec!["pk".to_string(), "sk".to_string()];
+    if let Some(i) = index {
+        names.extend([format!("{i}pk"), format!("{i}sk")]);
+    }
+    names.into_iter().filter_map(|n| item.get(&n).map(|v| (n, v.clone()))).collect()
+}
+
 /// The Query of a tenant's mappings that pass `filter`: of one kind, or with an entity
 /// condition of every kind that has the entity field. The first entity condition picks its
 /// index, else a technique picks gsi3, else the kind's partition; every other condition filters.
-fn mapping_query(tenant: &TenantId, kind: Option<MappingKind>, filter: &MappingFilter) -> Result<Query<'static>, RepoError> {
+pub(crate) fn mapping_query(tenant: &TenantId, kind: Option<MappingKind>, filter: &MappingFilter) -> Result<Query<'static>, RepoError> {
     let tenant_s = tenant.as_str();
     let kind_s = kind.map(MappingKind::as_str);
     let mut f = Filter::default();
     let mut access: Option<Query<'static>> = None;
-    for (field, value) in &filter.entities {
-        let has_field = |k: MappingKind| k.entity_fields().contains(field);
+    for e in &filter.entities {
+        let (field, value) = (e.field(), e.id.as_str());
+        let has_field = |k: MappingKind| k.entity_fields().contains(&field);
         match kind {
             Some(k) if !has_field(k) => return Err(RepoError::Backend(format!("a {k} mapping has no {field}").into())),
             None if !MappingKind::ALL.into_iter().any(has_field) => return Err(RepoError::Backend(format!("no mapping has {field}").into())),
@@ -421,7 +470,7 @@ fn mapping_query(tenant: &TenantId, kind: Option<MappingKind>, filter: &MappingF
                 ..Query::default()
             });
         } else {
-            f.compare(field, "=", value.as_str());
+            f.compare(field, "=", value);
         }
     }
     if let Some(t) = &filter.technique {
@@ -444,6 +493,16 @@ fn mapping_query(tenant: &TenantId, kind: Option<MappingKind>, filter: &MappingF
             Some(id) => f.equals_or_absent_then("tactic_id", id.as_str(), "tactic", t.shortname.as_str()),
             None => f.compare("tactic", "=", t.shortname.as_str()),
         };
+    }
+    if let Sight::Groups(groups) = &filter.sight {
+        // every entity the mappings may name: open, or restricted to one of the caller's groups
+        let groups: Vec<String> = groups.iter().cloned().collect();
+        let kinds = kind.map(|k| k.entity_fields().to_vec()).unwrap_or_else(|| MappingKind::ALL.iter().map(|k| k.entity_field()).collect());
+        for field in kinds {
+            if let Some(k) = MappingKind::of_entity_field(field) {
+                f.absent_or_contains_any(&["access", k.as_str(), "groups"], &groups);
+            }
+        }
     }
     if let Some(from) = filter.observed_from {
         f.compare("last_observed", ">=", from.to_string());

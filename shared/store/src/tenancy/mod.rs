@@ -1,6 +1,7 @@
 //! The tenant side in the table: the DynamoDB implementations of the domain's repositories
 //! (mappings, principals, the audit log), and the use counters that integrity checks read.
 //! Every write of tenant data is one transaction with its audit entry.
+mod access;
 mod audit;
 mod mappings;
 mod principals;
@@ -44,6 +45,8 @@ pub enum Part {
     Lease,
     /// A record the write keeps beside the item (a domain's state, a run record).
     Record,
+    /// The access record of an entity the mapping names: at the version the mapping copies.
+    Access,
 }
 
 /// The items of one TransactWriteItems, each with its part.

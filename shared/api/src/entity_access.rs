@@ -1,0 +1,90 @@
+//! Who may see an alert, incident, case or observable: the platform's access of the entity,
+//! mirrored here (`{kind}s/{id}/access`) by tenant admins and the tenant's integration. A change
+//! applies to the entity's record and to every mapping naming it at once, versioned (ETag /
+//! If-Match) and audited with before and after.
+use mitre_domain::{AuditEntry, EntityAccess, EntityRef, MappingKind, Precondition};
+use serde::Deserialize;
+
+use crate::error::ApiError;
+use crate::identity::Identity;
+use crate::mappings::{if_match, parse_json, write_error};
+use crate::{App, Reply, ReplyBody};
+
+/// The body of `PUT {kind}s/{id}/access`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccessInput {
+    /// The groups that may see the entity and its mappings (besides tenant admins): at most 32
+    /// names of 1 to 128 letters, digits, '-', '_', '.', ':', '/' or '@'. Empty: admins only.
+    pub groups: Vec<String>,
+}
+
+fn entity(kind: MappingKind, id: &str) -> Result<EntityRef, ApiError> {
+    EntityRef::parse(kind, id).map_err(|e| ApiError::NotFound(e.message))
+}
+
+fn reply(status: u16, a: &EntityAccess) -> Result<Reply, ApiError> {
+    Ok(Reply { status, body: ReplyBody::Json(serde_json::to_value(a).map_err(ApiError::internal)?), etag: Some(format!("\"{}\"", a.version)) })
+}
+
+async fn current(app: &App, who: &Identity, e: &EntityRef) -> Result<EntityAccess, ApiError> {
+    let mut records = app.access.entity_access(who.tenant()?, std::slice::from_ref(e)).await?;
+    records.pop().ok_or_else(|| ApiError::internal(std::io::Error::other("no access record answered")))
+}
+
+fn check(a: &EntityAccess, expected: Precondition) -> Result<(), ApiError> {
+    match expected {
+        Precondition::Version(v) if v != a.version => {
+            Err(ApiError::PreconditionFailed(format!("the access of {} is at version {}, not {v}", a.entity, a.version)))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn audit(who: &Identity, action: &str, before: &EntityAccess, after: &EntityAccess) -> Result<AuditEntry, ApiError> {
+    let target = format!("{}s/{}/access", before.entity.kind, before.entity.id);
+    Ok(AuditEntry::of(who.tenant()?, &who.principal, action, target, Some(before), Some(after), &who.request_id))
+}
+
+/// The entity's access: open at version 0 when the platform never restricted it.
+pub async fn get(app: &App, who: &Identity, kind: MappingKind, id: &str) -> Result<Reply, ApiError> {
+    let e = entity(kind, id)?;
+    reply(200, &current(app, who, &e).await?)
+}
+
+pub async fn put(app: &App, who: &Identity, kind: MappingKind, id: &str, body: &[u8], if_match_header: Option<&str>) -> Result<Reply, ApiError> {
+    let e = entity(kind, id)?;
+    let expected = if_match(if_match_header)?;
+    let input: AccessInput = parse_json(body)?;
+    let groups = mitre_domain::access::groups(&input.groups)?;
+    let before = current(app, who, &e).await?;
+    check(&before, expected)?;
+    let after = before.changed(Some(groups), &who.principal);
+    app.access.change_access(who.tenant()?, &before, &after, audit(who, "access.put", &before, &after)?).await.map_err(write_error)?;
+    reply(200, &EntityAccess { mappings: before.mappings, ..after })
+}
+
+/// Opens the entity to its whole tenant again; 404 when it is not restricted.
+pub async fn delete(app: &App, who: &Identity, kind: MappingKind, id: &str, if_match_header: Option<&str>) -> Result<Reply, ApiError> {
+    let e = entity(kind, id)?;
+    let expected = if_match(if_match_header)?;
+    let before = current(app, who, &e).await?;
+    if !before.is_restricted() {
+        return Err(ApiError::NotFound(format!("{e} is not restricted")));
+    }
+    check(&before, expected)?;
+    let after = before.changed(None, &who.principal);
+    app.access.change_access(who.tenant()?, &before, &after, audit(who, "access.delete", &before, &after)?).await.map_err(write_error)?;
+    Ok(Reply::no_content())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_bodies_refuse_unknown_fields() {
+        assert!(parse_json::<AccessInput>(br#"{"groups": ["ir"], "owner": "x"}"#).is_err());
+        assert_eq!(parse_json::<AccessInput>(br#"{"groups": []}"#).unwrap().groups.len(), 0);
+    }
+}

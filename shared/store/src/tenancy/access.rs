@@ -1,0 +1,176 @@
+//! Entity access records: `T#{tenant}#M#{kind}` / `E#{id}`, beside the mappings of the
+//! entity's kind. Each holds the entity's groups (absent: open), the version of its access and
+//! the count of the mappings that name it. Every mapping write conditions on the records of its
+//! entities being at the version the mapping copies ([`access_parts`]); an access change
+//! rewrites the record and the copy on every mapping of the entity in one transaction.
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, KeysAndAttributes, Put, TransactWriteItem, Update};
+use mitre_domain::repo::MAX_CHANGED_MAPPINGS;
+use mitre_domain::{AccessRepo, AuditEntry, EntityAccess, EntityRef, Mapping, MappingFilter, RepoError, TenantId, WriteError};
+use serde::{Deserialize, Serialize};
+
+use super::mappings::{MappingItem, restamped_put};
+use super::{Part, Tx, audit_put, store_write_error};
+use crate::ddb::{from_item, key, to_item};
+use crate::error::StoreError;
+use crate::{Store, keys};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct AccessItem {
+    pk: String,
+    sk: String,
+    #[serde(flatten)]
+    access: EntityAccess,
+}
+
+fn record_key(tenant: &str, e: &EntityRef) -> (String, String) {
+    (keys::mapping_pk(tenant, e.kind.as_str()), keys::access_sk(&e.id))
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+/// The condition that an entity's record is at `version`: absent counts as version 0.
+fn at_version(version: u64) -> &'static str {
+    if version == 0 { "attribute_not_exists(pk) OR version = :v" } else { "version = :v" }
+}
+
+/// The parts of a write of `m` that hold its copies of its entities' access to the records:
+/// with `delta` (1 created, -1 deleted) the mapping is counted in or out of each record (which
+/// is created, open, if missing), without it each record is only checked.
+pub(crate) fn access_parts(table: &str, m: &Mapping, delta: i64) -> Result<Vec<TransactWriteItem>, StoreError> {
+    let mut out = Vec::new();
+    for e in m.entities() {
+        let (pk, sk) = record_key(m.tenant.as_str(), &e);
+        let version = m.access.get(&e.kind).map(|s| s.version).unwrap_or(0);
+        let item = if delta == 0 {
+            let c = ConditionCheck::builder()
+                .table_name(table)
+                .set_key(Some(key(pk, sk)))
+                .condition_expression(at_version(version))
+                .expression_attribute_values(":v", n(version))
+                .build()?;
+            TransactWriteItem::builder().condition_check(c).build()
+        } else {
+            let u = Update::builder()
+                .table_name(table)
+                .set_key(Some(key(pk, sk)))
+                .update_expression("SET entity = if_not_exists(entity, :e), version = if_not_exists(version, :zero) ADD mappings :d")
+                .condition_expression(at_version(version))
+                .expression_attribute_values(":v", n(version))
+                .expression_attribute_values(":zero", n(0))
+                .expression_attribute_values(":d", n(delta))
+                .expression_attribute_values(":e", AttributeValue::M(to_item(&e)?))
+                .build()?;
+            TransactWriteItem::builder().update(u).build()
+        };
+        out.push(item);
+    }
+    Ok(out)
+}
+
+impl Store {
+    async fn access_record(&self, tenant: &TenantId, e: &EntityRef) -> Result<EntityAccess, StoreError> {
+        let (pk, sk) = record_key(tenant.as_str(), e);
+        Ok(self.get_item::<AccessItem>(&pk, &sk).await?.map(|i| i.access).unwrap_or_else(|| EntityAccess::open(e.clone())))
+    }
+
+    /// Every mapping that names `e`, as stored, from the entity's index partition.
+    async fn items_naming(&self, tenant: &TenantId, e: &EntityRef) -> Result<Vec<MappingItem>, StoreError> {
+        let filter = MappingFilter { entities: vec![e.clone()], ..MappingFilter::default() };
+        let q = super::mappings::mapping_query(tenant, None, &filter).map_err(|e| StoreError::Config(e.to_string()))?;
+        self.query_all(&q).await?.into_iter().map(from_item::<MappingItem>).collect()
+    }
+}
+
+#[async_trait]
+impl AccessRepo for Store {
+    async fn entity_access(&self, tenant: &TenantId, entities: &[EntityRef]) -> Result<Vec<EntityAccess>, RepoError> {
+        match entities {
+            [] => Ok(Vec::new()),
+            [e] => Ok(vec![self.access_record(tenant, e).await?]),
+            _ => {
+                // one consistent BatchGetItem for the (at most two) entities of a mapping
+                let mut keys = KeysAndAttributes::builder().consistent_read(true);
+                for e in entities {
+                    let (pk, sk) = record_key(tenant.as_str(), e);
+                    keys = keys.keys(key(pk, sk));
+                }
+                let keys = keys.build().map_err(StoreError::from)?;
+                let out = self
+                    .ddb
+                    .batch_get_item()
+                    .request_items(&self.table, keys)
+                    .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::dynamo("BatchGetItem", e))?;
+                for c in out.consumed_capacity() {
+                    crate::metrics::record_capacity(c.capacity_units());
+                }
+                if out.unprocessed_keys().is_some_and(|u| !u.is_empty()) {
+                    return Err(StoreError::Contended { op: "BatchGetItem" }.into());
+                }
+                let found: Vec<EntityAccess> = out
+                    .responses()
+                    .and_then(|r| r.get(&self.table))
+                    .map(|items| items.iter().cloned().map(|i| from_item::<AccessItem>(i).map(|a| a.access)).collect::<Result<_, _>>())
+                    .transpose()?
+                    .unwrap_or_default();
+                Ok(entities.iter().map(|e| found.iter().find(|a| &a.entity == e).cloned().unwrap_or_else(|| EntityAccess::open(e.clone()))).collect())
+            }
+        }
+    }
+
+    async fn change_access(&self, tenant: &TenantId, before: &EntityAccess, after: &EntityAccess, audit: AuditEntry) -> Result<(), WriteError> {
+        let e = &before.entity;
+        // The index follows the table: wait until it shows at least the mappings the record
+        // counts (those the change must rewrite); a mapping written meanwhile changes the count,
+        // which the transaction's condition catches.
+        let mut items = Vec::new();
+        for wait in 0..20u64 {
+            items = self.items_naming(tenant, e).await.map_err(store_write_error)?;
+            if items.len() as i64 >= before.mappings {
+                break;
+            }
+            if wait == 19 {
+                return Err(WriteError::Contended);
+            }
+            tokio::time::sleep(Duration::from_millis(25 * (wait + 1))).await;
+        }
+        if items.len() > MAX_CHANGED_MAPPINGS {
+            return Err(WriteError::TooLarge(format!("{e} has {} mappings; an access change applies to at most {MAX_CHANGED_MAPPINGS}", items.len())));
+        }
+        let t = &self.table;
+        let tx = (|| {
+            let (pk, sk) = record_key(tenant.as_str(), e);
+            let stored = AccessItem { pk, sk, access: EntityAccess { mappings: before.mappings, ..after.clone() } };
+            let condition = if before.version == 0 { "attribute_not_exists(pk) OR (version = :v AND mappings = :n)" } else { "version = :v AND mappings = :n" };
+            let put = Put::builder()
+                .table_name(t)
+                .set_item(Some(to_item(&stored)?))
+                .condition_expression(condition)
+                .expression_attribute_values(":v", n(before.version))
+                .expression_attribute_values(":n", n(before.mappings))
+                .build()?;
+            let mut tx = Tx::default().with(Part::Record, TransactWriteItem::builder().put(put).build()).with(Part::Audit, audit_put(t, audit)?);
+            for item in &items {
+                tx.push(Part::Item, restamped_put(t, item, e.kind, after)?);
+            }
+            Ok::<_, StoreError>(tx)
+        })()
+        .map_err(store_write_error)?;
+        match self.transact(tx).await.map_err(store_write_error)? {
+            Ok(()) => Ok(()),
+            Err(c) if c.condition_failed(Part::Record) => {
+                let now = self.access_record(tenant, e).await.map_err(store_write_error)?;
+                if now.version != before.version { Err(WriteError::Stale) } else { Err(WriteError::Contended) }
+            }
+            Err(c) if c.condition_failed(Part::Item) || c.any(&["TransactionConflict"]) => Err(WriteError::Contended),
+            Err(c) => Err(store_write_error(c.into_error())),
+        }
+    }
+}
