@@ -1,5 +1,6 @@
 //! The integration tests: one binary, against the local stack.
 mod integration {
+    pub mod access;
     pub mod api;
     pub mod contract;
     pub mod faults;

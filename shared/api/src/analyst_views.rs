@@ -76,6 +76,8 @@ async fn tenant_mappings(app: &App, who: &Identity, params: &Params) -> Result<(
         filter.tactic = Some(TacticFilter { stix_id: Some(tactic.stix_id.clone()), shortname: tactic.shortname.clone() });
     }
     let mappings: Vec<Mapping> = app.mappings.all_mappings(tenant, &kinds, &filter).await?.into_iter().filter(|m| m.domain == domain).collect();
+    // a tenant-wide view counts restricted entities the caller may not see, never names them
+    let mappings = mitre_domain::access::redacted(mappings, &who.sight());
     let mut title = format!("{tenant}: techniques by entities");
     if let Some(t) = params.str("entity_type") {
         title.push_str(&format!(" ({t}s)"));

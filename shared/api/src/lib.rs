@@ -4,6 +4,8 @@
 //! Every request produces one response in the common shape and one metric line in
 //! CloudWatch Embedded Metric Format.
 pub mod access;
+#[cfg(any(test, feature = "testing"))]
+pub mod access_property;
 pub mod admin;
 pub mod analyst_views;
 #[cfg(test)]

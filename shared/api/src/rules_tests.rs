@@ -312,3 +312,23 @@ async fn catalog_routes_reuse_the_registry_entry_and_tenant_routes_read_it_afres
     let uncached = App::in_memory(&[catalog], w.repos.clone(), settings).unwrap();
     assert_eq!(call(&uncached, &viewer, "GET", &techniques, None, Value::Null).await.status, 403);
 }
+
+/// The access property over every route, against the in-memory repositories.
+#[test]
+fn no_route_shows_a_principal_what_entity_access_hides() {
+    use crate::access_property::{ROOT, run};
+    let text = fixtures::small_bundle("2.1");
+    let bundle = parse_bundle(text.as_bytes(), Domain::EnterpriseAttack).unwrap();
+    let catalog = DomainCatalog::build(&bundle.objects, Domain::EnterpriseAttack, "1.0", "fixture");
+    let settings = Settings { superusers: vec![ROOT.into()], metric_lines: false, ..Settings::default() };
+    let app = App::in_memory(&[catalog], Arc::new(MemoryRepos::new()), settings).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let techniques = [("T1059".to_string(), "execution".to_string()), ("T1059.001".to_string(), "execution".to_string())];
+    let cases = 64;
+    let checked = run(&app, &techniques, cases, |f| rt.block_on(f));
+    println!(
+        "access property (memory): {cases} cases, {} calls, {} hidden targets answered 404, {} lists walked",
+        checked.calls, checked.hidden_answers, checked.lists
+    );
+    assert!(checked.hidden_answers > 0 && checked.lists > 0, "{checked:?}");
+}

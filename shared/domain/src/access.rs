@@ -175,6 +175,50 @@ impl Sight {
     }
 }
 
+/// The mark of a redacted entity id (`~1`, `~2`, ...): no entity id holds it.
+pub const REDACTED: char = '~';
+
+/// The mappings as a tenant-wide aggregate may show them to `sight`: a mapping the caller may
+/// not see keeps what counts (technique, tactic, domain, times, confidence, impact, status,
+/// the number of distinct entities) and loses what names or describes it: its id (empty),
+/// its entity ids (`~1`, `~2`, ..., one per distinct entity of this answer), its text fields,
+/// evidence, history and authors.
+pub fn redacted(mappings: Vec<Mapping>, sight: &Sight) -> Vec<Mapping> {
+    let mut tokens: BTreeMap<EntityRef, String> = BTreeMap::new();
+    mappings
+        .into_iter()
+        .map(|mut m| {
+            if sight.sees(&m) {
+                return m;
+            }
+            for e in m.entities() {
+                let next = tokens.len() + 1;
+                let token = tokens.entry(e.clone()).or_insert_with(|| format!("{REDACTED}{next}")).clone();
+                match e.kind {
+                    MappingKind::Alert => m.alert_id = Some(token),
+                    MappingKind::Case => m.case_id = Some(token),
+                    MappingKind::Incident => m.incident_id = Some(token),
+                    MappingKind::Observable => m.observable_id = Some(token),
+                }
+            }
+            m.id = String::new();
+            (m.detection_detail, m.artifacts, m.notes, m.needs_review) = (None, None, None, None);
+            m.evidence.clear();
+            m.history.clear();
+            m.access.clear();
+            (m.created_by, m.updated_by) = (String::new(), String::new());
+            m
+        })
+        .collect()
+}
+
+impl EntityRef {
+    /// An entity [`redacted`] for an aggregate.
+    pub fn is_redacted(&self) -> bool {
+        self.id.starts_with(REDACTED)
+    }
+}
+
 /// What a route needs of its caller's role, declared in the route table and checked before the
 /// handler runs. Not a ladder: the integration role writes mappings and entity access but reads
 /// no other tenant data.

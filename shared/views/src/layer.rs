@@ -258,15 +258,23 @@ fn entry(catalog: &DomainCatalog, o: &Observed<'_>, score: u32, heatmap: bool) -
     let mut body: Vec<String> = Vec::new();
     if heatmap {
         let entities = o.entities();
-        let shown: Vec<String> = entities.iter().take(8).map(|e| e.to_string()).collect();
+        // restricted entities the caller may not see are counted, never named
+        let named: Vec<&EntityRef> = entities.iter().filter(|e| !e.is_redacted()).collect();
+        let restricted = entities.len() - named.len();
+        let mut shown: Vec<String> = named.iter().take(8).map(|e| e.to_string()).collect();
+        if named.len() > shown.len() {
+            shown.push("…".into());
+        }
+        if restricted > 0 {
+            shown.push(format!("{restricted} restricted"));
+        }
         body.push(format!(
-            "{} entit{} ({} mapping{}): {}{}",
+            "{} entit{} ({} mapping{}): {}",
             entities.len(),
             if entities.len() == 1 { "y" } else { "ies" },
             o.mappings.len(),
             if o.mappings.len() == 1 { "" } else { "s" },
             shown.join(", "),
-            if entities.len() > shown.len() { ", …" } else { "" }
         ));
     } else {
         for m in &o.mappings {
@@ -311,7 +319,8 @@ fn entry(catalog: &DomainCatalog, o: &Observed<'_>, score: u32, heatmap: bool) -
     if !reviews.is_empty() {
         metadata.push(meta("needs review", excerpt(&reviews.into_iter().collect::<Vec<_>>().join("; "), COMMENT_CHARS)));
     }
-    let ids: Vec<&str> = o.mappings.iter().map(|m| m.id.as_str()).collect();
+    // (a redacted mapping has no id to show)
+    let ids: Vec<&str> = o.mappings.iter().map(|m| m.id.as_str()).filter(|id| !id.is_empty()).collect();
     let shown = ids.len().min(20);
     metadata.push(meta(
         "mapping ids",

@@ -312,7 +312,7 @@ fn mark(scale: &Scale, heatmap: bool, ms: &[&Mapping], note: Option<String>) -> 
     let color = scale.color(score);
     let mut by_confidence: Vec<&Mapping> = ms.to_vec();
     by_confidence.sort_by(|a, b| b.confidence_score.cmp(&a.confidence_score).then(a.id.cmp(&b.id)));
-    by_confidence.dedup_by(|a, b| a.id == b.id);
+    by_confidence.dedup_by(|a, b| a.id == b.id && !a.id.is_empty());
     let detection: BTreeSet<String> = by_confidence
         .iter()
         .map(|m| match m.detection_detail.as_deref().filter(|d| !d.trim().is_empty()) {
@@ -334,7 +334,8 @@ fn mark(scale: &Scale, heatmap: bool, ms: &[&Mapping], note: Option<String>) -> 
         artifacts: by_confidence.iter().find_map(|m| m.artifacts.as_deref().filter(|a| !a.trim().is_empty())).map(|a| excerpt(a, EXCERPT_CHARS)),
         note,
         mappings: by_confidence.len(),
-        mapping_ids: by_confidence.iter().take(MAPPING_IDS).map(|m| m.id.clone()).collect(),
+        // (a redacted mapping has no id to show)
+        mapping_ids: by_confidence.iter().filter(|m| !m.id.is_empty()).take(MAPPING_IDS).map(|m| m.id.clone()).collect(),
     }
 }
 
