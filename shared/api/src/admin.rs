@@ -63,7 +63,6 @@ pub async fn delete_principal(app: &App, who: &Identity, arn: &str) -> Result<Re
     app.principals.delete_principal(&p, audit(who, &p.tenant, "principal.delete", &arn, Some(&p), None)).await.map_err(|e| match e {
         WriteError::Stale | WriteError::Duplicate => ApiError::Conflict("the principal changed meanwhile; try again".into()),
         e @ WriteError::Contended => ApiError::Overtaken(Box::new(e)),
-        e @ WriteError::TooLarge(_) => ApiError::internal(e),
         WriteError::Repo(e) => e.into(),
     })?;
     Ok(Reply::no_content())

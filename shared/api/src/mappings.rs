@@ -54,7 +54,6 @@ fn audit(who: &Identity, action: &str, m: &Mapping, before: Option<&Mapping>, af
 
 pub(crate) fn write_error(e: WriteError) -> ApiError {
     match e {
-        WriteError::TooLarge(m) => ApiError::Conflict(m),
         WriteError::Stale => ApiError::PreconditionFailed("the mapping changed since it was read; fetch it again".into()),
         WriteError::Duplicate => ApiError::Conflict("another mapping already holds this entity, technique and tactic".into()),
         e @ WriteError::Contended => ApiError::Overtaken(Box::new(e)),

@@ -99,17 +99,45 @@ pub struct EntityAccess {
     pub updated_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_by: Option<String>,
+    /// A change of a large entity under way (or interrupted: the next change resumes it);
+    /// mapping writes of the entity wait until it ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<Pending>,
+}
+
+/// The two accesses a change of a large entity moves its mappings between.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Pending {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<Vec<String>>,
+}
+
+/// Who may see an entity under every one of `accesses` (None: open): the groups all of them
+/// admit; open only when every one is.
+pub fn intersection<'a>(accesses: impl IntoIterator<Item = Option<&'a Vec<String>>>) -> Option<Vec<String>> {
+    let mut out: Option<BTreeSet<String>> = None;
+    for a in accesses.into_iter().flatten() {
+        let set: BTreeSet<String> = a.iter().cloned().collect();
+        out = Some(match out {
+            None => set,
+            Some(o) => o.intersection(&set).cloned().collect(),
+        });
+    }
+    out.map(|s| s.into_iter().collect())
 }
 
 impl EntityAccess {
     /// An entity no record names: open, never restricted.
     pub fn open(entity: EntityRef) -> EntityAccess {
-        EntityAccess { entity, groups: None, version: 0, mappings: 0, updated_at: None, updated_by: None }
+        EntityAccess { entity, groups: None, version: 0, mappings: 0, updated_at: None, updated_by: None, pending: None }
     }
 
     /// The same entity with `groups` (None: open again), changed by `by` now: the next version.
     pub fn changed(&self, groups: Option<Vec<String>>, by: &str) -> EntityAccess {
-        EntityAccess { groups, version: self.version + 1, updated_at: Some(Timestamp::now()), updated_by: Some(by.to_string()), ..self.clone() }
+        EntityAccess { groups, version: self.version + 1, updated_at: Some(Timestamp::now()), updated_by: Some(by.to_string()), pending: None, ..self.clone() }
     }
 
     pub fn stamp(&self) -> Stamp {
@@ -301,6 +329,15 @@ mod tests {
         for r in [Role::Admin, Role::Superuser, Role::Integration] {
             assert!(Sight::of(r, &[]).admits(Some(&[])), "{r}");
         }
+    }
+
+    #[test]
+    fn intersections_admit_only_what_every_access_admits() {
+        let (ir, both) = (vec!["ir".to_string()], vec!["hr".to_string(), "ir".to_string()]);
+        assert_eq!(intersection([None, None]), None);
+        assert_eq!(intersection([Some(&both), None]), Some(both.clone()));
+        assert_eq!(intersection([Some(&both), Some(&ir)]), Some(ir.clone()));
+        assert_eq!(intersection([Some(&vec!["hr".to_string()]), Some(&ir)]), Some(vec![]));
     }
 
     #[test]

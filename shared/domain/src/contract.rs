@@ -479,3 +479,38 @@ pub async fn access_follows_the_entity(repo: &(impl MappingRepo + AccessRepo + A
     let m = repo.mapping(&tenant, made[1].kind, &made[1].id).await.expect("get").expect("present");
     assert!(Sight::Groups(Default::default()).sees(&m), "{:?}", m.access);
 }
+
+/// An entity with more mappings than one transaction holds changes access too: every mapping
+/// ends with the new access and the record's count, and writes go on afterwards.
+pub async fn a_large_entity_changes_access(repo: &(impl MappingRepo + AccessRepo + AuditLog)) {
+    use crate::access::Sight;
+    let tenant = fresh_tenant("large");
+    let case = entity(MappingKind::Case, "C-LARGE");
+    let n = crate::repo::MAX_ATOMIC_MAPPINGS + 22;
+    for i in 0..n {
+        let input = MappingInput { case_id: Some("C-LARGE".into()), alert_id: Some(format!("A-{i}")), ..MappingInput::default() };
+        let m = Mapping::create(MappingKind::Alert, &tenant, &input, resolved("T1059", "execution", EXECUTION), "contract").expect("mapping");
+        let records = repo.entity_access(&tenant, &m.entities()).await.expect("access");
+        let m = m.stamped(&records);
+        repo.create_mapping(&m, audit_of(&m, "mapping.create")).await.expect("create");
+    }
+    let before = repo.entity_access(&tenant, std::slice::from_ref(&case)).await.expect("access").remove(0);
+    assert_eq!(before.mappings, n as i64);
+    let after = before.changed(Some(vec!["ir".into()]), "contract");
+    let audit = AuditEntry::of(&tenant, "contract", "access.put", "cases/C-LARGE/access".into(), Some(&before), Some(&after), "contract");
+    repo.change_access(&tenant, &before, &after, audit).await.expect("a large change");
+    let stored = repo.entity_access(&tenant, std::slice::from_ref(&case)).await.expect("access").remove(0);
+    assert_eq!((stored.version, stored.pending.clone(), stored.mappings), (1, None, n as i64), "{stored:?}");
+    let all =
+        repo.all_mappings(&tenant, &[MappingKind::Alert], &MappingFilter { entities: vec![case.clone()], ..MappingFilter::default() }).await.expect("all");
+    assert_eq!(all.len(), n);
+    assert!(all.iter().all(|m| m.access.get(&MappingKind::Case) == Some(&stored.stamp())), "every mapping carries the new access");
+    let outsider = MappingFilter { entities: vec![case.clone()], sight: Sight::Groups(["hr".to_string()].into()), ..MappingFilter::default() };
+    assert!(repo.all_mappings(&tenant, &[MappingKind::Alert], &outsider).await.expect("all").is_empty());
+    // writes of the entity go on with the new access
+    let input = MappingInput { case_id: Some("C-LARGE".into()), alert_id: Some("A-NEW".into()), ..MappingInput::default() };
+    let m = Mapping::create(MappingKind::Alert, &tenant, &input, resolved("T1059", "execution", EXECUTION), "contract").expect("mapping");
+    let records = repo.entity_access(&tenant, &m.entities()).await.expect("access");
+    let m = m.stamped(&records);
+    repo.create_mapping(&m, audit_of(&m, "mapping.create")).await.expect("a write after the change");
+}

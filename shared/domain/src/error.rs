@@ -59,9 +59,6 @@ pub enum WriteError {
     /// a mapping it merges into): nothing was written, and the same write may succeed at once.
     #[error("concurrent writers changed what this write read")]
     Contended,
-    /// The write would touch more items than one change may (what, and the limit).
-    #[error("{0}")]
-    TooLarge(String),
     #[error(transparent)]
     Repo(#[from] RepoError),
 }
@@ -71,7 +68,6 @@ impl WriteError {
     pub fn is_transient(&self) -> bool {
         match self {
             WriteError::Contended => true,
-            WriteError::TooLarge(_) => false,
             WriteError::Repo(e) => e.is_transient(),
             WriteError::Stale | WriteError::Duplicate => false,
         }

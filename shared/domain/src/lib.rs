@@ -67,5 +67,6 @@ mod tests {
         contract::the_audit_log_reads_newest_first(&repo).await;
         contract::statistics_equal_a_recount(&repo).await;
         contract::access_follows_the_entity(&repo).await;
+        contract::a_large_entity_changes_access(&repo).await;
     }
 }

@@ -11,7 +11,7 @@ use crate::audit::AuditEntry;
 use crate::cursor;
 use crate::error::{RepoError, WriteError};
 use crate::mapping::{Mapping, MappingKind};
-use crate::repo::{AccessRepo, AuditFilter, AuditLog, MAX_CHANGED_MAPPINGS, MappingFilter, MappingRepo, Page, PrincipalRepo, StatsRepo};
+use crate::repo::{AccessRepo, AuditFilter, AuditLog, MappingFilter, MappingRepo, Page, PrincipalRepo, StatsRepo};
 use crate::role::Principal;
 use crate::stats::{self, Aggregates, Bucket, BucketKey, Presence, PresenceKey, Window};
 use crate::tenant::TenantId;
@@ -207,13 +207,6 @@ impl AccessRepo for MemoryRepos {
             return Err(WriteError::Stale);
         }
         let naming: Vec<MappingKey> = st.mappings.iter().filter(|(k, m)| &k.0 == tenant && before.entity.names(m)).map(|(k, _)| k.clone()).collect();
-        if naming.len() > MAX_CHANGED_MAPPINGS {
-            return Err(WriteError::TooLarge(format!(
-                "{} has {} mappings; an access change applies to at most {MAX_CHANGED_MAPPINGS}",
-                before.entity,
-                naming.len()
-            )));
-        }
         append(&mut st, audit)?;
         for k in naming {
             if let Some(m) = st.mappings.get_mut(&k) {

@@ -126,15 +126,16 @@ pub trait AccessRepo: Send + Sync {
     /// an entity without a record.
     async fn entity_access(&self, tenant: &TenantId, entities: &[EntityRef]) -> Result<Vec<EntityAccess>, RepoError>;
     /// Replaces `before` (while it is at its version, else `Stale`) by `after`, and the copy of
-    /// it on every mapping that names the entity (each one's version bumped), all at once, with
-    /// the audit entry. `TooLarge` when the entity has more mappings than one change holds
-    /// ([`MAX_CHANGED_MAPPINGS`]).
+    /// it on every mapping that names the entity (each one's version bumped), with the audit
+    /// entry: at once for an entity of at most [`MAX_ATOMIC_MAPPINGS`] mappings; for a larger
+    /// one in two passes that never show a mapping to a principal outside the access in force
+    /// (see the DynamoDB implementation), resumed by the next change if interrupted.
     async fn change_access(&self, tenant: &TenantId, before: &EntityAccess, after: &EntityAccess, audit: AuditEntry) -> Result<(), WriteError>;
 }
 
-/// The most mappings of one entity whose access changes at once (DynamoDB's transactions hold
-/// 100 items: the record, the audit entry and the mappings).
-pub const MAX_CHANGED_MAPPINGS: usize = 98;
+/// The most mappings of one entity whose access changes in one transaction (DynamoDB's
+/// transactions hold 100 items: the record, the audit entry and the mappings).
+pub const MAX_ATOMIC_MAPPINGS: usize = 98;
 
 /// The principal registry.
 #[async_trait]

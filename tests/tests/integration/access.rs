@@ -198,3 +198,71 @@ async fn access_changes_racing_writes_and_reads_never_show_a_mapping_the_access_
     );
     assert!(changes.len() > 3 && reads.len() > 10, "too little happened: {} changes, {} reads", changes.len(), reads.len());
 }
+
+/// A change of a large entity interrupted after it took the record (the process died): the
+/// record stays pending, mapping writes of the entity are refused rather than written with a
+/// stale access, and the next change resumes the work and ends with every mapping current.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interrupted_change_stops_writes_until_the_next_change_resumes_it() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use mitre_domain::{AccessRepo, AuditEntry, EntityRef, Mapping, MappingInput, MappingKind, MappingRepo, WriteError, contract};
+    let store = synced_store().await;
+    let tenant = contract::fresh_tenant("resume");
+    let case = EntityRef::parse(MappingKind::Case, "C-R").unwrap();
+    let write = |technique: &str| {
+        let input = MappingInput { case_id: Some("C-R".into()), ..MappingInput::default() };
+        Mapping::create(
+            MappingKind::Case,
+            &tenant,
+            &input,
+            contract::resolved(technique, "execution", "x-mitre-tactic--4ca45d45-df4d-4613-8980-bac22d278fa5"),
+            "test",
+        )
+        .unwrap()
+    };
+    for t in ["T1059", "T1106", "T1204"] {
+        let m = write(t);
+        let m = m.clone().stamped(&store.entity_access(&tenant, &m.entities()).await.unwrap());
+        store.create_mapping(&m, AuditEntry::of(&tenant, "test", "mapping.create", m.target(), None, Some(&m), "test")).await.unwrap();
+    }
+    // what a change leaves behind when it dies after its first step: the record at the new
+    // version with the change pending, the mappings still with the old access
+    let key = std::collections::HashMap::from([
+        ("pk".to_string(), AttributeValue::S(format!("T#{tenant}#M#case"))),
+        ("sk".to_string(), AttributeValue::S("E#C-R".into())),
+    ]);
+    store
+        .ddb
+        .update_item()
+        .table_name(&store.table)
+        .set_key(Some(key))
+        .update_expression("SET version = :v, groups = :g, pending = :p")
+        .expression_attribute_values(":v", AttributeValue::N("1".into()))
+        .expression_attribute_values(":g", AttributeValue::L(vec![AttributeValue::S("g-ir".into())]))
+        .expression_attribute_values(
+            ":p",
+            AttributeValue::M(std::collections::HashMap::from([("to".to_string(), AttributeValue::L(vec![AttributeValue::S("g-ir".into())]))])),
+        )
+        .send()
+        .await
+        .unwrap();
+    let stuck = store.entity_access(&tenant, std::slice::from_ref(&case)).await.unwrap().remove(0);
+    assert!(stuck.pending.is_some(), "{stuck:?}");
+    let m = write("T1047").stamped(std::slice::from_ref(&stuck));
+    let refused = store.create_mapping(&m, AuditEntry::of(&tenant, "test", "mapping.create", m.target(), None, Some(&m), "test")).await;
+    assert!(matches!(refused, Err(WriteError::Contended)), "{refused:?}");
+    // the next change resumes and completes
+    let after = stuck.changed(Some(vec!["g-hr".into()]), "test");
+    store
+        .change_access(&tenant, &stuck, &after, AuditEntry::of(&tenant, "test", "access.put", "cases/C-R/access".into(), Some(&stuck), Some(&after), "test"))
+        .await
+        .unwrap();
+    let done = store.entity_access(&tenant, std::slice::from_ref(&case)).await.unwrap().remove(0);
+    assert_eq!((done.version, done.pending.clone(), done.groups.clone()), (2, None, Some(vec!["g-hr".to_string()])));
+    let all =
+        store.all_mappings(&tenant, &[MappingKind::Case], &mitre_domain::MappingFilter { entities: vec![case.clone()], ..Default::default() }).await.unwrap();
+    assert_eq!(all.len(), 3);
+    assert!(all.iter().all(|m| m.access.get(&MappingKind::Case) == Some(&done.stamp())), "{all:?}");
+    let m = write("T1047").stamped(std::slice::from_ref(&done));
+    store.create_mapping(&m, AuditEntry::of(&tenant, "test", "mapping.create", m.target(), None, Some(&m), "test")).await.unwrap();
+}

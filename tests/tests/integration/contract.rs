@@ -14,4 +14,5 @@ async fn the_dynamodb_repositories_keep_the_contract() {
     contract::the_audit_log_reads_newest_first(store).await;
     contract::statistics_equal_a_recount(store).await;
     contract::access_follows_the_entity(store).await;
+    contract::a_large_entity_changes_access(store).await;
 }

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, KeysAndAttributes, Put, TransactWriteItem, Update};
-use mitre_domain::repo::MAX_CHANGED_MAPPINGS;
-use mitre_domain::{AccessRepo, AuditEntry, EntityAccess, EntityRef, Mapping, MappingFilter, RepoError, TenantId, WriteError};
+use mitre_domain::access::{Pending, intersection};
+use mitre_domain::repo::MAX_ATOMIC_MAPPINGS;
+use mitre_domain::{AccessRepo, AuditEntry, EntityAccess, EntityRef, Mapping, MappingFilter, RepoError, Stamp, TenantId, WriteError};
 use serde::{Deserialize, Serialize};
 
 use super::mappings::{MappingItem, restamped_put};
@@ -33,9 +34,10 @@ fn n(v: impl ToString) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
-/// The condition that an entity's record is at `version`: absent counts as version 0.
+/// The condition that an entity's record is at `version` (absent counts as version 0) with no
+/// change of a large entity under way.
 fn at_version(version: u64) -> &'static str {
-    if version == 0 { "attribute_not_exists(pk) OR version = :v" } else { "version = :v" }
+    if version == 0 { "attribute_not_exists(pk) OR (version = :v AND attribute_not_exists(pending))" } else { "version = :v AND attribute_not_exists(pending)" }
 }
 
 /// The parts of a write of `m` that hold its copies of its entities' access to the records:
@@ -86,6 +88,125 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The mappings naming `e`, once the entity's index partition shows at least the `count`
+    /// its record holds: the index follows the table, and the change must rewrite every one.
+    /// A mapping written meanwhile changes the count, which the change's condition catches.
+    async fn settled_items(&self, tenant: &TenantId, e: &EntityRef, count: i64) -> Result<Result<Vec<MappingItem>, WriteError>, StoreError> {
+        for wait in 0..20u64 {
+            let items = self.items_naming(tenant, e).await?;
+            if items.len() as i64 >= count {
+                return Ok(Ok(items));
+            }
+            tokio::time::sleep(Duration::from_millis(25 * (wait + 1))).await;
+        }
+        Ok(Err(WriteError::Contended))
+    }
+
+    /// The Put of the entity's record as `stored`, while it is as `before` was read.
+    fn record_put(&self, tenant: &TenantId, before: &EntityAccess, stored: EntityAccess) -> Result<TransactWriteItem, StoreError> {
+        let (pk, sk) = record_key(tenant.as_str(), &before.entity);
+        let condition = if before.version == 0 { "attribute_not_exists(pk) OR (version = :v AND mappings = :n)" } else { "version = :v AND mappings = :n" };
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&AccessItem { pk, sk, access: stored })?))
+            .condition_expression(condition)
+            .expression_attribute_values(":v", n(before.version))
+            .expression_attribute_values(":n", n(before.mappings))
+            .build()?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Runs a change's transaction: Stale when the record moved on, Contended when a mapping did.
+    async fn finish(&self, tenant: &TenantId, before: &EntityAccess, tx: Tx) -> Result<(), WriteError> {
+        match self.transact(tx).await.map_err(store_write_error)? {
+            Ok(()) => Ok(()),
+            Err(c) if c.condition_failed(Part::Record) => {
+                let now = self.access_record(tenant, &before.entity).await.map_err(store_write_error)?;
+                if now.version != before.version { Err(WriteError::Stale) } else { Err(WriteError::Contended) }
+            }
+            Err(c) if c.condition_failed(Part::Item) || c.any(&["TransactionConflict"]) => Err(WriteError::Contended),
+            Err(c) => Err(store_write_error(c.into_error())),
+        }
+    }
+
+    /// The change of an entity with more mappings than one transaction holds (or the resumption
+    /// of one interrupted). 1: the record takes the new access with the change pending, which
+    /// stops mapping writes of the entity, with the audit entry. 2: every mapping gets the
+    /// intersection of the accesses it may carry and the new one (who may see it under both).
+    /// 3: every mapping gets the new access. 4: the record drops the pending change. Before step
+    /// 2 ends a mapping shows only to principals the old access admits, after it only to those
+    /// the new one admits: no read ever shows a mapping outside the access in force. Interrupted,
+    /// the pending record keeps writes stopped until the next change of the entity resumes.
+    async fn change_in_passes(&self, tenant: &TenantId, before: &EntityAccess, after: &EntityAccess, audit: AuditEntry) -> Result<(), WriteError> {
+        let e = &before.entity;
+        // what the mappings may carry now: the record's access, or any stage of the interrupted change
+        let from = match &before.pending {
+            None => before.groups.clone(),
+            Some(p) => intersection([p.from.as_ref(), p.to.as_ref()]),
+        };
+        let pending = Pending { from: from.clone(), to: after.groups.clone() };
+        let locked = EntityAccess { mappings: before.mappings, pending: Some(pending), ..after.clone() };
+        let tx = (|| {
+            Ok::<_, StoreError>(
+                Tx::default().with(Part::Record, self.record_put(tenant, before, locked.clone())?).with(Part::Audit, audit_put(&self.table, audit)?),
+            )
+        })()
+        .map_err(store_write_error)?;
+        self.finish(tenant, before, tx).await?;
+        let through = Stamp { version: after.version, groups: intersection([from.as_ref(), after.groups.as_ref()]) };
+        for stamp in [through, after.stamp()] {
+            self.restamp_all(tenant, e, before.mappings, &stamp).await?;
+        }
+        let (pk, sk) = record_key(tenant.as_str(), e);
+        let out = self
+            .ddb
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .update_expression("REMOVE pending")
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", n(after.version))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(()),
+            // a later change took over (and finishes the work)
+            Err(err) if err.as_service_error().is_some_and(|x| x.is_conditional_check_failed_exception()) => Ok(()),
+            Err(err) => Err(store_write_error(StoreError::dynamo("UpdateItem", err))),
+        }
+    }
+
+    /// Gives every mapping naming `e` the copy `stamp`, a transaction of up to 100 at a time,
+    /// each on condition that the mapping is as read (mapping writes of the entity are stopped;
+    /// a repair may still move one: then its group is read again).
+    async fn restamp_all(&self, tenant: &TenantId, e: &EntityRef, count: i64, stamp: &Stamp) -> Result<(), WriteError> {
+        for _ in 0..5 {
+            let items = self.settled_items(tenant, e, count).await.map_err(store_write_error)??;
+            let todo: Vec<&MappingItem> = items.iter().filter(|i| i.mapping.access.get(&e.kind) != Some(stamp)).collect();
+            if todo.is_empty() {
+                return Ok(());
+            }
+            let mut clean = true;
+            for chunk in todo.chunks(100) {
+                let tx = chunk
+                    .iter()
+                    .try_fold(Tx::default(), |tx, item| Ok::<_, StoreError>(tx.with(Part::Item, restamped_put(&self.table, item, e.kind, stamp)?)))
+                    .map_err(store_write_error)?;
+                match self.transact(tx).await.map_err(store_write_error)? {
+                    Ok(()) => {}
+                    Err(c) if c.condition_failed(Part::Item) || c.any(&["TransactionConflict"]) => clean = false,
+                    Err(c) => return Err(store_write_error(c.into_error())),
+                }
+            }
+            if clean {
+                return Ok(());
+            }
+        }
+        Err(WriteError::Contended)
+    }
+}
+
 #[async_trait]
 impl AccessRepo for Store {
     async fn entity_access(&self, tenant: &TenantId, entities: &[EntityRef]) -> Result<Vec<EntityAccess>, RepoError> {
@@ -126,51 +247,22 @@ impl AccessRepo for Store {
     }
 
     async fn change_access(&self, tenant: &TenantId, before: &EntityAccess, after: &EntityAccess, audit: AuditEntry) -> Result<(), WriteError> {
+        let items = self.settled_items(tenant, &before.entity, before.mappings).await.map_err(store_write_error)??;
+        if items.len() > MAX_ATOMIC_MAPPINGS || before.pending.is_some() {
+            return self.change_in_passes(tenant, before, after, audit).await;
+        }
         let e = &before.entity;
-        // The index follows the table: wait until it shows at least the mappings the record
-        // counts (those the change must rewrite); a mapping written meanwhile changes the count,
-        // which the transaction's condition catches.
-        let mut items = Vec::new();
-        for wait in 0..20u64 {
-            items = self.items_naming(tenant, e).await.map_err(store_write_error)?;
-            if items.len() as i64 >= before.mappings {
-                break;
-            }
-            if wait == 19 {
-                return Err(WriteError::Contended);
-            }
-            tokio::time::sleep(Duration::from_millis(25 * (wait + 1))).await;
-        }
-        if items.len() > MAX_CHANGED_MAPPINGS {
-            return Err(WriteError::TooLarge(format!("{e} has {} mappings; an access change applies to at most {MAX_CHANGED_MAPPINGS}", items.len())));
-        }
         let t = &self.table;
         let tx = (|| {
-            let (pk, sk) = record_key(tenant.as_str(), e);
-            let stored = AccessItem { pk, sk, access: EntityAccess { mappings: before.mappings, ..after.clone() } };
-            let condition = if before.version == 0 { "attribute_not_exists(pk) OR (version = :v AND mappings = :n)" } else { "version = :v AND mappings = :n" };
-            let put = Put::builder()
-                .table_name(t)
-                .set_item(Some(to_item(&stored)?))
-                .condition_expression(condition)
-                .expression_attribute_values(":v", n(before.version))
-                .expression_attribute_values(":n", n(before.mappings))
-                .build()?;
-            let mut tx = Tx::default().with(Part::Record, TransactWriteItem::builder().put(put).build()).with(Part::Audit, audit_put(t, audit)?);
+            let mut tx = Tx::default()
+                .with(Part::Record, self.record_put(tenant, before, EntityAccess { mappings: before.mappings, ..after.clone() })?)
+                .with(Part::Audit, audit_put(t, audit)?);
             for item in &items {
-                tx.push(Part::Item, restamped_put(t, item, e.kind, after)?);
+                tx.push(Part::Item, restamped_put(t, item, e.kind, &after.stamp())?);
             }
             Ok::<_, StoreError>(tx)
         })()
         .map_err(store_write_error)?;
-        match self.transact(tx).await.map_err(store_write_error)? {
-            Ok(()) => Ok(()),
-            Err(c) if c.condition_failed(Part::Record) => {
-                let now = self.access_record(tenant, e).await.map_err(store_write_error)?;
-                if now.version != before.version { Err(WriteError::Stale) } else { Err(WriteError::Contended) }
-            }
-            Err(c) if c.condition_failed(Part::Item) || c.any(&["TransactionConflict"]) => Err(WriteError::Contended),
-            Err(c) => Err(store_write_error(c.into_error())),
-        }
+        self.finish(tenant, before, tx).await
     }
 }

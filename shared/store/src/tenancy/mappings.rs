@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use mitre_domain::stats;
-use mitre_domain::{AuditEntry, EntityAccess, Mapping, MappingFilter, MappingKind, MappingRepo, Page, RepoError, Sight, TenantId, WriteError, cursor};
+use mitre_domain::{AuditEntry, Mapping, MappingFilter, MappingKind, MappingRepo, Page, RepoError, Sight, Stamp, TenantId, WriteError, cursor};
 use serde::{Deserialize, Serialize};
 
 use super::access::access_parts;
@@ -68,11 +68,11 @@ impl MappingItem {
     }
 }
 
-/// The Put of a stored mapping with the copy of its `kind` entity's access replaced by `access`
+/// The Put of a stored mapping with the copy of its `kind` entity's access replaced by `stamp`
 /// and its version bumped, on condition that it is still as read (its keys and statistics kept).
-pub(crate) fn restamped_put(table: &str, item: &MappingItem, kind: MappingKind, access: &EntityAccess) -> Result<TransactWriteItem, StoreError> {
+pub(crate) fn restamped_put(table: &str, item: &MappingItem, kind: MappingKind, stamp: &Stamp) -> Result<TransactWriteItem, StoreError> {
     let mut next = item.clone();
-    next.mapping.access.insert(kind, access.stamp());
+    next.mapping.access.insert(kind, stamp.clone());
     next.mapping.version += 1;
     let put = Put::builder()
         .table_name(table)
