@@ -39,6 +39,9 @@ async fn send(app: &App, who: &str, method: &str, path: &str, if_match: Option<&
     Call::new(method, path).by(who).if_match(if_match).json(&body).send(app).await
 }
 
+/// One read: who, when it was sent and answered, and the (version, groups) of each mapping's copy.
+type Read = (String, Instant, Instant, Vec<(u64, Vec<String>)>);
+
 /// One committed access change: its version, groups and when its request ran.
 #[derive(Debug, Clone)]
 struct Change {
@@ -125,7 +128,7 @@ async fn access_changes_racing_writes_and_reads_never_show_a_mapping_the_access_
         });
     }
     // readers: each group's principal lists the case's mappings and reads its layer
-    let reads: Arc<Mutex<Vec<(String, Instant, Instant, Vec<(u64, Vec<String>)>)>>> = Arc::new(Mutex::new(Vec::new()));
+    let reads: Arc<Mutex<Vec<Read>>> = Arc::new(Mutex::new(Vec::new()));
     for reader in [ir.clone(), hr.clone()] {
         let (app, case, reads) = (app.clone(), case.clone(), reads.clone());
         tasks.spawn(async move {
