@@ -202,16 +202,17 @@ pub async fn stats(store: mitre_store::Store, sizes: &[usize], iterations: usize
 }
 
 /// View latency for one case with `mappings` mappings (half case mappings, half alert mappings
-/// naming the case), written through the real write path into a fresh tenant: in-process
-/// p50/p99 and DynamoDB calls of every view route of a case.
+/// naming the case), written through the real write path into a fresh tenant, then restricted
+/// to a group the benchmark's viewer holds: in-process p50/p99 and DynamoDB calls of every view
+/// route of the case and of a page of the case's and of the tenant's mapping lists.
 pub async fn views(store: mitre_store::Store, mappings: usize, iterations: usize) -> Result<ExitCode> {
     use mitre_api::local::apigw_request;
     use mitre_api::{App, Settings, serve};
-    use mitre_domain::{AuditEntry, MappingKind, MappingRepo, Principal, PrincipalRepo, contract};
+    use mitre_domain::{AccessRepo, AuditEntry, EntityRef, MappingKind, MappingRepo, Principal, PrincipalRepo, contract};
 
     let tenant = contract::fresh_tenant("views");
     let principal = format!("arn:aws:iam::000000000000:user/bench-{tenant}");
-    let p = Principal::register(&principal, tenant.as_str(), "viewer", &[], "bench", None).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let p = Principal::register(&principal, tenant.as_str(), "viewer", &["bench-ir".to_string()], "bench", None).map_err(|e| anyhow::anyhow!("{e}"))?;
     store.put_principal(&p, AuditEntry::of(&p.tenant, "bench", "principal.put", format!("principals/{principal}"), None, Some(&p), "bench")).await?;
     let app = App::new(store.clone(), Settings { metric_lines: false, ..Settings::default() });
     let catalog = app.catalog.domain(Domain::EnterpriseAttack).await.map_err(|e| anyhow::anyhow!("the enterprise catalog is not synced: {e:?}"))?;
@@ -226,6 +227,14 @@ pub async fn views(store: mitre_store::Store, mappings: usize, iterations: usize
         }
         store.create_mapping(&m, AuditEntry::of(&m.tenant, "bench", "mapping.create", m.target(), None, Some(&m), "bench")).await?;
     }
+    // the case restricted to a group the viewer holds: what a restricted case's views cost
+    let entity = EntityRef::parse(MappingKind::Case, case).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let before = store.entity_access(&tenant, std::slice::from_ref(&entity)).await?.remove(0);
+    let after = before.changed(Some(vec!["bench-ir".into()]), "bench");
+    let audit = AuditEntry::of(&tenant, "bench", "access.put", format!("cases/{case}/access"), Some(&before), Some(&after), "bench");
+    let t = Instant::now();
+    store.change_access(&tenant, &before, &after, audit).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let restrict_ms = t.elapsed().as_secs_f64() * 1e3;
     let routes = [
         ("navigator_layer", "navigator-layer"),
         ("matrix_json", "matrix?format=json"),
@@ -238,8 +247,13 @@ pub async fn views(store: mitre_store::Store, mappings: usize, iterations: usize
     ];
     let mut out = serde_json::Map::new();
     out.insert("mappings".into(), json!(mappings));
-    for (name, view) in routes {
-        let url = format!("{}/cases/{case}/{view}", mitre_api::routes::PREFIX);
+    out.insert("restrict_case_ms".into(), json!((restrict_ms * 1e3).round() / 1e3));
+    let prefix = mitre_api::routes::PREFIX;
+    let urls = routes.iter().map(|(name, view)| (*name, format!("{prefix}/cases/{case}/{view}"))).chain([
+        ("list_page_of_case", format!("{prefix}/case-mappings?case_id={case}&limit=50")),
+        ("list_page_of_tenant", format!("{prefix}/alert-mappings?limit=50")),
+    ]);
+    for (name, url) in urls {
         serve(&app, apigw_request("GET", &url, &[], b"", Some(&principal))?).await;
         let (mut times, mut calls, mut bytes) = (Vec::with_capacity(iterations), 0u64, 0usize);
         for _ in 0..iterations {

@@ -260,7 +260,7 @@ impl Access {
             Access::AccessRead => vec![caller(), statement("EntityAccess", &[GET], &[Table], &[TENANT_MAPPINGS])],
             Access::AccessWrite => vec![
                 caller(),
-                statement("EntityAccess", &[GET, PUT], &[Table], &[TENANT_MAPPINGS]),
+                statement("EntityAccess", &[GET, PUT, UPDATE], &[Table], &[TENANT_MAPPINGS]),
                 statement("MappingsByEntity", &[QUERY], &[Index(keys::GSI1), Index(keys::GSI2)], &[TENANT_MAPPINGS]),
                 audit_append(),
             ],
@@ -287,7 +287,8 @@ impl Access {
                 statement("CatalogIndex", &[QUERY], &[Index(keys::GSI1)], &[CATALOG_OBJECTS]),
                 statement("TacticIndexItems", &[BATCH_WRITE], &[Table], &[CATALOG_OBJECTS]),
                 technique_index(),
-                statement("MappingMoves", &[BATCH_GET, PUT, DELETE], &[Table], &[TENANT_MAPPINGS]),
+                // ConditionCheckItem: a moved mapping holds to its entities' access records
+                statement("MappingMoves", &[BATCH_GET, PUT, DELETE, CONDITION_CHECK], &[Table], &[TENANT_MAPPINGS]),
                 audit_append(),
                 counters(),
                 bundles(),

@@ -198,6 +198,31 @@ async fn every_request_of_every_route_is_allowed_by_its_functions_iam_statements
         assert_eq!(st, 200, "{log}");
     }
 
+    // entity access of every kind: the admin restricts an entity with a mapping, writes and
+    // changes a mapping of it while restricted, reads the access and opens it again
+    for kind in MappingKind::ALL {
+        let (field, id) = (kind.entity_field(), format!("{}-ACL", kind.as_str().to_uppercase()));
+        let base = format!("{P}/{kind}-mappings");
+        let (st, m, _) = h.call(ANALYST, "POST", &base, None, json!({field: id, "technique": "T1059.001"})).await;
+        assert_eq!(st, 201, "{m}");
+        let access = format!("{P}/{kind}s/{id}/access");
+        let (st, a, etag) = h.call(ADMIN, "PUT", &access, Some("\"0\""), json!({"groups": ["ir"]})).await;
+        assert_eq!(st, 200, "{a}");
+        let (st, m, _) = h.call(ADMIN, "POST", &base, None, json!({field: id, "technique": "T1059.003"})).await;
+        assert_eq!(st, 201, "{m}");
+        let (st, _, _) = h.call(ADMIN, "PATCH", &format!("{base}/{}", m["id"].as_str().unwrap()), Some("*"), json!({"notes": "restricted"})).await;
+        assert_eq!(st, 200);
+        let (st, got, _) = h.call(ADMIN, "GET", &access, None, Value::Null).await;
+        assert_eq!((st, got["mappings"].as_i64()), (200, Some(2)), "{got}");
+        let (st, _, _) = h.call(ADMIN, "DELETE", &access, etag.as_deref(), Value::Null).await;
+        assert_eq!(st, 204);
+    }
+    // a tenant admin registers a principal of its tenant, with groups
+    let colleague = "arn%3Aaws%3Aiam%3A%3A222222222222%3Auser%2Fcolleague";
+    let (st, p, _) =
+        h.call(ADMIN, "PUT", &format!("{P}/admin/principals/{colleague}"), None, json!({"tenant": TENANT, "role": "viewer", "groups": ["ir"]})).await;
+    assert_eq!(st, 201, "{p}");
+
     // verification and repair (with a lost tactic index item to rebuild)
     let t1055 = "attack-pattern--43e7dc91-05b2-474c-b9ac-2ed4fe101f4d";
     let edge = mitre_store::ddb::key(mitre_store::keys::object_pk(Domain::EnterpriseAttack, t1055), mitre_store::keys::tactic_sk("defense-evasion"));
@@ -224,6 +249,11 @@ async fn every_request_of_every_route_is_allowed_by_its_functions_iam_statements
     assert!(h.saw(&update, "dynamodb:UpdateItem", "CATALOG"), "clearing a flag updates the flagged-mapping counter");
     assert!(h.saw(&update, "dynamodb:DeleteItem", "T#"), "a changed technique moves the uniqueness guard");
     assert!(h.saw(&repair, "dynamodb:BatchWriteItem", "C#"), "repair rebuilds the tactic index");
+    assert!(h.saw(&create, "dynamodb:UpdateItem", &format!("T#{TENANT}#M#")), "mapping writes count themselves in their entities' access records");
+    assert!(
+        h.saw(&format!("PUT {P}/cases/{{id}}/access"), "dynamodb:PutItem", &format!("T#{TENANT}#M#case")),
+        "an access change rewrites the record and the mappings"
+    );
     assert!(h.saw(&repair, "dynamodb:PutItem", "T#_system#AUDIT"), "repair is audited");
     assert!(h.seen.iter().any(|(k, r)| *k == format!("GET {P}/alert-mappings") && r.index.as_deref() == Some("gsi2")), "lists use gsi2");
 }
