@@ -9,6 +9,7 @@ use crate::error::ApiError;
 use crate::identity::Identity;
 use crate::mappings::{if_match, parse_json, write_error};
 use crate::{App, Reply, ReplyBody};
+use mitre_domain::WriteError;
 
 /// The body of `PUT {kind}s/{id}/access`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -46,6 +47,13 @@ fn audit(who: &Identity, action: &str, before: &EntityAccess, after: &EntityAcce
     Ok(AuditEntry::of(who.tenant()?, &who.principal, action, target, Some(before), Some(after), &who.request_id))
 }
 
+fn change_error(e: WriteError) -> ApiError {
+    match e {
+        WriteError::Stale => ApiError::PreconditionFailed("the access changed since it was read; fetch it again".into()),
+        e => write_error(e),
+    }
+}
+
 /// The entity's access: open at version 0 when the platform never restricted it.
 pub async fn get(app: &App, who: &Identity, kind: MappingKind, id: &str) -> Result<Reply, ApiError> {
     let e = entity(kind, id)?;
@@ -60,7 +68,7 @@ pub async fn put(app: &App, who: &Identity, kind: MappingKind, id: &str, body: &
     let before = current(app, who, &e).await?;
     check(&before, expected)?;
     let after = before.changed(Some(groups), &who.principal);
-    app.access.change_access(who.tenant()?, &before, &after, audit(who, "access.put", &before, &after)?).await.map_err(write_error)?;
+    app.access.change_access(who.tenant()?, &before, &after, audit(who, "access.put", &before, &after)?).await.map_err(change_error)?;
     reply(200, &EntityAccess { mappings: before.mappings, ..after })
 }
 
@@ -74,7 +82,7 @@ pub async fn delete(app: &App, who: &Identity, kind: MappingKind, id: &str, if_m
     }
     check(&before, expected)?;
     let after = before.changed(None, &who.principal);
-    app.access.change_access(who.tenant()?, &before, &after, audit(who, "access.delete", &before, &after)?).await.map_err(write_error)?;
+    app.access.change_access(who.tenant()?, &before, &after, audit(who, "access.delete", &before, &after)?).await.map_err(change_error)?;
     Ok(Reply::no_content())
 }
 

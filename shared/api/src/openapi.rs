@@ -369,6 +369,7 @@ pub fn document() -> Result<Value, crate::ApiError> {
             .schema_from::<crate::entity_access::AccessInput>()
             .schema_from::<mitre_domain::EntityAccess>()
             .schema_from::<mitre_domain::EntityRef>()
+            .schema_from::<mitre_domain::access::Pending>()
             .schema_from::<crate::sync_trigger::SyncInput>()
             .schema_from::<crate::suggestions::SuggestInput>()
             .schema_from::<mitre_domain::AuditEntry>()

@@ -27,6 +27,11 @@ pub fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
+/// A number attribute.
+pub fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
 pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
     HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
 }
@@ -143,6 +148,30 @@ impl Store {
     }
 
     /// A stored relationship as the bundle had it, read from its pack (one GetItem).
+    /// The items of `keys` (pk, sk) that exist: one consistent BatchGetItem (at most 100 keys).
+    /// Keys DynamoDB left unprocessed (it does so when throttled) make the read
+    /// [`StoreError::Unavailable`], for whoever retries.
+    pub async fn batch_get_consistent(&self, keys: impl IntoIterator<Item = (String, String)>) -> Result<Vec<Item>, StoreError> {
+        let keys: Vec<Item> = keys.into_iter().map(|(pk, sk)| key(pk, sk)).collect();
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder().consistent_read(true).set_keys(Some(keys)).build()?;
+        let got = self
+            .ddb
+            .batch_get_item()
+            .request_items(&self.table, request)
+            .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("BatchGetItem", e))?;
+        crate::metrics::record_capacity(Some(got.consumed_capacity().iter().filter_map(|c| c.capacity_units()).sum()));
+        if let Some(rest) = got.unprocessed_keys.as_ref().and_then(|u| u.get(&self.table)).filter(|k| !k.keys().is_empty()) {
+            return Err(StoreError::unprocessed("BatchGetItem", rest.keys().len()));
+        }
+        Ok(got.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default())
+    }
+
     pub async fn relationship(&self, domain: mitre_attack::Domain, stix_id: &str) -> Result<Option<serde_json::Value>, StoreError> {
         let bucket = crate::items::relationship_bucket(stix_id);
         let Some(pack) =

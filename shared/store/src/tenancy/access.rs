@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, KeysAndAttributes, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem, Update};
 use mitre_domain::access::{Pending, intersection};
 use mitre_domain::repo::MAX_ATOMIC_MAPPINGS;
 use mitre_domain::{AccessRepo, AuditEntry, EntityAccess, EntityRef, Mapping, MappingFilter, RepoError, Stamp, TenantId, WriteError};
@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::mappings::{MappingItem, restamped_put};
 use super::{Part, Tx, audit_put, store_write_error};
-use crate::ddb::{from_item, key, to_item};
+use crate::ddb::{from_item, key, n, to_item};
 use crate::error::StoreError;
 use crate::{Store, keys};
 
@@ -28,10 +28,6 @@ struct AccessItem {
 
 fn record_key(tenant: &str, e: &EntityRef) -> (String, String) {
     (keys::mapping_pk(tenant, e.kind.as_str()), keys::access_sk(&e.id))
-}
-
-fn n(v: impl ToString) -> AttributeValue {
-    AttributeValue::N(v.to_string())
 }
 
 /// The condition that an entity's record is at `version` (absent counts as version 0) with no
@@ -215,32 +211,8 @@ impl AccessRepo for Store {
             [e] => Ok(vec![self.access_record(tenant, e).await?]),
             _ => {
                 // one consistent BatchGetItem for the (at most two) entities of a mapping
-                let mut keys = KeysAndAttributes::builder().consistent_read(true);
-                for e in entities {
-                    let (pk, sk) = record_key(tenant.as_str(), e);
-                    keys = keys.keys(key(pk, sk));
-                }
-                let keys = keys.build().map_err(StoreError::from)?;
-                let out = self
-                    .ddb
-                    .batch_get_item()
-                    .request_items(&self.table, keys)
-                    .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
-                    .send()
-                    .await
-                    .map_err(|e| StoreError::dynamo("BatchGetItem", e))?;
-                for c in out.consumed_capacity() {
-                    crate::metrics::record_capacity(c.capacity_units());
-                }
-                if out.unprocessed_keys().is_some_and(|u| !u.is_empty()) {
-                    return Err(StoreError::Contended { op: "BatchGetItem" }.into());
-                }
-                let found: Vec<EntityAccess> = out
-                    .responses()
-                    .and_then(|r| r.get(&self.table))
-                    .map(|items| items.iter().cloned().map(|i| from_item::<AccessItem>(i).map(|a| a.access)).collect::<Result<_, _>>())
-                    .transpose()?
-                    .unwrap_or_default();
+                let items = self.batch_get_consistent(entities.iter().map(|e| record_key(tenant.as_str(), e))).await?;
+                let found: Vec<EntityAccess> = items.into_iter().map(|i| from_item::<AccessItem>(i).map(|a| a.access)).collect::<Result<_, _>>()?;
                 Ok(entities.iter().map(|e| found.iter().find(|a| &a.entity == e).cloned().unwrap_or_else(|| EntityAccess::open(e.clone()))).collect())
             }
         }

@@ -4,12 +4,12 @@
 use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, KeysAndAttributes, Put, ReturnConsumedCapacity, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use mitre_attack::Domain;
 use mitre_domain::stats::{Aggregates, Bucket, BucketKey, Counter, Dim, Presence, PresenceKey, StatsChange, Window};
 use mitre_domain::{RepoError, StatsRepo, TenantId};
 
-use crate::ddb::{Item, Query, key};
+use crate::ddb::{Item, Query, key, n};
 use crate::error::StoreError;
 use crate::{Store, keys};
 
@@ -28,10 +28,6 @@ fn bucket_sk(b: &BucketKey) -> String {
     }
 }
 
-fn n(v: impl ToString) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-
 fn presence_of(item: &Item) -> Result<Presence, StoreError> {
     let bad = || StoreError::Corrupt("a statistics presence record without months or version".into());
     let months = item.get("months").and_then(|m| m.as_m().ok()).ok_or_else(bad)?;
@@ -47,26 +43,10 @@ impl Store {
     pub(super) async fn presence(&self, tenant: &str, wanted: &BTreeSet<PresenceKey>) -> Result<HashMap<PresenceKey, Presence>, StoreError> {
         let mut by_key: HashMap<(String, String), PresenceKey> = wanted.iter().map(|k| (presence_key(tenant, k), k.clone())).collect();
         let mut out = HashMap::new();
-        if by_key.is_empty() {
-            return Ok(out);
-        }
-        let request = KeysAndAttributes::builder().consistent_read(true).set_keys(Some(by_key.keys().map(|(pk, sk)| key(pk, sk)).collect())).build()?;
-        let got = self
-            .ddb
-            .batch_get_item()
-            .request_items(&self.table, request)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("BatchGetItem", e))?;
-        crate::metrics::record_capacity(Some(got.consumed_capacity().iter().filter_map(|c| c.capacity_units()).sum()));
-        if let Some(rest) = got.unprocessed_keys.as_ref().and_then(|u| u.get(&self.table)).filter(|k| !k.keys().is_empty()) {
-            return Err(StoreError::unprocessed("BatchGetItem", rest.keys().len()));
-        }
-        for item in got.responses.as_ref().and_then(|r| r.get(&self.table)).into_iter().flatten() {
+        for item in self.batch_get_consistent(by_key.keys().cloned().collect::<Vec<_>>()).await? {
             let (Some(pk), Some(sk)) = (item.get("pk").and_then(|v| v.as_s().ok()), item.get("sk").and_then(|v| v.as_s().ok())) else { continue };
             if let Some(k) = by_key.remove(&(pk.clone(), sk.clone())) {
-                out.insert(k, presence_of(item)?);
+                out.insert(k, presence_of(&item)?);
             }
         }
         Ok(out)
