@@ -61,7 +61,7 @@ async fn tenant_items(_app: &App, tenant: &str) -> usize {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_registry_is_for_superusers_and_roles_are_enforced() {
+async fn tenant_admins_manage_their_tenants_registry_and_roles_are_enforced() {
     let w = world().await;
     let app = &w.app;
     let newbie = format!("arn:aws:iam::333333333333:role/Newbie-{}", w.tenant_a);
@@ -69,9 +69,11 @@ async fn the_registry_is_for_superusers_and_roles_are_enforced() {
     // unknown principals are refused everywhere
     let (r, _) = req(app, &newbie, "GET", &format!("{P}/tactics"), Value::Null).await;
     assert_eq!(r.status, 403);
-    // only superusers manage the registry
-    let (r, _) = req(app, &w.a_admin, "PUT", &format!("{P}/admin/principals/{enc}"), json!({"tenant": w.tenant_a, "role": "analyst"})).await;
-    assert_eq!(r.status, 403);
+    // a tenant admin registers principals of its own tenant below superuser; superusers any
+    let (r, _) = req(app, &w.a_admin, "PUT", &format!("{P}/admin/principals/{enc}"), json!({"tenant": w.tenant_b, "role": "analyst"})).await;
+    assert_eq!(r.status, 403, "another tenant");
+    let (r, _) = req(app, &w.a_admin, "PUT", &format!("{P}/admin/principals/{enc}"), json!({"tenant": w.tenant_a, "role": "superuser"})).await;
+    assert_eq!(r.status, 403, "above admin");
     let (r, _) = req(app, SU, "PUT", &format!("{P}/admin/principals/{enc}"), json!({"tenant": w.tenant_a, "role": "analyst"})).await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.body["role"], "analyst");
@@ -296,12 +298,16 @@ async fn no_caller_sees_or_changes_another_tenants_data() {
     let (r, _) = req(app, &w.b_admin, "GET", &format!("{P}/audit?tenant={}", w.tenant_a), Value::Null).await;
     assert_eq!(r.status, 403);
     covered.insert(format!("GET {P}/audit"));
-    // the registry routes are superuser-only
-    for (method, path) in [("GET", format!("{P}/admin/principals")), ("PUT", format!("{P}/admin/principals/x")), ("DELETE", format!("{P}/admin/principals/x"))]
-    {
-        let (r, _) = req(app, &w.b_admin, method, &path, json!({"tenant": w.tenant_b, "role": "superuser"})).await;
-        assert_eq!(r.status, 403, "{method} {path}");
-    }
+    // B's admin manages only B's principals: it lists none of A's, and A's are missing to it
+    let (r, _) = req(app, &w.b_admin, "GET", &format!("{P}/admin/principals"), Value::Null).await;
+    assert!(r.status == 200 && r.body["items"].as_array().unwrap().iter().all(|p| p["tenant"] == w.tenant_b.as_str()), "{}", r.body);
+    let a_analyst = w.a_analyst.replace(':', "%3A").replace('/', "%2F");
+    let (r, _) = req(app, &w.b_admin, "DELETE", &format!("{P}/admin/principals/{a_analyst}"), Value::Null).await;
+    assert_eq!(r.status, 404, "A's principal, to B's admin");
+    let (r, _) = req(app, &w.b_admin, "PUT", &format!("{P}/admin/principals/{a_analyst}"), json!({"tenant": w.tenant_b, "role": "viewer"})).await;
+    assert_eq!(r.status, 404, "taking over A's principal");
+    let (r, _) = req(app, &w.b_admin, "PUT", &format!("{P}/admin/principals/x"), json!({"tenant": w.tenant_b, "role": "superuser"})).await;
+    assert_eq!(r.status, 404, "not a principal ARN");
     covered.extend([format!("GET {P}/admin/principals"), format!("PUT {P}/admin/principals/{{id}}"), format!("DELETE {P}/admin/principals/{{id}}")]);
     let tenant_routes: std::collections::HashSet<String> = ROUTES.iter().filter(|r| r.tag == "mappings" || r.tag == "admin").map(|r| r.route_key()).collect();
     assert_eq!(covered, tenant_routes, "every tenant-scoped route was driven as the other tenant");
