@@ -6,7 +6,10 @@ use std::sync::Arc;
 use mitre_attack::TechniqueId;
 use mitre_attack::catalog::DomainCatalog;
 use mitre_domain::mapping::{Resolved, resolve};
-use mitre_domain::{AuditEntry, EntityAccess, EntityRef, Mapping, MappingFilter, MappingInput, MappingKind, Precondition, TacticFilter, WriteError};
+use mitre_domain::{
+    AuditEntry, DetectionMethod, EntityAccess, EntityRef, ImpactLevel, Mapping, MappingFilter, MappingInput, MappingKind, MitigationStatus, Precondition,
+    TacticFilter, WriteError,
+};
 use serde_json::json;
 
 use crate::error::ApiError;
@@ -232,6 +235,28 @@ pub async fn list(app: &App, who: &Identity, kind: MappingKind, params: &Params)
     }
     filter.observed_from = params.timestamp("observed_from")?;
     filter.observed_to = params.timestamp("observed_to")?;
+    if let (Some(f), Some(t)) = (filter.observed_from, filter.observed_to)
+        && f > t
+    {
+        return Err(ApiError::bad_param("observed_from", "observed_from is after observed_to"));
+    }
+    let closed = |name: &str, e: mitre_domain::Invalid| ApiError::bad_param(name, e.message);
+    filter.detection_method = params.str("detection_method").map(|v| DetectionMethod::parse(v).map_err(|e| closed("detection_method", e))).transpose()?;
+    filter.impact_level = params.str("impact_level").map(|v| ImpactLevel::parse(v).map_err(|e| closed("impact_level", e))).transpose()?;
+    filter.mitigation_status = params.str("mitigation_status").map(|v| MitigationStatus::parse(v).map_err(|e| closed("mitigation_status", e))).transpose()?;
+    filter.confidence_min = params.confidence("confidence_min")?;
+    filter.confidence_max = params.confidence("confidence_max")?;
+    if let (Some(lo), Some(hi)) = (filter.confidence_min, filter.confidence_max)
+        && lo > hi
+    {
+        return Err(ApiError::bad_param("confidence_min", "confidence_min is above confidence_max"));
+    }
+    filter.auto_suggested = params.str("auto_suggested").map(|_| params.bool("auto_suggested", false)).transpose()?;
+    filter.needs_review = params.str("needs_review").map(|_| params.bool("needs_review", false)).transpose()?;
+    filter.created_by = params
+        .str("created_by")
+        .map(|c| if c.len() <= 512 { Ok(c.to_string()) } else { Err(ApiError::bad_param("created_by", "created_by is longer than 512 characters")) })
+        .transpose()?;
     let page = app.mappings.list_mappings(tenant, kind, &filter, limit, params.str("cursor")).await?;
     let mut items = Vec::with_capacity(page.items.len());
     for m in page.items {

@@ -50,6 +50,14 @@ fn param_doc(route: RouteId, name: &str) -> (&'static str, Type) {
         "to" => ("Only mappings first observed at or before this time (RFC 3339).", Type::String),
         "entity_type" => ("Only entities of this type: alert, incident, case or observable.", Type::String),
         "dry_run" => ("Show what would be mapped and write nothing (default false).", Type::Boolean),
+        "detection_method" => ("Only mappings detected this way: siem, edr, ids, manual_analysis, threat_intel, other or auto_suggested.", Type::String),
+        "impact_level" => ("Only mappings of this impact: low, medium or high.", Type::String),
+        "mitigation_status" => ("Only mappings whose response stands here: not_started, in_progress or completed.", Type::String),
+        "confidence_min" => ("Only mappings of at least this confidence (1 to 100).", Type::Integer),
+        "confidence_max" => ("Only mappings of at most this confidence (1 to 100).", Type::Integer),
+        "auto_suggested" => ("Only mappings made by enrichment (true) or by hand (false).", Type::Boolean),
+        "needs_review" => ("Only mappings flagged for an analyst (true) or not (false).", Type::Boolean),
+        "created_by" => ("Only mappings created by this principal (its ARN as recorded).", Type::String),
         "refresh" => ("Superusers: run a fresh verification instead of reading the stored report (default false).", Type::Boolean),
         _ => ("", Type::String),
     }
@@ -75,6 +83,11 @@ fn param_schema(r: &RouteSpec, name: &str, ty: Type) -> RefOr<Schema> {
             ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[A-Za-z0-9._:-]{1,128}$")).into()
         }
         "technique" => ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[Tt][0-9]{4}(\\.[0-9]{3})?$")).into(),
+        "detection_method" => strings(mitre_domain::DetectionMethod::ALL.iter().map(|v| v.as_str()).collect()),
+        "impact_level" => strings(mitre_domain::ImpactLevel::ALL.iter().map(|v| v.as_str()).collect()),
+        "mitigation_status" => strings(mitre_domain::MitigationStatus::ALL.iter().map(|v| v.as_str()).collect()),
+        "confidence_min" | "confidence_max" => ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)).maximum(Some(100)).into(),
+        "created_by" => ObjectBuilder::new().schema_type(Type::String).pattern(Some("\\S")).max_length(Some(512)).into(),
         "q" => ObjectBuilder::new().schema_type(Type::String).pattern(Some("[\\p{L}\\p{N}]")).into(),
         "cursor" => ObjectBuilder::new().schema_type(Type::String).pattern(Some(CURSOR_PATTERN)).into(),
         // any other text: not empty nor blank (an empty value is refused, not ignored)

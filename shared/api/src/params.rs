@@ -59,6 +59,18 @@ impl Params {
         }
     }
 
+    /// A confidence bound: an integer from 1 to 100.
+    pub fn confidence(&self, name: &str) -> Result<Option<u8>, ApiError> {
+        self.str(name)
+            .map(|v| {
+                v.parse::<u8>()
+                    .ok()
+                    .filter(|c| (1..=100).contains(c))
+                    .ok_or_else(|| ApiError::bad_param(name, format!("{name} must be an integer from 1 to 100, not {v:?}")))
+            })
+            .transpose()
+    }
+
     pub fn domain_opt(&self) -> Result<Option<Domain>, ApiError> {
         self.str("domain").map(|d| d.parse::<Domain>().map_err(|e| ApiError::bad_param("domain", e.to_string()))).transpose()
     }

@@ -332,3 +332,39 @@ fn no_route_shows_a_principal_what_entity_access_hides() {
     );
     assert!(checked.hidden_answers > 0 && checked.lists > 0, "{checked:?}");
 }
+
+/// The review filters of mapping lists: each validated, each applied.
+#[tokio::test]
+async fn lists_filter_by_review_fields_and_refuse_bad_values() {
+    let w = world().await;
+    let (app, a) = (&w.app, &who("a-analyst"));
+    for (alert, confidence, method) in [("A-1", 20, "edr"), ("A-2", 80, "siem"), ("A-3", 90, "edr")] {
+        let body = json!({"alert_id": alert, "technique": "T1059.001", "confidence_score": confidence, "detection_method": method, "impact_level": "high"});
+        assert_eq!(call(app, a, "POST", &format!("{P}/alert-mappings"), None, body).await.status, 201);
+    }
+    let ids = |q: &str| {
+        let (path, q) = (format!("{P}/alert-mappings?{q}"), q.to_string());
+        async move {
+            let r = call(app, &who("a-viewer"), "GET", &path, None, Value::Null).await;
+            assert_eq!(r.status, 200, "{q}: {}", r.body);
+            r.body["items"].as_array().unwrap().iter().map(|m| m["alert_id"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(ids("detection_method=edr").await, ["A-1", "A-3"]);
+    assert_eq!(ids("detection_method=edr&confidence_min=50").await, ["A-3"]);
+    assert_eq!(ids("confidence_max=80&impact_level=high").await, ["A-1", "A-2"]);
+    assert_eq!(ids("auto_suggested=false&needs_review=false&mitigation_status=not_started").await, ["A-1", "A-2", "A-3"]);
+    assert!(ids("auto_suggested=true").await.is_empty());
+    assert_eq!(ids(&format!("created_by={}", who("a-analyst").replace(':', "%3A").replace('/', "%2F"))).await.len(), 3);
+    for (q, param) in [
+        ("detection_method=guess", "detection_method"),
+        ("impact_level=huge", "impact_level"),
+        ("confidence_min=0", "confidence_min"),
+        ("confidence_max=101", "confidence_max"),
+        ("confidence_min=60&confidence_max=50", "confidence_min"),
+        ("needs_review=maybe", "needs_review"),
+    ] {
+        let r = call(app, &who("a-viewer"), "GET", &format!("{P}/alert-mappings?{q}"), None, Value::Null).await;
+        assert_eq!((r.status, r.body["error"]["details"]["parameter"].as_str()), (400, Some(param)), "{q}: {}", r.body);
+    }
+}

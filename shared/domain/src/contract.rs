@@ -514,3 +514,36 @@ pub async fn a_large_entity_changes_access(repo: &(impl MappingRepo + AccessRepo
     let m = m.stamped(&records);
     repo.create_mapping(&m, audit_of(&m, "mapping.create")).await.expect("a write after the change");
 }
+
+/// Lists filter on every field an analyst reviews by, alone and combined, every page.
+pub async fn lists_filter_on_review_fields(repo: &(impl MappingRepo + AuditLog)) {
+    use crate::mapping::{DetectionMethod, ImpactLevel, MitigationStatus};
+    let tenant = fresh_tenant("review");
+    let mut made = Vec::new();
+    for i in 0..12u8 {
+        let mut m = alert_mapping(&tenant, &format!("A-{i}"), "T1059", "2026-03-01T00:00:00Z");
+        m.confidence_score = 10 + i * 7;
+        m.detection_method = if i % 3 == 0 { DetectionMethod::AutoSuggested } else { DetectionMethod::Edr };
+        m.impact_level = [ImpactLevel::Low, ImpactLevel::Medium, ImpactLevel::High][usize::from(i % 3)];
+        m.mitigation_status = if i % 2 == 0 { MitigationStatus::Completed } else { MitigationStatus::NotStarted };
+        m.needs_review = (i % 4 == 0).then(|| "check".to_string());
+        m.created_by = if i < 6 { "arn:aws:iam::1:user/ann".into() } else { "arn:aws:iam::1:user/bob".into() };
+        repo.create_mapping(&m, audit_of(&m, "mapping.create")).await.expect("create");
+        made.push(m);
+    }
+    let filters = [
+        MappingFilter { detection_method: Some(DetectionMethod::Edr), ..MappingFilter::default() },
+        MappingFilter { impact_level: Some(ImpactLevel::High), mitigation_status: Some(MitigationStatus::NotStarted), ..MappingFilter::default() },
+        MappingFilter { confidence_min: Some(30), confidence_max: Some(70), ..MappingFilter::default() },
+        MappingFilter { auto_suggested: Some(true), ..MappingFilter::default() },
+        MappingFilter { auto_suggested: Some(false), needs_review: Some(true), ..MappingFilter::default() },
+        MappingFilter { needs_review: Some(false), created_by: Some("arn:aws:iam::1:user/bob".into()), ..MappingFilter::default() },
+    ];
+    for f in filters {
+        let expected: Vec<&str> = made.iter().filter(|m| f.admits(m)).map(|m| m.id.as_str()).collect();
+        let got = walk(repo, &tenant, MappingKind::Alert, &f, 2).await;
+        let got: Vec<&str> = got.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(got, expected, "{f:?}");
+        assert!(!expected.is_empty() && expected.len() < made.len(), "the filter selects some: {f:?}");
+    }
+}

@@ -68,5 +68,6 @@ mod tests {
         contract::statistics_equal_a_recount(&repo).await;
         contract::access_follows_the_entity(&repo).await;
         contract::a_large_entity_changes_access(&repo).await;
+        contract::lists_filter_on_review_fields(&repo).await;
     }
 }

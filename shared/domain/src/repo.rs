@@ -7,7 +7,7 @@ use mitre_attack::TechniqueId;
 use crate::access::{EntityAccess, EntityRef, Sight};
 use crate::audit::AuditEntry;
 use crate::error::{RepoError, WriteError};
-use crate::mapping::{Mapping, MappingKind};
+use crate::mapping::{DetectionMethod, ImpactLevel, Mapping, MappingKind, MitigationStatus};
 use crate::role::Principal;
 use crate::stats::{Aggregates, Window};
 use crate::tenant::TenantId;
@@ -33,6 +33,17 @@ pub struct MappingFilter {
     pub observed_to: Option<Timestamp>,
     /// Only the mappings the caller may see (by the copies of their entities' access).
     pub sight: Sight,
+    pub detection_method: Option<DetectionMethod>,
+    pub impact_level: Option<ImpactLevel>,
+    pub mitigation_status: Option<MitigationStatus>,
+    /// Confidence at least / at most (1 to 100).
+    pub confidence_min: Option<u8>,
+    pub confidence_max: Option<u8>,
+    /// Mapped by enrichment (true) or by hand (false).
+    pub auto_suggested: Option<bool>,
+    /// Flagged for an analyst (true) or not (false).
+    pub needs_review: Option<bool>,
+    pub created_by: Option<String>,
 }
 
 /// A tactic: by identity (its STIX id) for mappings that store one, and by shortname for
@@ -55,6 +66,14 @@ impl MappingFilter {
             })
             && self.observed_from.is_none_or(|f| m.last_observed >= f)
             && self.observed_to.is_none_or(|t| m.first_observed <= t)
+            && self.detection_method.is_none_or(|d| m.detection_method == d)
+            && self.impact_level.is_none_or(|i| m.impact_level == i)
+            && self.mitigation_status.is_none_or(|s| m.mitigation_status == s)
+            && self.confidence_min.is_none_or(|c| m.confidence_score >= c)
+            && self.confidence_max.is_none_or(|c| m.confidence_score <= c)
+            && self.auto_suggested.is_none_or(|a| (m.detection_method == DetectionMethod::AutoSuggested) == a)
+            && self.needs_review.is_none_or(|r| m.needs_review.is_some() == r)
+            && self.created_by.as_ref().is_none_or(|c| &m.created_by == c)
     }
 }
 

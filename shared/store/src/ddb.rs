@@ -106,6 +106,20 @@ impl Filter {
         self
     }
 
+    /// `attr op number` (op one of =, <, <=, >, >=).
+    pub fn compare_number(&mut self, attr: &str, op: &str, value: i64) -> &mut Self {
+        let (n, v) = (self.name(attr), self.value(AttributeValue::N(value.to_string())));
+        self.conditions.push(format!("{n} {op} {v}"));
+        self
+    }
+
+    /// Items that have `attr` (present) or do not.
+    pub fn exists(&mut self, attr: &str, present: bool) -> &mut Self {
+        let n = self.name(attr);
+        self.conditions.push(if present { format!("attribute_exists({n})") } else { format!("attribute_not_exists({n})") });
+        self
+    }
+
     /// Items whose list at `path` (attribute names) is absent or holds one of `values`.
     pub fn absent_or_contains_any(&mut self, path: &[&str], values: &[String]) -> &mut Self {
         let path = path.iter().map(|a| self.name(a)).collect::<Vec<_>>().join(".");

@@ -15,4 +15,5 @@ async fn the_dynamodb_repositories_keep_the_contract() {
     contract::statistics_equal_a_recount(store).await;
     contract::access_follows_the_entity(store).await;
     contract::a_large_entity_changes_access(store).await;
+    contract::lists_filter_on_review_fields(store).await;
 }

@@ -504,6 +504,30 @@ pub(crate) fn mapping_query(tenant: &TenantId, kind: Option<MappingKind>, filter
             }
         }
     }
+    if let Some(d) = filter.detection_method {
+        f.compare("detection_method", "=", d.as_str());
+    }
+    if let Some(i) = filter.impact_level {
+        f.compare("impact_level", "=", i.as_str());
+    }
+    if let Some(m) = filter.mitigation_status {
+        f.compare("mitigation_status", "=", m.as_str());
+    }
+    if let Some(c) = filter.confidence_min {
+        f.compare_number("confidence_score", ">=", c.into());
+    }
+    if let Some(c) = filter.confidence_max {
+        f.compare_number("confidence_score", "<=", c.into());
+    }
+    if let Some(a) = filter.auto_suggested {
+        f.compare("detection_method", if a { "=" } else { "<>" }, mitre_domain::DetectionMethod::AutoSuggested.as_str());
+    }
+    if let Some(r) = filter.needs_review {
+        f.exists("needs_review", r);
+    }
+    if let Some(c) = &filter.created_by {
+        f.compare("created_by", "=", c.as_str());
+    }
     if let Some(from) = filter.observed_from {
         f.compare("last_observed", ">=", from.to_string());
     }
