@@ -198,6 +198,7 @@ fn summary(a: Access, routes: usize) -> String {
         Access::SyncRuns => "registry entry; the SYNC partitions (run records)",
         Access::Suggest => "registry entry; query CATALOG; catalog snapshots",
         Access::AccessRead => "registry entry; entity access records",
+        Access::ReviewRead => "registry entry; the tenant's audit partition",
         Access::AccessWrite => "registry entry; entity access records, the entity's mappings and index partitions; audit entries",
     };
     format!("({routes} route{}) {what}", if routes == 1 { "" } else { "s" })

@@ -64,6 +64,8 @@ pub enum Access {
     SyncRuns,
     /// Technique suggestions: the catalog only, as catalog reads.
     Suggest,
+    /// The review feedback report: the caller's tenant's audit entries of reviews.
+    ReviewRead,
     /// Reading an entity's access record.
     AccessRead,
     /// Changing an entity's access: its record and every mapping naming it (found through the
@@ -160,7 +162,7 @@ fn statement(sid: &'static str, actions: &[&'static str], resources: &[Resource]
 }
 
 impl Access {
-    pub const ALL: [Access; 15] = [
+    pub const ALL: [Access; 16] = [
         Access::CatalogRead,
         Access::Status,
         Access::OpenApi,
@@ -176,6 +178,7 @@ impl Access {
         Access::Suggest,
         Access::AccessRead,
         Access::AccessWrite,
+        Access::ReviewRead,
     ];
 
     /// The class's name in template.yaml's comments.
@@ -195,6 +198,7 @@ impl Access {
             Access::SyncRuns => "sync-runs",
             Access::Suggest => "suggest",
             Access::AccessRead => "access-read",
+            Access::ReviewRead => "review-read",
             Access::AccessWrite => "access-write",
         }
     }
@@ -258,6 +262,7 @@ impl Access {
                 counters(),
             ],
             Access::AccessRead => vec![caller(), statement("EntityAccess", &[GET], &[Table], &[TENANT_MAPPINGS])],
+            Access::ReviewRead => vec![caller(), statement("TenantAudit", &[QUERY], &[Table], &[TENANT_AUDIT])],
             Access::AccessWrite => vec![
                 caller(),
                 statement("EntityAccess", &[GET, PUT, UPDATE], &[Table], &[TENANT_MAPPINGS]),
@@ -365,7 +370,16 @@ mod tests {
 
     /// The route ids whose handlers write mappings through the store (and so the counters).
     fn writes_mappings(id: RouteId) -> bool {
-        matches!(id, RouteId::CreateMapping(_) | RouteId::UpdateMapping(_) | RouteId::DeleteMapping(_) | RouteId::RepairCorrelations | RouteId::Enrich(_))
+        matches!(
+            id,
+            RouteId::CreateMapping(_)
+                | RouteId::UpdateMapping(_)
+                | RouteId::DeleteMapping(_)
+                | RouteId::ConfirmMapping(_)
+                | RouteId::RejectMapping(_)
+                | RouteId::RepairCorrelations
+                | RouteId::Enrich(_)
+        )
     }
 
     #[test]
@@ -396,6 +410,9 @@ mod tests {
                 RouteId::ListSyncRuns => Access::SyncRuns,
                 RouteId::RepairCorrelations => Access::IntegrityRepair,
                 RouteId::GetEntityAccess(_) => Access::AccessRead,
+                RouteId::ConfirmMapping(_) | RouteId::RejectMapping(_) => Access::TenantWrite,
+                RouteId::ReviewQueue => Access::TenantRead,
+                RouteId::ReviewFeedback => Access::ReviewRead,
                 RouteId::PutEntityAccess(_) | RouteId::DeleteEntityAccess(_) => Access::AccessWrite,
                 _ => Access::CatalogRead,
             };

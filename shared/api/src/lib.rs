@@ -21,6 +21,7 @@ pub mod local;
 pub mod mappings;
 pub mod openapi;
 pub mod params;
+pub mod review;
 pub mod routes;
 #[cfg(test)]
 mod rules_tests;
@@ -433,6 +434,10 @@ async fn answer(
         RouteId::EntityReport(k) => analyst_views::entity_report(app, who()?, k, id, spec, params).await,
         RouteId::StartSync => sync_trigger::start(app, who()?, body).await,
         RouteId::Suggest => suggestions::suggest(app, body).await,
+        RouteId::ConfirmMapping(k) => review::confirm(app, who()?, k, id, body, if_match).await,
+        RouteId::RejectMapping(k) => review::reject(app, who()?, k, id, body, if_match).await,
+        RouteId::ReviewQueue => review::queue(app, who()?, params).await,
+        RouteId::ReviewFeedback => review::feedback(app, who()?, params).await,
         RouteId::Enrich(k) => suggestions::enrich(app, who()?, k, id, params, body).await,
         RouteId::ListSyncRuns => sync_trigger::runs(app, params).await,
         RouteId::TechniqueStatistics => statistics::techniques(app, who()?, params).await,

@@ -38,7 +38,7 @@ async fn catalogs(app: &App) -> Result<Vec<Arc<DomainCatalog>>, ApiError> {
 }
 
 /// The technique (and tactic) checked against the synced catalogs.
-async fn resolved(app: &App, technique: &str, tactic: Option<&str>) -> Result<Resolved, ApiError> {
+pub(crate) async fn resolved(app: &App, technique: &str, tactic: Option<&str>) -> Result<Resolved, ApiError> {
     let catalogs = catalogs(app).await?;
     Ok(resolve(catalogs.iter().map(|c| c.as_ref()), technique, tactic)?)
 }
@@ -47,11 +47,11 @@ fn etag(m: &Mapping) -> String {
     format!("\"{}\"", m.version)
 }
 
-fn mapping_reply(status: u16, m: &Mapping) -> Result<Reply, ApiError> {
+pub(crate) fn mapping_reply(status: u16, m: &Mapping) -> Result<Reply, ApiError> {
     Ok(Reply { status, body: ReplyBody::Json(serde_json::to_value(m).map_err(ApiError::internal)?), etag: Some(etag(m)) })
 }
 
-fn audit(who: &Identity, action: &str, m: &Mapping, before: Option<&Mapping>, after: Option<&Mapping>) -> AuditEntry {
+pub(crate) fn audit(who: &Identity, action: &str, m: &Mapping, before: Option<&Mapping>, after: Option<&Mapping>) -> AuditEntry {
     AuditEntry::of(&m.tenant, &who.principal, action, m.target(), before, after, &who.request_id)
 }
 
@@ -128,7 +128,7 @@ async fn load(app: &App, who: &Identity, kind: MappingKind, id: &str) -> Result<
 
 /// The mapping `id` about to change: visible to the caller by the current access records of its
 /// entities (not only by its copies), which the write copies afresh.
-async fn load_for_change(app: &App, who: &Identity, kind: MappingKind, id: &str) -> Result<(Mapping, Vec<EntityAccess>), ApiError> {
+pub(crate) async fn load_for_change(app: &App, who: &Identity, kind: MappingKind, id: &str) -> Result<(Mapping, Vec<EntityAccess>), ApiError> {
     let m = load(app, who, kind, id).await?;
     let records = visible_entities(app, who, &m.entities()).await.map_err(|_| ApiError::NotFound(format!("no {} mapping {id:?}", kind.as_str())))?;
     Ok((m, records))
@@ -174,7 +174,7 @@ pub fn if_match(header: Option<&str>) -> Result<Precondition, ApiError> {
         })
 }
 
-fn check(m: &Mapping, expected: Precondition) -> Result<(), ApiError> {
+pub(crate) fn check(m: &Mapping, expected: Precondition) -> Result<(), ApiError> {
     match expected {
         _ if m.matches(expected) => Ok(()),
         Precondition::Version(v) => Err(ApiError::PreconditionFailed(format!("the mapping is at version {}, not {v}", m.version))),

@@ -27,6 +27,9 @@ fn param_doc(route: RouteId, name: &str) -> (&'static str, Type) {
             Type::String,
         ),
         "to" if statistics => ("Last month counted: a month (YYYY-MM) or an RFC 3339 timestamp (its month, UTC).", Type::String),
+        "from" if route == RouteId::ReviewFeedback => ("Only reviews made at or after this time (RFC 3339).", Type::String),
+        "to" if route == RouteId::ReviewFeedback => ("Only reviews made at or before this time (RFC 3339).", Type::String),
+        "order" => ("oldest (default): oldest first; score: highest confidence first.", Type::String),
         "top" => ("How many techniques, 1 to 1000 (default 10).", Type::Integer),
         "domain" => (
             "ATT&CK domain: enterprise-attack (default for lists), mobile-attack or ics-attack. Detail routes without it look in every synced domain, enterprise first.",
@@ -72,6 +75,7 @@ fn param_schema(r: &RouteSpec, name: &str, ty: Type) -> RefOr<Schema> {
         "domain" => strings(mitre_attack::Domain::ALL.iter().map(|d| d.as_str()).collect()),
         "entity_type" => strings(mitre_domain::MappingKind::ALL.iter().map(|k| k.as_str()).collect()),
         "format" => strings(r.formats().to_vec()),
+        "order" => strings(vec!["oldest", "score"]),
         "limit" => ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)).maximum(Some(crate::params::MAX_LIMIT as f64)).into(),
         "top" => ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)).maximum(Some(crate::statistics::MAX_TOP as f64)).into(),
         "from" | "to" if statistics => {
@@ -134,7 +138,15 @@ fn judged_by_server(r: &RouteSpec) -> Vec<Value> {
         }
         _ => {}
     }
-    if matches!(r.id, RouteId::UpdateMapping(_) | RouteId::DeleteMapping(_) | RouteId::PutEntityAccess(_) | RouteId::DeleteEntityAccess(_)) {
+    if matches!(
+        r.id,
+        RouteId::UpdateMapping(_)
+            | RouteId::DeleteMapping(_)
+            | RouteId::PutEntityAccess(_)
+            | RouteId::DeleteEntityAccess(_)
+            | RouteId::ConfirmMapping(_)
+            | RouteId::RejectMapping(_)
+    ) {
         out.push(json!({"in": "header", "name": "If-Match", "status": 412, "reason": "only the mapping's current version (or *) passes"}));
     }
     let mut body = |name: &str, why: &str| out.push(json!({"in": "body", "name": name, "status": 422, "reason": why}));
@@ -194,6 +206,10 @@ fn response_schema(id: RouteId) -> RefOr<Schema> {
         RouteId::VerifyCorrelations | RouteId::RepairCorrelations => ObjectBuilder::new().into(),
         RouteId::GetEntityAccess(_) | RouteId::PutEntityAccess(_) => reference("EntityAccess"),
         RouteId::DeleteEntityAccess(_) => ObjectBuilder::new().into(),
+        RouteId::ConfirmMapping(_) => reference("Mapping"),
+        RouteId::RejectMapping(_) => ObjectBuilder::new().description(Some("{rejected: mapping id, rejection: {technique, tactic, tactic_id, entities, evidence, confidence_score, reason, rejected_by}}")).into(),
+        RouteId::ReviewQueue => ObjectBuilder::new().description(Some("{waiting: how many wait, items: mappings, next_cursor}")).into(),
+        RouteId::ReviewFeedback => ObjectBuilder::new().description(Some("{from, to, confirmed, rejected, precision, techniques: [{technique, confirmed, rejected, precision}], evidence_sources: [{source, confirmed, rejected, precision}]}")).into(),
     }
 }
 
@@ -209,7 +225,15 @@ fn operation(r: &RouteSpec) -> utoipa::openapi::path::Operation {
                 .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
         );
     }
-    if matches!(r.id, RouteId::UpdateMapping(_) | RouteId::DeleteMapping(_) | RouteId::PutEntityAccess(_) | RouteId::DeleteEntityAccess(_)) {
+    if matches!(
+        r.id,
+        RouteId::UpdateMapping(_)
+            | RouteId::DeleteMapping(_)
+            | RouteId::PutEntityAccess(_)
+            | RouteId::DeleteEntityAccess(_)
+            | RouteId::ConfirmMapping(_)
+            | RouteId::RejectMapping(_)
+    ) {
         op = op.parameter(
             ParameterBuilder::new()
                 .name("If-Match")
@@ -241,6 +265,8 @@ fn operation(r: &RouteSpec) -> utoipa::openapi::path::Operation {
         RouteId::UpdateMapping(_) => Some("MappingPatch"),
         RouteId::PutPrincipal => Some("PrincipalInput"),
         RouteId::PutEntityAccess(_) => Some("AccessInput"),
+        RouteId::ConfirmMapping(_) => Some("ConfirmInput"),
+        RouteId::RejectMapping(_) => Some("RejectInput"),
         RouteId::StartSync => Some("SyncInput"),
         RouteId::Suggest | RouteId::Enrich(_) => Some("SuggestInput"),
         _ => None,
@@ -380,6 +406,8 @@ pub fn document() -> Result<Value, crate::ApiError> {
             .schema_from::<mitre_domain::Principal>()
             .schema_from::<crate::admin::PrincipalInput>()
             .schema_from::<crate::entity_access::AccessInput>()
+            .schema_from::<crate::review::ConfirmInput>()
+            .schema_from::<crate::review::RejectInput>()
             .schema_from::<mitre_domain::EntityAccess>()
             .schema_from::<mitre_domain::EntityRef>()
             .schema_from::<mitre_domain::access::Pending>()

@@ -368,3 +368,57 @@ async fn lists_filter_by_review_fields_and_refuse_bad_values() {
         assert_eq!((r.status, r.body["error"]["details"]["parameter"].as_str()), (400, Some(param)), "{q}: {}", r.body);
     }
 }
+
+/// The review loop: enrich writes auto-suggested mappings into the queue; confirm records the
+/// reviewer and takes it out; reject removes it with its reason; the feedback report counts both.
+#[tokio::test]
+async fn auto_mappings_are_reviewed_confirmed_or_rejected_and_counted() {
+    let w = world().await;
+    let (app, a) = (&w.app, &who("a-analyst"));
+    let text = json!({"text": "powershell.exe -ExecutionPolicy Bypass -EncodedCommand ZQBjAGgAbwA= T1059.001"});
+    for alert in ["A-1", "A-2"] {
+        let r = call(app, a, "POST", &format!("{P}/alerts/{alert}/enrich"), None, text.clone()).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(!r.body["mapped"].as_array().unwrap().is_empty(), "{}", r.body);
+    }
+    let manual = json!({"alert_id": "A-3", "technique": "T1059.001"});
+    assert_eq!(call(app, a, "POST", &format!("{P}/alert-mappings"), None, manual).await.status, 201);
+    let queue = call(app, &who("a-viewer"), "GET", &format!("{P}/review-queue"), None, Value::Null).await;
+    assert_eq!(queue.status, 200, "{}", queue.body);
+    let items = queue.body["items"].as_array().unwrap().clone();
+    assert!(items.len() >= 2 && queue.body["waiting"].as_u64() == Some(items.len() as u64), "{}", queue.body);
+    assert!(items.iter().all(|m| m["detection_method"] == "auto_suggested"), "only auto-suggested mappings wait");
+    let (first, second) = (&items[0], &items[1]);
+    let path = |m: &Value, verb: &str| format!("{P}/alert-mappings/{}/{verb}", m["id"].as_str().unwrap());
+    let etag = |m: &Value| format!("\"{}\"", m["version"]);
+    // confirm: If-Match required, reviewer recorded, out of the queue
+    assert_eq!(call(app, a, "POST", &path(first, "confirm"), None, json!({})).await.status, 428);
+    assert_eq!(call(app, &who("a-viewer"), "POST", &path(first, "confirm"), Some(&etag(first)), json!({})).await.status, 403);
+    let r = call(app, a, "POST", &path(first, "confirm"), Some(&etag(first)), json!({"confidence_score": 95})).await;
+    assert_eq!((r.status, r.body["reviewed_by"].as_str(), r.body["confidence_score"].as_u64()), (200, Some(a.as_str()), Some(95)), "{}", r.body);
+    // reject: a reason is required; the mapping goes
+    let r = call(app, a, "POST", &path(second, "reject"), Some(&etag(second)), json!({"reason": "  "})).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let r = call(app, a, "POST", &path(second, "reject"), Some(&etag(second)), json!({"reason": "benign admin script"})).await;
+    assert_eq!((r.status, r.body["rejection"]["reason"].as_str()), (200, Some("benign admin script")), "{}", r.body);
+    assert_eq!(call(app, a, "GET", &format!("{P}/alert-mappings/{}", second["id"].as_str().unwrap()), None, Value::Null).await.status, 404);
+    let after = call(app, a, "GET", &format!("{P}/review-queue?order=score"), None, Value::Null).await;
+    assert_eq!(after.body["waiting"].as_u64(), Some(items.len() as u64 - 2), "{}", after.body);
+    // a manual mapping is not reviewed
+    let manual = call(app, a, "GET", &format!("{P}/alert-mappings?alert_id=A-3"), None, Value::Null).await;
+    let m = &manual.body["items"][0];
+    assert_eq!(call(app, a, "POST", &path(m, "confirm"), Some("*"), json!({})).await.status, 409);
+    // the feedback report
+    let f = call(app, &who("a-viewer"), "GET", &format!("{P}/review-feedback"), None, Value::Null).await;
+    assert_eq!(
+        (f.status, f.body["confirmed"].as_u64(), f.body["rejected"].as_u64(), f.body["precision"].as_f64()),
+        (200, Some(1), Some(1), Some(0.5)),
+        "{}",
+        f.body
+    );
+    assert!(!f.body["evidence_sources"].as_array().unwrap().is_empty(), "{}", f.body);
+    assert!(!f.text.contains("A-1") && !f.text.contains("A-2"), "counts only: {}", f.text);
+    // audited
+    let actions = audit_actions(&w.repos, "acme").await;
+    assert!(actions.contains(&"mapping.confirm".to_string()) && actions.contains(&"mapping.reject".to_string()), "{actions:?}");
+}

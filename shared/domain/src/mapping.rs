@@ -191,6 +191,11 @@ pub struct Mapping {
     /// Why an analyst should review the mapping, if they should (its technique was deprecated, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub needs_review: Option<String>,
+    /// Who confirmed the (auto-suggested) mapping in review, and when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reviewed_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reviewed_at: Option<Timestamp>,
     pub created_by: String,
     pub created_at: Timestamp,
     pub updated_by: String,
@@ -385,6 +390,8 @@ impl Mapping {
             evidence: Vec::new(),
             history: Vec::new(),
             needs_review: None,
+            reviewed_by: None,
+            reviewed_at: None,
             created_by: by.to_string(),
             created_at: at,
             updated_by: by.to_string(),
@@ -429,6 +436,30 @@ impl Mapping {
         let technique = input.technique.clone().unwrap_or_else(|| self.technique.to_string());
         let tactic = input.tactic.as_deref().or(if input.technique.is_some() { None } else { Some(self.tactic.as_str()) });
         Some((technique, tactic))
+    }
+
+    /// The mapping confirmed in review by `by`: the reviewer recorded, the flag cleared, the
+    /// tactic (re-resolved) and the confidence as the reviewer set them; the version is bumped.
+    pub fn confirmed(&self, tactic: Option<Resolved>, confidence: Option<i64>, by: &str) -> Result<Mapping, Invalid> {
+        let mut new = self.clone();
+        if let Some(r) = tactic {
+            (new.tactic, new.tactic_id) = (r.tactic, Some(r.tactic_id));
+        }
+        if let Some(c) = confidence {
+            if !(1..=100).contains(&c) {
+                return Err(Invalid::new("confidence_score", "confidence_score must be from 1 to 100"));
+            }
+            new.confidence_score = c as u8;
+        }
+        new.needs_review = None;
+        (new.reviewed_by, new.reviewed_at) = (Some(by.to_string()), Some(Timestamp::now()));
+        new.touch(by);
+        Ok(new)
+    }
+
+    /// Auto-suggested and not yet confirmed: what the review queue holds.
+    pub fn awaits_review(&self) -> bool {
+        self.detection_method == DetectionMethod::AutoSuggested && self.reviewed_by.is_none()
     }
 
     /// The same entity, technique and tactic observed again: the union of the windows and the

@@ -44,6 +44,8 @@ pub struct MappingFilter {
     /// Flagged for an analyst (true) or not (false).
     pub needs_review: Option<bool>,
     pub created_by: Option<String>,
+    /// Confirmed in review (true) or not (false).
+    pub reviewed: Option<bool>,
 }
 
 /// A tactic: by identity (its STIX id) for mappings that store one, and by shortname for
@@ -74,6 +76,7 @@ impl MappingFilter {
             && self.auto_suggested.is_none_or(|a| (m.detection_method == DetectionMethod::AutoSuggested) == a)
             && self.needs_review.is_none_or(|r| m.needs_review.is_some() == r)
             && self.created_by.as_ref().is_none_or(|c| &m.created_by == c)
+            && self.reviewed.is_none_or(|r| m.reviewed_by.is_some() == r)
     }
 }
 

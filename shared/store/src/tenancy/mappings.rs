@@ -528,6 +528,9 @@ pub(crate) fn mapping_query(tenant: &TenantId, kind: Option<MappingKind>, filter
     if let Some(c) = &filter.created_by {
         f.compare("created_by", "=", c.as_str());
     }
+    if let Some(r) = filter.reviewed {
+        f.exists("reviewed_by", r);
+    }
     if let Some(from) = filter.observed_from {
         f.compare("last_observed", ">=", from.to_string());
     }
