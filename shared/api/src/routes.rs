@@ -57,7 +57,8 @@ pub enum RouteId {
     PutEntityAccess(MappingKind),
     /// Open an entity to its whole tenant again.
     DeleteEntityAccess(MappingKind),
-    /// Confirm an auto-suggested mapping in review.
+    /// Confirm an auto-suggested mapping in review (alerts, incidents and observables: the
+    /// kinds enrichment maps).
     ConfirmMapping(MappingKind),
     /// Reject an auto-suggested mapping in review.
     RejectMapping(MappingKind),
@@ -1259,32 +1260,6 @@ pub static ROUTES: &[RouteSpec] = &[
         scope: Scope::Mappings,
         tenant_data: true,
         summary: "Reject an auto-suggested incident mapping in review, with the reason (If-Match required)",
-        tag: "review",
-        query: &[],
-    },
-    RouteSpec {
-        id: RouteId::ConfirmMapping(MappingKind::Case),
-        method: "POST",
-        path: "case-mappings/{id}/confirm",
-        function: "ConfirmCaseMappingFunction",
-        access: Access::TenantWrite,
-        need: Some(Need::Write),
-        scope: Scope::Mappings,
-        tenant_data: true,
-        summary: "Confirm an auto-suggested case mapping in review (If-Match required)",
-        tag: "review",
-        query: &[],
-    },
-    RouteSpec {
-        id: RouteId::RejectMapping(MappingKind::Case),
-        method: "POST",
-        path: "case-mappings/{id}/reject",
-        function: "RejectCaseMappingFunction",
-        access: Access::TenantWrite,
-        need: Some(Need::Write),
-        scope: Scope::Mappings,
-        tenant_data: true,
-        summary: "Reject an auto-suggested case mapping in review, with the reason (If-Match required)",
         tag: "review",
         query: &[],
     },

@@ -175,10 +175,23 @@ async fn every_request_of_every_route_is_allowed_by_its_functions_iam_statements
     let alert = json!({"text": "powershell.exe -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQA", "limit": 3});
     let (st, body, _) = h.call(ANALYST, "POST", &format!("{P}/suggestions"), None, alert.clone()).await;
     assert_eq!(st, 200, "{body}");
-    for path in ["alerts/A-9/enrich", "incidents/I-9/enrich?dry_run=true", "observables/O-9/enrich"] {
+    for path in ["alerts/A-9/enrich", "incidents/I-9/enrich?dry_run=true", "incidents/I-8/enrich", "observables/O-9/enrich"] {
         let (st, body, _) = h.call(ANALYST, "POST", &format!("{P}/{path}"), None, alert.clone()).await;
         assert_eq!(st, 200, "{path}: {body}");
     }
+    // the review loop over what enrichment wrote: the queue, a confirm and a reject of each kind
+    let (st, queue, _) = h.call(ANALYST, "GET", &format!("{P}/review-queue?order=score"), None, Value::Null).await;
+    assert_eq!(st, 200, "{queue}");
+    for kind in [MappingKind::Alert, MappingKind::Incident, MappingKind::Observable] {
+        let waiting: Vec<&Value> = queue["items"].as_array().unwrap().iter().filter(|m| m["kind"] == kind.as_str()).collect();
+        for (verb, body, m) in [("confirm", json!({"confidence_score": 90}), waiting.first()), ("reject", json!({"reason": "benign"}), waiting.get(1))] {
+            let id = m.and_then(|m| m["id"].as_str()).unwrap_or("01ZZZZZZZZZZZZZZZZZZZZZZZZ");
+            let (st, out, _) = h.call(ANALYST, "POST", &format!("{P}/{kind}-mappings/{id}/{verb}"), Some("*"), body).await;
+            assert_eq!(st, if m.is_some() { 200 } else { 404 }, "{kind} {verb}: {out}");
+        }
+    }
+    let (st, report, _) = h.call(ANALYST, "GET", &format!("{P}/review-feedback"), None, Value::Null).await;
+    assert!(st == 200 && report["confirmed"].as_u64() >= Some(1), "{report}");
     // the sync runs; starting one (no sync function in the tests: 503 after the caller check)
     let (st, _, _) = h.call(SU, "GET", &format!("{P}/sync/runs?domain=enterprise-attack"), None, Value::Null).await;
     assert_eq!(st, 200);
