@@ -62,9 +62,8 @@ pub async fn queue(app: &App, who: &Identity, params: &Params) -> Result<Reply, 
     let waiting = app.mappings.all_mappings(who.tenant()?, &kinds, &filter).await?;
     let total = waiting.len();
     // ids are time-ordered (ULIDs): the key orders the queue and places the cursor
-    let keyed: Vec<(String, Mapping)> =
+    let mut keyed: Vec<(String, Mapping)> =
         waiting.into_iter().map(|m| (if by_score { format!("{:03}#{}", 100 - m.confidence_score, m.id) } else { m.id.clone() }, m)).collect();
-    let mut keyed = keyed;
     keyed.sort_by(|a, b| a.0.cmp(&b.0));
     let (items, next_cursor) = params.paginate(keyed)?;
     Ok(Reply::json(json!({ "waiting": total, "items": items, "next_cursor": next_cursor })))

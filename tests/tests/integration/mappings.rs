@@ -276,6 +276,7 @@ async fn no_caller_sees_or_changes_another_tenants_data() {
                 RouteId::GetMapping(_) => req(app, &w.b_analyst, "GET", &path, Value::Null).await,
                 RouteId::UpdateMapping(_) => req_if(app, &w.b_analyst, "PATCH", &path, "\"1\"", json!({"notes": "pwned"})).await,
                 RouteId::DeleteMapping(_) => req_if(app, &w.b_analyst, "DELETE", &path, "\"1\"", Value::Null).await,
+                RouteId::ConfirmMapping(_) | RouteId::RejectMapping(_) => req_if(app, &w.b_analyst, "POST", &path, "\"1\"", json!({"reason": "pwned"})).await,
                 _ => unreachable!(),
             };
             if !matches!(route.id, RouteId::CreateMapping(_)) {
@@ -285,6 +286,7 @@ async fn no_caller_sees_or_changes_another_tenants_data() {
                 let (m, _) = match route.method {
                     "GET" => req(app, &w.b_analyst, "GET", &missing, Value::Null).await,
                     "PATCH" => req_if(app, &w.b_analyst, "PATCH", &missing, "\"1\"", json!({"notes": "pwned"})).await,
+                    "POST" => req_if(app, &w.b_analyst, "POST", &missing, "\"1\"", json!({"reason": "pwned"})).await,
                     _ => req_if(app, &w.b_analyst, "DELETE", &missing, "\"1\"", Value::Null).await,
                 };
                 assert_eq!((m.status, m.body["error"]["code"].clone()), (r.status, r.body["error"]["code"].clone()));
@@ -309,7 +311,11 @@ async fn no_caller_sees_or_changes_another_tenants_data() {
     let (r, _) = req(app, &w.b_admin, "PUT", &format!("{P}/admin/principals/x"), json!({"tenant": w.tenant_b, "role": "superuser"})).await;
     assert_eq!(r.status, 404, "not a principal ARN");
     covered.extend([format!("GET {P}/admin/principals"), format!("PUT {P}/admin/principals/{{id}}"), format!("DELETE {P}/admin/principals/{{id}}")]);
-    let tenant_routes: std::collections::HashSet<String> = ROUTES.iter().filter(|r| r.tag == "mappings" || r.tag == "admin").map(|r| r.route_key()).collect();
+    let tenant_routes: std::collections::HashSet<String> = ROUTES
+        .iter()
+        .filter(|r| r.tag == "mappings" || r.tag == "admin" || matches!(r.id, RouteId::ConfirmMapping(_) | RouteId::RejectMapping(_)))
+        .map(|r| r.route_key())
+        .collect();
     assert_eq!(covered, tenant_routes, "every tenant-scoped route was driven as the other tenant");
     // A's data is exactly as it was
     assert_eq!(tenant_items(app, &w.tenant_a).await, before);
