@@ -133,6 +133,11 @@ fn judged_by_server(r: &RouteSpec) -> Vec<Value> {
             query("from", "must not be after to");
         }
         _ if statistics => query("from", "must not be after to (as months)"),
+        RouteId::ListMappings(_) => {
+            query("confidence_min", "must not be above confidence_max");
+            query("observed_from", "must not be after observed_to");
+        }
+        RouteId::ReviewFeedback => query("from", "must not be after to"),
         RouteId::EntityLayer(_) | RouteId::EntityMatrix(_) | RouteId::EntityMitigations(_) | RouteId::EntityReport(_) => {
             query("domain", "is required when the entity's mappings span several domains")
         }

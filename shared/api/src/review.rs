@@ -27,7 +27,8 @@ pub struct ConfirmInput {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RejectInput {
-    /// Why the suggestion is wrong: 1 to 1024 characters.
+    /// Why the suggestion is wrong: 1 to 1024 characters, not only blanks.
+    #[schema(min_length = 1, max_length = 1024, pattern = "\\S")]
     pub reason: String,
 }
 
@@ -94,7 +95,7 @@ pub async fn reject(app: &App, who: &Identity, kind: MappingKind, id: &str, body
     check(&m, expected)?;
     let input: RejectInput = parse_json(body)?;
     let reason = input.reason.trim();
-    if reason.is_empty() || reason.len() > MAX_REASON {
+    if reason.is_empty() || reason.chars().count() > MAX_REASON {
         return Err(mitre_domain::Invalid::new("reason", format!("reason must be 1 to {MAX_REASON} characters")).into());
     }
     only_auto_suggested(&m)?;
