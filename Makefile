@@ -13,7 +13,7 @@ help:
 	@echo "make bench-api  API latency benchmark against mitreattack-python"
 	@echo "make bench-suggest  suggestion quality (engine against plain BM25) and speed"
 	@echo "make bench-stats    statistics reads at 10,000 and 100,000 mappings beside a recount"
-	@echo "make bench-views    view latency for a case with 200 mappings"
+	@echo "make bench-views    view and list latency for a restricted case with 200 mappings"
 	@echo "make test-schema    the API against its OpenAPI document (schemathesis)"
 	@echo "make test-load      32 concurrent writers in two tenants, then no lost write, audit and statistics exact"
 	@echo "make fuzz           cargo-fuzz targets (STIX parser, router, suggestions), FUZZ_SECONDS each"
@@ -113,7 +113,7 @@ test-schema:
 bench-stats:
 	bench/stats.sh
 
-# p50/p99 and DynamoDB calls of every view of a case with 200 mappings.
+# p50/p99 and DynamoDB calls of every view of a restricted case with 200 mappings, and of list pages.
 bench-views:
 	bench/views.sh
 

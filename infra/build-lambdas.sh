@@ -12,7 +12,9 @@ export PATH="$ROOT/.tools/lambda/bin:$PATH"
 # cargo-lambda finds zig through the ziglang package's `python -m ziglang`
 export CARGO_ZIGBUILD_ZIG_PATH="$ROOT/.tools/lambda/bin/python -m ziglang"
 started=$(date +%s)
-cargo lambda build --release --arm64 --bin api --bin sync
+# by package: building the whole workspace's binaries would unify the test-only features other
+# members enable (`testing`) into the Lambda binaries
+cargo lambda build --release --arm64 -p api -p sync
 seconds=$(( $(date +%s) - started ))
 echo "build-lambdas: built in $seconds s"
 printf '%-8s %12s %12s\n' binary unzipped zipped

@@ -62,15 +62,7 @@ async fn tenant_mappings(app: &App, who: &Identity, params: &Params) -> Result<(
     {
         return Err(ApiError::bad_param("from", "from is after to"));
     }
-    let kinds: Vec<MappingKind> = match params.str("entity_type") {
-        Some(t) => vec![
-            MappingKind::ALL
-                .into_iter()
-                .find(|k| k.as_str() == t)
-                .ok_or_else(|| ApiError::bad_param("entity_type", "entity_type must be one of alert, incident, case, observable"))?,
-        ],
-        None => MappingKind::ALL.to_vec(),
-    };
+    let kinds = params.entity_types()?;
     if let Some(t) = params.str("tactic") {
         let tactic = catalog.tactic(t).ok_or_else(|| ApiError::bad_param("tactic", format!("unknown tactic {t:?} in {domain}")))?;
         filter.tactic = Some(TacticFilter { stix_id: Some(tactic.stix_id.clone()), shortname: tactic.shortname.clone() });

@@ -143,16 +143,8 @@ fn judged_by_server(r: &RouteSpec) -> Vec<Value> {
         }
         _ => {}
     }
-    if matches!(
-        r.id,
-        RouteId::UpdateMapping(_)
-            | RouteId::DeleteMapping(_)
-            | RouteId::PutEntityAccess(_)
-            | RouteId::DeleteEntityAccess(_)
-            | RouteId::ConfirmMapping(_)
-            | RouteId::RejectMapping(_)
-    ) {
-        out.push(json!({"in": "header", "name": "If-Match", "status": 412, "reason": "only the mapping's current version (or *) passes"}));
+    if r.takes_if_match() {
+        out.push(json!({"in": "header", "name": "If-Match", "status": 412, "reason": "only the current version of the mapping or access (or *) passes"}));
     }
     let mut body = |name: &str, why: &str| out.push(json!({"in": "body", "name": name, "status": 422, "reason": why}));
     match r.id {
@@ -230,15 +222,7 @@ fn operation(r: &RouteSpec) -> utoipa::openapi::path::Operation {
                 .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
         );
     }
-    if matches!(
-        r.id,
-        RouteId::UpdateMapping(_)
-            | RouteId::DeleteMapping(_)
-            | RouteId::PutEntityAccess(_)
-            | RouteId::DeleteEntityAccess(_)
-            | RouteId::ConfirmMapping(_)
-            | RouteId::RejectMapping(_)
-    ) {
+    if r.takes_if_match() {
         op = op.parameter(
             ParameterBuilder::new()
                 .name("If-Match")

@@ -59,6 +59,23 @@ impl Params {
         }
     }
 
+    /// The `entity_type` asked for, if any: alert, incident, case or observable.
+    pub fn entity_type(&self) -> Result<Option<mitre_domain::MappingKind>, ApiError> {
+        self.str("entity_type")
+            .map(|t| {
+                mitre_domain::MappingKind::ALL
+                    .into_iter()
+                    .find(|k| k.as_str() == t)
+                    .ok_or_else(|| ApiError::bad_param("entity_type", "entity_type must be one of alert, incident, case, observable"))
+            })
+            .transpose()
+    }
+
+    /// The entity types a tenant-wide read covers: the one asked for, or all.
+    pub fn entity_types(&self) -> Result<Vec<mitre_domain::MappingKind>, ApiError> {
+        Ok(self.entity_type()?.map(|k| vec![k]).unwrap_or_else(|| mitre_domain::MappingKind::ALL.to_vec()))
+    }
+
     /// A confidence bound: an integer from 1 to 100.
     pub fn confidence(&self, name: &str) -> Result<Option<u8>, ApiError> {
         self.str(name)

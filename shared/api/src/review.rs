@@ -45,15 +45,7 @@ fn only_auto_suggested(m: &Mapping) -> Result<(), ApiError> {
 /// The tenant's auto-suggested mappings not yet confirmed, oldest first (`order=oldest`, the
 /// default) or highest confidence first (`order=score`), of every entity type or one.
 pub async fn queue(app: &App, who: &Identity, params: &Params) -> Result<Reply, ApiError> {
-    let kinds: Vec<MappingKind> = match params.str("entity_type") {
-        Some(t) => vec![
-            MappingKind::ALL
-                .into_iter()
-                .find(|k| k.as_str() == t)
-                .ok_or_else(|| ApiError::bad_param("entity_type", "entity_type must be one of alert, incident, case, observable"))?,
-        ],
-        None => MappingKind::ALL.to_vec(),
-    };
+    let kinds = params.entity_types()?;
     let by_score = match params.str("order") {
         None | Some("oldest") => false,
         Some("score") => true,

@@ -133,6 +133,20 @@ impl RouteSpec {
         format!("{} {}", self.method, self.full_path())
     }
 
+    /// Whether the route changes one versioned item and so requires If-Match (a mapping, or an
+    /// entity's access).
+    pub fn takes_if_match(&self) -> bool {
+        matches!(
+            self.id,
+            RouteId::UpdateMapping(_)
+                | RouteId::DeleteMapping(_)
+                | RouteId::PutEntityAccess(_)
+                | RouteId::DeleteEntityAccess(_)
+                | RouteId::ConfirmMapping(_)
+                | RouteId::RejectMapping(_)
+        )
+    }
+
     /// The media types of the route's successful replies (the first is the default); the
     /// OpenAPI document describes each.
     pub fn media_types(&self) -> &'static [&'static str] {

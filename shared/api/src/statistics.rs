@@ -42,15 +42,7 @@ fn ask(who: &Identity, params: &Params) -> Result<Ask, ApiError> {
     {
         return Err(ApiError::bad_param("from", "from is after to"));
     }
-    let kind = params
-        .str("entity_type")
-        .map(|t| {
-            MappingKind::ALL
-                .into_iter()
-                .find(|k| k.as_str() == t)
-                .ok_or_else(|| ApiError::bad_param("entity_type", "entity_type must be one of alert, incident, case, observable"))
-        })
-        .transpose()?;
+    let kind = params.entity_type()?;
     Ok(Ask { domain, window, kind })
 }
 
