@@ -130,7 +130,11 @@ async fn load(app: &App, who: &Identity, kind: MappingKind, id: &str) -> Result<
 /// entities (not only by its copies), which the write copies afresh.
 pub(crate) async fn load_for_change(app: &App, who: &Identity, kind: MappingKind, id: &str) -> Result<(Mapping, Vec<EntityAccess>), ApiError> {
     let m = load(app, who, kind, id).await?;
-    let records = visible_entities(app, who, &m.entities()).await.map_err(|_| ApiError::NotFound(format!("no {} mapping {id:?}", kind.as_str())))?;
+    // a hidden entity answers as the mapping not existing; a busy or failed read stays what it is
+    let records = visible_entities(app, who, &m.entities()).await.map_err(|e| match e {
+        ApiError::NotFound(_) => ApiError::NotFound(format!("no {} mapping {id:?}", kind.as_str())),
+        e => e,
+    })?;
     Ok((m, records))
 }
 
