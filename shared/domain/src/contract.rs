@@ -547,3 +547,50 @@ pub async fn lists_filter_on_review_fields(repo: &(impl MappingRepo + AuditLog))
         assert!(!expected.is_empty() && expected.len() < made.len(), "the filter selects some: {f:?}");
     }
 }
+
+/// Release changes are found by pair and the latest by release (not by when they were
+/// computed); histories are the tenant's own.
+pub async fn insights_are_kept_by_release_and_tenant(repo: &impl crate::InsightRepo) {
+    use crate::insight::{HistoryRecord, ReleaseChangeRecord};
+    use mitre_attack::Domain;
+    // a domain of its own per run, so that a shared table's earlier runs do not interfere
+    let domain = Domain::MobileAttack;
+    let change = |from: &str, to: &str, byte: u8| ReleaseChangeRecord {
+        domain,
+        from: from.into(),
+        to: to.into(),
+        computed_at: Timestamp::now(),
+        changes: vec![byte; 3],
+    };
+    // releases far above any real one (10 sorts after 1)
+    let (a, b, c) = ("99990.0".to_string(), "99990.1".to_string(), "99990.10".to_string());
+    repo.put_release_changes(&change(&b, &c, 2)).await.unwrap();
+    repo.put_release_changes(&change(&a, &b, 1)).await.unwrap();
+    let latest = repo.release_changes(domain, None).await.unwrap().unwrap();
+    assert_eq!((latest.from.as_str(), latest.to.as_str(), latest.changes.as_slice()), (b.as_str(), c.as_str(), &[2u8, 2, 2][..]), "the latest by release");
+    let named = repo.release_changes(domain, Some((&a, &b))).await.unwrap().unwrap();
+    assert_eq!(named.changes, vec![1; 3]);
+    assert!(repo.release_changes(domain, Some((&a, &c))).await.unwrap().is_none());
+    assert!(repo.release_changes(domain, Some(("x", "y"))).await.unwrap().is_none());
+    // recomputed: replaced
+    repo.put_release_changes(&change(&a, &b, 7)).await.unwrap();
+    assert_eq!(repo.release_changes(domain, Some((&a, &b))).await.unwrap().unwrap().changes, vec![7; 3]);
+
+    let (t1, t2) = (fresh_tenant("insight-a"), fresh_tenant("insight-b"));
+    let history = |tenant: &TenantId, byte: u8| HistoryRecord {
+        tenant: tenant.clone(),
+        domain: Domain::EnterpriseAttack,
+        built_at: Timestamp::now(),
+        entities: byte as u64,
+        mappings: 2 * byte as u64,
+        history: vec![byte; 5],
+    };
+    repo.put_history(&history(&t1, 1)).await.unwrap();
+    assert!(repo.history(&t2, Domain::EnterpriseAttack).await.unwrap().is_none(), "another tenant's history is not this tenant's");
+    assert!(repo.history(&t1, Domain::IcsAttack).await.unwrap().is_none());
+    repo.put_history(&history(&t2, 2)).await.unwrap();
+    repo.put_history(&history(&t1, 3)).await.unwrap();
+    let got = repo.history(&t1, Domain::EnterpriseAttack).await.unwrap().unwrap();
+    assert_eq!((got.entities, got.mappings, got.history), (3, 6, vec![3; 5]), "replaced");
+    assert_eq!(repo.history(&t2, Domain::EnterpriseAttack).await.unwrap().unwrap().history, vec![2; 5]);
+}

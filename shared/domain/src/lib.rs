@@ -9,6 +9,7 @@ pub mod audit;
 pub mod contract;
 pub mod cursor;
 pub mod error;
+pub mod insight;
 pub mod mapping;
 #[cfg(any(test, feature = "testing"))]
 pub mod memory;
@@ -24,10 +25,11 @@ pub mod time;
 pub use access::{EntityAccess, EntityRef, Need, Sight, Stamp};
 pub use audit::AuditEntry;
 pub use error::{BoxError, Invalid, RepoError, WriteError};
+pub use insight::{HistoryRecord, ReleaseChangeRecord};
 pub use mapping::{DetectionMethod, ImpactLevel, Mapping, MappingInput, MappingKind, MitigationStatus, Precondition, Resolved};
 #[cfg(any(test, feature = "testing"))]
 pub use memory::MemoryRepos;
-pub use repo::{AccessRepo, AuditFilter, AuditLog, MappingFilter, MappingRepo, Page, PrincipalRepo, StatsRepo, TacticFilter};
+pub use repo::{AccessRepo, AuditFilter, AuditLog, InsightRepo, MappingFilter, MappingRepo, Page, PrincipalRepo, StatsRepo, TacticFilter};
 pub use retry::RetryPolicy;
 pub use role::{Principal, Role, normalize_principal};
 pub use sync::SyncRequest;
@@ -69,5 +71,6 @@ mod tests {
         contract::access_follows_the_entity(&repo).await;
         contract::a_large_entity_changes_access(&repo).await;
         contract::lists_filter_on_review_fields(&repo).await;
+        contract::insights_are_kept_by_release_and_tenant(&repo).await;
     }
 }

@@ -10,8 +10,9 @@ use crate::access::{EntityAccess, EntityRef};
 use crate::audit::AuditEntry;
 use crate::cursor;
 use crate::error::{RepoError, WriteError};
+use crate::insight::{HistoryRecord, ReleaseChangeRecord, release_key};
 use crate::mapping::{Mapping, MappingKind};
-use crate::repo::{AccessRepo, AuditFilter, AuditLog, MappingFilter, MappingRepo, Page, PrincipalRepo, StatsRepo};
+use crate::repo::{AccessRepo, AuditFilter, AuditLog, InsightRepo, MappingFilter, MappingRepo, Page, PrincipalRepo, StatsRepo};
 use crate::role::Principal;
 use crate::stats::{self, Aggregates, Bucket, BucketKey, Presence, PresenceKey, Window};
 use crate::tenant::TenantId;
@@ -31,6 +32,9 @@ struct State {
     buckets: BTreeMap<(TenantId, BucketKey), Aggregates>,
     /// Entity access records.
     access: BTreeMap<(TenantId, EntityRef), EntityAccess>,
+    /// Release changes by (domain, to key, from key).
+    changes: BTreeMap<(mitre_attack::Domain, String, String), ReleaseChangeRecord>,
+    histories: BTreeMap<(TenantId, mitre_attack::Domain), HistoryRecord>,
 }
 
 impl State {
@@ -282,5 +286,36 @@ impl StatsRepo for MemoryRepos {
                 })
                 .map(|(_, a)| a),
         ))
+    }
+}
+
+#[async_trait]
+impl InsightRepo for MemoryRepos {
+    async fn put_release_changes(&self, record: &ReleaseChangeRecord) -> Result<(), RepoError> {
+        let (Some(to), Some(from)) = (release_key(&record.to), release_key(&record.from)) else {
+            return Err(RepoError::Backend(format!("releases {:?} and {:?} are not comparable", record.from, record.to).into()));
+        };
+        self.lock()?.changes.insert((record.domain, to, from), record.clone());
+        Ok(())
+    }
+
+    async fn release_changes(&self, domain: mitre_attack::Domain, pair: Option<(&str, &str)>) -> Result<Option<ReleaseChangeRecord>, RepoError> {
+        let st = self.lock()?;
+        Ok(match pair {
+            Some((from, to)) => match (release_key(from), release_key(to)) {
+                (Some(from), Some(to)) => st.changes.get(&(domain, to, from)).cloned(),
+                _ => None,
+            },
+            None => st.changes.iter().rev().find(|((d, _, _), _)| *d == domain).map(|(_, r)| r.clone()),
+        })
+    }
+
+    async fn put_history(&self, record: &HistoryRecord) -> Result<(), RepoError> {
+        self.lock()?.histories.insert((record.tenant.clone(), record.domain), record.clone());
+        Ok(())
+    }
+
+    async fn history(&self, tenant: &TenantId, domain: mitre_attack::Domain) -> Result<Option<HistoryRecord>, RepoError> {
+        Ok(self.lock()?.histories.get(&(tenant.clone(), domain)).cloned())
     }
 }

@@ -7,6 +7,7 @@ use mitre_attack::TechniqueId;
 use crate::access::{EntityAccess, EntityRef, Sight};
 use crate::audit::AuditEntry;
 use crate::error::{RepoError, WriteError};
+use crate::insight::{HistoryRecord, ReleaseChangeRecord};
 use crate::mapping::{DetectionMethod, ImpactLevel, Mapping, MappingKind, MitigationStatus};
 use crate::role::Principal;
 use crate::stats::{Aggregates, Window};
@@ -207,4 +208,18 @@ pub trait AuditLog: Send + Sync {
 pub trait StatsRepo: Send + Sync {
     /// The tenant's counters in `domain` over the months of `window`, summed.
     async fn statistics(&self, tenant: &TenantId, domain: mitre_attack::Domain, window: &Window) -> Result<Aggregates, RepoError>;
+}
+
+/// Release changes and tenants' inference histories (see [`crate::insight`]).
+#[async_trait]
+pub trait InsightRepo: Send + Sync {
+    /// Keeps the changes of a release change (replacing any computed before for the same pair).
+    async fn put_release_changes(&self, record: &ReleaseChangeRecord) -> Result<(), RepoError>;
+    /// The changes from `from` to `to` of `domain`; with no pair, the latest change of the
+    /// domain (by release). One call.
+    async fn release_changes(&self, domain: mitre_attack::Domain, pair: Option<(&str, &str)>) -> Result<Option<ReleaseChangeRecord>, RepoError>;
+    /// Replaces the tenant's history of a domain.
+    async fn put_history(&self, record: &HistoryRecord) -> Result<(), RepoError>;
+    /// The tenant's history of `domain`, if one was built. One call.
+    async fn history(&self, tenant: &TenantId, domain: mitre_attack::Domain) -> Result<Option<HistoryRecord>, RepoError>;
 }

@@ -18,6 +18,8 @@
 //! | technique use counter | `MAPSTATS` | `T#{technique}#{tactic}` | | | |
 //! | statistics presence record | `T#{tenant}#M#{kind}` | `S#{domain}#{T\|A}#{technique or tactic}#{field}#{entity}` | | | |
 //! | statistics counters | `T#{tenant}#STATS#{domain}` | `ALL#{shard}`, `M#{YYYY-MM}#{shard}` | | | |
+//! | release changes of a domain | `CHANGES#{domain}` | `R#{to}#{from}` (releases as sortable keys) | | | |
+//! | inference history of a tenant | `T#{tenant}#INFER` | `H#{domain}` | | | |
 use mitre_attack::Domain;
 
 pub const OBJECT_SK: &str = "#OBJ";
@@ -205,4 +207,21 @@ mod tests {
         assert!(mapping_entity_sk("alert", "01J").starts_with(&mapping_entity_kind_prefix("alert")));
         assert!(!mapping_entity_sk("alert", "01J").starts_with(&mapping_entity_kind_prefix("case")));
     }
+}
+
+pub fn changes_pk(domain: Domain) -> String {
+    format!("CHANGES#{domain}")
+}
+
+/// `R#{to}#{from}`, each a [`mitre_domain::insight::release_key`]: the latest change sorts last.
+pub fn changes_sk(from_key: &str, to_key: &str) -> String {
+    format!("R#{to_key}#{from_key}")
+}
+
+pub fn history_pk(tenant: &str) -> String {
+    format!("T#{tenant}#INFER")
+}
+
+pub fn history_sk(domain: Domain) -> String {
+    format!("H#{domain}")
 }

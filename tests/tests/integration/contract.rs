@@ -16,4 +16,5 @@ async fn the_dynamodb_repositories_keep_the_contract() {
     contract::access_follows_the_entity(store).await;
     contract::a_large_entity_changes_access(store).await;
     contract::lists_filter_on_review_fields(store).await;
+    contract::insights_are_kept_by_release_and_tenant(store).await;
 }
