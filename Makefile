@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help dev local-up local-down build build-lambdas sam-build bench-suggest test test-unit test-integration validate template template-check template-resources bench-sync bench-api bench-build bench-stats bench-views bench test-schema test-load fuzz serve
+.PHONY: help dev local-up local-down build build-lambdas sam-build bench-suggest bench-infer test test-unit test-integration validate template template-check template-resources bench-sync bench-api bench-build bench-stats bench-views bench test-schema test-load fuzz serve
 
 help:
 	@echo "make dev        start the local stack, sync ATT&CK into it and show its status"
@@ -131,6 +131,11 @@ bench-build:
 # Suggestion quality and speed, beside a plain BM25 ranking (no local stack needed).
 bench-suggest:
 	bench/suggest.sh
+
+# Technique inference quality (leave-one-out over ATT&CK's campaigns, beside popularity and
+# co-occurrence) and speed (no local stack needed).
+bench-infer:
+	bench/infer.sh
 
 # Every benchmark (bootstraps, sync, API, statistics at BENCH_STATS_SIZES=10000, views, suggestions,
 # cold starts), then one report: target/bench/report.md and report.png (BENCH_ONLY=sync,api: a subset).

@@ -2,7 +2,8 @@
 # bench/views.sh): `bench_stack NAME` checks the enterprise 18.1 bundle, installs the stack's
 # tools, builds target/perf/mitre (MITRE), makes a work directory (WORK), starts DynamoDB Local
 # and the S3 server on LOCAL_DDB_PORT / LOCAL_S3_PORT with their state in .local/NAME (stopped,
-# and WORK removed, on exit) and imports the bundle. Needs ROOT, CARGO, ATTACK_DATA_DIR and die().
+# and WORK removed, on exit) and imports the bundle (after enterprise BENCH_PREVIOUS_RELEASE, when
+# set). Needs ROOT, CARGO, ATTACK_DATA_DIR and die().
 bench_stack() {
   local name="$1"
   local bundle="$ATTACK_DATA_DIR/enterprise-attack-18.1.json.gz"
@@ -26,6 +27,11 @@ bench_stack() {
   infra/local-up.sh
   # shellcheck disable=SC1091
   source "$LOCAL_STATE_DIR/env"
+  if [[ -n "${BENCH_PREVIOUS_RELEASE:-}" ]]; then
+    # an earlier release first: the 18.1 import then computes the release changes from it
+    echo "== import enterprise-attack $BENCH_PREVIOUS_RELEASE"
+    "$MITRE" import --url "$ATTACK_DATA_DIR/enterprise-attack-$BENCH_PREVIOUS_RELEASE.json.gz" --json | tail -n 1
+  fi
   echo "== import enterprise-attack 18.1"
   "$MITRE" import --url "$bundle" --json | tail -n 1
 }

@@ -245,20 +245,29 @@ pub async fn views(store: mitre_store::Store, mappings: usize, iterations: usize
         ("report_json", "report?format=json"),
         ("report_html", "report?format=html"),
     ];
+    // the tenant's inference history, as the scheduled job builds it
+    mitre_sync::insight::rebuild_history(&store, &tenant, &[Domain::EnterpriseAttack]).await?;
     let mut out = serde_json::Map::new();
     out.insert("mappings".into(), json!(mappings));
     out.insert("restrict_case_ms".into(), json!((restrict_ms * 1e3).round() / 1e3));
     let prefix = mitre_api::routes::PREFIX;
-    let urls = routes.iter().map(|(name, view)| (*name, format!("{prefix}/cases/{case}/{view}"))).chain([
-        ("list_page_of_case", format!("{prefix}/case-mappings?case_id={case}&limit=50")),
-        ("list_page_of_tenant", format!("{prefix}/alert-mappings?limit=50")),
+    let observed: Vec<String> = contract::synthetic_mappings(&catalog, &tenant, 12, 1, 7).into_iter().map(|m| m.technique.as_str().to_string()).collect();
+    let infer_body = serde_json::to_vec(&json!({ "techniques": observed }))?;
+    let urls = routes.iter().map(|(name, view)| (*name, "GET", format!("{prefix}/cases/{case}/{view}"), Vec::new())).chain([
+        ("list_page_of_case", "GET", format!("{prefix}/case-mappings?case_id={case}&limit=50"), Vec::new()),
+        ("list_page_of_tenant", "GET", format!("{prefix}/alert-mappings?limit=50"), Vec::new()),
+        ("inferences_of_case", "GET", format!("{prefix}/cases/{case}/inferences?domain=enterprise-attack"), Vec::new()),
+        ("infer_set", "POST", format!("{prefix}/inferences"), infer_body),
+        ("attack_updates", "GET", format!("{prefix}/attack-updates"), Vec::new()),
+        ("attack_updates_md", "GET", format!("{prefix}/attack-updates?format=markdown"), Vec::new()),
     ]);
-    for (name, url) in urls {
-        serve(&app, apigw_request("GET", &url, &[], b"", Some(&principal))?).await;
+    for (name, method, url, body) in urls {
+        let first = serve(&app, apigw_request(method, &url, &[], &body, Some(&principal))?).await;
+        anyhow::ensure!(first.response.status() == 200, "{method} {url} answered {}", first.response.status());
         let (mut times, mut calls, mut bytes) = (Vec::with_capacity(iterations), 0u64, 0usize);
         for _ in 0..iterations {
             let t = Instant::now();
-            let s = serve(&app, apigw_request("GET", &url, &[], b"", Some(&principal))?).await;
+            let s = serve(&app, apigw_request(method, &url, &[], &body, Some(&principal))?).await;
             times.push(t.elapsed().as_secs_f64() * 1e3);
             anyhow::ensure!(s.response.status() == 200, "{url} answered {}", s.response.status());
             calls += s.ddb_calls;

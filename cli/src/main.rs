@@ -121,6 +121,12 @@ enum Command {
     Report(views::ViewArgs),
     /// The tenant's statistics: techniques by distinct entities, tactics, kill-chain phases.
     Stats(views::StatsArgs),
+    /// What an ATT&CK release change changed in a tenant's mappings (--format json, markdown);
+    /// with --old-bundle and --new-bundle, compute and keep a release change.
+    Impact(views::ImpactArgs),
+    /// Techniques an entity (or --techniques) does not have yet, ranked, with their evidence;
+    /// --rebuild rebuilds the inference histories from the mappings now.
+    Infer(views::InferArgs),
     /// Map a few demo cases in a tenant (used by `make dev`; a repeat merges).
     #[command(hide = true)]
     Demo {
@@ -365,6 +371,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Mitigations(a) => views::run(store().await?, views::View::Mitigations, a).await,
         Command::Report(a) => views::run(store().await?, views::View::Report, a).await,
         Command::Stats(a) => views::stats(store().await?, a).await,
+        Command::Impact(a) => views::impact(store().await?, a).await,
+        Command::Infer(a) => views::infer(store().await?, a).await,
         Command::Demo { tenant } => views::demo(store().await?, &tenant).await,
         Command::Serve { port } => {
             let store = store().await?;

@@ -200,6 +200,7 @@ fn summary(a: Access, routes: usize) -> String {
         Access::AccessRead => "registry entry; entity access records",
         Access::ReviewRead => "registry entry; the tenant's audit partition",
         Access::AccessWrite => "registry entry; entity access records, the entity's mappings and index partitions; audit entries",
+        Access::Insight => "as tenant-read, plus the kept release changes and the tenant's inference history",
     };
     format!("({routes} route{}) {what}", if routes == 1 { "" } else { "s" })
 }

@@ -1,6 +1,6 @@
-//! `mitre layer|matrix|mitigations|report|stats`: the analyst views of an entity (or a
-//! tenant's heatmap) and the tenant's statistics as the API answers them, for an operator
-//! acting in a tenant.
+//! `mitre layer|matrix|mitigations|report|stats|impact|infer`: the analyst views of an entity
+//! (or a tenant's heatmap), the tenant's statistics, upgrade impact and technique inference as
+//! the API answers them, for an operator acting in a tenant.
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -115,13 +115,153 @@ pub async fn stats(store: Store, a: StatsArgs) -> Result<ExitCode> {
     answer_to(store, &a.tenant, &path, a.out.as_deref()).await
 }
 
+/// `mitre impact`: what an ATT&CK release change changed in a tenant's mappings, as
+/// `GET attack-updates` answers it; or, with --old-bundle and --new-bundle, compute and keep the
+/// changes between two releases (what a sync does when it moves a domain to a newer release).
+#[derive(clap::Args)]
+pub struct ImpactArgs {
+    /// The tenant whose mappings to weigh the changes against.
+    #[arg(long, required_unless_present = "old_bundle")]
+    tenant: Option<String>,
+    #[arg(long)]
+    domain: Option<String>,
+    /// The release change from one release to another (both, or neither for the latest).
+    #[arg(long, requires = "to")]
+    from: Option<String>,
+    #[arg(long, requires = "from")]
+    to: Option<String>,
+    /// json or markdown.
+    #[arg(long)]
+    format: Option<String>,
+    /// Compute and keep the changes from this bundle (gzip or plain STIX) ...
+    #[arg(long, requires = "new_bundle", conflicts_with = "tenant")]
+    old_bundle: Option<PathBuf>,
+    /// ... to this one.
+    #[arg(long, requires = "old_bundle")]
+    new_bundle: Option<PathBuf>,
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+pub async fn impact(store: Store, a: ImpactArgs) -> Result<ExitCode> {
+    if let (Some(old), Some(new)) = (&a.old_bundle, &a.new_bundle) {
+        let domain: mitre_attack::Domain = a.domain.as_deref().unwrap_or("enterprise-attack").parse().map_err(|e| anyhow!("{e}"))?;
+        let load = |p: &std::path::Path| -> Result<mitre_attack::catalog::DomainCatalog> {
+            let raw = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+            let data = if raw.starts_with(&[0x1f, 0x8b]) {
+                let mut out = Vec::new();
+                std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&raw[..]), &mut out)?;
+                out
+            } else {
+                raw
+            };
+            let bundle = mitre_attack::parse_bundle(&data, domain).map_err(|e| anyhow!("{}: {e}", p.display()))?;
+            let version = bundle
+                .collection_version
+                .clone()
+                .or_else(|| p.file_name().and_then(|n| n.to_str()).and_then(mitre_sync::source::version_from_name))
+                .ok_or_else(|| anyhow!("{}: no release version in the bundle or its name", p.display()))?;
+            Ok(mitre_attack::catalog::DomainCatalog::build(&bundle.objects, domain, &version, ""))
+        };
+        let (old, new) = (load(old)?, load(new)?);
+        let changes = mitre_attack::changes::ReleaseChanges::between(&old, &new);
+        let record = mitre_domain::ReleaseChangeRecord {
+            domain,
+            from: old.version.clone(),
+            to: new.version.clone(),
+            computed_at: mitre_domain::Timestamp::now(),
+            changes: changes.encode()?,
+        };
+        use mitre_domain::InsightRepo;
+        store.put_release_changes(&record).await.map_err(|e| anyhow!("{e}"))?;
+        println!("{domain} {} -> {}: {} techniques changed, kept ({} bytes)", old.version, new.version, changes.techniques.len(), record.changes.len());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let q = query_string(&[("domain", &a.domain), ("from", &a.from), ("to", &a.to), ("format", &a.format)]);
+    let path = format!("{}/attack-updates{q}", mitre_api::routes::PREFIX);
+    answer_to(store, a.tenant.as_deref().unwrap_or_default(), &path, a.out.as_deref()).await
+}
+
+/// `mitre infer`: techniques an entity (or a set of techniques) does not have yet, ranked by how
+/// likely they are part of the same intrusion, as the API answers; or, with --rebuild, rebuild
+/// the inference histories now (a tenant's, or every tenant's).
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("subject").multiple(false)))]
+pub struct InferArgs {
+    #[arg(long, required_unless_present = "rebuild")]
+    tenant: Option<String>,
+    #[arg(long, group = "subject")]
+    case: Option<String>,
+    #[arg(long, group = "subject")]
+    alert: Option<String>,
+    #[arg(long, group = "subject")]
+    incident: Option<String>,
+    #[arg(long, group = "subject")]
+    observable: Option<String>,
+    /// Observed techniques, comma-separated (T1059.001,T1105).
+    #[arg(long, group = "subject", value_delimiter = ',')]
+    techniques: Option<Vec<String>>,
+    #[arg(long)]
+    domain: Option<String>,
+    /// How many suggestions (1 to 50, default 20).
+    #[arg(long)]
+    limit: Option<String>,
+    /// Rebuild the inference histories from the mappings now (--tenant: that tenant's only).
+    #[arg(long, group = "subject")]
+    rebuild: bool,
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+pub async fn infer(store: Store, a: InferArgs) -> Result<ExitCode> {
+    if a.rebuild {
+        let (states, _, _) = store.catalog_status().await.context("reading the domain states")?;
+        let domains: Vec<mitre_attack::Domain> = states.into_iter().filter(|(_, s)| s.version.is_some()).map(|(d, _)| d).collect();
+        let rebuilt = match &a.tenant {
+            Some(t) => {
+                let tenant = TenantId::parse(t).map_err(|e| anyhow!("{e}"))?;
+                mitre_sync::insight::rebuild_history(&store, &tenant, &domains).await?
+            }
+            None => mitre_sync::insight::rebuild_histories(&store, &domains, std::time::Duration::ZERO).await?,
+        };
+        for r in &rebuilt {
+            println!("{} {}: {} entities from {} mappings", r.tenant, r.domain, r.entities, r.mappings);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let tenant = a.tenant.as_deref().unwrap_or_default();
+    if let Some(techniques) = &a.techniques {
+        let mut body = serde_json::json!({ "techniques": techniques });
+        if let Some(d) = &a.domain {
+            body["domain"] = serde_json::json!(d);
+        }
+        if let Some(l) = &a.limit {
+            body["limit"] = serde_json::json!(l.parse::<i64>().map_err(|_| anyhow!("--limit must be an integer"))?);
+        }
+        let path = format!("{}/inferences", mitre_api::routes::PREFIX);
+        return answer_with(store, tenant, "POST", &path, &serde_json::to_vec(&body)?, a.out.as_deref()).await;
+    }
+    let entity = [("cases", &a.case), ("alerts", &a.alert), ("incidents", &a.incident), ("observables", &a.observable)]
+        .into_iter()
+        .find_map(|(plural, id)| id.as_ref().map(|id| format!("{plural}/{}", url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>())))
+        .ok_or_else(|| anyhow!("name an entity (--case, --alert, --incident, --observable), --techniques, or --rebuild"))?;
+    let q = query_string(&[("domain", &a.domain), ("limit", &a.limit)]);
+    let path = format!("{}/{entity}/inferences{q}", mitre_api::routes::PREFIX);
+    answer_to(store, tenant, &path, a.out.as_deref()).await
+}
+
 /// Answers `GET path` for an operator acting as a viewer of `tenant`, to `out` or standard output.
 async fn answer_to(store: Store, tenant: &str, path: &str, out: Option<&std::path::Path>) -> Result<ExitCode> {
+    answer_with(store, tenant, "GET", path, b"", out).await
+}
+
+/// Answers `method path` with `body` for an operator acting in `tenant`.
+async fn answer_with(store: Store, tenant: &str, method: &str, path: &str, body: &[u8], out: Option<&std::path::Path>) -> Result<ExitCode> {
     let tenant = TenantId::parse(tenant).map_err(|e| anyhow!("{e}"))?;
     // the operator reads as a tenant admin: every entity of the tenant
     let who = Identity::operator(&crate::operator_actor(), Role::Admin, Some(tenant), "cli");
     let app = App::new(store, Settings { metric_lines: false, ..Settings::default() });
-    let reply = mitre_api::answer_for(&app, &who, "GET", path, b"").await.map_err(|e| anyhow!("{e}"))?;
+    let reply = mitre_api::answer_for(&app, &who, method, path, body).await.map_err(|e| anyhow!("{e}"))?;
     let bytes = match reply.body {
         ReplyBody::Json(v) => serde_json::to_vec_pretty(&v)?,
         ReplyBody::Html(t) | ReplyBody::Svg(t) | ReplyBody::Markdown(t) => t.into_bytes(),

@@ -6,10 +6,12 @@ mod integration {
     pub mod faults;
     pub mod fidelity;
     pub mod iam;
+    pub mod insight;
     pub mod integrity;
     pub mod lambda_runtime;
     pub mod load;
     pub mod mappings;
+    pub mod release_changes;
     pub mod statistics;
     pub mod suggest;
     pub mod sync;

@@ -54,6 +54,15 @@ async fn handle(store: &Store, event: LambdaEvent<Value>) -> Result<Value, Error
             Err(e) => failed.push(format!("verification after the sync: {e}")),
         }
     }
+    // The scheduled invocation also rebuilds the tenants' inference histories older than
+    // HISTORY_MAX_AGE_MINUTES (60): how fresh technique inference's tenant part is.
+    if event.payload.get("run_id").is_none() {
+        let domains: Vec<_> = results.iter().filter_map(|r| serde_json::from_value(r["domain"].clone()).ok()).collect();
+        match mitre_sync::insight::rebuild_histories(store, &domains, history_max_age()).await {
+            Ok(rebuilt) => tracing::info!(histories = rebuilt.len(), "inference histories rebuilt"),
+            Err(e) => failed.push(format!("inference histories: {e}")),
+        }
+    }
     tracing::info!(request_id = %event.context.request_id, results = %json!(results), "sync finished");
     // The sync's own metric: what the failure alarm watches.
     let line = emf_line(
@@ -65,6 +74,11 @@ async fn handle(store: &Store, event: LambdaEvent<Value>) -> Result<Value, Error
     // A failure fails the invocation: the schedule's metric and, for an asynchronous start, the
     // on-failure destination see it.
     if failed.is_empty() { Ok(json!({ "results": results })) } else { Err(failed.join("; ").into()) }
+}
+
+fn history_max_age() -> std::time::Duration {
+    let minutes = std::env::var("HISTORY_MAX_AGE_MINUTES").ok().and_then(|v| v.parse().ok()).unwrap_or(60u64);
+    std::time::Duration::from_secs(minutes * 60)
 }
 
 #[tokio::main]

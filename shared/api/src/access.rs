@@ -71,6 +71,9 @@ pub enum Access {
     /// Changing an entity's access: its record and every mapping naming it (found through the
     /// entity's index partition), with the audit entry.
     AccessWrite,
+    /// Upgrade impact, technique inference and reports: as tenant reads, plus the kept release
+    /// changes and the tenant's inference history.
+    Insight,
 }
 
 /// What a statement applies to.
@@ -134,6 +137,10 @@ pub mod partitions {
     pub const CATALOG_OBJECTS: &str = "C#*";
     /// A domain's sync lease and run records: `SYNC#<domain>`.
     pub const SYNC_RUNS: &str = "SYNC#*";
+    /// The kept changes of a domain's release changes: `CHANGES#<domain>`.
+    pub const RELEASE_CHANGES: &str = "CHANGES#*";
+    /// A tenant's inference histories: `T#<tenant>#INFER`.
+    pub const TENANT_HISTORY: &str = "T#*#INFER";
 }
 
 /// Object key prefixes of the archive bucket.
@@ -162,7 +169,7 @@ fn statement(sid: &'static str, actions: &[&'static str], resources: &[Resource]
 }
 
 impl Access {
-    pub const ALL: [Access; 16] = [
+    pub const ALL: [Access; 17] = [
         Access::CatalogRead,
         Access::Status,
         Access::OpenApi,
@@ -179,6 +186,7 @@ impl Access {
         Access::AccessRead,
         Access::AccessWrite,
         Access::ReviewRead,
+        Access::Insight,
     ];
 
     /// The class's name in template.yaml's comments.
@@ -200,6 +208,7 @@ impl Access {
             Access::AccessRead => "access-read",
             Access::ReviewRead => "review-read",
             Access::AccessWrite => "access-write",
+            Access::Insight => "insight",
         }
     }
 
@@ -238,11 +247,8 @@ impl Access {
         let audit_append = || statement("AuditAppend", &[PUT], &[Table], &[TENANT_AUDIT]);
         let counters = || statement("Counters", &[UPDATE], &[Table], &[USE_COUNTERS, CATALOG, TENANT_STATS]);
         let technique_index = || statement("MappingsOfTechnique", &[QUERY], &[Index(keys::GSI3)], &[MAPPINGS_OF_TECHNIQUE]);
-        match self {
-            Access::OpenApi => Vec::new(),
-            Access::CatalogRead | Access::Suggest => vec![caller(), catalog_state(), snapshots()],
-            Access::Status => vec![caller(), catalog_state()],
-            Access::TenantRead => vec![
+        let tenant_read = || {
+            vec![
                 caller(),
                 catalog_state(),
                 snapshots(),
@@ -250,7 +256,18 @@ impl Access {
                 statement("MappingsByEntity", &[QUERY], &[Index(keys::GSI1), Index(keys::GSI2)], &[TENANT_MAPPINGS]),
                 technique_index(),
                 statement("TenantStatistics", &[QUERY], &[Table], &[TENANT_STATS]),
-            ],
+            ]
+        };
+        match self {
+            Access::OpenApi => Vec::new(),
+            Access::CatalogRead | Access::Suggest => vec![caller(), catalog_state(), snapshots()],
+            Access::Status => vec![caller(), catalog_state()],
+            Access::TenantRead => tenant_read(),
+            Access::Insight => {
+                let mut s = tenant_read();
+                s.push(statement("Insights", &[GET, QUERY], &[Table], &[RELEASE_CHANGES, TENANT_HISTORY]));
+                s
+            }
             Access::TenantWrite => vec![
                 caller(),
                 catalog_state(),
@@ -395,7 +412,6 @@ mod tests {
                 | RouteId::EntityMatrix(_)
                 | RouteId::TenantMatrix
                 | RouteId::EntityMitigations(_)
-                | RouteId::EntityReport(_)
                 | RouteId::TechniqueStatistics
                 | RouteId::TacticStatistics
                 | RouteId::KillChainStatistics => Access::TenantRead,
@@ -413,6 +429,7 @@ mod tests {
                 RouteId::ConfirmMapping(_) | RouteId::RejectMapping(_) => Access::TenantWrite,
                 RouteId::ReviewQueue => Access::TenantRead,
                 RouteId::ReviewFeedback => Access::ReviewRead,
+                RouteId::EntityReport(_) | RouteId::AttackUpdates | RouteId::EntityInferences(_) | RouteId::Infer => Access::Insight,
                 RouteId::PutEntityAccess(_) | RouteId::DeleteEntityAccess(_) => Access::AccessWrite,
                 _ => Access::CatalogRead,
             };

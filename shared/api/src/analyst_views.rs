@@ -15,7 +15,7 @@ use crate::{App, Reply, ReplyBody};
 /// Every mapping of the caller's tenant that names the entity: for a case its case mappings
 /// and the alert mappings that name it, for an alert its alert mappings and the case mappings
 /// that name it. 404 when there is none.
-async fn entity_mappings(app: &App, who: &Identity, kind: MappingKind, id: &str) -> Result<(EntityRef, Vec<Mapping>), ApiError> {
+pub(crate) async fn entity_mappings(app: &App, who: &Identity, kind: MappingKind, id: &str) -> Result<(EntityRef, Vec<Mapping>), ApiError> {
     let tenant = who.tenant()?;
     let not_found = || ApiError::NotFound(format!("no {kind} {id:?} with mappings"));
     let entity = EntityRef::parse(kind, id).map_err(|_| not_found())?;
@@ -30,7 +30,7 @@ async fn entity_mappings(app: &App, who: &Identity, kind: MappingKind, id: &str)
 }
 
 /// The domain a view is of: `domain`, else the only domain the mappings have.
-async fn view_domain(app: &App, params: &Params, mappings: &[Mapping]) -> Result<(Domain, std::sync::Arc<DomainCatalog>), ApiError> {
+pub(crate) async fn view_domain(app: &App, params: &Params, mappings: &[Mapping]) -> Result<(Domain, std::sync::Arc<DomainCatalog>), ApiError> {
     let present = mitre_views::domains(mappings);
     let domain = match params.domain_opt()? {
         Some(d) => d,
@@ -141,8 +141,11 @@ pub async fn entity_report(
 ) -> Result<Reply, ApiError> {
     let format = format(spec, params)?;
     let (entity, mappings) = entity_mappings(app, who, kind, id).await?;
-    let (_, catalog) = view_domain(app, params, &mappings).await?;
-    let r = mitre_views::report(&catalog, &entity, &mappings, Timestamp::now());
+    let (domain, catalog) = view_domain(app, params, &mappings).await?;
+    // the insight sections: where to look next, and what the latest release change changed in
+    // the entity's techniques (weighed by the entity's own mappings)
+    let (next, updates) = crate::insight::report_insights(app, who, domain, &catalog, &mappings).await?;
+    let r = mitre_views::report(&catalog, &entity, &mappings, Timestamp::now()).with_insights(next, updates);
     Ok(match format {
         "json" => Reply::json(serde_json::to_value(&r).map_err(ApiError::internal)?),
         "html" => Reply::document(ReplyBody::Html(r.to_html())),

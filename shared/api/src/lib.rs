@@ -17,6 +17,7 @@ pub mod catalog_cache;
 pub mod entity_access;
 pub mod error;
 pub mod identity;
+pub mod insight;
 pub mod local;
 pub mod mappings;
 pub mod openapi;
@@ -38,7 +39,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::sync::Arc;
 
-use mitre_domain::{AccessRepo, AuditLog, MappingRepo, PrincipalRepo, RetryPolicy, StatsRepo};
+use mitre_domain::{AccessRepo, AuditLog, InsightRepo, MappingRepo, PrincipalRepo, RetryPolicy, StatsRepo};
 use mitre_store::Store;
 use serde_json::{Value, json};
 
@@ -113,6 +114,10 @@ pub struct App {
     pub audit: Arc<dyn AuditLog>,
     /// The statistics counters.
     pub stats: Arc<dyn StatsRepo>,
+    /// Release changes and the tenants' inference histories.
+    pub insights: Arc<dyn InsightRepo>,
+    /// The ATT&CK procedure sets inference ranks with, per synced release.
+    pub procedures: insight::Procedures,
     /// What `POST sync` starts (none by default: a 503).
     pub sync: Arc<dyn sync_trigger::SyncTrigger>,
     /// The suggestion engine of each synced release.
@@ -126,24 +131,17 @@ impl App {
     /// whole, under [`RetryPolicy::REQUEST`]).
     pub fn new(store: Store, settings: Settings) -> App {
         let store = Arc::new(store.single_attempt());
-        App::with(store.clone(), store.clone(), store.clone(), store.clone(), store.clone(), store, settings)
+        App::with(store.clone(), Repos::of(store), settings)
     }
 
     /// The API over fixed catalogs and in-memory repositories (no AWS at all).
     #[cfg(any(test, feature = "testing"))]
     pub fn in_memory(catalogs: &[mitre_attack::catalog::DomainCatalog], repos: Arc<mitre_domain::MemoryRepos>, settings: Settings) -> std::io::Result<App> {
-        Ok(App::with(Arc::new(backend::FixedCatalogs::new(catalogs)?), repos.clone(), repos.clone(), repos.clone(), repos.clone(), repos, settings))
+        Ok(App::with(Arc::new(backend::FixedCatalogs::new(catalogs)?), Repos::of(repos), settings))
     }
 
-    pub fn with(
-        backend: Arc<dyn backend::CatalogBackend>,
-        mappings: Arc<dyn MappingRepo>,
-        access: Arc<dyn AccessRepo>,
-        principals: Arc<dyn PrincipalRepo>,
-        audit: Arc<dyn AuditLog>,
-        stats: Arc<dyn StatsRepo>,
-        settings: Settings,
-    ) -> App {
+    pub fn with(backend: Arc<dyn backend::CatalogBackend>, repos: Repos, settings: Settings) -> App {
+        let Repos { mappings, access, principals, audit, stats, insights } = repos;
         let catalog = CatalogCache::new(backend.clone(), settings.catalog_ttl);
         let principal_cache = identity::PrincipalCache::new(settings.principal_ttl);
         App {
@@ -154,6 +152,8 @@ impl App {
             principals,
             audit,
             stats,
+            insights,
+            procedures: insight::Procedures::default(),
             sync: Arc::new(sync_trigger::NoSyncFunction),
             engines: suggestions::Engines::default(),
             settings,
@@ -165,6 +165,23 @@ impl App {
     pub fn with_sync(mut self, trigger: Arc<dyn sync_trigger::SyncTrigger>) -> App {
         self.sync = trigger;
         self
+    }
+}
+
+/// The repositories the handlers read and write, each by the capability it serves.
+pub struct Repos {
+    pub mappings: Arc<dyn MappingRepo>,
+    pub access: Arc<dyn AccessRepo>,
+    pub principals: Arc<dyn PrincipalRepo>,
+    pub audit: Arc<dyn AuditLog>,
+    pub stats: Arc<dyn StatsRepo>,
+    pub insights: Arc<dyn InsightRepo>,
+}
+
+impl Repos {
+    /// Every capability from one implementation (the store, or the in-memory repositories).
+    pub fn of<R: MappingRepo + AccessRepo + PrincipalRepo + AuditLog + StatsRepo + InsightRepo + 'static>(repos: Arc<R>) -> Repos {
+        Repos { mappings: repos.clone(), access: repos.clone(), principals: repos.clone(), audit: repos.clone(), stats: repos.clone(), insights: repos }
     }
 }
 
@@ -443,6 +460,9 @@ async fn answer(
         RouteId::TechniqueStatistics => statistics::techniques(app, who()?, params).await,
         RouteId::TacticStatistics => statistics::tactics(app, who()?, params).await,
         RouteId::KillChainStatistics => statistics::kill_chain(app, who()?, params).await,
+        RouteId::AttackUpdates => insight::attack_updates(app, who()?, spec, params).await,
+        RouteId::EntityInferences(k) => insight::entity_inferences(app, who()?, k, id, params).await,
+        RouteId::Infer => insight::infer_set(app, who()?, body).await,
         RouteId::ListTactics => catalog_reply(catalog::list_tactics(app, params).await),
         RouteId::GetTactic => catalog_reply(catalog::get_tactic(app, params, id).await),
         RouteId::ListTechniques => catalog_reply(catalog::list_techniques(app, params).await),

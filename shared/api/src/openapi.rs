@@ -138,7 +138,8 @@ fn judged_by_server(r: &RouteSpec) -> Vec<Value> {
             query("observed_from", "must not be after observed_to");
         }
         RouteId::ReviewFeedback => query("from", "must not be after to"),
-        RouteId::EntityLayer(_) | RouteId::EntityMatrix(_) | RouteId::EntityMitigations(_) | RouteId::EntityReport(_) => {
+        RouteId::AttackUpdates => query("to", "from and to go together, each a release such as 18.1"),
+        RouteId::EntityLayer(_) | RouteId::EntityMatrix(_) | RouteId::EntityMitigations(_) | RouteId::EntityReport(_) | RouteId::EntityInferences(_) => {
             query("domain", "is required when the entity's mappings span several domains")
         }
         _ => {}
@@ -154,6 +155,7 @@ fn judged_by_server(r: &RouteSpec) -> Vec<Value> {
             body("first_observed", "must not be after last_observed (of the body, or as stored when a change leaves either out)");
         }
         RouteId::Suggest | RouteId::Enrich(_) => body("domain", "must have been synced"),
+        RouteId::Infer => body("domain", "must have been synced"),
         _ => {}
     }
     out
@@ -207,6 +209,12 @@ fn response_schema(id: RouteId) -> RefOr<Schema> {
         RouteId::RejectMapping(_) => ObjectBuilder::new().description(Some("{rejected: mapping id, rejection: {technique, tactic, tactic_id, entities, evidence, confidence_score, reason, rejected_by}}")).into(),
         RouteId::ReviewQueue => ObjectBuilder::new().description(Some("{waiting: how many wait, items: mappings, next_cursor}")).into(),
         RouteId::ReviewFeedback => ObjectBuilder::new().description(Some("{from, to, confirmed, rejected, precision, techniques: [{technique, confirmed, rejected, precision}], evidence_sources: [{source, confirmed, rejected, precision}]}")).into(),
+        RouteId::AttackUpdates => ObjectBuilder::new()
+            .description(Some("{domain, from, to, computed_at, totals, items: [{technique, name, change, usage: {mappings, entities}, ...field-level diff}]} most used first"))
+            .into(),
+        RouteId::EntityInferences(_) | RouteId::Infer => ObjectBuilder::new()
+            .description(Some("{domain, attack_version, observed, suggestions: [{technique, name, tactics, score, evidence: {from, via: [{kind, attack_id, name}], tenant_entities}}], history: {built_at, entities, mappings} | null}"))
+            .into(),
     }
 }
 
@@ -258,6 +266,7 @@ fn operation(r: &RouteSpec) -> utoipa::openapi::path::Operation {
         RouteId::RejectMapping(_) => Some("RejectInput"),
         RouteId::StartSync => Some("SyncInput"),
         RouteId::Suggest | RouteId::Enrich(_) => Some("SuggestInput"),
+        RouteId::Infer => Some("InferInput"),
         _ => None,
     };
     if let Some(schema) = body {
@@ -402,6 +411,7 @@ pub fn document() -> Result<Value, crate::ApiError> {
             .schema_from::<mitre_domain::access::Pending>()
             .schema_from::<crate::sync_trigger::SyncInput>()
             .schema_from::<crate::suggestions::SuggestInput>()
+            .schema_from::<crate::insight::InferInput>()
             .schema_from::<mitre_domain::AuditEntry>()
             .security_scheme("sigv4", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description("Authorization", "AWS Signature Version 4 (API Gateway IAM authorization)"))))
             .security_scheme(

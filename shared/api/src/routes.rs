@@ -76,6 +76,13 @@ pub enum RouteId {
     TacticStatistics,
     /// Distinct entities per kill-chain phase.
     KillChainStatistics,
+    /// What the latest (or a named) ATT&CK release change changed in the tenant's mappings.
+    AttackUpdates,
+    /// Techniques an entity does not have yet, ranked by how likely they are part of the same
+    /// intrusion, with their evidence.
+    EntityInferences(MappingKind),
+    /// The same for a set of techniques.
+    Infer,
 }
 
 /// What of the tenant's entities a route may show. Every handler reads mappings through the
@@ -153,6 +160,7 @@ impl RouteSpec {
         match self.id {
             RouteId::EntityMatrix(_) | RouteId::TenantMatrix => &[JSON, SVG, HTML],
             RouteId::EntityReport(_) => &[MARKDOWN, JSON, HTML],
+            RouteId::AttackUpdates => &[JSON, MARKDOWN],
             _ => &[JSON],
         }
     }
@@ -162,6 +170,7 @@ impl RouteSpec {
         match self.id {
             RouteId::EntityMatrix(_) | RouteId::TenantMatrix => &["json", "svg", "html"],
             RouteId::EntityReport(_) => &["markdown", "json", "html"],
+            RouteId::AttackUpdates => &["json", "markdown"],
             _ => &["json"],
         }
     }
@@ -931,7 +940,7 @@ pub static ROUTES: &[RouteSpec] = &[
         method: "GET",
         path: "cases/{id}/report",
         function: "CaseReportFunction",
-        access: Access::TenantRead,
+        access: Access::Insight,
         need: Some(Need::Read),
         scope: Scope::Entity,
         tenant_data: true,
@@ -944,7 +953,7 @@ pub static ROUTES: &[RouteSpec] = &[
         method: "GET",
         path: "incidents/{id}/report",
         function: "IncidentReportFunction",
-        access: Access::TenantRead,
+        access: Access::Insight,
         need: Some(Need::Read),
         scope: Scope::Entity,
         tenant_data: true,
@@ -1328,6 +1337,84 @@ pub static ROUTES: &[RouteSpec] = &[
         summary: "Confirmed and rejected auto-mappings per technique and evidence source",
         tag: "review",
         query: &["from", "to"],
+    },
+    RouteSpec {
+        id: RouteId::AttackUpdates,
+        method: "GET",
+        path: "attack-updates",
+        function: "AttackUpdatesFunction",
+        access: Access::Insight,
+        need: Some(Need::Read),
+        scope: Scope::Aggregate,
+        tenant_data: true,
+        summary: "What the latest ATT&CK release change of a domain (or the one from `from` to `to`) changed in the tenant's mappings: revoked, deprecated, moved or changed techniques it maps, most used first (format json or markdown)",
+        tag: "insights",
+        query: &["domain", "from", "to", "format"],
+    },
+    RouteSpec {
+        id: RouteId::EntityInferences(MappingKind::Case),
+        method: "GET",
+        path: "cases/{id}/inferences",
+        function: "CaseInferencesFunction",
+        access: Access::Insight,
+        need: Some(Need::Read),
+        scope: Scope::Entity,
+        tenant_data: true,
+        summary: "Techniques a case does not have yet, ranked by how likely they are part of the same intrusion, each with its evidence (ATT&CK procedure sets, the tenant's own history)",
+        tag: "insights",
+        query: &["domain", "limit"],
+    },
+    RouteSpec {
+        id: RouteId::EntityInferences(MappingKind::Incident),
+        method: "GET",
+        path: "incidents/{id}/inferences",
+        function: "IncidentInferencesFunction",
+        access: Access::Insight,
+        need: Some(Need::Read),
+        scope: Scope::Entity,
+        tenant_data: true,
+        summary: "Techniques an incident does not have yet, ranked by how likely they are part of the same intrusion, each with its evidence (ATT&CK procedure sets, the tenant's own history)",
+        tag: "insights",
+        query: &["domain", "limit"],
+    },
+    RouteSpec {
+        id: RouteId::EntityInferences(MappingKind::Alert),
+        method: "GET",
+        path: "alerts/{id}/inferences",
+        function: "AlertInferencesFunction",
+        access: Access::Insight,
+        need: Some(Need::Read),
+        scope: Scope::Entity,
+        tenant_data: true,
+        summary: "Techniques an alert does not have yet, ranked by how likely they are part of the same intrusion, each with its evidence (ATT&CK procedure sets, the tenant's own history)",
+        tag: "insights",
+        query: &["domain", "limit"],
+    },
+    RouteSpec {
+        id: RouteId::EntityInferences(MappingKind::Observable),
+        method: "GET",
+        path: "observables/{id}/inferences",
+        function: "ObservableInferencesFunction",
+        access: Access::Insight,
+        need: Some(Need::Read),
+        scope: Scope::Entity,
+        tenant_data: true,
+        summary: "Techniques an observable does not have yet, ranked by how likely they are part of the same intrusion, each with its evidence (ATT&CK procedure sets, the tenant's own history)",
+        tag: "insights",
+        query: &["domain", "limit"],
+    },
+    RouteSpec {
+        id: RouteId::Infer,
+        method: "POST",
+        path: "inferences",
+        function: "InferTechniquesFunction",
+        access: Access::Insight,
+        need: Some(Need::Read),
+        scope: Scope::Aggregate,
+        tenant_data: true,
+        summary: "Techniques likely part of the same intrusion as a set of observed techniques, ranked, each with its evidence",
+        tag: "insights",
+        query: &[],
     },
 ];
 

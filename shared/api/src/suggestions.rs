@@ -79,7 +79,7 @@ impl From<ObservableInput> for Observable {
 
 /// An integer, also as JSON may write it with a zero fraction (`5.0` is the integer 5), as the
 /// document's `"type": "integer"` means it.
-fn integral<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+pub(crate) fn integral<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     match Option::<serde_json::Number>::deserialize(d)? {
         None => Ok(None),
         Some(n) => match (n.as_i64(), n.as_f64()) {

@@ -10,8 +10,9 @@ use crate::domain::Domain;
 use crate::summary::tactic_order;
 
 /// Bumped whenever the snapshot layout changes; a sync then writes a new snapshot. Older
-/// snapshots still load (their newer fields empty) until it has.
-pub const SNAPSHOT_SCHEMA: u32 = 2;
+/// snapshots still load (their newer fields empty) until it has. 2: analytics; 3: data
+/// components and data sources.
+pub const SNAPSHOT_SCHEMA: u32 = 3;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Tactic {
@@ -62,6 +63,9 @@ pub struct Entity {
     /// Detection strategies: the STIX ids of their analytics.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub analytic_refs: Vec<String>,
+    /// Data components before ATT&CK 18: the STIX id of their data source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_source_ref: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -142,6 +146,14 @@ pub struct DomainCatalog {
     /// The analytics of the detection strategies (v18): how each technique can be detected.
     #[serde(default)]
     pub analytics: Vec<Entity>,
+    /// Data components (`x-mitre-data-component`): before ATT&CK 18 they "detect" techniques
+    /// themselves; from 18 the analytics name them. Empty in snapshots of schema 1 and 2.
+    #[serde(default)]
+    pub data_components: Vec<Entity>,
+    /// Data sources (`x-mitre-data-source`), the parents of data components before ATT&CK 18.
+    /// Empty in snapshots of schema 1 and 2.
+    #[serde(default)]
+    pub data_sources: Vec<Entity>,
     pub relationships: Vec<Relationship>,
     #[serde(skip)]
     index: Index,
@@ -167,6 +179,7 @@ fn entity(o: &ParsedObject<'_>) -> Entity {
         created: obj.created.as_deref().map(str::to_string),
         modified: obj.modified.as_deref().map(str::to_string),
         analytic_refs: owned(&obj.x_mitre_analytic_refs),
+        data_source_ref: obj.x_mitre_data_source_ref.as_deref().map(str::to_string),
     }
 }
 
@@ -207,6 +220,8 @@ impl DomainCatalog {
             campaigns: Vec::new(),
             detection_strategies: Vec::new(),
             analytics: Vec::new(),
+            data_components: Vec::new(),
+            data_sources: Vec::new(),
             relationships: Vec::new(),
             index: Index::default(),
         };
@@ -244,6 +259,8 @@ impl DomainCatalog {
                 "campaign" => c.campaigns.push(entity(o)),
                 "x-mitre-detection-strategy" => c.detection_strategies.push(entity(o)),
                 "x-mitre-analytic" => c.analytics.push(entity(o)),
+                "x-mitre-data-component" => c.data_components.push(entity(o)),
+                "x-mitre-data-source" => c.data_sources.push(entity(o)),
                 "relationship" => c.relationships.push(Relationship {
                     stix_id: o.id().to_string(),
                     relationship_type: obj.relationship_type.as_deref().unwrap_or_default().to_string(),
@@ -257,7 +274,16 @@ impl DomainCatalog {
             }
         }
         by_attack_id(&mut c.techniques, |t| (Some(t.attack_id.as_str()), t.stix_id.as_str()));
-        for v in [&mut c.mitigations, &mut c.groups, &mut c.software, &mut c.campaigns, &mut c.detection_strategies, &mut c.analytics] {
+        for v in [
+            &mut c.mitigations,
+            &mut c.groups,
+            &mut c.software,
+            &mut c.campaigns,
+            &mut c.detection_strategies,
+            &mut c.analytics,
+            &mut c.data_components,
+            &mut c.data_sources,
+        ] {
             by_attack_id(v, |e| (e.attack_id.as_deref(), e.stix_id.as_str()));
         }
         c.relationships.sort_by(|a, b| a.stix_id.cmp(&b.stix_id));
@@ -544,7 +570,9 @@ mod tests {
         let c = DomainCatalog::build(&b.objects, Domain::EnterpriseAttack, "1.0", "abc");
         let mut v: serde_json::Value = serde_json::to_value(&c).unwrap();
         v["schema"] = serde_json::json!(1);
-        v.as_object_mut().unwrap().remove("analytics");
+        for newer in ["analytics", "data_components", "data_sources"] {
+            v.as_object_mut().unwrap().remove(newer);
+        }
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         std::io::Write::write_all(&mut gz, v.to_string().as_bytes()).unwrap();
         let old = DomainCatalog::decode(&gz.finish().unwrap()).unwrap();

@@ -3,11 +3,12 @@
 //! This crate has no I/O beyond byte slices: it turns a STIX bundle into typed
 //! objects, tells what changed against a manifest of content hashes, and
 //! derives the ATT&CK views (tactic order, technique to tactic correlation)
-//! that the store and the API need.
+//! that the store and the API need, and what changed between two releases.
 
 pub mod bundle;
 pub mod canonical;
 pub mod catalog;
+pub mod changes;
 pub mod domain;
 pub mod error;
 pub mod fixtures;
@@ -18,6 +19,7 @@ pub mod search;
 pub mod summary;
 
 pub use bundle::{Bundle, ParsedObject, decode_source_bytes, gunzip, is_gzip, parse_bundle};
+pub use changes::{ChangeClass, FieldChanges, ReleaseChanges, SetChange, TechniqueChange, TechniqueRef, TextChange};
 pub use domain::Domain;
 pub use error::BundleError;
 pub use ids::{AttackId, StixId, TechniqueId};

@@ -186,6 +186,23 @@ pub fn presence_sk(domain: Domain, dim: char, key: &str, field: &str, entity: &s
     format!("S#{domain}#{dim}#{key}#{field}#{entity}")
 }
 
+pub fn changes_pk(domain: Domain) -> String {
+    format!("CHANGES#{domain}")
+}
+
+/// `R#{to}#{from}`, each a [`mitre_domain::insight::release_key`]: the latest change sorts last.
+pub fn changes_sk(from_key: &str, to_key: &str) -> String {
+    format!("R#{to_key}#{from_key}")
+}
+
+pub fn history_pk(tenant: &str) -> String {
+    format!("T#{tenant}#INFER")
+}
+
+pub fn history_sk(domain: Domain) -> String {
+    format!("H#{domain}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,21 +224,4 @@ mod tests {
         assert!(mapping_entity_sk("alert", "01J").starts_with(&mapping_entity_kind_prefix("alert")));
         assert!(!mapping_entity_sk("alert", "01J").starts_with(&mapping_entity_kind_prefix("case")));
     }
-}
-
-pub fn changes_pk(domain: Domain) -> String {
-    format!("CHANGES#{domain}")
-}
-
-/// `R#{to}#{from}`, each a [`mitre_domain::insight::release_key`]: the latest change sorts last.
-pub fn changes_sk(from_key: &str, to_key: &str) -> String {
-    format!("R#{to_key}#{from_key}")
-}
-
-pub fn history_pk(tenant: &str) -> String {
-    format!("T#{tenant}#INFER")
-}
-
-pub fn history_sk(domain: Domain) -> String {
-    format!("H#{domain}")
 }

@@ -248,6 +248,16 @@ impl<'a> Syncer<'a> {
             Ok(done.write_units)
         };
         let ((), write_units) = tokio::try_join!(s3_side, table_side)?;
+        // A newer release: its changes from the replaced one are kept before the run commits, so
+        // a committed release always has them (a failure here fails the run, and the next
+        // run computes them again).
+        if let (Some(old_version), Some(old_snapshot)) = (state.version.as_deref(), state.snapshot_key.as_deref())
+            && crate::insight::is_upgrade(old_version, &version)
+        {
+            progress(Progress::Phase("changes"));
+            let catalog = DomainCatalog::build(objects, domain, &version, &sha);
+            crate::insight::keep_release_changes(self.store, old_snapshot, &catalog).await?;
+        }
         rec.write_units = write_units;
         rec.written = diff.to_write.len() as u64;
         rec.deleted = diff.removed.len() as u64;

@@ -2,6 +2,8 @@
 //! the mappings, in; documents out. No I/O: the API, the statistics and the CLI read the
 //! mappings and the catalog and hand them over.
 //!
+//! - [`impact`]: what an ATT&CK release changed in a tenant's mapped techniques (JSON, Markdown).
+//! - [`inference`]: where to look next: the techniques an entity lacks, ranked with their evidence.
 //! - [`layer`]: ATT&CK Navigator layers (format 4.5) of an entity, or a tenant heatmap.
 //! - [`matrix`]: the ATT&CK matrix of an entity or a tenant heatmap, as JSON, SVG or HTML.
 //! - [`mitigations`]: ATT&CK mitigations ranked by how much of an entity they cover.
@@ -14,6 +16,8 @@
 //! which). An entity view covers the mappings that name the entity ([`EntityRef::names`]);
 //! the caller passes the mappings of the caller's tenant only. Mappings of a technique that
 //! ATT&CK has since revoked or deprecated are never dropped: each view says what became of them.
+pub mod impact;
+pub mod inference;
 pub mod layer;
 pub mod matrix;
 pub mod mitigations;

@@ -95,9 +95,19 @@ pub struct Report {
     /// Mappings naming a tactic this release lacks.
     pub other: Vec<Row>,
     pub mitigations: Recommendations,
+    /// Where to look next: techniques the entity does not have yet, likely part of the same
+    /// intrusion ([`Report::with_insights`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<crate::inference::Inferences>,
+    /// What the latest ATT&CK release change changed in the entity's techniques.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updates: Option<crate::impact::TenantImpact>,
     /// The entity's Navigator layer, to open in the ATT&CK Navigator.
     pub layer: Layer,
 }
+
+/// Leads a report lists at most.
+pub const REPORT_LEADS: usize = 10;
 
 /// The report section of `entity`'s mappings (those of the catalog's domain that name it).
 pub fn report(catalog: &DomainCatalog, entity: &EntityRef, mappings: &[Mapping], generated_at: Timestamp) -> Report {
@@ -184,6 +194,8 @@ pub fn report(catalog: &DomainCatalog, entity: &EntityRef, mappings: &[Mapping],
         tactics,
         other,
         mitigations: recommend(catalog, &scope, mappings),
+        next: None,
+        updates: None,
         layer: layer(catalog, &scope, mappings),
     }
 }
@@ -236,6 +248,17 @@ impl Report {
             ));
         }
         rows
+    }
+
+    /// The report with its insight sections: where to look next (`next`), and what the latest
+    /// release change changed in the entity's techniques (`updates`, restricted to them; left out
+    /// when it changed none of them).
+    pub fn with_insights(mut self, next: Option<crate::inference::Inferences>, updates: Option<crate::impact::TenantImpact>) -> Report {
+        self.next = next;
+        let mine: std::collections::BTreeSet<String> =
+            self.tactics.iter().flat_map(|t| t.rows.iter()).chain(&self.other).map(|r| r.technique.to_ascii_uppercase()).collect();
+        self.updates = updates.map(|u| u.for_techniques(&mine)).filter(|u| !u.items.is_empty());
+        self
     }
 
     /// The section as GitHub-flavoured Markdown.
@@ -339,6 +362,14 @@ impl Report {
             let _ = writeln!(s, "Not counted, no longer in the matrix: {}.\n", list(&r.not_in_matrix));
         }
 
+        // the insight sections, one heading level down
+        if let Some(next) = &self.next {
+            let _ = writeln!(s, "#{}", crate::inference::markdown(next, REPORT_LEADS));
+        }
+        if let Some(updates) = &self.updates {
+            let _ = writeln!(s, "#{}", updates.markdown());
+        }
+
         let json = serde_json::to_string_pretty(&self.layer).unwrap_or_default();
         let fence = fence_for(&json);
         let _ = writeln!(s, "### ATT&CK Navigator layer\n");
@@ -410,6 +441,12 @@ impl Report {
                                 "."
                             }
                         }
+                    }
+                    @if let Some(next) = &self.next {
+                        (html_next(next))
+                    }
+                    @if let Some(updates) = &self.updates {
+                        (html_updates(updates))
                     }
                     h2 { "ATT&CK Navigator layer" }
                     p { "Open it in the ATT&CK Navigator (Open Existing Layer, Upload from local)." }
@@ -527,3 +564,57 @@ a { color: #0b5cad; }
 
 #[cfg(test)]
 mod tests;
+
+/// "Where to look next" as HTML: one row per lead, with its evidence in words.
+fn html_next(next: &crate::inference::Inferences) -> maud::Markup {
+    html! {
+        h2 { "Where to look next" }
+        @if next.suggestions.is_empty() {
+            p { "Nothing to suggest from the observed techniques." }
+        } @else {
+            p { "Techniques not mapped yet, ranked by how much the ATT&CK groups, campaigns and software (and the tenant's own entities) that share the observed techniques use them. A lead to hunt for, not a finding." }
+            table class="leads" {
+                thead { tr { th { "Technique" } th { "Tactics" } th { "Score" } th { "Evidence" } } }
+                tbody {
+                    @for x in next.suggestions.iter().take(REPORT_LEADS) {
+                        tr {
+                            td { (Text::new(&x.technique)) " " (Text::new(&x.name)) }
+                            td { (Text::new(&x.tactics.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", "))) }
+                            td { (format!("{:.2}", x.score)) }
+                            td {
+                                "seen with " (Text::new(&x.evidence.from.join(", ")))
+                                @if !x.evidence.via.is_empty() {
+                                    "; used by "
+                                    (Text::new(&x.evidence.via.iter().map(|v| format!("{} ({} {})", v.set.name, v.set.kind.label(), v.set.attack_id)).collect::<Vec<_>>().join(", ")))
+                                }
+                                @if x.evidence.tenant_entities > 0 {
+                                    "; in " (x.evidence.tenant_entities) " of the tenant's own entities"
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The latest release change's effect on the entity's techniques, as HTML.
+fn html_updates(u: &crate::impact::TenantImpact) -> maud::Markup {
+    html! {
+        h2 { "ATT&CK " (Text::new(&u.from)) " → " (Text::new(&u.to)) ": changes to these techniques" }
+        table class="updates" {
+            thead { tr { th { "Technique" } th { "Change" } th { "What changed" } th { "Tenant mappings" } } }
+            tbody {
+                @for i in &u.items {
+                    tr {
+                        td { (Text::new(&i.technique)) " " (Text::new(&i.change.name)) }
+                        td { (Text::new(&i.reasons.iter().map(|r| r.label()).collect::<Vec<_>>().join(", "))) }
+                        td { (Text::new(&i.summary)) }
+                        td { (i.usage.mappings) }
+                    }
+                }
+            }
+        }
+    }
+}

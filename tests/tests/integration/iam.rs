@@ -139,10 +139,12 @@ async fn every_request_of_every_route_is_allowed_by_its_functions_iam_statements
         assert_eq!(st, 200);
         // the analyst views of the mapping's entity, and the tenant's
         let (entity_path, views): (&str, &[&str]) = match kind {
-            MappingKind::Case => ("cases/C-1", &["navigator-layer", "matrix", "matrix?format=svg", "mitigations", "report", "report?format=html"]),
-            MappingKind::Alert => ("alerts/A-1", &["navigator-layer", "matrix?format=html", "mitigations"]),
-            MappingKind::Incident => ("incidents/I-1", &["navigator-layer", "matrix", "mitigations", "report?format=json"]),
-            MappingKind::Observable => ("observables/O-1", &["navigator-layer"]),
+            MappingKind::Case => {
+                ("cases/C-1", &["navigator-layer", "matrix", "matrix?format=svg", "mitigations", "report", "report?format=html", "inferences"])
+            }
+            MappingKind::Alert => ("alerts/A-1", &["navigator-layer", "matrix?format=html", "mitigations", "inferences?domain=enterprise-attack"]),
+            MappingKind::Incident => ("incidents/I-1", &["navigator-layer", "matrix", "mitigations", "report?format=json", "inferences"]),
+            MappingKind::Observable => ("observables/O-1", &["navigator-layer", "inferences"]),
         };
         let tenant_wide = [
             "navigator-layer",
@@ -170,6 +172,14 @@ async fn every_request_of_every_route_is_allowed_by_its_functions_iam_statements
         let (st, _, _) = h.call(ANALYST, "DELETE", &format!("{base}/{id}"), etag.as_deref(), Value::Null).await;
         assert_eq!(st, 204);
     }
+
+    // upgrade impact (the move from 16.1 to 17.1 revoked the DLL side-loading technique the
+    // tenant maps) and inference from a set
+    let (st, body, _) = h.call(ANALYST, "GET", &format!("{P}/attack-updates?domain=enterprise-attack"), None, Value::Null).await;
+    assert_eq!((st, body["from"].as_str(), body["to"].as_str()), (200, Some("16.1"), Some("17.1")), "{body}");
+    assert!(body["items"].as_array().unwrap().iter().any(|i| i["technique"] == "T1574.002" && i["change"]["revoked_by"]["attack_id"] == "T1574.001"), "{body}");
+    let (st, body, _) = h.call(ANALYST, "POST", &format!("{P}/inferences"), None, json!({"techniques": ["T1059.001", "T1105"]})).await;
+    assert_eq!(st, 200, "{body}");
 
     // suggestions and auto-mapping
     let alert = json!({"text": "powershell.exe -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQA", "limit": 3});

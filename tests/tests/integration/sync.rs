@@ -1,4 +1,5 @@
 use mitre_attack::{Domain, fixtures};
+use mitre_domain::InsightRepo;
 use mitre_store::ddb::from_item;
 use mitre_store::items::{ObjectItem, Outcome, TacticEdgeItem};
 use mitre_store::{Store, archive, keys};
@@ -112,8 +113,16 @@ async fn enterprise_18_0_then_18_1_writes_only_what_changed_and_ics_stays_apart(
     assert_eq!(second.unchanged, 24_771 - 404);
     assert!(second.write_units > 0.0 && second.write_units < 2_000.0, "{}", second.write_units);
 
+    // The move to 18.1 kept what changed from 18.0, as MITRE's changelog counts it.
+    let kept = s.release_changes(e, None).await.unwrap().expect("the changes of the new release");
+    assert_eq!((kept.from.as_str(), kept.to.as_str()), ("18.0", "18.1"));
+    let changes = mitre_attack::changes::ReleaseChanges::decode(&kept.changes).unwrap();
+    let counts = changes.counts();
+    assert_eq!(counts.get(&mitre_attack::changes::ChangeClass::Patch), Some(&3), "{counts:?}");
+
     let third = sync_path(s, attack_data("enterprise-attack-18.1.json.gz"), e).await.unwrap();
     assert_eq!((third.outcome, third.written, third.deleted), (Outcome::Unchanged, 0, 0));
+    assert_eq!(s.release_changes(e, None).await.unwrap().unwrap().computed_at, kept.computed_at, "an unchanged release computes nothing again");
 
     // The counts of ../shared/attack-data/README.md.
     let state = s.domain_state(e).await.unwrap().unwrap();

@@ -1,0 +1,266 @@
+//! What a release changed for the caller's tenant (`GET attack-updates`) and where to look
+//! next (`GET {kind}s/{id}/inferences`, `POST inferences`): the handlers read what the sync
+//! keeps (the release changes, the tenant's inference history) and the tenant's counters or an
+//! entity's mappings, in at most two calls, and `mitre-views` computes.
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use mitre_attack::Domain;
+use mitre_attack::catalog::DomainCatalog;
+use mitre_attack::changes::ReleaseChanges;
+use mitre_domain::stats::{Counter, Window};
+use mitre_domain::{HistoryRecord, MappingKind, TenantId};
+use mitre_views::impact::{TenantImpact, Usage};
+use mitre_views::inference::{Inferences, ProcedureSets, TenantHistory};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::Mutex;
+
+use crate::error::ApiError;
+use crate::identity::Identity;
+use crate::mappings::parse_json;
+use crate::params::Params;
+use crate::routes::RouteSpec;
+use crate::{App, Reply, ReplyBody};
+
+/// The procedure sets of each synced release, built once per release.
+#[derive(Default)]
+pub struct Procedures(Mutex<HashMap<Domain, (String, Arc<ProcedureSets>)>>);
+
+impl Procedures {
+    pub async fn of(&self, catalog: &DomainCatalog) -> Arc<ProcedureSets> {
+        let mut sets = self.0.lock().await;
+        if let Some((sha, s)) = sets.get(&catalog.domain)
+            && *sha == catalog.bundle_sha256
+        {
+            return s.clone();
+        }
+        let built = Arc::new(ProcedureSets::of(catalog));
+        sets.insert(catalog.domain, (catalog.bundle_sha256.clone(), built.clone()));
+        built
+    }
+}
+
+/// Suggestions an inference answers by default, and at most.
+pub const DEFAULT_INFERENCES: usize = 20;
+pub const MAX_INFERENCES: usize = 50;
+/// Techniques `POST inferences` takes at most.
+pub const MAX_OBSERVED: usize = 200;
+
+fn inference_limit(params: &Params) -> Result<usize, ApiError> {
+    match params.str("limit") {
+        None => Ok(DEFAULT_INFERENCES),
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (1..=MAX_INFERENCES).contains(&n) => Ok(n),
+            _ => Err(ApiError::bad_param("limit", format!("limit must be an integer from 1 to {MAX_INFERENCES}, not {v:?}"))),
+        },
+    }
+}
+
+/// The format of `attack-updates`: json (default) or markdown.
+fn format(spec: &RouteSpec, params: &Params) -> Result<&'static str, ApiError> {
+    let formats = spec.formats();
+    match params.str("format") {
+        None => Ok(formats[0]),
+        Some(f) => {
+            formats.iter().copied().find(|x| *x == f).ok_or_else(|| ApiError::bad_param("format", format!("format must be one of {}", formats.join(", "))))
+        }
+    }
+}
+
+/// A tenant's use of each technique, from its all-time counters: mappings, and distinct
+/// entities of each kind summed (an alert and the case it belongs to are two entities).
+pub fn usage(aggregates: &mitre_domain::stats::Aggregates) -> BTreeMap<String, Usage> {
+    let mut out: BTreeMap<String, Usage> = BTreeMap::new();
+    for (counter, &n) in &aggregates.counts {
+        let n = n.max(0) as u64;
+        match counter {
+            Counter::TechniqueMappings { technique, .. } => out.entry(technique.to_ascii_uppercase()).or_default().mappings += n,
+            Counter::TechniqueEntities { technique, .. } => out.entry(technique.to_ascii_uppercase()).or_default().entities += n,
+            _ => {}
+        }
+    }
+    out.retain(|_, u| u.mappings > 0);
+    out
+}
+
+fn decode_changes(bytes: &[u8]) -> Result<ReleaseChanges, ApiError> {
+    ReleaseChanges::decode(bytes).map_err(ApiError::internal)
+}
+
+/// `GET attack-updates?domain=&from=&to=`: what the latest release change of the domain (or the
+/// named one) changed in the caller's tenant's mappings. Two calls: the kept changes and the
+/// tenant's all-time counters.
+pub async fn attack_updates(app: &App, who: &Identity, spec: &RouteSpec, params: &Params) -> Result<Reply, ApiError> {
+    let format = format(spec, params)?;
+    let tenant = who.tenant()?;
+    let domain = params.domain()?;
+    let pair = match (params.str("from"), params.str("to")) {
+        (Some(f), Some(t)) => Some((f, t)),
+        (None, None) => None,
+        (Some(_), None) => return Err(ApiError::bad_param("to", "from needs to: name both releases, or neither for the latest change")),
+        (None, Some(_)) => return Err(ApiError::bad_param("from", "to needs from: name both releases, or neither for the latest change")),
+    };
+    for (name, v) in [("from", pair.map(|p| p.0)), ("to", pair.map(|p| p.1))] {
+        if let Some(v) = v
+            && mitre_domain::insight::release_key(v).is_none()
+        {
+            return Err(ApiError::bad_param(name, format!("{name} must be a release such as 18.1, not {v:?}")));
+        }
+    }
+    let (record, aggregates) = tokio::try_join!(async { app.insights.release_changes(domain, pair).await.map_err(ApiError::from) }, async {
+        app.stats.statistics(tenant, domain, &Window::all()).await.map_err(ApiError::from)
+    },)?;
+    let Some(record) = record else {
+        return Err(ApiError::NotFound(match pair {
+            Some((f, t)) => format!("no change from {f} to {t} of {domain} is known"),
+            None => format!("no release change of {domain} is known yet: the first sync of a newer release computes one"),
+        }));
+    };
+    let changes = decode_changes(&record.changes)?;
+    let impact = TenantImpact::of(&changes, &usage(&aggregates));
+    Ok(match format {
+        "markdown" => Reply::document(ReplyBody::Markdown(impact.markdown())),
+        _ => {
+            let mut v = serde_json::to_value(&impact).map_err(ApiError::internal)?;
+            v["computed_at"] = json!(record.computed_at);
+            Reply::json(v)
+        }
+    })
+}
+
+/// The tenant's history of `domain`, decoded (none when never built).
+fn history_of(record: Option<HistoryRecord>) -> Result<Option<(TenantHistory, HistoryRecord)>, ApiError> {
+    record.map(|r| TenantHistory::decode(&r.history).map(|h| (h, r)).map_err(ApiError::internal)).transpose()
+}
+
+fn inference_reply(inferences: Inferences, history: Option<&HistoryRecord>, extra: serde_json::Value) -> Result<Reply, ApiError> {
+    let mut v = serde_json::to_value(&inferences).map_err(ApiError::internal)?;
+    v["history"] = match history {
+        Some(h) => json!({"built_at": h.built_at, "entities": h.entities, "mappings": h.mappings}),
+        None => serde_json::Value::Null,
+    };
+    if let serde_json::Value::Object(extra) = extra {
+        for (k, x) in extra {
+            v[k] = x;
+        }
+    }
+    Ok(Reply::json(v))
+}
+
+/// Inferences for `observed` in `catalog`'s domain with the tenant's history.
+pub async fn infer(app: &App, catalog: &DomainCatalog, history: Option<&TenantHistory>, observed: &[String], limit: usize) -> Inferences {
+    let sets = app.procedures.of(catalog).await;
+    mitre_views::inference::infer(catalog, &sets, history, observed, limit)
+}
+
+/// `GET {kind}s/{id}/inferences`: techniques the entity does not have yet, ranked by how likely
+/// they are part of the same intrusion. Two calls: the entity's mappings and the tenant's history.
+pub async fn entity_inferences(app: &App, who: &Identity, kind: MappingKind, id: &str, params: &Params) -> Result<Reply, ApiError> {
+    let limit = inference_limit(params)?;
+    let tenant = who.tenant()?;
+    let (entity, mappings, history) = match params.domain_opt()? {
+        // the domain named: both reads at once
+        Some(domain) => {
+            let (m, h) = tokio::try_join!(crate::analyst_views::entity_mappings(app, who, kind, id), async {
+                app.insights.history(tenant, domain).await.map_err(ApiError::from)
+            })?;
+            (m.0, m.1, h)
+        }
+        None => {
+            let (entity, mappings) = crate::analyst_views::entity_mappings(app, who, kind, id).await?;
+            let (domain, _) = crate::analyst_views::view_domain(app, params, &mappings).await?;
+            let h = app.insights.history(tenant, domain).await?;
+            (entity, mappings, h)
+        }
+    };
+    let (domain, catalog) = crate::analyst_views::view_domain(app, params, &mappings).await?;
+    let observed: Vec<String> =
+        mappings.iter().filter(|m| m.domain == domain).map(|m| m.technique.as_str().to_string()).collect::<BTreeSet<_>>().into_iter().collect();
+    let history = history_of(history)?;
+    let inferences = infer(app, &catalog, history.as_ref().map(|h| &h.0), &observed, limit).await;
+    inference_reply(inferences, history.as_ref().map(|h| &h.1), json!({"entity": entity}))
+}
+
+/// The body of `POST inferences`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InferInput {
+    /// The observed techniques (ATT&CK ids, e.g. T1059.001): 1 to 200.
+    #[schema(min_items = 1, max_items = 200)]
+    pub techniques: Vec<String>,
+    /// enterprise-attack (default), mobile-attack or ics-attack; it must be synced.
+    pub domain: Option<String>,
+    /// 1 to 50 (default 20).
+    #[schema(minimum = 1, maximum = 50)]
+    #[serde(default, deserialize_with = "crate::suggestions::integral")]
+    pub limit: Option<i64>,
+}
+
+fn field_error(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError::BadRequest { code: "invalid_field", message: message.into(), details: Some(json!({ "field": field })) }
+}
+
+/// `POST inferences`: the same for a set of techniques. One call: the tenant's history.
+pub async fn infer_set(app: &App, who: &Identity, body: &[u8]) -> Result<Reply, ApiError> {
+    let input: InferInput = parse_json(body)?;
+    let tenant: &TenantId = who.tenant()?;
+    if input.techniques.is_empty() || input.techniques.len() > MAX_OBSERVED {
+        return Err(field_error("techniques", format!("techniques must hold 1 to {MAX_OBSERVED} ATT&CK technique ids")));
+    }
+    if let Some(bad) = input.techniques.iter().find(|t| mitre_attack::TechniqueId::parse(t).is_err()) {
+        return Err(field_error("techniques", format!("{:?} is not an ATT&CK technique id (T1234 or T1234.001)", mitre_views::text::truncate(bad, 40))));
+    }
+    let limit = match input.limit {
+        None => DEFAULT_INFERENCES,
+        Some(n) if (1..=MAX_INFERENCES as i64).contains(&n) => n as usize,
+        Some(_) => return Err(field_error("limit", format!("limit must be from 1 to {MAX_INFERENCES}"))),
+    };
+    let domain: Domain = match input.domain.as_deref() {
+        None => Domain::EnterpriseAttack,
+        Some(d) => d.parse().map_err(|_| field_error("domain", "domain must be one of enterprise-attack, mobile-attack, ics-attack"))?,
+    };
+    let (catalog, history) =
+        tokio::try_join!(async { app.catalog.domain(domain).await }, async { app.insights.history(tenant, domain).await.map_err(ApiError::from) })?;
+    let history = history_of(history)?;
+    let inferences = infer(app, &catalog, history.as_ref().map(|h| &h.0), &input.techniques, limit).await;
+    inference_reply(inferences, history.as_ref().map(|h| &h.1), json!({}))
+}
+
+/// The insight sections of an entity's report: the inferences from its techniques and the
+/// latest release change of `domain` weighed by its own mappings (each technique's mappings and
+/// the entities among them). Two calls, at once: the tenant's history and the latest change.
+pub async fn report_insights(
+    app: &App,
+    who: &Identity,
+    domain: Domain,
+    catalog: &DomainCatalog,
+    mappings: &[mitre_domain::Mapping],
+) -> Result<(Option<Inferences>, Option<TenantImpact>), ApiError> {
+    let tenant = who.tenant()?;
+    let (history, change) = tokio::try_join!(async { app.insights.history(tenant, domain).await.map_err(ApiError::from) }, async {
+        app.insights.release_changes(domain, None).await.map_err(ApiError::from)
+    })?;
+    let mine: Vec<&mitre_domain::Mapping> = mappings.iter().filter(|m| m.domain == domain).collect();
+    let observed: Vec<String> = mine.iter().map(|m| m.technique.as_str().to_string()).collect::<BTreeSet<_>>().into_iter().collect();
+    let history = history_of(history)?;
+    let next = infer(app, catalog, history.as_ref().map(|h| &h.0), &observed, mitre_views::report::REPORT_LEADS).await;
+    let updates = match change {
+        None => None,
+        Some(record) => {
+            let changes = decode_changes(&record.changes)?;
+            let mut usage: BTreeMap<String, Usage> = BTreeMap::new();
+            let mut entities: BTreeMap<String, BTreeSet<mitre_domain::EntityRef>> = BTreeMap::new();
+            for m in &mine {
+                let t = m.technique.as_str().to_ascii_uppercase();
+                usage.entry(t.clone()).or_default().mappings += 1;
+                entities.entry(t).or_default().extend(m.entities());
+            }
+            for (t, e) in entities {
+                usage.entry(t).or_default().entities = e.len() as u64;
+            }
+            Some(TenantImpact::of(&changes, &usage))
+        }
+    };
+    Ok((Some(next), updates))
+}
