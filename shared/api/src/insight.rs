@@ -1,9 +1,12 @@
 //! What a release changed for the caller's tenant (`GET attack-updates`) and where to look
 //! next (`GET {kind}s/{id}/inferences`, `POST inferences`): the handlers read what the sync
 //! keeps (the release changes, the tenant's inference history) and the tenant's counters or an
-//! entity's mappings, in at most two calls, and `mitre-views` computes.
+//! entity's mappings, and `mitre-views` computes. What the sync keeps changes once per release
+//! or per rebuild (hourly), so a container keeps it decoded for `catalog_ttl` ([`Kept`]): a warm
+//! request reads the caller's registry entry and at most one more item or partition.
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
+use std::time::Instant;
 
 use mitre_attack::Domain;
 use mitre_attack::catalog::DomainCatalog;
@@ -38,6 +41,68 @@ impl Procedures {
         let built = Arc::new(ProcedureSets::of(catalog));
         sets.insert(catalog.domain, (catalog.bundle_sha256.clone(), built.clone()));
         built
+    }
+}
+
+/// What the sync keeps, decoded, per container: release changes by (domain, pair) and
+/// histories by (tenant, domain), each for the app's `catalog_ttl` (absent ones too; only the
+/// histories of the tenants served within that time are held).
+#[derive(Default)]
+pub struct Kept {
+    changes: Mutex<Reads<(Domain, Option<Pair>), KeptChanges>>,
+    histories: Mutex<Reads<(TenantId, Domain), KeptHistory>>,
+}
+
+/// A release change: from, to.
+type Pair = (String, String);
+
+/// By key: when it was read, and what (None: there was none).
+type Reads<K, T> = HashMap<K, (Instant, Option<Arc<T>>)>;
+
+pub struct KeptChanges {
+    pub changes: ReleaseChanges,
+    pub computed_at: mitre_domain::Timestamp,
+}
+
+pub struct KeptHistory {
+    pub history: TenantHistory,
+    pub record: HistoryRecord,
+}
+
+impl Kept {
+    async fn changes(&self, app: &App, domain: Domain, pair: Option<(&str, &str)>) -> Result<Option<Arc<KeptChanges>>, ApiError> {
+        let key = (domain, pair.map(|(f, t)| (f.to_string(), t.to_string())));
+        if let Some((at, v)) = self.changes.lock().await.get(&key)
+            && at.elapsed() < app.settings.catalog_ttl
+        {
+            return Ok(v.clone());
+        }
+        let record = app.insights.release_changes(domain, pair).await?;
+        let v = match record {
+            Some(r) => Some(Arc::new(KeptChanges { changes: ReleaseChanges::decode(&r.changes).map_err(ApiError::internal)?, computed_at: r.computed_at })),
+            None => None,
+        };
+        self.changes.lock().await.insert(key, (Instant::now(), v.clone()));
+        Ok(v)
+    }
+
+    async fn history(&self, app: &App, tenant: &TenantId, domain: Domain) -> Result<Option<Arc<KeptHistory>>, ApiError> {
+        let key = (tenant.clone(), domain);
+        if let Some((at, v)) = self.histories.lock().await.get(&key)
+            && at.elapsed() < app.settings.catalog_ttl
+        {
+            return Ok(v.clone());
+        }
+        let record = app.insights.history(tenant, domain).await?;
+        let v = match record {
+            Some(r) => Some(Arc::new(KeptHistory { history: TenantHistory::decode(&r.history).map_err(ApiError::internal)?, record: r })),
+            None => None,
+        };
+        let mut histories = self.histories.lock().await;
+        // only the tenants of the last `catalog_ttl` stay
+        histories.retain(|_, (at, _)| at.elapsed() < app.settings.catalog_ttl);
+        histories.insert(key, (Instant::now(), v.clone()));
+        Ok(v)
     }
 }
 
@@ -84,10 +149,6 @@ pub fn usage(aggregates: &mitre_domain::stats::Aggregates) -> BTreeMap<String, U
     out
 }
 
-fn decode_changes(bytes: &[u8]) -> Result<ReleaseChanges, ApiError> {
-    ReleaseChanges::decode(bytes).map_err(ApiError::internal)
-}
-
 /// `GET attack-updates?domain=&from=&to=`: what the latest release change of the domain (or the
 /// named one) changed in the caller's tenant's mappings. Two calls: the kept changes and the
 /// tenant's all-time counters.
@@ -108,36 +169,29 @@ pub async fn attack_updates(app: &App, who: &Identity, spec: &RouteSpec, params:
             return Err(ApiError::bad_param(name, format!("{name} must be a release such as 18.1, not {v:?}")));
         }
     }
-    let (record, aggregates) = tokio::try_join!(async { app.insights.release_changes(domain, pair).await.map_err(ApiError::from) }, async {
-        app.stats.statistics(tenant, domain, &Window::all()).await.map_err(ApiError::from)
-    },)?;
-    let Some(record) = record else {
+    let (kept, aggregates) =
+        tokio::try_join!(app.kept.changes(app, domain, pair), async { app.stats.statistics(tenant, domain, &Window::all()).await.map_err(ApiError::from) })?;
+    let Some(kept) = kept else {
         return Err(ApiError::NotFound(match pair {
             Some((f, t)) => format!("no change from {f} to {t} of {domain} is known"),
             None => format!("no release change of {domain} is known yet: the first sync of a newer release computes one"),
         }));
     };
-    let changes = decode_changes(&record.changes)?;
-    let impact = TenantImpact::of(&changes, &usage(&aggregates));
+    let impact = TenantImpact::of(&kept.changes, &usage(&aggregates));
     Ok(match format {
         "markdown" => Reply::document(ReplyBody::Markdown(impact.markdown())),
         _ => {
             let mut v = serde_json::to_value(&impact).map_err(ApiError::internal)?;
-            v["computed_at"] = json!(record.computed_at);
+            v["computed_at"] = json!(kept.computed_at);
             Reply::json(v)
         }
     })
 }
 
-/// The tenant's history of `domain`, decoded (none when never built).
-fn history_of(record: Option<HistoryRecord>) -> Result<Option<(TenantHistory, HistoryRecord)>, ApiError> {
-    record.map(|r| TenantHistory::decode(&r.history).map(|h| (h, r)).map_err(ApiError::internal)).transpose()
-}
-
-fn inference_reply(inferences: Inferences, history: Option<&HistoryRecord>, extra: serde_json::Value) -> Result<Reply, ApiError> {
+fn inference_reply(inferences: Inferences, history: Option<&KeptHistory>, extra: serde_json::Value) -> Result<Reply, ApiError> {
     let mut v = serde_json::to_value(&inferences).map_err(ApiError::internal)?;
     v["history"] = match history {
-        Some(h) => json!({"built_at": h.built_at, "entities": h.entities, "mappings": h.mappings}),
+        Some(h) => json!({"built_at": h.record.built_at, "entities": h.record.entities, "mappings": h.record.mappings}),
         None => serde_json::Value::Null,
     };
     if let serde_json::Value::Object(extra) = extra {
@@ -162,24 +216,21 @@ pub async fn entity_inferences(app: &App, who: &Identity, kind: MappingKind, id:
     let (entity, mappings, history) = match params.domain_opt()? {
         // the domain named: both reads at once
         Some(domain) => {
-            let (m, h) = tokio::try_join!(crate::analyst_views::entity_mappings(app, who, kind, id), async {
-                app.insights.history(tenant, domain).await.map_err(ApiError::from)
-            })?;
+            let (m, h) = tokio::try_join!(crate::analyst_views::entity_mappings(app, who, kind, id), app.kept.history(app, tenant, domain))?;
             (m.0, m.1, h)
         }
         None => {
             let (entity, mappings) = crate::analyst_views::entity_mappings(app, who, kind, id).await?;
             let (domain, _) = crate::analyst_views::view_domain(app, params, &mappings).await?;
-            let h = app.insights.history(tenant, domain).await?;
+            let h = app.kept.history(app, tenant, domain).await?;
             (entity, mappings, h)
         }
     };
     let (domain, catalog) = crate::analyst_views::view_domain(app, params, &mappings).await?;
     let observed: Vec<String> =
         mappings.iter().filter(|m| m.domain == domain).map(|m| m.technique.as_str().to_string()).collect::<BTreeSet<_>>().into_iter().collect();
-    let history = history_of(history)?;
-    let inferences = infer(app, &catalog, history.as_ref().map(|h| &h.0), &observed, limit).await;
-    inference_reply(inferences, history.as_ref().map(|h| &h.1), json!({"entity": entity}))
+    let inferences = infer(app, &catalog, history.as_ref().map(|h| &h.history), &observed, limit).await;
+    inference_reply(inferences, history.as_deref(), json!({"entity": entity}))
 }
 
 /// The body of `POST inferences`.
@@ -220,16 +271,14 @@ pub async fn infer_set(app: &App, who: &Identity, body: &[u8]) -> Result<Reply, 
         None => Domain::EnterpriseAttack,
         Some(d) => d.parse().map_err(|_| field_error("domain", "domain must be one of enterprise-attack, mobile-attack, ics-attack"))?,
     };
-    let (catalog, history) =
-        tokio::try_join!(async { app.catalog.domain(domain).await }, async { app.insights.history(tenant, domain).await.map_err(ApiError::from) })?;
-    let history = history_of(history)?;
-    let inferences = infer(app, &catalog, history.as_ref().map(|h| &h.0), &input.techniques, limit).await;
-    inference_reply(inferences, history.as_ref().map(|h| &h.1), json!({}))
+    let (catalog, history) = tokio::try_join!(app.catalog.domain(domain), app.kept.history(app, tenant, domain))?;
+    let inferences = infer(app, &catalog, history.as_ref().map(|h| &h.history), &input.techniques, limit).await;
+    inference_reply(inferences, history.as_deref(), json!({}))
 }
 
 /// The insight sections of an entity's report: the inferences from its techniques and the
 /// latest release change of `domain` weighed by its own mappings (each technique's mappings and
-/// the entities among them). Two calls, at once: the tenant's history and the latest change.
+/// the entities among them). The tenant's history and the latest change, as kept ([`Kept`]).
 pub async fn report_insights(
     app: &App,
     who: &Identity,
@@ -238,17 +287,13 @@ pub async fn report_insights(
     mappings: &[mitre_domain::Mapping],
 ) -> Result<(Option<Inferences>, Option<TenantImpact>), ApiError> {
     let tenant = who.tenant()?;
-    let (history, change) = tokio::try_join!(async { app.insights.history(tenant, domain).await.map_err(ApiError::from) }, async {
-        app.insights.release_changes(domain, None).await.map_err(ApiError::from)
-    })?;
+    let (history, change) = tokio::try_join!(app.kept.history(app, tenant, domain), app.kept.changes(app, domain, None))?;
     let mine: Vec<&mitre_domain::Mapping> = mappings.iter().filter(|m| m.domain == domain).collect();
     let observed: Vec<String> = mine.iter().map(|m| m.technique.as_str().to_string()).collect::<BTreeSet<_>>().into_iter().collect();
-    let history = history_of(history)?;
-    let next = infer(app, catalog, history.as_ref().map(|h| &h.0), &observed, mitre_views::report::REPORT_LEADS).await;
+    let next = infer(app, catalog, history.as_ref().map(|h| &h.history), &observed, mitre_views::report::REPORT_LEADS).await;
     let updates = match change {
         None => None,
-        Some(record) => {
-            let changes = decode_changes(&record.changes)?;
+        Some(kept) => {
             let mut usage: BTreeMap<String, Usage> = BTreeMap::new();
             let mut entities: BTreeMap<String, BTreeSet<mitre_domain::EntityRef>> = BTreeMap::new();
             for m in &mine {
@@ -259,7 +304,7 @@ pub async fn report_insights(
             for (t, e) in entities {
                 usage.entry(t).or_default().entities = e.len() as u64;
             }
-            Some(TenantImpact::of(&changes, &usage))
+            Some(TenantImpact::of(&kept.changes, &usage))
         }
     };
     Ok((Some(next), updates))

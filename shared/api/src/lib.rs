@@ -118,6 +118,8 @@ pub struct App {
     pub insights: Arc<dyn InsightRepo>,
     /// The ATT&CK procedure sets inference ranks with, per synced release.
     pub procedures: insight::Procedures,
+    /// Release changes and histories as last read, decoded.
+    pub kept: insight::Kept,
     /// What `POST sync` starts (none by default: a 503).
     pub sync: Arc<dyn sync_trigger::SyncTrigger>,
     /// The suggestion engine of each synced release.
@@ -154,6 +156,7 @@ impl App {
             stats,
             insights,
             procedures: insight::Procedures::default(),
+            kept: insight::Kept::default(),
             sync: Arc::new(sync_trigger::NoSyncFunction),
             engines: suggestions::Engines::default(),
             settings,
