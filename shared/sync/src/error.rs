@@ -17,4 +17,7 @@ pub enum SyncError {
     MassRemoval { domain: String, removed: usize, stored: usize },
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A repository (the tenants' mappings, principals, histories) could not be read or written.
+    #[error(transparent)]
+    Repo(#[from] mitre_domain::RepoError),
 }

@@ -46,7 +46,7 @@ pub async fn keep_release_changes(store: &Store, old_snapshot: &str, new: &Domai
         computed_at: Timestamp::now(),
         changes: changes.encode().map_err(|e| StoreError::Corrupt(format!("cannot encode the release changes: {e}")))?,
     };
-    store.put_release_changes(&record).await.map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    store.put_release_changes(&record).await?;
     tracing::info!(domain = %new.domain, from = %old.version, to = %new.version, techniques = changes.techniques.len(), bytes = record.changes.len(), "release changes kept");
     Ok(Some(changes.techniques.len()))
 }
@@ -82,7 +82,7 @@ pub struct Rebuilt {
 /// Rebuilds the history of `tenant` in every domain of `domains` from its mappings (one read of
 /// them all) and keeps it.
 pub async fn rebuild_history(repo: &(impl MappingRepo + InsightRepo), tenant: &TenantId, domains: &[Domain]) -> Result<Vec<Rebuilt>, SyncError> {
-    let mappings = repo.all_mappings(tenant, &MappingKind::ALL, &MappingFilter::default()).await.map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let mappings = repo.all_mappings(tenant, &MappingKind::ALL, &MappingFilter::default()).await?;
     let mut out = Vec::new();
     for &domain in domains {
         let sets = entity_sets(&mappings, domain);
@@ -95,7 +95,7 @@ pub async fn rebuild_history(repo: &(impl MappingRepo + InsightRepo), tenant: &T
             mappings: mappings.iter().filter(|m| m.domain == domain).count() as u64,
             history: history.encode().map_err(|e| StoreError::Corrupt(format!("cannot encode the history: {e}")))?,
         };
-        repo.put_history(&record).await.map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        repo.put_history(&record).await?;
         out.push(Rebuilt { tenant: tenant.clone(), domain, mappings: record.mappings, entities: record.entities });
     }
     Ok(out)
@@ -107,14 +107,14 @@ pub async fn rebuild_histories(
     domains: &[Domain],
     max_age: Duration,
 ) -> Result<Vec<Rebuilt>, SyncError> {
-    let principals = repo.principals().await.map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let principals = repo.principals().await?;
     let tenants: BTreeSet<TenantId> = principals.into_iter().map(|p| p.tenant).collect();
     let cutoff = Timestamp::now().as_datetime() - chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::hours(1));
     let mut out = Vec::new();
     for tenant in tenants {
         let mut stale = Vec::new();
         for &domain in domains {
-            let built = repo.history(&tenant, domain).await.map_err(|e| StoreError::Corrupt(e.to_string()))?.map(|h| h.built_at.as_datetime());
+            let built = repo.history(&tenant, domain).await?.map(|h| h.built_at.as_datetime());
             if built.is_none_or(|b| b < cutoff) {
                 stale.push(domain);
             }
@@ -124,4 +124,56 @@ pub async fn rebuild_histories(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mitre_domain::contract::{alert_mapping, fresh_tenant};
+    use mitre_domain::{DetectionMethod, MemoryRepos};
+
+    #[tokio::test]
+    async fn histories_hold_each_entity_once_newest_first_without_what_awaits_review() {
+        let (t, other) = (fresh_tenant("history"), fresh_tenant("history-other"));
+        let on_case = |alert: &str, technique: &str, at: &str| {
+            let mut m = alert_mapping(&t, alert, technique, at);
+            m.case_id = Some("C-1".into());
+            m
+        };
+        let mut mappings = vec![
+            on_case("A-1", "T1059.001", "2026-01-01T00:00:00Z"),
+            on_case("A-1", "T1105", "2026-01-02T00:00:00Z"),
+            on_case("A-2", "T1105", "2026-03-01T00:00:00Z"),
+            alert_mapping(&t, "A-3", "T1003.001", "2026-02-01T00:00:00Z"),
+            alert_mapping(&t, "A-3", "T1021.001", "2026-02-01T00:00:00Z"),
+        ];
+        // an auto-mapping no analyst has confirmed: left out
+        let mut auto = alert_mapping(&t, "A-3", "T1486", "2026-02-01T00:00:00Z");
+        auto.detection_method = DetectionMethod::AutoSuggested;
+        mappings.push(auto);
+        let sets = entity_sets(&mappings, Domain::EnterpriseAttack);
+        assert_eq!(
+            sets,
+            [
+                // alert A-2 and case C-1 (its alerts' techniques), last observed in March: by entity
+                vec!["T1105".to_string()],
+                vec!["T1059.001".into(), "T1105".into()],
+                vec!["T1003.001".into(), "T1021.001".into()], // alert A-3, February
+                vec!["T1059.001".into(), "T1105".into()],     // alert A-1, January
+            ]
+        );
+        assert!(entity_sets(&mappings, Domain::IcsAttack).is_empty());
+
+        // kept per tenant: another tenant's rebuild finds nothing of this one's
+        let repo = MemoryRepos::new();
+        for m in &mappings {
+            repo.create_mapping(m, mitre_domain::AuditEntry::of(&t, "t", "mapping.create", m.target(), None, Some(m), "t")).await.unwrap();
+        }
+        let rebuilt = rebuild_history(&repo, &t, &[Domain::EnterpriseAttack]).await.unwrap();
+        assert_eq!((rebuilt[0].entities, rebuilt[0].mappings), (3, 6), "sets of one technique say nothing of co-occurrence");
+        let kept = repo.history(&t, Domain::EnterpriseAttack).await.unwrap().unwrap();
+        assert_eq!(TenantHistory::decode(&kept.history).unwrap().entities, 3);
+        let rebuilt = rebuild_history(&repo, &other, &[Domain::EnterpriseAttack]).await.unwrap();
+        assert_eq!((rebuilt[0].entities, rebuilt[0].mappings), (0, 0));
+    }
 }
