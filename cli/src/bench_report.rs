@@ -12,13 +12,14 @@ use serde_json::Value;
 
 /// The steps of `make bench`, in order: name, the command that produces the figures, and what
 /// it measures.
-pub const STEPS: [(&str, &str); 7] = [
+pub const STEPS: [(&str, &str); 8] = [
     ("build", "make bench-build (infra/build-lambdas.sh)"),
     ("sync", "make bench-sync (bench/sync.sh)"),
     ("api", "make bench-api (bench/api.sh)"),
     ("stats", "make bench-stats (bench/stats.sh)"),
     ("views", "make bench-views (bench/views.sh)"),
     ("suggest", "make bench-suggest (bench/suggest.sh)"),
+    ("infer", "make bench-infer (bench/infer.sh)"),
     ("cold", "bench/cold.sh"),
 ];
 
@@ -32,6 +33,10 @@ const INCREMENTAL_EXPECTED: f64 = 406.0;
 const VIEW_P99_MS_MAX: f64 = 50.0;
 const VIEW_CALLS_MAX: f64 = 2.0;
 const SUGGEST_PRECISION_MIN: f64 = 0.9;
+/// Technique inference, NDCG@20 over ATT&CK's campaigns: from ATT&CK alone, and with the
+/// tenant's history.
+const INFER_NDCG_MIN: f64 = 0.31;
+const INFER_NDCG_TENANT_MIN: f64 = 0.40;
 const BOOTSTRAP_UNZIPPED_MAX_BYTES: f64 = 8e6;
 
 /// One benchmark step as found in the report directory.
@@ -362,6 +367,34 @@ pub fn markdown(inputs: &Inputs) -> (String, Vec<Goal>) {
         let _ = writeln!(o, "| auto-mapping coverage | {} | | |", f(num(s, "coverage"), 3));
         let _ = writeln!(o, "| latency p50 / p99 (ms), 2 KB alert with 10 observables | {} / {} | | |", f(num(s, "p50_ms"), 2), f(num(s, "p99_ms"), 2));
         let _ = writeln!(o, "| engine build (s) and memory (MB) | {} s, +{} MB | | |", f(num(s, "build_s"), 2), f(num(s, "build_peak_mb"), 0));
+    }
+
+    if let Some(s) = section(&mut o, inputs, "## Technique inference", "infer") {
+        let lo = &s["leave_one_campaign_out"];
+        let _ = writeln!(
+            o,
+            "Leave one campaign out over {}: {} campaigns, {} splits; half of each campaign's techniques hidden and ranked by a model without the campaign and its groups' sets.\n",
+            s["attack"].as_str().unwrap_or("?"),
+            f(num(lo, "campaigns"), 0),
+            f(num(lo, "splits"), 0)
+        );
+        o.push_str("| model | recall@10 | recall@20 | NDCG@20 | verdict |\n|---|---:|---:|---:|---|\n");
+        for (key, label, min) in [
+            ("popularity", "popularity (baseline)", None),
+            ("cooccurrence", "co-occurrence (baseline)", None),
+            ("model", "model, ATT&CK alone", Some(INFER_NDCG_MIN)),
+            ("tenant_reports", "model + tenant history", Some(INFER_NDCG_TENANT_MIN)),
+        ] {
+            let m = &lo["models"][key];
+            let ndcg = num(m, "ndcg_at_20");
+            let v = match min {
+                Some(min) => goal("Technique inference", ndcg.map(|n| n >= min), format!("{label}: NDCG@20 {} (goal ≥ {min})", f(ndcg, 3))),
+                None => "",
+            };
+            let _ = writeln!(o, "| {label} | {} | {} | {} | {v} |", f(num(m, "recall_at_10"), 3), f(num(m, "recall_at_20"), 3), f(ndcg, 3));
+        }
+        let t = &s["infer"]["tenant_4000"];
+        let _ = writeln!(o, "\n`infer` with a 4,000-entity history: p50 {} ms, p99 {} ms (in process).", f(num(t, "p50_ms"), 3), f(num(t, "p99_ms"), 3));
     }
 
     // Cold starts
@@ -749,7 +782,7 @@ mod tests {
         assert!(md.contains("Not measured (see `target/bench/sync.log`; run `make bench-sync (bench/sync.sh)`)."), "{md}");
         assert!(md.contains("Not measured: `make bench-views (bench/views.sh)` failed (exit 2); see `target/bench/views.log`."), "{md}");
         assert!(md.contains("| views | `make bench-views (bench/views.sh)` | **failed** (exit 2) |"), "{md}");
-        assert!(md.contains("- not measured: build, sync, api, stats, views, suggest, cold"), "{md}");
+        assert!(md.contains("- not measured: build, sync, api, stats, views, suggest, infer, cold"), "{md}");
         assert!(md.contains("0 of 0 measured goals met."), "{md}");
     }
 
