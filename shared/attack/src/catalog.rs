@@ -1,7 +1,6 @@
 //! The in-memory catalog of a domain: what the API serves. The sync builds it from a bundle
 //! and stores it as a compact snapshot; API containers load it once and answer from memory.
 use std::collections::HashMap;
-use std::io::Read;
 
 use serde::{Deserialize, Serialize};
 
@@ -453,15 +452,11 @@ impl DomainCatalog {
 
     /// Gzip-compressed JSON.
     pub fn encode(&self) -> std::io::Result<Vec<u8>> {
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
-        serde_json::to_writer(&mut gz, self)?;
-        gz.finish()
+        crate::gzjson::encode(self, 6)
     }
 
     pub fn decode(bytes: &[u8]) -> Result<DomainCatalog, String> {
-        let mut text = Vec::new();
-        flate2::read::GzDecoder::new(bytes).read_to_end(&mut text).map_err(|e| format!("snapshot is not readable: {e}"))?;
-        let mut c: DomainCatalog = serde_json::from_slice(&text).map_err(|e| format!("snapshot is not readable: {e}"))?;
+        let mut c: DomainCatalog = crate::gzjson::decode(bytes, "snapshot", u64::MAX)?;
         if c.schema == 0 || c.schema > SNAPSHOT_SCHEMA {
             return Err(format!("snapshot schema {} is not 1 to {SNAPSHOT_SCHEMA}", c.schema));
         }

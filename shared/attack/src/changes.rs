@@ -26,7 +26,6 @@
 //! [`ChangeClass::Unchanged`]; an unchanged technique is listed only when a sub-technique was
 //! added under it (its [`FieldChanges::subtechniques_added`]).
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::Read;
 
 use serde::{Deserialize, Serialize};
 
@@ -524,15 +523,11 @@ impl ReleaseChanges {
 
     /// Gzip-compressed JSON.
     pub fn encode(&self) -> std::io::Result<Vec<u8>> {
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(9));
-        serde_json::to_writer(&mut gz, self)?;
-        gz.finish()
+        crate::gzjson::encode(self, 9)
     }
 
     pub fn decode(bytes: &[u8]) -> Result<ReleaseChanges, String> {
-        let mut text = Vec::new();
-        flate2::read::GzDecoder::new(bytes).read_to_end(&mut text).map_err(|e| format!("release changes are not readable: {e}"))?;
-        let c: ReleaseChanges = serde_json::from_slice(&text).map_err(|e| format!("release changes are not readable: {e}"))?;
+        let c: ReleaseChanges = crate::gzjson::decode(bytes, "release changes", u64::MAX)?;
         if c.schema == 0 || c.schema > CHANGES_SCHEMA {
             return Err(format!("release changes schema {} is not 1 to {CHANGES_SCHEMA}", c.schema));
         }

@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod changes;
 pub mod domain;
 pub mod error;
+pub mod gzjson;
 pub mod fixtures;
 pub mod ids;
 pub mod manifest;
