@@ -84,7 +84,7 @@ pub async fn tenant_layer(app: &App, who: &Identity, params: &Params) -> Result<
 }
 
 /// The `format` a document route is asked for: one of the route's formats (the first by default).
-fn format(spec: &crate::routes::RouteSpec, params: &Params) -> Result<&'static str, ApiError> {
+pub(crate) fn format(spec: &crate::routes::RouteSpec, params: &Params) -> Result<&'static str, ApiError> {
     let formats = spec.formats();
     match params.str("format") {
         None => Ok(formats[0]),

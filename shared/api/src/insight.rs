@@ -122,17 +122,6 @@ fn inference_limit(params: &Params) -> Result<usize, ApiError> {
     }
 }
 
-/// The format of `attack-updates`: json (default) or markdown.
-fn format(spec: &RouteSpec, params: &Params) -> Result<&'static str, ApiError> {
-    let formats = spec.formats();
-    match params.str("format") {
-        None => Ok(formats[0]),
-        Some(f) => {
-            formats.iter().copied().find(|x| *x == f).ok_or_else(|| ApiError::bad_param("format", format!("format must be one of {}", formats.join(", "))))
-        }
-    }
-}
-
 /// A tenant's use of each technique, from its all-time counters: mappings, and distinct
 /// entities of each kind summed (an alert and the case it belongs to are two entities).
 pub fn usage(aggregates: &mitre_domain::stats::Aggregates) -> BTreeMap<String, Usage> {
@@ -153,7 +142,7 @@ pub fn usage(aggregates: &mitre_domain::stats::Aggregates) -> BTreeMap<String, U
 /// named one) changed in the caller's tenant's mappings. Two calls: the kept changes and the
 /// tenant's all-time counters.
 pub async fn attack_updates(app: &App, who: &Identity, spec: &RouteSpec, params: &Params) -> Result<Reply, ApiError> {
-    let format = format(spec, params)?;
+    let format = crate::analyst_views::format(spec, params)?;
     let tenant = who.tenant()?;
     let domain = params.domain()?;
     let pair = match (params.str("from"), params.str("to")) {
@@ -248,6 +237,7 @@ pub struct InferInput {
     pub limit: Option<i64>,
 }
 
+/// A field of the body that cannot be read as it must: 400 naming the field.
 fn field_error(field: &str, message: impl Into<String>) -> ApiError {
     ApiError::BadRequest { code: "invalid_field", message: message.into(), details: Some(json!({ "field": field })) }
 }
@@ -267,10 +257,8 @@ pub async fn infer_set(app: &App, who: &Identity, body: &[u8]) -> Result<Reply, 
         Some(n) if (1..=MAX_INFERENCES as i64).contains(&n) => n as usize,
         Some(_) => return Err(field_error("limit", format!("limit must be from 1 to {MAX_INFERENCES}"))),
     };
-    let domain: Domain = match input.domain.as_deref() {
-        None => Domain::EnterpriseAttack,
-        Some(d) => d.parse().map_err(|_| field_error("domain", "domain must be one of enterprise-attack, mobile-attack, ics-attack"))?,
-    };
+    // the domain as for suggestions: 422 when it is none or not synced
+    let domain = crate::suggestions::synced_domain(app, input.domain.as_deref()).await?;
     let (catalog, history) = tokio::try_join!(app.catalog.domain(domain), app.kept.history(app, tenant, domain))?;
     let inferences = infer(app, &catalog, history.as_ref().map(|h| &h.history), &input.techniques, limit).await;
     inference_reply(inferences, history.as_deref(), json!({}))

@@ -90,6 +90,19 @@ pub(crate) fn integral<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<
     }
 }
 
+/// The `domain` of a body (enterprise-attack by default): 422 when it is none of the domains or
+/// has not been synced.
+pub(crate) async fn synced_domain(app: &App, domain: Option<&str>) -> Result<Domain, ApiError> {
+    let domain: Domain = match domain {
+        None => Domain::EnterpriseAttack,
+        Some(d) => d.parse().map_err(|_| field_error("domain", "domain must be one of enterprise-attack, mobile-attack, ics-attack"))?,
+    };
+    if !app.catalog.domains().await?.contains(&domain) {
+        return Err(field_error("domain", format!("{domain} has not been synced")));
+    }
+    Ok(domain)
+}
+
 fn field_error(field: &str, message: impl Into<String>) -> ApiError {
     ApiError::Unprocessable { message: message.into(), details: Some(json!({ "field": field })) }
 }
@@ -109,13 +122,7 @@ async fn prepare(app: &App, body: &[u8]) -> Result<(Request, Arc<DomainCatalog>)
             RequestErrorKind::BadValue => ApiError::BadRequest { code: "invalid_field", message: e.message, details: Some(json!({ "field": e.field })) },
         });
     }
-    let domain: Domain = match input.domain.as_deref() {
-        None => Domain::EnterpriseAttack,
-        Some(d) => d.parse().map_err(|_| field_error("domain", "domain must be one of enterprise-attack, mobile-attack, ics-attack"))?,
-    };
-    if !app.catalog.domains().await?.contains(&domain) {
-        return Err(field_error("domain", format!("{domain} has not been synced")));
-    }
+    let domain = synced_domain(app, input.domain.as_deref()).await?;
     Ok((request, app.catalog.domain(domain).await?))
 }
 

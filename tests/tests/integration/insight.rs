@@ -157,6 +157,11 @@ async fn upgrade_impact_and_inference_answer_each_tenant_from_its_own_data() {
         let r = send(&app, &a, "POST", &format!("{P}/inferences"), bad.clone()).await;
         assert_eq!(r.status, 400, "{bad}: {}", r.text);
     }
+    // a domain that is none, or not synced here: 422, as for suggestions
+    for domain in ["nowhere", "mobile-attack"] {
+        let r = send(&app, &a, "POST", &format!("{P}/inferences"), json!({"techniques": ["T1105"], "domain": domain})).await;
+        assert_eq!((r.status, r.body["error"]["details"]["field"].as_str()), (422, Some("domain")), "{domain}: {}", r.text);
+    }
 
     // The case report carries both: where to look next, and what the release changed in its techniques.
     let report = send(&app, &a, "GET", &format!("{P}/cases/C-1/report?format=markdown"), Value::Null).await;
