@@ -7,7 +7,10 @@
 #     ranking of technique names and descriptions, in-sample (the shipped constants), with a
 #     two-fold split (odd/even ids) and leave-one-out;
 #   - the same without the rule table (how much the catalog-derived signals carry alone);
-#   - p50/p99 latency of a 2 KB alert with 10 observables; engine build time and memory.
+#   - p50/p99 latency of a 2 KB alert with 10 observables; engine build time and memory;
+#   - the review replay: an analyst confirms the right and rejects the wrong auto-mappings of one
+#     half of a labelled set (the project's alerts, Atomic Red Team commands, TRAM sentences),
+#     then the other half is enriched with and without that tenant's feedback.
 #
 # Environment: ATTACK_DATA_DIR (../shared/attack-data); CARGO (cargo).
 # Output: the figures, then one JSON line (the last line).

@@ -141,6 +141,8 @@ pub mod partitions {
     pub const RELEASE_CHANGES: &str = "CHANGES#*";
     /// A tenant's inference histories: `T#<tenant>#INFER`.
     pub const TENANT_HISTORY: &str = "T#*#INFER";
+    /// A tenant's review verdicts: `T#<tenant>#FEEDBACK`.
+    pub const TENANT_FEEDBACK: &str = "T#*#FEEDBACK";
 }
 
 /// Object key prefixes of the archive bucket.
@@ -245,7 +247,7 @@ impl Access {
         let snapshots = || statement("CatalogSnapshots", &[GET_OBJECT], &[Objects(objects::SNAPSHOTS)], &[]);
         let bundles = || statement("ArchivedBundles", &[GET_OBJECT], &[Objects(objects::BUNDLES)], &[]);
         let audit_append = || statement("AuditAppend", &[PUT], &[Table], &[TENANT_AUDIT]);
-        let counters = || statement("Counters", &[UPDATE], &[Table], &[USE_COUNTERS, CATALOG, TENANT_STATS]);
+        let counters = || statement("Counters", &[UPDATE], &[Table], &[USE_COUNTERS, CATALOG, TENANT_STATS, TENANT_FEEDBACK]);
         let technique_index = || statement("MappingsOfTechnique", &[QUERY], &[Index(keys::GSI3)], &[MAPPINGS_OF_TECHNIQUE]);
         let tenant_read = || {
             vec![
@@ -275,6 +277,8 @@ impl Access {
                 // BatchGetItem: the statistics presence records and the entity access records
                 // beside the mappings; UpdateItem and ConditionCheckItem: the access records
                 statement("TenantMappings", &[GET, BATCH_GET, PUT, UPDATE, DELETE, CONDITION_CHECK], &[Table], &[TENANT_MAPPINGS]),
+                // enrichment weighs its suggestions by the tenant's review verdicts
+                statement("ReviewVerdicts", &[GET], &[Table], &[TENANT_FEEDBACK]),
                 audit_append(),
                 counters(),
             ],
@@ -525,6 +529,7 @@ mod tests {
             partitions::TENANT_MAPPINGS,
             partitions::TENANT_AUDIT,
             partitions::TENANT_STATS,
+            partitions::TENANT_FEEDBACK,
             partitions::MAPPINGS_OF_TECHNIQUE,
         ];
         for a in [Access::TenantRead, Access::TenantWrite] {

@@ -39,7 +39,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::sync::Arc;
 
-use mitre_domain::{AccessRepo, AuditLog, InsightRepo, MappingRepo, PrincipalRepo, RetryPolicy, StatsRepo};
+use mitre_domain::{AccessRepo, AuditLog, FeedbackRepo, InsightRepo, MappingRepo, PrincipalRepo, RetryPolicy, StatsRepo};
 use mitre_store::Store;
 use serde_json::{Value, json};
 
@@ -116,6 +116,8 @@ pub struct App {
     pub stats: Arc<dyn StatsRepo>,
     /// Release changes and the tenants' inference histories.
     pub insights: Arc<dyn InsightRepo>,
+    /// The tenants' review verdicts, which enrichment weighs its suggestions by.
+    pub feedback: Arc<dyn FeedbackRepo>,
     /// The ATT&CK procedure sets inference ranks with, per synced release.
     pub procedures: insight::Procedures,
     /// Release changes and histories as last read, decoded.
@@ -143,7 +145,7 @@ impl App {
     }
 
     pub fn with(backend: Arc<dyn backend::CatalogBackend>, repos: Repos, settings: Settings) -> App {
-        let Repos { mappings, access, principals, audit, stats, insights } = repos;
+        let Repos { mappings, access, principals, audit, stats, insights, feedback } = repos;
         let catalog = CatalogCache::new(backend.clone(), settings.catalog_ttl);
         let principal_cache = identity::PrincipalCache::new(settings.principal_ttl);
         App {
@@ -155,6 +157,7 @@ impl App {
             audit,
             stats,
             insights,
+            feedback,
             procedures: insight::Procedures::default(),
             kept: insight::Kept::default(),
             sync: Arc::new(sync_trigger::NoSyncFunction),
@@ -179,12 +182,21 @@ pub struct Repos {
     pub audit: Arc<dyn AuditLog>,
     pub stats: Arc<dyn StatsRepo>,
     pub insights: Arc<dyn InsightRepo>,
+    pub feedback: Arc<dyn FeedbackRepo>,
 }
 
 impl Repos {
     /// Every capability from one implementation (the store, or the in-memory repositories).
-    pub fn of<R: MappingRepo + AccessRepo + PrincipalRepo + AuditLog + StatsRepo + InsightRepo + 'static>(repos: Arc<R>) -> Repos {
-        Repos { mappings: repos.clone(), access: repos.clone(), principals: repos.clone(), audit: repos.clone(), stats: repos.clone(), insights: repos }
+    pub fn of<R: MappingRepo + AccessRepo + PrincipalRepo + AuditLog + StatsRepo + InsightRepo + FeedbackRepo + 'static>(repos: Arc<R>) -> Repos {
+        Repos {
+            mappings: repos.clone(),
+            access: repos.clone(),
+            principals: repos.clone(),
+            audit: repos.clone(),
+            stats: repos.clone(),
+            insights: repos.clone(),
+            feedback: repos,
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use mitre_attack::Domain;
 use mitre_attack::catalog::DomainCatalog;
 use mitre_domain::mapping::resolve;
 use mitre_domain::{DetectionMethod, Mapping, MappingInput, MappingKind};
+use mitre_suggest::feedback::{Decision, Feedback, Verdicts};
 use mitre_suggest::{Engine, Observable, Request, RequestErrorKind, Suggestion};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -176,9 +177,14 @@ pub async fn enrich(app: &App, who: &Identity, kind: MappingKind, id: &str, para
     let (request, catalog) = prepare(app, body).await?;
     let analysis = app.engines.of(&catalog).await?.analyze(&request);
     let threshold = app.settings.enrich_threshold;
+    // what the tenant's analysts decided before on the same technique and evidence: a rejected
+    // pair is not auto-mapped again, a confirmed one is trusted below the threshold
+    let verdicts = app.feedback.verdicts(who.tenant()?).await?;
+    let feedback = Feedback::from_counts(verdicts.into_iter().map(|((t, s), (confirmed, rejected))| (t, s, Verdicts { confirmed, rejected })));
+    let decisions: Vec<Decision> = analysis.suggestions.iter().map(|s| feedback.decide(s, threshold)).collect();
     // every mapping is planned (and checked) before the first is written
     let plan: Vec<Mapping> =
-        analysis.suggestions.iter().filter(|s| s.score >= threshold).map(|s| planned(&catalog, kind, &id, who, s)).collect::<Result<_, _>>()?;
+        analysis.suggestions.iter().zip(&decisions).filter(|(_, d)| d.maps()).map(|(s, _)| planned(&catalog, kind, &id, who, s)).collect::<Result<_, _>>()?;
     let mut mapped = Vec::new();
     for m in plan {
         if dry_run {
@@ -195,7 +201,13 @@ pub async fn enrich(app: &App, who: &Identity, kind: MappingKind, id: &str, para
         "dry_run": dry_run,
         "threshold": threshold,
         "mapped": mapped,
-        "suggestions": analysis.suggestions,
+        // each suggestion with what became of it here (mapped, below the threshold, or as the
+        // tenant's reviews decided)
+        "suggestions": analysis.suggestions.iter().zip(&decisions).map(|(s, d)| {
+            let mut v = serde_json::to_value(s).unwrap_or(Value::Null);
+            v["auto_map"] = serde_json::to_value(d).unwrap_or(Value::Null);
+            v
+        }).collect::<Vec<_>>(),
         "notes": analysis.notes,
     })))
 }
@@ -278,5 +290,32 @@ pub(crate) mod tests {
                 assert_eq!(r.body["items"].as_array().map(Vec::len), Some(1), "limit {limit}: {}", r.body);
             }
         }
+    }
+
+    /// An analyst rejects what enrichment mapped: the same technique on the same evidence is not
+    /// auto-mapped again in that tenant (still suggested, saying why), and still is in another.
+    #[tokio::test]
+    async fn a_rejected_auto_mapping_is_not_made_again_on_the_same_evidence_in_its_tenant() {
+        let (app, repos) = world().await;
+        let r = call(&app, "POST", "/alerts/A-1/enrich", None, alert(None)).await;
+        assert_eq!(r.body["mapped"][0]["status"], "created", "{}", r.body);
+        let (id, technique) = (r.body["mapped"][0]["mapping"]["id"].as_str().unwrap().to_string(), r.body["mapped"][0]["mapping"]["technique"].clone());
+        let r = call(&app, "POST", &format!("/alert-mappings/{id}/reject"), Some("*"), json!({"reason": "the admins' own script"})).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+
+        let r = call(&app, "POST", "/alerts/A-2/enrich", None, alert(None)).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(r.body["mapped"].as_array().unwrap().iter().all(|m| m["mapping"]["technique"] != technique), "{}", r.body);
+        let s = r.body["suggestions"].as_array().unwrap().iter().find(|s| s["technique"] == technique).unwrap();
+        assert_eq!((s["auto_map"]["decision"].as_str(), s["auto_map"]["rejected"].as_u64()), (Some("suppressed"), Some(1)), "{s}");
+
+        // another tenant's analyst: its own reviews only
+        let other = "arn:aws:iam::1:user/b-analyst";
+        let p = Principal::register(other, "globex", "analyst", &[], "setup", None).unwrap();
+        let audit = mitre_domain::AuditEntry::of(&p.tenant, "setup", "principal.put", format!("principals/{other}"), None, Some(&p), "setup");
+        repos.put_principal(&p, audit).await.unwrap();
+        let r = Call::new("POST", &format!("{P}/alerts/A-1/enrich")).by(other).json(&alert(None)).send(&app).await;
+        assert_eq!((r.status, &r.body["mapped"][0]["mapping"]["technique"]), (200, &technique), "{}", r.body);
+        assert_eq!(r.body["suggestions"][0]["auto_map"]["decision"], "map", "{}", r.body);
     }
 }

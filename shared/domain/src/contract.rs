@@ -594,3 +594,30 @@ pub async fn insights_are_kept_by_release_and_tenant(repo: &impl crate::InsightR
     assert_eq!((got.entities, got.mappings, got.history), (3, 6, vec![3; 5]), "replaced");
     assert_eq!(repo.history(&t2, Domain::EnterpriseAttack).await.unwrap().unwrap().history, vec![2; 5]);
 }
+
+/// A confirmation and a removal of auto-mappings awaiting review are counted for their tenant,
+/// in the write itself; a manual mapping's removal is not a verdict, and no other tenant sees any.
+pub async fn reviews_teach_their_tenant_alone(repo: &(impl MappingRepo + crate::FeedbackRepo + AuditLog)) {
+    use crate::mapping::DetectionMethod;
+    let (t, other) = (fresh_tenant("verdicts"), fresh_tenant("verdicts-other"));
+    let auto = |alert: &str, technique: &str| {
+        let mut m = alert_mapping(&t, alert, technique, "2026-01-01T00:00:00Z");
+        m.detection_method = DetectionMethod::AutoSuggested;
+        m.evidence = vec![serde_json::json!({"kind": "rule", "detail": format!("rule for {technique}")})];
+        m
+    };
+    let (a, b, manual) = (auto("A-1", "T1059.001"), auto("A-2", "T1105"), alert_mapping(&t, "A-3", "T1003.001", "2026-01-01T00:00:00Z"));
+    for m in [&a, &b, &manual] {
+        repo.create_mapping(m, audit_of(m, "mapping.create")).await.unwrap();
+    }
+    let confirmed = a.confirmed(None, None, "alice").unwrap();
+    repo.update_mapping(&a, &confirmed, audit_of(&confirmed, "mapping.confirm")).await.unwrap();
+    repo.delete_mapping(&b, audit_of(&b, "mapping.reject")).await.unwrap();
+    repo.delete_mapping(&manual, audit_of(&manual, "mapping.delete")).await.unwrap();
+    let v = repo.verdicts(&t).await.unwrap();
+    let sig = |m: &Mapping| crate::review::verdict(Some(m), None).unwrap().signature;
+    assert_eq!(v.len(), 2, "{v:?}");
+    assert_eq!(v.get(&("T1059.001".to_string(), sig(&a))), Some(&(1, 0)));
+    assert_eq!(v.get(&("T1105".to_string(), sig(&b))), Some(&(0, 1)));
+    assert!(repo.verdicts(&other).await.unwrap().is_empty(), "another tenant's reviews teach nothing here");
+}

@@ -16,6 +16,7 @@ pub mod memory;
 pub mod metrics;
 pub mod repo;
 pub mod retry;
+pub mod review;
 pub mod role;
 pub mod stats;
 pub mod sync;
@@ -29,7 +30,7 @@ pub use insight::{HistoryRecord, ReleaseChangeRecord};
 pub use mapping::{DetectionMethod, ImpactLevel, Mapping, MappingInput, MappingKind, MitigationStatus, Precondition, Resolved};
 #[cfg(any(test, feature = "testing"))]
 pub use memory::MemoryRepos;
-pub use repo::{AccessRepo, AuditFilter, AuditLog, InsightRepo, MappingFilter, MappingRepo, Page, PrincipalRepo, StatsRepo, TacticFilter};
+pub use repo::{AccessRepo, AuditFilter, AuditLog, FeedbackRepo, InsightRepo, MappingFilter, MappingRepo, Page, PrincipalRepo, StatsRepo, TacticFilter};
 pub use retry::RetryPolicy;
 pub use role::{Principal, Role, normalize_principal};
 pub use sync::SyncRequest;
@@ -72,5 +73,6 @@ mod tests {
         contract::a_large_entity_changes_access(&repo).await;
         contract::lists_filter_on_review_fields(&repo).await;
         contract::insights_are_kept_by_release_and_tenant(&repo).await;
+        contract::reviews_teach_their_tenant_alone(&repo).await;
     }
 }

@@ -12,7 +12,7 @@ use crate::cursor;
 use crate::error::{RepoError, WriteError};
 use crate::insight::{HistoryRecord, ReleaseChangeRecord, release_key};
 use crate::mapping::{Mapping, MappingKind};
-use crate::repo::{AccessRepo, AuditFilter, AuditLog, InsightRepo, MappingFilter, MappingRepo, Page, PrincipalRepo, StatsRepo};
+use crate::repo::{AccessRepo, AuditFilter, AuditLog, FeedbackRepo, InsightRepo, MappingFilter, MappingRepo, Page, PrincipalRepo, StatsRepo};
 use crate::role::Principal;
 use crate::stats::{self, Aggregates, Bucket, BucketKey, Presence, PresenceKey, Window};
 use crate::tenant::TenantId;
@@ -35,6 +35,8 @@ struct State {
     /// Release changes by (domain, to key, from key).
     changes: BTreeMap<(mitre_attack::Domain, String, String), ReleaseChangeRecord>,
     histories: BTreeMap<(TenantId, mitre_attack::Domain), HistoryRecord>,
+    /// Review verdicts per tenant.
+    verdicts: BTreeMap<TenantId, crate::review::Verdicts>,
 }
 
 impl State {
@@ -57,8 +59,13 @@ impl State {
     }
 }
 
-/// Applies the statistics change of a write from `old` to `new` (of one tenant).
+/// Applies the statistics change of a write from `old` to `new` (of one tenant), and the review
+/// verdict it carries.
 fn keep_stats(st: &mut State, old: Option<&Mapping>, new: Option<&Mapping>) {
+    if let (Some(v), Some(m)) = (crate::review::verdict(old, new), old) {
+        let c = st.verdicts.entry(m.tenant.clone()).or_default().entry((v.technique, v.signature)).or_default();
+        if v.confirmed { c.0 += 1 } else { c.1 += 1 }
+    }
     let Some(tenant) = old.or(new).map(|m| m.tenant.clone()) else { return };
     let presence = st.presence.entry(tenant.clone()).or_default();
     let c = stats::change(old, new, presence);
@@ -317,5 +324,12 @@ impl InsightRepo for MemoryRepos {
 
     async fn history(&self, tenant: &TenantId, domain: mitre_attack::Domain) -> Result<Option<HistoryRecord>, RepoError> {
         Ok(self.lock()?.histories.get(&(tenant.clone(), domain)).cloned())
+    }
+}
+
+#[async_trait]
+impl FeedbackRepo for MemoryRepos {
+    async fn verdicts(&self, tenant: &TenantId) -> Result<crate::review::Verdicts, RepoError> {
+        Ok(self.lock()?.verdicts.get(tenant).cloned().unwrap_or_default())
     }
 }

@@ -210,6 +210,14 @@ pub trait StatsRepo: Send + Sync {
     async fn statistics(&self, tenant: &TenantId, domain: mitre_attack::Domain, window: &Window) -> Result<Aggregates, RepoError>;
 }
 
+/// What a tenant's reviews decided on auto-mappings (see [`crate::review`]); kept by the
+/// mapping writes themselves.
+#[async_trait]
+pub trait FeedbackRepo: Send + Sync {
+    /// The tenant's verdicts. One call.
+    async fn verdicts(&self, tenant: &TenantId) -> Result<crate::review::Verdicts, RepoError>;
+}
+
 /// Release changes and tenants' inference histories (see [`crate::insight`]).
 #[async_trait]
 pub trait InsightRepo: Send + Sync {

@@ -20,6 +20,7 @@
 //! | statistics counters | `T#{tenant}#STATS#{domain}` | `ALL#{shard}`, `M#{YYYY-MM}#{shard}` | | | |
 //! | release changes of a domain | `CHANGES#{domain}` | `R#{to}#{from}` (releases as sortable keys) | | | |
 //! | inference history of a tenant | `T#{tenant}#INFER` | `H#{domain}` | | | |
+//! | review verdicts of a tenant | `T#{tenant}#FEEDBACK` | `F` | | | |
 use mitre_attack::Domain;
 
 pub const OBJECT_SK: &str = "#OBJ";
@@ -193,6 +194,13 @@ pub fn changes_pk(domain: Domain) -> String {
 /// `R#{to}#{from}`, each a [`mitre_domain::insight::release_key`]: the latest change sorts last.
 pub fn changes_sk(from_key: &str, to_key: &str) -> String {
     format!("R#{to_key}#{from_key}")
+}
+
+/// The sort key of a tenant's review verdicts item.
+pub const FEEDBACK_SK: &str = "F";
+
+pub fn feedback_pk(tenant: &str) -> String {
+    format!("T#{tenant}#FEEDBACK")
 }
 
 pub fn history_pk(tenant: &str) -> String {

@@ -19,6 +19,10 @@
 //! a score of 0.3 means that about 30% of the suggestions scoring like it were right on the
 //! labelled alerts. [`DEFAULT_THRESHOLD`] is the auto-mapping threshold measured there.
 //!
+//! Auto-mapping learns from each tenant's review, see [`feedback`]: a technique rejected on
+//! some evidence is not auto-mapped again on the same evidence for that tenant, and a confirmed
+//! one is trusted below the threshold.
+//!
 //! A sub-technique is not echoed by its parent: when a rule or an ID names T1003.001, T1003
 //! gets no credit from it (a mapping to the sub-technique already implies the technique, and
 //! a second, vaguer suggestion would take a place in the limit and, auto-mapped, write a
@@ -40,6 +44,7 @@ pub mod bm25;
 pub mod calibration;
 mod engine;
 pub mod eval;
+pub mod feedback;
 pub mod names;
 pub mod rules;
 pub mod text;

@@ -17,4 +17,5 @@ async fn the_dynamodb_repositories_keep_the_contract() {
     contract::a_large_entity_changes_access(store).await;
     contract::lists_filter_on_review_fields(store).await;
     contract::insights_are_kept_by_release_and_tenant(store).await;
+    contract::reviews_teach_their_tenant_alone(store).await;
 }

@@ -339,6 +339,9 @@ impl MappingRepo for Store {
                 if let Some(c) = review_counter(t, Some(old), Some(new))? {
                     tx.push(Part::Counter, c);
                 }
+                if let Some(v) = mitre_domain::review::verdict(Some(old), Some(new)) {
+                    tx.push(Part::Counter, super::feedback::verdict_counter(t, &old.tenant, &v)?);
+                }
                 for a in access_parts(t, new, 0)? {
                     tx.push(Part::Access, a);
                 }
@@ -373,6 +376,9 @@ impl MappingRepo for Store {
                     .with(Part::Counter, use_counter(t, m, -1)?);
                 if let Some(c) = review_counter(t, Some(m), None)? {
                     tx.push(Part::Counter, c);
+                }
+                if let Some(v) = mitre_domain::review::verdict(Some(m), None) {
+                    tx.push(Part::Counter, super::feedback::verdict_counter(t, &m.tenant, &v)?);
                 }
                 for a in access_parts(t, m, -1)? {
                     tx.push(Part::Access, a);

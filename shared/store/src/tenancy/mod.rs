@@ -3,6 +3,7 @@
 //! Every write of tenant data is one transaction with its audit entry.
 mod access;
 mod audit;
+mod feedback;
 mod insight;
 mod mappings;
 mod principals;
