@@ -278,7 +278,7 @@ impl Access {
                 // beside the mappings; UpdateItem and ConditionCheckItem: the access records
                 statement("TenantMappings", &[GET, BATCH_GET, PUT, UPDATE, DELETE, CONDITION_CHECK], &[Table], &[TENANT_MAPPINGS]),
                 // enrichment weighs its suggestions by the tenant's review verdicts
-                statement("ReviewVerdicts", &[GET], &[Table], &[TENANT_FEEDBACK]),
+                statement("ReviewVerdicts", &[BATCH_GET], &[Table], &[TENANT_FEEDBACK]),
                 audit_append(),
                 counters(),
             ],

@@ -614,10 +614,12 @@ pub async fn reviews_teach_their_tenant_alone(repo: &(impl MappingRepo + crate::
     repo.update_mapping(&a, &confirmed, audit_of(&confirmed, "mapping.confirm")).await.unwrap();
     repo.delete_mapping(&b, audit_of(&b, "mapping.reject")).await.unwrap();
     repo.delete_mapping(&manual, audit_of(&manual, "mapping.delete")).await.unwrap();
-    let v = repo.verdicts(&t).await.unwrap();
+    let both = ["T1059.001".to_string(), "T1105".to_string(), "T1003.001".to_string()];
+    let v = repo.verdicts(&t, &both).await.unwrap();
     let sig = |m: &Mapping| crate::review::verdict(Some(m), None).unwrap().signature;
     assert_eq!(v.len(), 2, "{v:?}");
     assert_eq!(v.get(&("T1059.001".to_string(), sig(&a))), Some(&(1, 0)));
     assert_eq!(v.get(&("T1105".to_string(), sig(&b))), Some(&(0, 1)));
-    assert!(repo.verdicts(&other).await.unwrap().is_empty(), "another tenant's reviews teach nothing here");
+    assert_eq!(repo.verdicts(&t, &both[1..]).await.unwrap().len(), 1, "only the techniques asked for");
+    assert!(repo.verdicts(&other, &both).await.unwrap().is_empty(), "another tenant's reviews teach nothing here");
 }

@@ -329,7 +329,9 @@ impl InsightRepo for MemoryRepos {
 
 #[async_trait]
 impl FeedbackRepo for MemoryRepos {
-    async fn verdicts(&self, tenant: &TenantId) -> Result<crate::review::Verdicts, RepoError> {
-        Ok(self.lock()?.verdicts.get(tenant).cloned().unwrap_or_default())
+    async fn verdicts(&self, tenant: &TenantId, techniques: &[String]) -> Result<crate::review::Verdicts, RepoError> {
+        let mut v = self.lock()?.verdicts.get(tenant).cloned().unwrap_or_default();
+        v.retain(|(t, _), _| techniques.contains(t));
+        Ok(v)
     }
 }

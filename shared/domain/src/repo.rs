@@ -214,8 +214,8 @@ pub trait StatsRepo: Send + Sync {
 /// mapping writes themselves.
 #[async_trait]
 pub trait FeedbackRepo: Send + Sync {
-    /// The tenant's verdicts. One call.
-    async fn verdicts(&self, tenant: &TenantId) -> Result<crate::review::Verdicts, RepoError>;
+    /// The tenant's verdicts on `techniques` (upper-case ATT&CK ids; at most 100). One call.
+    async fn verdicts(&self, tenant: &TenantId, techniques: &[String]) -> Result<crate::review::Verdicts, RepoError>;
 }
 
 /// Release changes and tenants' inference histories (see [`crate::insight`]).

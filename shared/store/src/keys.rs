@@ -20,7 +20,7 @@
 //! | statistics counters | `T#{tenant}#STATS#{domain}` | `ALL#{shard}`, `M#{YYYY-MM}#{shard}` | | | |
 //! | release changes of a domain | `CHANGES#{domain}` | `R#{to}#{from}` (releases as sortable keys) | | | |
 //! | inference history of a tenant | `T#{tenant}#INFER` | `H#{domain}` | | | |
-//! | review verdicts of a tenant | `T#{tenant}#FEEDBACK` | `F` | | | |
+//! | review verdicts of a tenant, per technique | `T#{tenant}#FEEDBACK` | `F#{technique}` | | | |
 use mitre_attack::Domain;
 
 pub const OBJECT_SK: &str = "#OBJ";
@@ -196,8 +196,12 @@ pub fn changes_sk(from_key: &str, to_key: &str) -> String {
     format!("R#{to_key}#{from_key}")
 }
 
-/// The sort key of a tenant's review verdicts item.
-pub const FEEDBACK_SK: &str = "F";
+pub const FEEDBACK_SK_PREFIX: &str = "F#";
+
+/// The item of a tenant's review verdicts on one technique.
+pub fn feedback_sk(technique: &str) -> String {
+    format!("{FEEDBACK_SK_PREFIX}{technique}")
+}
 
 pub fn feedback_pk(tenant: &str) -> String {
     format!("T#{tenant}#FEEDBACK")

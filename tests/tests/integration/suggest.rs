@@ -91,3 +91,31 @@ async fn suggestions_say_why_and_enrich_maps_idempotently() {
     let (a, _) = call_with(&app, "GET", &format!("{P}/audit?action=mapping.enrich"), Some(&analyst), &[], b"").await;
     assert_eq!(a.status, 403, "analysts do not read the audit log");
 }
+
+/// On DynamoDB Local: an analyst rejects what enrichment mapped, and the same technique on the
+/// same evidence is not auto-mapped again in that tenant; another tenant's enrichment still maps it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rejection_teaches_its_tenant_alone() {
+    let store = synced_store().await;
+    let n = ulid::Ulid::new().to_string().to_lowercase();
+    let (a, b) = (format!("arn:aws:iam::444444444444:user/fa-{n}"), format!("arn:aws:iam::444444444444:user/fb-{n}"));
+    register(&store, &a, &format!("fa-{n}"), Role::Analyst).await;
+    register(&store, &b, &format!("fb-{n}"), Role::Analyst).await;
+    let app = App::new(store, Settings::default());
+    let alert =
+        json!({"text": "EDR: T1059.001 PowerShell ran an encoded command", "observables": [{"type": "command_line", "value": "powershell.exe -enc SQBFAFgA"}]});
+    let (status, body) = post(&app, &a, &format!("{P}/alerts/FA-1/enrich"), &alert).await;
+    assert_eq!(status, 200, "{body}");
+    let m = &body["mapped"][0]["mapping"];
+    let (id, technique) = (m["id"].as_str().unwrap().to_string(), m["technique"].clone());
+    let (r, _) =
+        call_with(&app, "POST", &format!("{P}/alert-mappings/{id}/reject"), Some(&a), &[("if-match", "*")], json!({"reason": "benign"}).to_string().as_bytes())
+            .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let (_, body) = post(&app, &a, &format!("{P}/alerts/FA-2/enrich"), &alert).await;
+    assert!(body["mapped"].as_array().unwrap().iter().all(|x| x["mapping"]["technique"] != technique), "{body}");
+    let s = body["suggestions"].as_array().unwrap().iter().find(|s| s["technique"] == technique).unwrap();
+    assert_eq!(s["auto_map"]["decision"], "suppressed", "{s}");
+    let (_, body) = post(&app, &b, &format!("{P}/alerts/FB-1/enrich"), &alert).await;
+    assert_eq!(body["mapped"][0]["mapping"]["technique"], technique, "{body}");
+}

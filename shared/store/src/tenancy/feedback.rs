@@ -1,6 +1,7 @@
-//! A tenant's review verdicts: one item (`T#{tenant}#FEEDBACK`, `F`) whose counters
-//! `c|{technique}|{signature}` (confirmed) and `r|...` (rejected) every confirming or removing
-//! write of an auto-mapping awaiting review adds to, in its own transaction.
+//! A tenant's review verdicts: one item per technique (`T#{tenant}#FEEDBACK`, `F#{technique}`,
+//! so no item outgrows DynamoDB's limit) whose counters `c|{signature}` (confirmed) and
+//! `r|{signature}` (rejected) every confirming or removing write of an auto-mapping awaiting
+//! review adds to, in its own transaction.
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use mitre_domain::review::{Verdict, Verdicts};
@@ -12,10 +13,10 @@ use crate::{Store, keys};
 
 /// The counter a verdict adds one to.
 pub(crate) fn verdict_counter(table: &str, tenant: &TenantId, v: &Verdict) -> Result<TransactWriteItem, StoreError> {
-    let name = format!("{}|{}|{}", if v.confirmed { "c" } else { "r" }, v.technique, v.signature);
+    let name = format!("{}|{}", if v.confirmed { "c" } else { "r" }, v.signature);
     let u = Update::builder()
         .table_name(table)
-        .set_key(Some(key(keys::feedback_pk(tenant.as_str()), keys::FEEDBACK_SK)))
+        .set_key(Some(key(keys::feedback_pk(tenant.as_str()), keys::feedback_sk(&v.technique))))
         .update_expression("ADD #n :one")
         .expression_attribute_names("#n", name)
         .expression_attribute_values(":one", AttributeValue::N("1".into()))
@@ -25,27 +26,24 @@ pub(crate) fn verdict_counter(table: &str, tenant: &TenantId, v: &Verdict) -> Re
 
 #[async_trait]
 impl FeedbackRepo for Store {
-    async fn verdicts(&self, tenant: &TenantId) -> Result<Verdicts, RepoError> {
-        let out = self
-            .ddb
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::feedback_pk(tenant.as_str()), keys::FEEDBACK_SK)))
-            .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("GetItem", e))?;
-        crate::metrics::record_capacity(crate::metrics::capacity_of(out.consumed_capacity()));
+    async fn verdicts(&self, tenant: &TenantId, techniques: &[String]) -> Result<Verdicts, RepoError> {
+        let pk = keys::feedback_pk(tenant.as_str());
+        let items = self.batch_get_consistent(techniques.iter().map(|t| (pk.clone(), keys::feedback_sk(t)))).await?;
         let mut verdicts = Verdicts::new();
-        for (name, value) in out.item.unwrap_or_default() {
-            let mut parts = name.splitn(3, '|');
-            let (Some(which), Some(technique), Some(signature)) = (parts.next(), parts.next(), parts.next()) else { continue };
-            let Ok(n) = value.as_n().map_err(|_| ()).and_then(|n| n.parse::<u32>().map_err(|_| ())) else { continue };
-            let c = verdicts.entry((technique.to_string(), signature.to_string())).or_default();
-            match which {
-                "c" => c.0 += n,
-                "r" => c.1 += n,
-                _ => {}
+        for item in items {
+            let Some(technique) = item.get("sk").and_then(|v| v.as_s().ok()).and_then(|sk| sk.strip_prefix(keys::FEEDBACK_SK_PREFIX)).map(str::to_string)
+            else {
+                continue;
+            };
+            for (name, value) in &item {
+                let Some((which, signature)) = name.split_once('|') else { continue };
+                let Some(n) = value.as_n().ok().and_then(|n| n.parse::<u32>().ok()) else { continue };
+                let c = verdicts.entry((technique.clone(), signature.to_string())).or_default();
+                match which {
+                    "c" => c.0 += n,
+                    "r" => c.1 += n,
+                    _ => {}
+                }
             }
         }
         Ok(verdicts)
