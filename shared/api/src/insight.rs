@@ -139,8 +139,8 @@ pub fn usage(aggregates: &mitre_domain::stats::Aggregates) -> BTreeMap<String, U
 }
 
 /// `GET attack-updates?domain=&from=&to=`: what the latest release change of the domain (or the
-/// named one) changed in the caller's tenant's mappings. Two calls: the kept changes and the
-/// tenant's all-time counters.
+/// named one) changed in the caller's tenant's mappings: the kept changes (as the container
+/// holds them) weighed by the tenant's all-time counters (one Query).
 pub async fn attack_updates(app: &App, who: &Identity, spec: &RouteSpec, params: &Params) -> Result<Reply, ApiError> {
     let format = crate::analyst_views::format(spec, params)?;
     let tenant = who.tenant()?;
@@ -198,7 +198,8 @@ pub async fn infer(app: &App, catalog: &DomainCatalog, history: Option<&TenantHi
 }
 
 /// `GET {kind}s/{id}/inferences`: techniques the entity does not have yet, ranked by how likely
-/// they are part of the same intrusion. Two calls: the entity's mappings and the tenant's history.
+/// they are part of the same intrusion: the entity's mappings (one Query) and the tenant's
+/// history (as the container holds it).
 pub async fn entity_inferences(app: &App, who: &Identity, kind: MappingKind, id: &str, params: &Params) -> Result<Reply, ApiError> {
     let limit = inference_limit(params)?;
     let tenant = who.tenant()?;
@@ -242,7 +243,8 @@ fn field_error(field: &str, message: impl Into<String>) -> ApiError {
     ApiError::BadRequest { code: "invalid_field", message: message.into(), details: Some(json!({ "field": field })) }
 }
 
-/// `POST inferences`: the same for a set of techniques. One call: the tenant's history.
+/// `POST inferences`: the same for a set of techniques, with the tenant's history (as the
+/// container holds it).
 pub async fn infer_set(app: &App, who: &Identity, body: &[u8]) -> Result<Reply, ApiError> {
     let input: InferInput = parse_json(body)?;
     let tenant: &TenantId = who.tenant()?;
