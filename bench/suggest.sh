@@ -8,6 +8,8 @@
 #     two-fold split (odd/even ids) and leave-one-out;
 #   - the same without the rule table (how much the catalog-derived signals carry alone);
 #   - p50/p99 latency of a 2 KB alert with 10 observables; engine build time and memory;
+#   - unseen sources: the same measures on public labelled sets the engine was never fitted on
+#     (Atomic Red Team commands, TRAM sentences, MITRE CAR analytics), beside BM25;
 #   - the review replay: an analyst confirms the right and rejects the wrong auto-mappings of one
 #     half of a labelled set (the project's alerts, Atomic Red Team commands, TRAM sentences),
 #     then the other half is enriched with and without that tenant's feedback.

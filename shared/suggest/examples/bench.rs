@@ -23,6 +23,20 @@
 //! by id parity), and on two public labelled sets read from $LABELLED_DATA_DIR (default
 //! ../shared/labelled-data next to the repository): the command lines of Atomic Red Team tests
 //! and the sentences of TRAM (halves by line parity); a set that is missing is skipped.
+//!
+//! Unseen sources (`unseen_sources` in the JSON line): the public labelled sets of
+//! $LABELLED_DATA_DIR, not used to fit the calibration or choose the threshold (a few rule
+//! examples and labelled alerts share generic command lines with Atomic Red Team), each item
+//! sent as one alert with the shipped constants: Atomic Red Team tests (the command line as a
+//! command_line observable; a second row adds the test's description as the text, which often
+//! names the technique), TRAM sentences (the text) and CAR analytics (title, description,
+//! pseudocode and the code of the implementations as the text, but code in the query languages
+//! of the reserved Sigma, Elastic and Splunk rule sets; a hit is any of its techniques and
+//! sub-techniques). ATT&CK IDs are removed from every text first (they name the answer); labels
+//! are resolved through the catalog (revoked-by), and an item none of whose labels is in it is
+//! left out. Per set: top-1 and top-3 accuracy (exact and parent level) of the engine and of
+//! the BM25 baseline, and the auto-mappings at DEFAULT_THRESHOLD: precision (exact and parent
+//! level), coverage (the share of items with at least one) and mappings written per item.
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -117,6 +131,14 @@ fn scored(model: &Model, data: &[&Cands]) -> Vec<Vec<(String, f64)>> {
         .collect()
 }
 
+/// The baseline's candidates of an alert: the plain BM25 ranking of technique names and
+/// descriptions, with its two features (relative and absolute BM25).
+fn baseline_cands(engine: &Engine, a: &LabelledAlert) -> Cands {
+    let r = engine.baseline_ranking(&a.request(LIMIT as i64), LIMIT);
+    let top = r.first().map_or(1.0, |x| x.1);
+    Cands { rows: r.into_iter().map(|(t, s)| (t, vec![s / top, s / (s + 12.0)], 0.0)).collect() }
+}
+
 fn threshold_for(model: &Model, data: &[&Cands], alerts: &[&LabelledAlert]) -> f64 {
     let s = scored(model, data);
     lowest_threshold(&predictions(alerts, &s), TARGET_PRECISION, MIN_SUPPORT).unwrap_or(1.0)
@@ -127,9 +149,14 @@ struct Figures {
     map: AutoMap,
 }
 
-fn measure(alerts: &[&LabelledAlert], s: &[Vec<(String, f64)>], thresholds: &[f64]) -> Figures {
+/// The top-k accuracy of scored suggestions (ranked, best first).
+fn ranked_accuracy(alerts: &[&LabelledAlert], s: &[Vec<(String, f64)>]) -> Accuracy {
     let rankings: Vec<Vec<String>> = s.iter().map(|v| v.iter().map(|(t, _)| t.clone()).collect()).collect();
-    let acc = accuracy(alerts, &rankings);
+    accuracy(alerts, &rankings)
+}
+
+fn measure(alerts: &[&LabelledAlert], s: &[Vec<(String, f64)>], thresholds: &[f64]) -> Figures {
+    let acc = ranked_accuracy(alerts, s);
     // per-alert thresholds (leave-one-out): map each alert with its own fold's threshold
     let mapped: Vec<Vec<(String, f64)>> =
         s.iter().zip(thresholds).map(|(v, &th)| v.iter().filter(|(_, x)| *x >= th).map(|(t, x)| (t.clone(), *x)).collect()).collect();
@@ -259,14 +286,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .collect(),
         })
         .collect();
-    let baseline_data: Vec<Cands> = alerts
-        .iter()
-        .map(|a| {
-            let r = engine.baseline_ranking(&a.request(20), LIMIT);
-            let top = r.first().map_or(1.0, |x| x.1);
-            Cands { rows: r.into_iter().map(|(t, s)| (t, vec![s / top, s / (s + 12.0)], 0.0)).collect() }
-        })
-        .collect();
+    let baseline_data: Vec<Cands> = alerts.iter().map(|a| baseline_cands(&engine, a)).collect();
     println!("features of {} alerts: {:.2} s", alerts.len(), t.elapsed().as_secs_f64());
     let ed: Vec<&Cands> = engine_data.iter().collect();
     let nd: Vec<&Cands> = no_rules.iter().collect();
@@ -416,6 +436,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     let replay = review_replay(&engine, &catalog, &labelled);
+    let unseen = unseen_sources(&engine, &catalog, &full_base);
 
     println!(
         "{}",
@@ -424,7 +445,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "precision": loo.map.precision, "coverage": loo.map.coverage,
             "baseline_top1": base_loo.acc.top1, "baseline_top3": base_loo.acc.top3,
             "threshold": chosen, "p50_ms": p50, "p99_ms": p99, "build_s": builds[2], "build_peak_mb": (hwm1 - rss0).max(0.0),
-            "review_replay": replay,
+            "review_replay": replay, "unseen_sources": unseen,
         })
     );
     Ok(())
@@ -608,24 +629,52 @@ fn public_records(file: &str) -> Result<Vec<serde_json::Value>, String> {
     String::from_utf8_lossy(&bytes).lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).map_err(|e| format!("{file}: {e}"))).collect()
 }
 
-/// Suggestions for public labelled records, each the request `request` makes of it and its
-/// `technique` label (resolved to a live technique; records whose label has none, or whose
-/// request is invalid, are left out); halves by line parity.
-fn public_replayed(
-    engine: &Engine,
+/// Public labelled records as labelled alerts: each the request `request` makes of it (left
+/// out when it has none or it is invalid) and its `labels`, resolved to live techniques (left
+/// out when none is); the id is "P" and the line number, so halves by id parity are halves by
+/// line parity.
+fn public_alerts(
     catalog: &DomainCatalog,
     records: &[serde_json::Value],
+    labels: impl Fn(&serde_json::Value) -> Vec<&str>,
     request: impl Fn(&serde_json::Value) -> Option<Request>,
-) -> Vec<Replayed> {
+) -> Vec<LabelledAlert> {
     records
         .iter()
         .enumerate()
         .filter_map(|(i, r)| {
-            let expected = live_technique(catalog, r["technique"].as_str()?)?;
+            let mut expected: Vec<String> = labels(r).into_iter().filter_map(|l| live_technique(catalog, l)).collect();
+            expected.sort();
+            expected.dedup();
+            if expected.is_empty() {
+                return None;
+            }
             let req = request(r).filter(|q| q.validate().is_ok())?;
-            Some(Replayed { odd: i % 2 == 1, suggestions: engine.suggest(&req), expected: vec![expected] })
+            Some(LabelledAlert { id: format!("P{i}"), platform: String::new(), text: req.text, observables: req.observables, expected })
         })
         .collect()
+}
+
+/// The `technique` label of a public record.
+fn technique_label(r: &serde_json::Value) -> Vec<&str> {
+    r["technique"].as_str().into_iter().collect()
+}
+
+/// The request of an Atomic Red Team test: its command line, as a process-creation alert
+/// carries it, and with `description` the test's description as the alert's text.
+fn art_request(r: &serde_json::Value, description: bool) -> Option<Request> {
+    let text = if description { r["description"].as_str()?.to_string() } else { String::new() };
+    Some(Request { text, observables: vec![Observable::new("command_line", r["command"].as_str()?)], limit: LIMIT as i64 })
+}
+
+/// The request of a TRAM sentence: the sentence as the alert's text.
+fn tram_request(r: &serde_json::Value) -> Option<Request> {
+    Some(Request { text: r["text"].as_str()?.to_string(), observables: Vec::new(), limit: LIMIT as i64 })
+}
+
+/// The shipped engine's suggestions for labelled alerts (limit 20), halves by id parity.
+fn replayed(engine: &Engine, alerts: &[LabelledAlert]) -> Vec<Replayed> {
+    alerts.iter().map(|a| Replayed { odd: a.number() % 2 == 1, suggestions: engine.suggest(&a.request(LIMIT as i64)), expected: a.expected.clone() }).collect()
 }
 
 /// The review replay: how much auto-mapping learns from one tenant's review (see the
@@ -648,10 +697,7 @@ fn review_replay(engine: &Engine, catalog: &DomainCatalog, labelled: &[LabelledA
     out.insert("threshold".into(), threshold.into());
     out.insert("trusted_from".into(), (threshold * TRUSTED_FACTOR).into());
 
-    let own: Vec<Replayed> = labelled
-        .iter()
-        .map(|a| Replayed { odd: a.number() % 2 == 1, suggestions: engine.suggest(&a.request(LIMIT as i64)), expected: a.expected.clone() })
-        .collect();
+    let own = replayed(engine, labelled);
     let label = format!("the project's labelled alerts (tests/data/suggest/labelled.jsonl, {} alerts; halves by id parity; in-sample scores):", own.len());
     out.insert("labelled".into(), replay(&label, &own, threshold));
 
@@ -661,9 +707,7 @@ fn review_replay(engine: &Engine, catalog: &DomainCatalog, labelled: &[LabelledA
         Ok(records) => {
             // the command line alone, as a process-creation alert carries it (the test's name
             // and description often name the technique)
-            let art = public_replayed(engine, catalog, &records, |r| {
-                Some(Request { text: String::new(), observables: vec![Observable::new("command_line", r["command"].as_str()?)], limit: LIMIT as i64 })
-            });
+            let art = replayed(engine, &public_alerts(catalog, &records, technique_label, |r| art_request(r, false)));
             let label = format!(
                 "Atomic Red Team tests (../shared/labelled-data, {} of {} tests, the command line as the alert, one technique each; halves by line parity):",
                 art.len(),
@@ -675,9 +719,7 @@ fn review_replay(engine: &Engine, catalog: &DomainCatalog, labelled: &[LabelledA
     }
     match public_records("tram-sentences.jsonl.gz") {
         Ok(records) => {
-            let tram = public_replayed(engine, catalog, &records, |r| {
-                Some(Request { text: r["text"].as_str()?.to_string(), observables: Vec::new(), limit: LIMIT as i64 })
-            });
+            let tram = replayed(engine, &public_alerts(catalog, &records, technique_label, tram_request));
             let label = format!(
                 "TRAM threat-report sentences (../shared/labelled-data, {} of {} sentences as the alert text, one technique each; halves by line parity):",
                 tram.len(),
@@ -686,6 +728,158 @@ fn review_replay(engine: &Engine, catalog: &DomainCatalog, labelled: &[LabelledA
             out.insert("tram".into(), replay(&label, &tram, threshold));
         }
         Err(e) => println!("  TRAM sentences: not read ({e})"),
+    }
+    println!("  ({:.1} s)", t.elapsed().as_secs_f64());
+    serde_json::Value::Object(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Unseen sources
+
+/// The query languages of CAR implementations that are also those of the SigmaHQ, Elastic and
+/// Splunk rule sets, which are kept out of every measurement: their code is left out.
+const RESERVED_LANGUAGES: [&str; 3] = ["sigma", "elastic", "splunk"];
+
+/// An ATT&CK technique ID as the public sets write it: T1059, T1059.001, the T1059/001 of
+/// attack.mitre.org links, the attack.t1059 of rule tags.
+static ATTACK_ID: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| regex::Regex::new(r"(?i-u)\bT\d{4}(?:[./]\d{3})?\b").expect("ATT&CK ID pattern"));
+
+/// The labels of a CAR analytic: its techniques and sub-techniques.
+fn car_labels(r: &serde_json::Value) -> Vec<&str> {
+    ["techniques", "subtechniques"].iter().flat_map(|k| r[*k].as_array().into_iter().flatten()).filter_map(|v| v.as_str()).collect()
+}
+
+/// The request of a CAR analytic: title, description, pseudocode and the code of its
+/// implementations (but those in a reserved language) as the alert's text, cut to the largest
+/// text a request may carry.
+fn car_request(r: &serde_json::Value) -> Option<Request> {
+    let mut parts = vec![r["title"].as_str()?, r["description"].as_str().unwrap_or_default()];
+    parts.extend(r["pseudocode"].as_array().into_iter().flatten().filter_map(|v| v.as_str()));
+    parts.extend(
+        r["implementations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|i| !RESERVED_LANGUAGES.contains(&i["type"].as_str().unwrap_or_default().to_ascii_lowercase().as_str()))
+            .filter_map(|i| i["code"].as_str()),
+    );
+    let mut text = parts.into_iter().map(str::trim).filter(|p| !p.is_empty()).collect::<Vec<_>>().join("\n");
+    let mut end = text.len().min(mitre_suggest::MAX_TEXT_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    Some(Request { text, observables: Vec::new(), limit: LIMIT as i64 })
+}
+
+/// Removes the ATT&CK IDs from an alert's text and observable values (they name the answer);
+/// true when it named one.
+fn strip_attack_ids(a: &mut LabelledAlert) -> bool {
+    let mut named = false;
+    for v in std::iter::once(&mut a.text).chain(a.observables.iter_mut().map(|o| &mut o.value)) {
+        if ATTACK_ID.is_match(v) {
+            *v = ATTACK_ID.replace_all(v, "").into_owned();
+            named = true;
+        }
+    }
+    named
+}
+
+/// One public set as the unseen-sources section sends it: JSON key, label, file, the labels
+/// and the request of a record.
+type UnseenSet = (&'static str, &'static str, &'static str, fn(&serde_json::Value) -> Vec<&str>, fn(&serde_json::Value) -> Option<Request>);
+
+/// The public labelled sets (none of them used to fit the calibration or choose the
+/// threshold), each item sent as one alert with the shipped constants (limit 20): top-k
+/// accuracy (exact and parent level) of the engine and of the BM25 baseline (the model fitted
+/// on the labelled alerts above), and the auto-mappings at the shipped threshold: precision
+/// (exact and parent level), coverage (the share of items with at least one) and mappings
+/// written per item. ATT&CK IDs are removed from every text first; labels are resolved to
+/// live techniques (revoked-by), and an item whose labels have none is left out.
+fn unseen_sources(engine: &Engine, catalog: &DomainCatalog, baseline: &Model) -> serde_json::Value {
+    let threshold = DEFAULT_THRESHOLD;
+    let t = Instant::now();
+    let sets: [UnseenSet; 4] = [
+        ("atomic_red_team_command", "Atomic Red Team: command", "atomic-red-team-tests.jsonl.gz", technique_label, |r| art_request(r, false)),
+        ("atomic_red_team_command_description", "Atomic Red Team: command + descr.", "atomic-red-team-tests.jsonl.gz", technique_label, |r| {
+            art_request(r, true)
+        }),
+        ("tram", "TRAM: sentence", "tram-sentences.jsonl.gz", technique_label, tram_request),
+        ("car", "CAR: analytic text and queries", "car-analytics.jsonl.gz", car_labels, car_request),
+    ];
+    println!(
+        "\nunseen sources: public labelled sets ($LABELLED_DATA_DIR) the engine was not fitted on, each item one alert (limit {LIMIT}); ATT&CK IDs removed from the text (IDs: items \
+         that named one); labels resolved to live techniques, items with none in ATT&CK {} left out; a CAR analytic is a hit on any of its techniques; CAR code in {} left out",
+        engine.version(),
+        RESERVED_LANGUAGES.join("/")
+    );
+    println!(
+        "  auto-mapping at the shipped threshold {threshold}: precision exact and parent level, coverage = share of items with at least one auto-mapping, mappings written per item"
+    );
+    println!(
+        "  {:<34} {:>11} {:>4} | engine top1  top3 top1p top3p | auto-map prec prec-p cover  /item | BM25 top1  top3 top1p top3p",
+        "source", "items/records", "IDs"
+    );
+    let mut out = serde_json::Map::new();
+    out.insert("threshold".into(), threshold.into());
+    out.insert("limit".into(), LIMIT.into());
+    let mut files: std::collections::HashMap<&str, Result<Vec<serde_json::Value>, String>> = std::collections::HashMap::new();
+    for (key, label, file, labels, request) in sets {
+        let records = match files.entry(file).or_insert_with(|| public_records(file)) {
+            Ok(r) => r,
+            Err(e) => {
+                println!("  {label:<34} not read ({e})");
+                continue;
+            }
+        };
+        let mut named = 0;
+        let alerts: Vec<LabelledAlert> = public_alerts(catalog, records, labels, request)
+            .into_iter()
+            .filter_map(|mut a| {
+                let had = strip_attack_ids(&mut a);
+                let valid = a.request(LIMIT as i64).validate().is_ok();
+                named += (had && valid) as usize;
+                valid.then_some(a)
+            })
+            .collect();
+        let alerts: Vec<&LabelledAlert> = alerts.iter().collect();
+        let n = alerts.len();
+        let s: Vec<Vec<(String, f64)>> =
+            alerts.iter().map(|a| engine.suggest(&a.request(LIMIT as i64)).into_iter().map(|x| (x.technique, x.score)).collect()).collect();
+        let f = measure(&alerts, &s, &vec![threshold; n]);
+        let covered = s.iter().filter(|v| v.iter().any(|(_, x)| *x >= threshold)).count() as f64 / n.max(1) as f64;
+        let per_item = f.map.mapped as f64 / n.max(1) as f64;
+        let bc: Vec<Cands> = alerts.iter().map(|a| baseline_cands(engine, a)).collect();
+        let b = ranked_accuracy(&alerts, &scored(baseline, &bc.iter().collect::<Vec<_>>()));
+        println!(
+            "  {label:<34} {:>11} {named:>4} |       {:.3} {:.3} {:.3} {:.3} |          {:.3}  {:.3} {:.3} {:>6.2} |     {:.3} {:.3} {:.3} {:.3}",
+            format!("{n}/{}", records.len()),
+            f.acc.top1,
+            f.acc.top3,
+            f.acc.top1_parent,
+            f.acc.top3_parent,
+            f.map.precision,
+            f.map.precision_parent,
+            covered,
+            per_item,
+            b.top1,
+            b.top3,
+            b.top1_parent,
+            b.top3_parent
+        );
+        out.insert(
+            key.into(),
+            serde_json::json!({
+                "file": file, "records": records.len(), "items": n, "ids_removed": named,
+                "top1": f.acc.top1, "top3": f.acc.top3, "top1_parent": f.acc.top1_parent, "top3_parent": f.acc.top3_parent,
+                "automap": {
+                    "precision": f.map.precision, "precision_parent": f.map.precision_parent, "coverage": covered,
+                    "mappings_per_item": per_item, "mapped": f.map.mapped, "correct": f.map.correct,
+                },
+                "baseline_top1": b.top1, "baseline_top3": b.top3, "baseline_top1_parent": b.top1_parent, "baseline_top3_parent": b.top3_parent,
+            }),
+        );
     }
     println!("  ({:.1} s)", t.elapsed().as_secs_f64());
     serde_json::Value::Object(out)
