@@ -260,7 +260,6 @@ mod tests {
     use super::*;
     use crate::testing::{HOSTILE, catalog_of};
     use mitre_attack::fixtures::bundle_with;
-    use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
     use serde_json::{Value, json};
 
     fn sid(kind: &str, n: u32) -> String {
@@ -373,35 +372,14 @@ mod tests {
         assert_eq!(case.totals, Totals { techniques: 2, mappings: 6, entities: 3 });
     }
 
-    fn tables(md: &str) -> Vec<Vec<Vec<String>>> {
-        let mut out: Vec<Vec<Vec<String>>> = Vec::new();
-        let mut cell: Option<String> = None;
-        for e in Parser::new_ext(md, Options::ENABLE_TABLES) {
-            match e {
-                Event::Start(Tag::Table(_)) => out.push(Vec::new()),
-                Event::Start(Tag::TableHead) | Event::Start(Tag::TableRow) => out.last_mut().unwrap().push(Vec::new()),
-                Event::Start(Tag::TableCell) => cell = Some(String::new()),
-                Event::End(TagEnd::TableCell) => out.last_mut().unwrap().last_mut().unwrap().push(cell.take().unwrap()),
-                Event::Text(t) | Event::Code(t) => {
-                    if let Some(c) = cell.as_mut() {
-                        c.push_str(&t);
-                    }
-                }
-                Event::Html(h) | Event::InlineHtml(h) => panic!("raw HTML in the Markdown: {h}"),
-                Event::Start(Tag::Link { .. }) | Event::Start(Tag::Image { .. }) => panic!("a link or an image in the Markdown"),
-                _ => {}
-            }
-        }
-        out
-    }
-
     #[test]
     fn the_markdown_holds_whatever_a_name_says() {
         let impact = TenantImpact::of(&changes(), &usage());
         let md = impact.markdown();
         assert!(md.starts_with("## ATT&CK Enterprise 17.1 → 18.0: changes to mapped techniques\n"), "{md}");
         assert!(md.contains("6 mapped techniques changed, named by 13 mappings of 11 entities."), "{md}");
-        let tables = tables(&md);
+        crate::testing::assert_no_markup(&md);
+        let tables = crate::testing::tables(&md);
         assert_eq!(tables.len(), 1);
         let t = &tables[0];
         assert_eq!(t.len(), 7, "header and six rows");

@@ -214,3 +214,37 @@ pub fn sample_case(c: &DomainCatalog, case: &str) -> Vec<Mapping> {
     out.push(on_technique(old, "T1086", "PowerShell"));
     out
 }
+
+/// Every table of a Markdown document as rows of cell texts (the header row first).
+pub fn tables(md: &str) -> Vec<Vec<Vec<String>>> {
+    use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+    let mut out: Vec<Vec<Vec<String>>> = Vec::new();
+    let mut cell: Option<String> = None;
+    for e in Parser::new_ext(md, Options::ENABLE_TABLES) {
+        match e {
+            Event::Start(Tag::Table(_)) => out.push(Vec::new()),
+            Event::Start(Tag::TableHead) | Event::Start(Tag::TableRow) => out.last_mut().unwrap().push(Vec::new()),
+            Event::Start(Tag::TableCell) => cell = Some(String::new()),
+            Event::End(TagEnd::TableCell) => out.last_mut().unwrap().last_mut().unwrap().push(cell.take().unwrap()),
+            Event::Text(t) | Event::Code(t) => {
+                if let Some(c) = cell.as_mut() {
+                    c.push_str(&t);
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Panics when a Markdown document holds raw HTML, a link or an image.
+pub fn assert_no_markup(md: &str) {
+    use pulldown_cmark::{Event, Options, Parser, Tag};
+    for e in Parser::new_ext(md, Options::ENABLE_TABLES) {
+        match e {
+            Event::Html(h) | Event::InlineHtml(h) => panic!("raw HTML in the Markdown: {h}"),
+            Event::Start(Tag::Link { .. }) | Event::Start(Tag::Image { .. }) => panic!("a link or an image in the Markdown"),
+            _ => {}
+        }
+    }
+}

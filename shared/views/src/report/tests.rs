@@ -9,27 +9,6 @@ fn case() -> EntityRef {
     EntityRef::new(MappingKind::Case, "CASE-1")
 }
 
-/// Every table of a Markdown document as rows of cell texts (the header row first).
-fn tables(md: &str) -> Vec<Vec<Vec<String>>> {
-    let mut out: Vec<Vec<Vec<String>>> = Vec::new();
-    let mut cell: Option<String> = None;
-    for e in Parser::new_ext(md, Options::ENABLE_TABLES) {
-        match e {
-            Event::Start(Tag::Table(_)) => out.push(Vec::new()),
-            Event::Start(Tag::TableHead) | Event::Start(Tag::TableRow) => out.last_mut().unwrap().push(Vec::new()),
-            Event::Start(Tag::TableCell) => cell = Some(String::new()),
-            Event::End(TagEnd::TableCell) => out.last_mut().unwrap().last_mut().unwrap().push(cell.take().unwrap()),
-            Event::Text(t) | Event::Code(t) => {
-                if let Some(c) = cell.as_mut() {
-                    c.push_str(&t);
-                }
-            }
-            _ => {}
-        }
-    }
-    out
-}
-
 #[test]
 fn the_report_groups_mappings_by_tactic_in_matrix_order() {
     let c = enterprise();
