@@ -45,6 +45,7 @@ dev: local-up build
 	source .local/env && ./target/debug/mitre principal put $(DEMO_ACME) --tenant acme --role analyst
 	source .local/env && ./target/debug/mitre principal put $(DEMO_GLOBEX) --tenant globex --role analyst
 	source .local/env && ./target/debug/mitre demo --tenant acme && ./target/debug/mitre demo --tenant globex
+	source .local/env && ./target/debug/mitre infer --rebuild
 	source .local/env && ./target/debug/mitre matrix --tenant acme --case CASE-1001 --format html --out .local/CASE-1001-matrix.html
 	source .local/env && ./target/debug/mitre report --tenant acme --case CASE-1001 --format html --out .local/CASE-1001-report.html
 	@echo
@@ -59,6 +60,7 @@ dev: local-up build
 	@echo "  curl -s -H 'x-dev-principal-arn: $(DEMO_SUPERUSER)' '$(API)/audit'"
 	@echo "  curl -s -H 'x-dev-principal-arn: $(DEMO_ACME)' '$(API)/cases/CASE-1001/navigator-layer'   # open it in the ATT&CK Navigator"
 	@echo "  curl -s -H 'x-dev-principal-arn: $(DEMO_ACME)' '$(API)/cases/CASE-1001/matrix?format=svg' > case.svg"
+	@echo "  curl -s -H 'x-dev-principal-arn: $(DEMO_ACME)' '$(API)/cases/CASE-1001/inferences?limit=5'   # where to look next, with evidence"
 	source .local/env && MITRE_SUPERUSERS=$(DEMO_SUPERUSER) ./target/debug/mitre serve --port $(PORT)
 
 serve:
