@@ -88,3 +88,31 @@ impl CatalogCache {
         }
     }
 }
+
+/// What a container builds once per synced release of a domain (a suggestion engine, the
+/// procedure sets inference ranks with) and rebuilds when the domain's release changes.
+pub struct PerRelease<T>(tokio::sync::Mutex<HashMap<Domain, (String, Arc<T>)>>);
+
+impl<T> Default for PerRelease<T> {
+    fn default() -> Self {
+        PerRelease(tokio::sync::Mutex::new(HashMap::new()))
+    }
+}
+
+impl<T> PerRelease<T> {
+    /// The value of `catalog`'s release, built with `build` (timed and logged as `what`) the
+    /// first time.
+    pub async fn of<E>(&self, catalog: &DomainCatalog, what: &str, build: impl FnOnce(&DomainCatalog) -> Result<T, E>) -> Result<Arc<T>, E> {
+        let mut built = self.0.lock().await;
+        if let Some((sha, v)) = built.get(&catalog.domain)
+            && *sha == catalog.bundle_sha256
+        {
+            return Ok(v.clone());
+        }
+        let started = std::time::Instant::now();
+        let v = Arc::new(build(catalog)?);
+        tracing::info!(domain = %catalog.domain, ms = started.elapsed().as_millis() as u64, "{what} built");
+        built.insert(catalog.domain, (catalog.bundle_sha256.clone(), v.clone()));
+        Ok(v)
+    }
+}

@@ -19,6 +19,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::Mutex;
 
+use crate::catalog_cache::PerRelease;
 use crate::error::ApiError;
 use crate::identity::Identity;
 use crate::mappings::parse_json;
@@ -28,19 +29,12 @@ use crate::{App, Reply, ReplyBody};
 
 /// The procedure sets of each synced release, built once per release.
 #[derive(Default)]
-pub struct Procedures(Mutex<HashMap<Domain, (String, Arc<ProcedureSets>)>>);
+pub struct Procedures(PerRelease<ProcedureSets>);
 
 impl Procedures {
     pub async fn of(&self, catalog: &DomainCatalog) -> Arc<ProcedureSets> {
-        let mut sets = self.0.lock().await;
-        if let Some((sha, s)) = sets.get(&catalog.domain)
-            && *sha == catalog.bundle_sha256
-        {
-            return s.clone();
-        }
-        let built = Arc::new(ProcedureSets::of(catalog));
-        sets.insert(catalog.domain, (catalog.bundle_sha256.clone(), built.clone()));
-        built
+        let built = self.0.of(catalog, "procedure sets", |c| Ok::<_, std::convert::Infallible>(ProcedureSets::of(c))).await;
+        built.unwrap_or_else(|never| match never {})
     }
 }
 

@@ -3,7 +3,6 @@
 //! up): `mitre-suggest` computes, with evidence for every suggestion; this module reads the
 //! request, keeps one engine per synced release in memory, and replies. An analyzer's scheduled
 //! enrichment calls the same route, so it runs this same code.
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use mitre_attack::Domain;
@@ -14,8 +13,8 @@ use mitre_suggest::feedback::{Decision, Feedback, Verdicts};
 use mitre_suggest::{Engine, Observable, Request, RequestErrorKind, Suggestion};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::Mutex;
 
+use crate::catalog_cache::PerRelease;
 use crate::error::ApiError;
 use crate::identity::Identity;
 use crate::mappings::{parse_json, record_as};
@@ -24,21 +23,11 @@ use crate::{App, Reply};
 
 /// The suggestion engine of each synced release, built on first use (about 0.2 s).
 #[derive(Default)]
-pub struct Engines(Mutex<HashMap<Domain, (String, Arc<Engine>)>>);
+pub struct Engines(PerRelease<Engine>);
 
 impl Engines {
-    async fn of(&self, catalog: &Arc<DomainCatalog>) -> Result<Arc<Engine>, ApiError> {
-        let mut engines = self.0.lock().await;
-        if let Some((sha, e)) = engines.get(&catalog.domain)
-            && *sha == catalog.bundle_sha256
-        {
-            return Ok(e.clone());
-        }
-        let started = std::time::Instant::now();
-        let engine = Arc::new(Engine::new(catalog, mitre_suggest::DEFAULT_RULES).map_err(ApiError::internal)?);
-        tracing::info!(domain = %catalog.domain, ms = started.elapsed().as_millis() as u64, "suggestion engine built");
-        engines.insert(catalog.domain, (catalog.bundle_sha256.clone(), engine.clone()));
-        Ok(engine)
+    async fn of(&self, catalog: &DomainCatalog) -> Result<Arc<Engine>, ApiError> {
+        self.0.of(catalog, "suggestion engine", |c| Engine::new(c, mitre_suggest::DEFAULT_RULES).map_err(ApiError::internal)).await
     }
 }
 

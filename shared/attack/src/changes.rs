@@ -330,22 +330,19 @@ impl<'a> Side<'a> {
         self.c.relationships_to(target, Some(kind)).filter(|r| r.is_active()).map(|r| r.source_ref.as_str())
     }
 
-    fn mitigations(&self, t: &str) -> BTreeMap<&'a str, String> {
-        self.sources(t, "mitigates")
-            .filter_map(|s| match self.c.object(s) {
-                Some(r @ ObjectRef::Mitigation(_)) => self.c.entity(r).map(|e| (e.stix_id.as_str(), labelled(e))),
-                _ => None,
-            })
+    /// The objects of one kind (`is`) whose active `kind` relationships target `t`, labelled.
+    fn related(&self, t: &str, kind: &'a str, is: fn(ObjectRef) -> bool) -> BTreeMap<&'a str, String> {
+        self.sources(t, kind)
+            .filter_map(|s| self.c.object(s).filter(|r| is(*r)).and_then(|r| self.c.entity(r)).map(|e| (e.stix_id.as_str(), labelled(e))))
             .collect()
     }
 
+    fn mitigations(&self, t: &str) -> BTreeMap<&'a str, String> {
+        self.related(t, "mitigates", |r| matches!(r, ObjectRef::Mitigation(_)))
+    }
+
     fn detection_strategies(&self, t: &str) -> BTreeMap<&'a str, String> {
-        self.sources(t, "detects")
-            .filter_map(|s| match self.c.object(s) {
-                Some(r @ ObjectRef::DetectionStrategy(_)) => self.c.entity(r).map(|e| (e.stix_id.as_str(), labelled(e))),
-                _ => None,
-            })
-            .collect()
+        self.related(t, "detects", |r| matches!(r, ObjectRef::DetectionStrategy(_)))
     }
 
     fn data_components(&self, t: &str) -> BTreeMap<&'a str, String> {
