@@ -86,6 +86,39 @@ pub async fn delete(app: &App, who: &Identity, kind: MappingKind, id: &str, if_m
     Ok(Reply::no_content())
 }
 
+/// What [`apply`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    Changed,
+    /// The entity already had this access.
+    Unchanged,
+    /// The access was changed after the platform's change was made (`changed_at`): this one
+    /// is older and is not applied over it.
+    Older,
+}
+
+/// Sets the entity's access to `groups` (None: open), as the platform changed it at
+/// `changed_at`, by `who` (the platform's events): the change `PUT` / `DELETE {kind}s/{id}/access`
+/// make, without a precondition, applied only over an older access.
+pub async fn apply(app: &App, who: &Identity, entity: &EntityRef, groups: Option<Vec<String>>, changed_at: Option<mitre_domain::Timestamp>) -> Result<Applied, ApiError> {
+    let before = current(app, who, entity).await?;
+    if before.groups == groups {
+        return Ok(Applied::Unchanged);
+    }
+    if let (Some(at), Some(last)) = (changed_at, before.updated_at)
+        && last > at
+    {
+        return Ok(Applied::Older);
+    }
+    let action = if groups.is_some() { "access.put" } else { "access.delete" };
+    let mut after = before.changed(groups, &who.principal);
+    // the access is as of the platform's change, so that an older change arriving later is
+    // recognised as older
+    after.updated_at = changed_at.or(after.updated_at);
+    app.access.change_access(who.tenant()?, &before, &after, audit(who, action, &before, &after)?).await.map_err(change_error)?;
+    Ok(Applied::Changed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

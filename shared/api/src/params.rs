@@ -18,6 +18,11 @@ pub struct Params {
 }
 
 impl Params {
+    /// No parameters, for a handler called without a request (an event).
+    pub fn none(spec: &'static RouteSpec) -> Params {
+        Params { spec, map: BTreeMap::new() }
+    }
+
     pub fn parse(spec: &'static RouteSpec, raw_query: Option<&str>) -> Result<Params, ApiError> {
         let mut map = BTreeMap::new();
         for (k, v) in url::form_urlencoded::parse(raw_query.unwrap_or("").as_bytes()) {
