@@ -101,6 +101,9 @@ done
 
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$LOCAL_DDB_PORT"
 export AWS_ENDPOINT_URL_S3="http://127.0.0.1:$LOCAL_S3_PORT"
+# the same server emulates SQS and EventBridge (the module's events)
+export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$LOCAL_S3_PORT"
+export AWS_ENDPOINT_URL_EVENTBRIDGE="http://127.0.0.1:$LOCAL_S3_PORT"
 export AWS_REGION="$REGION" AWS_DEFAULT_REGION="$REGION"
 export AWS_ACCESS_KEY_ID="local" AWS_SECRET_ACCESS_KEY="local"
 export TABLE_NAME BUCKET_NAME
@@ -108,7 +111,7 @@ export TABLE_NAME BUCKET_NAME
 
 {
   echo "# sentineliq-mitre local stack (written by infra/local-up.sh); source this file."
-  for var in AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_S3 AWS_REGION AWS_DEFAULT_REGION \
+  for var in AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_S3 AWS_ENDPOINT_URL_SQS AWS_ENDPOINT_URL_EVENTBRIDGE AWS_REGION AWS_DEFAULT_REGION \
              AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY TABLE_NAME BUCKET_NAME LOCAL_DDB_PORT LOCAL_S3_PORT; do
     printf 'export %s=%q\n' "$var" "${!var}"
   done

@@ -19,7 +19,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 TABLE_JSON = Path(__file__).resolve().parent / "table.json"
-TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode")
+TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode", "StreamSpecification")
 
 
 def parse_args() -> argparse.Namespace:
@@ -79,6 +79,9 @@ def ensure_table(ddb, name: str, definition: dict, timeout: float) -> str:
             f"local_init: table {name} exists with indexes {sorted(have)}, expected {sorted(wanted)}; "
             "restart the local stack (infra/local-down.sh && infra/local-up.sh)"
         )
+    if not table.get("StreamSpecification", {}).get("StreamEnabled"):
+        # a table made before the events publisher: its stream turned on
+        ddb.update_table(TableName=name, StreamSpecification=definition["StreamSpecification"])
     return "created" if created else "exists"
 
 

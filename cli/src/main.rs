@@ -13,6 +13,7 @@ use serde_json::json;
 
 mod bench;
 mod bench_report;
+mod events;
 mod serve;
 mod template;
 mod views;
@@ -133,10 +134,19 @@ enum Command {
         #[arg(long)]
         tenant: String,
     },
-    /// Serve the whole API on 127.0.0.1 (identity from the x-dev-principal-arn header).
+    /// Serve the whole API on 127.0.0.1 (identity from the x-dev-principal-arn header); on the
+    /// local stack, also consume the platform's events and publish the module's.
     Serve {
         #[arg(long, default_value_t = 3000)]
         port: u16,
+        /// Serve the API only: no event consumer and publisher.
+        #[arg(long)]
+        no_events: bool,
+    },
+    /// The module's events: put a platform event, read what was published or refused, republish.
+    Events {
+        #[command(subcommand)]
+        command: events::EventsCommand,
     },
     /// Measure in-process API latency on the synced store (used by `make bench-api`).
     #[command(hide = true)]
@@ -365,6 +375,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Principal { command } => principal(store().await?, command).await,
+        Command::Events { command } => events::run(store().await?, command).await,
         Command::Template { check, nested, extra_routes } => template::command(check, nested.as_deref(), extra_routes),
         Command::Layer(a) => views::run(store().await?, views::View::Layer, a).await,
         Command::Matrix(a) => views::run(store().await?, views::View::Matrix, a).await,
@@ -374,8 +385,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Impact(a) => views::impact(store().await?, a).await,
         Command::Infer(a) => views::infer(store().await?, a).await,
         Command::Demo { tenant } => views::demo(store().await?, &tenant).await,
-        Command::Serve { port } => {
+        Command::Serve { port, no_events } => {
             let store = store().await?;
+            if !no_events && std::env::var_os("AWS_ENDPOINT_URL_SQS").is_some() {
+                match events::spawn_pumps(&store, mitre_api::Settings::from_env()).await {
+                    Ok(e) => eprintln!("mitre serve: consuming platform events from {} and publishing to the bus {}", e.platform_bus, e.out_bus),
+                    Err(e) => eprintln!("mitre serve: events off: {e:#}"),
+                }
+            }
             let app = mitre_api::App::new(store.clone(), mitre_api::Settings::from_env()).with_sync(std::sync::Arc::new(serve::LocalSync { store }));
             serve::serve(app, port).await?;
             Ok(ExitCode::SUCCESS)

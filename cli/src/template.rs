@@ -114,6 +114,8 @@ pub fn render(base: &str) -> Result<String, String> {
             markers += 1;
             marker_indent(line)?;
             functions(&mut out, &routes);
+        } else if let Some(access) = policies_marker(line)? {
+            policies(&mut out, access, Scope::Root);
         } else {
             out.push_str(line);
             out.push('\n');
@@ -201,6 +203,8 @@ fn summary(a: Access, routes: usize) -> String {
         Access::ReviewRead => "registry entry; the tenant's audit partition",
         Access::AccessWrite => "registry entry; entity access records, the entity's mappings and index partitions; audit entries",
         Access::Insight => "as tenant-read, plus the kept release changes and the tenant's inference history",
+        Access::EventsIn => "catalog; tenant mappings, access records, audit entries, counters; the PRINCIPALS index; the dead-letter queue",
+        Access::EventsOut => "the event bus and the publish-failure queue; no table",
     };
     format!("({routes} route{}) {what}", if routes == 1 { "" } else { "s" })
 }
@@ -251,16 +255,38 @@ fn function(out: &mut String, r: &Route, scope: Scope, code_uri: &str) {
             w(format!("            Path: {p}"));
         }
     }
-    let statements = r.access.statements();
+    policies(out, r.access, scope);
+}
+
+/// The line of the base where a function's Policies go, rendered from the access class named
+/// after it (`      # @policies events-in`): the functions that serve no route.
+pub const POLICIES_MARKER: &str = "# @policies ";
+
+/// A function's `Policies` (at a function's property indentation): the access class's statements.
+fn policies(out: &mut String, access: Access, scope: Scope) {
+    let statements = access.statements();
     if statements.is_empty() {
         return;
     }
+    let mut w = |s: String| {
+        out.push_str(&s);
+        out.push('\n');
+    };
     w("      Policies:".into());
     w("        - Version: \"2012-10-17\"".into());
     w("          Statement:".into());
     for s in &statements {
         statement(&mut w, s, scope);
     }
+}
+
+/// The access class a `# @policies NAME` line of the base names, if the line is one.
+fn policies_marker(line: &str) -> Result<Option<Access>, String> {
+    let Some(name) = line.trim().strip_prefix(POLICIES_MARKER) else { return Ok(None) };
+    if line.len() - line.trim_start().len() != 6 {
+        return Err(format!("{POLICIES_MARKER}{name}: the line must be indented as a function's properties (6 spaces)"));
+    }
+    Access::EVENTS.into_iter().find(|a| a.name() == name).map(Some).ok_or_else(|| format!("{POLICIES_MARKER}{name}: no function access class of that name"))
 }
 
 /// A resource's ARN: as a YAML value, and as it appears inside `!Sub`. A child stack gets the
@@ -277,7 +303,10 @@ fn resource(r: Resource, scope: Scope) -> String {
         Resource::Table => arn("Table", scope).0,
         Resource::Index(name) => format!("!Sub {}", quoted(&format!("{}/index/{name}", arn("Table", scope).1))),
         Resource::Objects(prefix) => format!("!Sub {}", quoted(&format!("{}/{prefix}*", arn("ArchiveBucket", scope).1))),
-        Resource::Function(name) => arn(name, scope).0,
+        Resource::Function(name) | Resource::Queue(name) => arn(name, scope).0,
+        Resource::EventBus => {
+            "!If [CreateEventsBus, !GetAtt EventsBus.Arn, !Sub \"arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventsBusName}\"]".into()
+        }
     }
 }
 
@@ -412,6 +441,8 @@ pub fn render_nested(base: &str, routes: &[Route], code_uri: &str) -> Result<Nes
             markers += 1;
             marker_indent(line)?;
             applications(&mut out, &children);
+        } else if let Some(access) = policies_marker(line)? {
+            policies(&mut out, access, Scope::Root);
         } else if line == format!("  {API}:") {
             apis += 1;
             let start = i;
@@ -510,7 +541,9 @@ fn child_parameters(globals_refs: &[String], routes: &[&Route]) -> Result<Vec<Pa
                 add(match res {
                     Resource::Table | Resource::Index(_) => Param::Arn("Table".into()),
                     Resource::Objects(_) => Param::Arn("ArchiveBucket".into()),
-                    Resource::Function(name) => Param::Arn(name.into()),
+                    Resource::Function(name) | Resource::Queue(name) => Param::Arn(name.into()),
+                    // the event functions live in the parent stack only
+                    Resource::EventBus => continue,
                 });
             }
         }

@@ -74,6 +74,13 @@ pub enum Access {
     /// Upgrade impact, technique inference and reports: as tenant reads, plus the kept release
     /// changes and the tenant's inference history.
     Insight,
+    /// The consumer of the platform's events (no route): enrichment's writes and entity access
+    /// changes as the tenant's integration, the principal index (which tenants exist), and the
+    /// dead-letter queue.
+    EventsIn,
+    /// The publisher of the module's events (no route): the event bus and its on-failure
+    /// queue; no table access (the stream reaches it through its event source mapping).
+    EventsOut,
 }
 
 /// What a statement applies to.
@@ -87,6 +94,10 @@ pub enum Resource {
     Objects(&'static str),
     /// A Lambda function of the template, by logical id.
     Function(&'static str),
+    /// An SQS queue of the template, by logical id.
+    Queue(&'static str),
+    /// The bus the module publishes to (its own, or the one the `EventsBusName` parameter names).
+    EventBus,
 }
 
 /// What a request reaches, for [`Access::allows`].
@@ -98,6 +109,10 @@ pub enum Target<'a> {
     Object(&'a str),
     /// A Lambda function, by logical id.
     Function(&'a str),
+    /// An SQS queue, by logical id.
+    Queue(&'a str),
+    /// The bus the module publishes to.
+    EventBus,
 }
 
 /// One Allow statement. `leading_keys` (when not empty) is the
@@ -191,6 +206,9 @@ impl Access {
         Access::Insight,
     ];
 
+    /// The classes of the event functions, which serve no route.
+    pub const EVENTS: [Access; 2] = [Access::EventsIn, Access::EventsOut];
+
     /// The class's name in template.yaml's comments.
     pub fn name(self) -> &'static str {
         match self {
@@ -211,13 +229,15 @@ impl Access {
             Access::ReviewRead => "review-read",
             Access::AccessWrite => "access-write",
             Access::Insight => "insight",
+            Access::EventsIn => "events-in",
+            Access::EventsOut => "events-out",
         }
     }
 
     /// Whether the route reads the caller's registry entry (every route but the OpenAPI
     /// document, which any caller API Gateway authenticated may read).
     pub fn reads_registry(self) -> bool {
-        self != Access::OpenApi
+        !matches!(self, Access::OpenApi | Access::EventsIn | Access::EventsOut)
     }
 
     /// Timeout (seconds) and memory (MB) of the class's functions, when they differ from the
@@ -325,6 +345,24 @@ impl Access {
                 statement("StartSync", &["lambda:InvokeFunction"], &[Function("SyncFunction")], &[]),
             ],
             Access::SyncRuns => vec![caller(), statement("SyncRunRecords", &[QUERY], &[Table], &[SYNC_RUNS])],
+            Access::EventsIn => vec![
+                catalog_state(),
+                snapshots(),
+                // enrichment's writes, as tenant-write; the entity access records and the
+                // mappings naming an entity, as access-write
+                statement("TenantMappings", &[GET, BATCH_GET, PUT, UPDATE, DELETE, CONDITION_CHECK], &[Table], &[TENANT_MAPPINGS]),
+                statement("MappingsByEntity", &[QUERY], &[Index(keys::GSI1), Index(keys::GSI2)], &[TENANT_MAPPINGS]),
+                statement("ReviewVerdicts", &[BATCH_GET], &[Table], &[TENANT_FEEDBACK]),
+                audit_append(),
+                counters(),
+                // which tenants exist
+                statement("Registry", &[QUERY], &[Index(keys::GSI1)], &[PRINCIPALS_INDEX]),
+                statement("DeadLetters", &["sqs:SendMessage"], &[Queue("EventsDeadLetterQueue")], &[]),
+            ],
+            Access::EventsOut => vec![
+                statement("PublishEvents", &["events:PutEvents"], &[EventBus], &[]),
+                statement("PublishFailures", &["sqs:SendMessage"], &[Queue("PublishFailureQueue")], &[]),
+            ],
         }
     }
 
@@ -339,6 +377,8 @@ impl Access {
                     (Resource::Index(a), Target::Index(b)) => *a == b,
                     (Resource::Objects(prefix), Target::Object(key)) => key.starts_with(prefix),
                     (Resource::Function(a), Target::Function(b)) => *a == b,
+                    (Resource::Queue(a), Target::Queue(b)) => *a == b,
+                    (Resource::EventBus, Target::EventBus) => true,
                     _ => false,
                 })
                 && (s.leading_keys.is_empty() || keys.iter().all(|k| s.leading_keys.iter().any(|p| string_like(p, k))))
@@ -504,7 +544,7 @@ mod tests {
                                 assert!(["gsi1", "gsi2", "gsi3"].contains(name), "{a:?} {}: index {name}", s.sid);
                                 assert_eq!(s.actions, ["dynamodb:Query"], "{a:?} {}: indexes are only queried", s.sid);
                             }
-                            Resource::Objects(_) | Resource::Function(_) => panic!("{a:?} {}: a table action on objects or a function", s.sid),
+                            other => panic!("{a:?} {}: a table action on {other:?}", s.sid),
                         }
                     }
                 } else {

@@ -79,6 +79,12 @@ impl Consumer {
         }
     }
 
+    /// The same, printing no metric lines (local runs, benchmarks).
+    pub fn quiet(mut self) -> Consumer {
+        self.metric_lines = false;
+        self
+    }
+
     /// The same, retrying transient failures under `policy` (tests use a short one).
     pub fn with_policy(mut self, policy: RetryPolicy) -> Consumer {
         self.policy = policy;
@@ -95,29 +101,28 @@ impl Consumer {
     /// Each message's outcome, by message id, in the batch's order.
     pub async fn outcomes(&self, messages: &[SqsMessage]) -> Vec<(String, Outcome)> {
         // the messages of one entity, in order, one after the other; entities concurrently
-        let mut groups: BTreeMap<String, Vec<(usize, &SqsMessage, Result<InEvent, Rejected>)>> = BTreeMap::new();
+        let mut groups: BTreeMap<String, Vec<(usize, SqsMessage, Result<InEvent, Rejected>)>> = BTreeMap::new();
         for (i, m) in messages.iter().enumerate() {
             let parsed = inbound::parse(&m.body, &self.source);
             let key = match &parsed {
                 Ok(e) => format!("{}/{}", e.tenant, e.action.entity()),
                 Err(_) => format!("#{i}"),
             };
-            groups.entry(key).or_default().push((i, m, parsed));
+            groups.entry(key).or_default().push((i, m.clone(), parsed));
         }
-        let mut done: Vec<(usize, String, Outcome)> = futures::stream::iter(groups.into_values())
-            .map(|group| async move {
-                let mut out = Vec::new();
-                for (i, m, parsed) in group {
-                    out.push((i, m.message_id.clone(), self.one(m, parsed).await));
-                }
-                out
-            })
-            .buffer_unordered(self.concurrency.max(1))
-            .flat_map(futures::stream::iter)
-            .collect()
-            .await;
+        let runs: Vec<_> = groups.into_values().map(|group| self.run_group(group)).collect();
+        let mut done: Vec<(usize, String, Outcome)> = futures::stream::iter(runs).buffer_unordered(self.concurrency.max(1)).flat_map(futures::stream::iter).collect().await;
         done.sort_by_key(|(i, _, _)| *i);
         done.into_iter().map(|(_, id, o)| (id, o)).collect()
+    }
+
+    async fn run_group(&self, group: Vec<(usize, SqsMessage, Result<InEvent, Rejected>)>) -> Vec<(usize, String, Outcome)> {
+        let mut out = Vec::new();
+        for (i, m, parsed) in group {
+            let outcome = self.one(&m, parsed).await;
+            out.push((i, m.message_id, outcome));
+        }
+        out
     }
 
     async fn one(&self, m: &SqsMessage, parsed: Result<InEvent, Rejected>) -> Outcome {

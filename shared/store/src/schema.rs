@@ -17,6 +17,14 @@ pub struct TableSpec {
     pub key_schema: Vec<KeyDef>,
     pub global_secondary_indexes: Vec<IndexDef>,
     pub billing_mode: String,
+    /// The stream of new audit entries the events publisher reads (NEW_IMAGE).
+    pub stream_specification: StreamDef,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StreamDef {
+    pub stream_view_type: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -82,6 +90,13 @@ pub async fn create_table(ddb: &aws_sdk_dynamodb::Client, name: &str) -> Result<
                 .expect("complete index"),
         );
     }
+    req = req.stream_specification(
+        aws_sdk_dynamodb::types::StreamSpecification::builder()
+            .stream_enabled(true)
+            .stream_view_type(aws_sdk_dynamodb::types::StreamViewType::from(spec.stream_specification.stream_view_type.as_str()))
+            .build()
+            .expect("complete stream specification"),
+    );
     req.send().await.map_err(|e| StoreError::dynamo("CreateTable", e))?;
     for _ in 0..100 {
         let d = ddb.describe_table().table_name(name).send().await.map_err(|e| StoreError::dynamo("DescribeTable", e))?;

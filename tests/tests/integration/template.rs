@@ -16,6 +16,7 @@ fn the_template_table_is_infra_table_json() {
         key_schema: serde_norway::from_value(props["KeySchema"].clone()).unwrap(),
         global_secondary_indexes: serde_norway::from_value(props["GlobalSecondaryIndexes"].clone()).unwrap(),
         billing_mode: serde_norway::from_value(props["BillingMode"].clone()).unwrap(),
+        stream_specification: serde_norway::from_value(props["StreamSpecification"].clone()).unwrap(),
     };
     assert_eq!(spec, table_spec());
     assert_eq!(props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], Value::Bool(true));
