@@ -305,7 +305,8 @@ fn resource(r: Resource, scope: Scope) -> String {
         Resource::Objects(prefix) => format!("!Sub {}", quoted(&format!("{}/{prefix}*", arn("ArchiveBucket", scope).1))),
         Resource::Function(name) | Resource::Queue(name) => arn(name, scope).0,
         Resource::EventBus => {
-            "!If [CreateEventsBus, !GetAtt EventsBus.Arn, !Sub \"arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventsBusName}\"]".into()
+            "!If [CreateEventsBus, !GetAtt EventsBus.Arn, !Sub \"arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventsBusName}\"]"
+                .into()
         }
     }
 }

@@ -58,6 +58,9 @@ pub enum Fault {
     ServerError,
     /// Closes the connection without answering; nothing reaches upstream.
     Drop,
+    /// Holds the request this long before forwarding it, and forwards nothing if the client
+    /// hangs up meanwhile (a process killed before its request went out).
+    Hold(Duration),
     /// Sends the request upstream, then closes the connection without passing the answer on
     /// (the write happened; the client does not know).
     DropAfterForward,
@@ -78,6 +81,7 @@ impl Fault {
             Fault::Drop => "drop",
             Fault::DropAfterForward => "drop-after-forward",
             Fault::Latency(_) => "latency",
+            Fault::Hold(_) => "hold",
             Fault::Unprocessed => "unprocessed",
         }
     }
@@ -539,6 +543,16 @@ async fn serve_connection(client: TcpStream, upstream: &str, state: &Mutex<State
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
+        if let Some(Fault::Hold(d)) = fault {
+            tokio::select! {
+                _ = tokio::time::sleep(d) => {}
+                gone = r.fill_buf() => {
+                    if gone.map_or(true, |b| b.is_empty()) {
+                        return Ok(());
+                    }
+                }
+            }
+        }
         let head = req.method.eq_ignore_ascii_case("HEAD");
         let dynamo = req.dynamo_op().is_some();
         let mut handed_back: Option<(String, Vec<Value>)> = None;
@@ -576,7 +590,7 @@ async fn serve_connection(client: TcpStream, upstream: &str, state: &Mutex<State
                 req.msg.body = serde_json::to_vec(&body).unwrap();
                 req.msg.set_header("Content-Length", req.msg.body.len().to_string());
             }
-            Some(Fault::Latency(_)) | Some(Fault::DropAfterForward) | None => {}
+            Some(Fault::Latency(_)) | Some(Fault::Hold(_)) | Some(Fault::DropAfterForward) | None => {}
         }
         let op = req.op();
         let sent = if op == "BatchWriteItem" {

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use mitre_store::{Store, aws_clients, schema::create_table};
 
 pub mod faults;
+pub mod runtime;
 
 pub struct TestApp {
     pub store: Store,

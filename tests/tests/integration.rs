@@ -3,6 +3,7 @@ mod integration {
     pub mod access;
     pub mod api;
     pub mod contract;
+    pub mod events;
     pub mod faults;
     pub mod fidelity;
     pub mod iam;

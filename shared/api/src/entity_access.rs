@@ -100,7 +100,13 @@ pub enum Applied {
 /// Sets the entity's access to `groups` (None: open), as the platform changed it at
 /// `changed_at`, by `who` (the platform's events): the change `PUT` / `DELETE {kind}s/{id}/access`
 /// make, without a precondition, applied only over an older access.
-pub async fn apply(app: &App, who: &Identity, entity: &EntityRef, groups: Option<Vec<String>>, changed_at: Option<mitre_domain::Timestamp>) -> Result<Applied, ApiError> {
+pub async fn apply(
+    app: &App,
+    who: &Identity,
+    entity: &EntityRef,
+    groups: Option<Vec<String>>,
+    changed_at: Option<mitre_domain::Timestamp>,
+) -> Result<Applied, ApiError> {
     let before = current(app, who, entity).await?;
     if before.groups == groups {
         return Ok(Applied::Unchanged);

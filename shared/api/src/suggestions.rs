@@ -206,7 +206,10 @@ pub async fn enrich(app: &App, who: &Identity, kind: MappingKind, id: &str, para
 /// Enrichment asked for by a platform event rather than a request: `POST {kind}s/{id}/enrich`
 /// with no parameters, by `who`.
 pub async fn enrich_entity(app: &App, who: &Identity, kind: MappingKind, id: &str, body: &[u8]) -> Result<Reply, ApiError> {
-    let spec = crate::routes::ROUTES.iter().find(|r| r.id == crate::routes::RouteId::Enrich(kind)).ok_or_else(|| ApiError::NotFound(format!("{kind}s are not enriched")))?;
+    let spec = crate::routes::ROUTES
+        .iter()
+        .find(|r| r.id == crate::routes::RouteId::Enrich(kind))
+        .ok_or_else(|| ApiError::NotFound(format!("{kind}s are not enriched")))?;
     enrich(app, who, kind, id, &Params::none(spec), body).await
 }
 

@@ -37,6 +37,9 @@ pub trait DeadLetters: Send + Sync {
     async fn send(&self, body: &str, rejected: &Rejected) -> Result<(), BoxError>;
 }
 
+/// A batch's messages about one entity, in order: (position, message, what parsing found).
+type Group = Vec<(usize, SqsMessage, Result<InEvent, Rejected>)>;
+
 /// What became of one message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -101,7 +104,7 @@ impl Consumer {
     /// Each message's outcome, by message id, in the batch's order.
     pub async fn outcomes(&self, messages: &[SqsMessage]) -> Vec<(String, Outcome)> {
         // the messages of one entity, in order, one after the other; entities concurrently
-        let mut groups: BTreeMap<String, Vec<(usize, SqsMessage, Result<InEvent, Rejected>)>> = BTreeMap::new();
+        let mut groups: BTreeMap<String, Group> = BTreeMap::new();
         for (i, m) in messages.iter().enumerate() {
             let parsed = inbound::parse(&m.body, &self.source);
             let key = match &parsed {
@@ -111,12 +114,13 @@ impl Consumer {
             groups.entry(key).or_default().push((i, m.clone(), parsed));
         }
         let runs: Vec<_> = groups.into_values().map(|group| self.run_group(group)).collect();
-        let mut done: Vec<(usize, String, Outcome)> = futures::stream::iter(runs).buffer_unordered(self.concurrency.max(1)).flat_map(futures::stream::iter).collect().await;
+        let mut done: Vec<(usize, String, Outcome)> =
+            futures::stream::iter(runs).buffer_unordered(self.concurrency.max(1)).flat_map(futures::stream::iter).collect().await;
         done.sort_by_key(|(i, _, _)| *i);
         done.into_iter().map(|(_, id, o)| (id, o)).collect()
     }
 
-    async fn run_group(&self, group: Vec<(usize, SqsMessage, Result<InEvent, Rejected>)>) -> Vec<(usize, String, Outcome)> {
+    async fn run_group(&self, group: Group) -> Vec<(usize, String, Outcome)> {
         let mut out = Vec::new();
         for (i, m, parsed) in group {
             let outcome = self.one(&m, parsed).await;
@@ -129,7 +133,9 @@ impl Consumer {
         let result = match parsed {
             Ok(e) => match self.known(&e).await {
                 Ok(true) => self.act(&e).await,
-                Ok(false) => Err(Failure::Rejected(Rejected::new(Reason::UnknownTenant, format!("tenant {:?} has no registered principal", e.tenant.as_str())))),
+                Ok(false) => {
+                    Err(Failure::Rejected(Rejected::new(Reason::UnknownTenant, format!("tenant {:?} has no registered principal", e.tenant.as_str()))))
+                }
                 Err(e) => Err(Failure::Transient(e)),
             },
             Err(r) => Err(Failure::Rejected(r)),
@@ -171,7 +177,13 @@ impl Consumer {
     }
 
     async fn act(&self, e: &InEvent) -> Result<Outcome, Failure> {
-        let who = Identity { principal: format!("events:{}", e.source), role: Role::Integration, tenant: Some(e.tenant.clone()), groups: Vec::new(), request_id: e.id.clone() };
+        let who = Identity {
+            principal: format!("events:{}", e.source),
+            role: Role::Integration,
+            tenant: Some(e.tenant.clone()),
+            groups: Vec::new(),
+            request_id: e.id.clone(),
+        };
         let attempt = || async {
             match &e.action {
                 Action::Enrich { entity, body } => {
@@ -179,7 +191,10 @@ impl Consumer {
                     let reply = mitre_api::suggestions::enrich_entity(&self.app, &who, entity.kind, &entity.id, &bytes).await?;
                     let ReplyBody::Json(v) = reply.body else { return Err(ApiError::internal(std::io::Error::other("enrich answered no JSON"))) };
                     let statuses: Vec<&str> = v["mapped"].as_array().map(|a| a.iter().filter_map(|m| m["status"].as_str()).collect()).unwrap_or_default();
-                    Ok(Outcome::Enriched { created: statuses.iter().filter(|s| **s == "created").count(), merged: statuses.iter().filter(|s| **s == "merged").count() })
+                    Ok(Outcome::Enriched {
+                        created: statuses.iter().filter(|s| **s == "created").count(),
+                        merged: statuses.iter().filter(|s| **s == "merged").count(),
+                    })
                 }
                 Action::Access { entity, groups, changed_at } => {
                     mitre_api::entity_access::apply(&self.app, &who, entity, groups.clone(), *changed_at).await.map(Outcome::Access)
@@ -187,7 +202,10 @@ impl Consumer {
             }
         };
         // enrichment merges and an access change re-reads, so a whole try may be repeated
-        self.policy.run(attempt, |e: &ApiError| transient(e)).await.map_err(|e| if transient(&e) { Failure::Transient(e) } else { Failure::Rejected(refused(e)) })
+        self.policy
+            .run(attempt, |e: &ApiError| transient(e))
+            .await
+            .map_err(|e| if transient(&e) { Failure::Transient(e) } else { Failure::Rejected(refused(e)) })
     }
 
     fn metrics(&self, outcomes: &[(String, Outcome)]) {
@@ -287,7 +305,8 @@ mod tests {
     }
 
     fn message(id: &str, detail_type: &str, detail: Value) -> SqsMessage {
-        let body = json!({"version": "0", "id": format!("ev-{id}"), "source": inbound::DEFAULT_SOURCE, "detail-type": detail_type, "detail": detail}).to_string();
+        let body =
+            json!({"version": "0", "id": format!("ev-{id}"), "source": inbound::DEFAULT_SOURCE, "detail-type": detail_type, "detail": detail}).to_string();
         SqsMessage { message_id: id.into(), body, ..SqsMessage::default() }
     }
 
@@ -318,7 +337,11 @@ mod tests {
             alert("3", "A-3", "nobody"),
             message("4", "TicketOpened", json!({})),
             SqsMessage { message_id: "5".into(), body: "{not json".into(), ..SqsMessage::default() },
-            message("6", "AlertCreated", json!({"schema_version": 1, "tenant": "acme", "alert_id": "A-6", "text": "x", "observables": [{"type": "nope", "value": "x"}]})),
+            message(
+                "6",
+                "AlertCreated",
+                json!({"schema_version": 1, "tenant": "acme", "alert_id": "A-6", "text": "x", "observables": [{"type": "nope", "value": "x"}]}),
+            ),
         ];
         let outcomes = c.outcomes(&batch).await;
         let by_id: BTreeMap<&str, &Outcome> = outcomes.iter().map(|(id, o)| (id.as_str(), o)).collect();
@@ -350,7 +373,11 @@ mod tests {
     async fn access_events_apply_in_the_platforms_order() {
         let (c, repos) = consumer(Arc::new(Letters::default())).await;
         let access = |id: &str, groups: Value, at: &str| {
-            message(id, "EntityAccessChanged", json!({"schema_version": 1, "tenant": "acme", "entity": {"kind": "alert", "id": "A-1"}, "groups": groups, "changed_at": at}))
+            message(
+                id,
+                "EntityAccessChanged",
+                json!({"schema_version": 1, "tenant": "acme", "entity": {"kind": "alert", "id": "A-1"}, "groups": groups, "changed_at": at}),
+            )
         };
         let outcomes = c.outcomes(&[access("1", json!(["ir"]), "2026-12-02T10:00:02Z")]).await;
         assert_eq!(outcomes[0].1, Outcome::Access(Applied::Changed));

@@ -1,6 +1,6 @@
 //! The platform's events, as the consumer reads them: an EventBridge event (the body of each
 //! SQS message) whose `detail-type` says what happened and whose `detail` follows
-//! `schemas/events/in/*.json`. Parsing is pure; whether the tenant exists is the consumer's
+//! `schemas/events/in/v1/*.json`. Parsing is pure; whether the tenant exists is the consumer's
 //! question.
 use mitre_domain::{EntityRef, MappingKind, TenantId, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -151,7 +151,11 @@ fn malformed(message: impl Into<String>) -> Rejected {
 }
 
 fn schema_version(v: u64) -> Result<(), Rejected> {
-    if v == crate::SCHEMA_VERSION { Ok(()) } else { Err(malformed(format!("schema_version {v} is not read here (this module reads {})", crate::SCHEMA_VERSION))) }
+    if v == crate::SCHEMA_VERSION {
+        Ok(())
+    } else {
+        Err(malformed(format!("schema_version {v} is not read here (this module reads {})", crate::SCHEMA_VERSION)))
+    }
 }
 
 fn tenant(value: &str) -> Result<TenantId, Rejected> {
@@ -210,9 +214,10 @@ fn access(detail: Value) -> Result<(TenantId, Action), Rejected> {
         return Err(malformed("detail: groups is missing (null opens the entity to its whole tenant)"));
     }
     let tenant = tenant(&d.tenant)?;
-    let kind = MappingKind::ALL.into_iter().find(|k| k.as_str() == d.entity.kind).ok_or_else(|| {
-        Rejected::new(Reason::UnknownEntityKind, format!("entity kind {:?} is not one of alert, incident, case, observable", d.entity.kind))
-    })?;
+    let kind = MappingKind::ALL
+        .into_iter()
+        .find(|k| k.as_str() == d.entity.kind)
+        .ok_or_else(|| Rejected::new(Reason::UnknownEntityKind, format!("entity kind {:?} is not one of alert, incident, case, observable", d.entity.kind)))?;
     let entity = EntityRef::parse(kind, &d.entity.id).map_err(|e| Rejected::new(Reason::Invalid, e.message))?;
     let groups = d.groups.map(|g| mitre_domain::access::groups(&g).map_err(|e| Rejected::new(Reason::Invalid, e.message))).transpose()?;
     let changed_at = d.changed_at.map(|t| Timestamp::parse(&t).map_err(|e| malformed(format!("detail: changed_at: {e}")))).transpose()?;
@@ -239,11 +244,22 @@ mod tests {
 
     #[test]
     fn an_access_event_names_its_entity_and_groups() {
-        let e = parse(&event("EntityAccessChanged", json!({"schema_version": 1, "tenant": "acme", "entity": {"kind": "case", "id": "C-1"}, "groups": ["ir"], "changed_at": "2026-12-02T10:00:00Z"})), DEFAULT_SOURCE).unwrap();
+        let e = parse(
+            &event(
+                "EntityAccessChanged",
+                json!({"schema_version": 1, "tenant": "acme", "entity": {"kind": "case", "id": "C-1"}, "groups": ["ir"], "changed_at": "2026-12-02T10:00:00Z"}),
+            ),
+            DEFAULT_SOURCE,
+        )
+        .unwrap();
         let Action::Access { entity, groups, changed_at } = e.action else { panic!("an access change") };
         assert_eq!((entity.kind, groups), (MappingKind::Case, Some(vec!["ir".to_string()])));
         assert!(changed_at.is_some());
-        let open = parse(&event("EntityAccessChanged", json!({"schema_version": 1, "tenant": "acme", "entity": {"kind": "alert", "id": "A-1"}, "groups": null})), DEFAULT_SOURCE).unwrap();
+        let open = parse(
+            &event("EntityAccessChanged", json!({"schema_version": 1, "tenant": "acme", "entity": {"kind": "alert", "id": "A-1"}, "groups": null})),
+            DEFAULT_SOURCE,
+        )
+        .unwrap();
         assert!(matches!(open.action, Action::Access { groups: None, .. }));
     }
 
@@ -258,9 +274,15 @@ mod tests {
             (event("AlertCreated", json!({"schema_version": 1, "tenant": "acme", "alert_id": "A-1", "incident_id": "I-1"})), Reason::Malformed),
             (event("AlertCreated", json!({"schema_version": 1, "tenant": "acme", "alert_id": "A-1", "severity": 3})), Reason::Malformed),
             (event("AlertDeleted", json!({"schema_version": 1, "tenant": "acme", "alert_id": "A-1"})), Reason::Unsupported),
-            (event("EntityAccessChanged", json!({"schema_version": 1, "tenant": "acme", "entity": {"kind": "ticket", "id": "T-1"}, "groups": null})), Reason::UnknownEntityKind),
+            (
+                event("EntityAccessChanged", json!({"schema_version": 1, "tenant": "acme", "entity": {"kind": "ticket", "id": "T-1"}, "groups": null})),
+                Reason::UnknownEntityKind,
+            ),
             (event("EntityAccessChanged", json!({"schema_version": 1, "tenant": "acme", "entity": {"kind": "case", "id": "C-1"}})), Reason::Malformed),
-            (event("EntityAccessChanged", json!({"schema_version": 1, "tenant": "acme", "entity": {"kind": "case", "id": "C-1"}, "groups": ["a b"]})), Reason::Invalid),
+            (
+                event("EntityAccessChanged", json!({"schema_version": 1, "tenant": "acme", "entity": {"kind": "case", "id": "C-1"}, "groups": ["a b"]})),
+                Reason::Invalid,
+            ),
             (event("AlertCreated", json!({"schema_version": 1, "tenant": "acme", "alert_id": "A-1", "text": "x".repeat(MAX_EVENT_BYTES)})), Reason::TooLarge),
         ];
         for (body, reason) in cases {

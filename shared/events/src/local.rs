@@ -61,7 +61,7 @@ pub struct LocalEvents {
 pub const MAX_RECEIVE_COUNT: u32 = 5;
 
 impl LocalEvents {
-    /// Creates (or finds) the buses, rules and queues for `table`, whose stream must be on.
+    /// Creates (or finds) the buses, rules and queues for `table`, and turns its stream on.
     /// `visibility`: the queue's visibility timeout in seconds (short locally, so that
     /// redeliveries come soon).
     pub async fn ensure(shared: &aws_config::SdkConfig, ddb: &aws_sdk_dynamodb::Client, table: &str, visibility: u32) -> Result<LocalEvents, BoxError> {
@@ -91,7 +91,8 @@ impl LocalEvents {
         use aws_sdk_sqs::types::QueueAttributeName as A;
         let (dead_letter_url, dead_letter_arn) = queue(format!("{table}-events-dlq"), vec![]).await?;
         let redrive = json!({"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}).to_string();
-        let (queue_url, queue_arn) = queue(format!("{table}-events"), vec![(A::VisibilityTimeout, visibility.to_string()), (A::RedrivePolicy, redrive)]).await?;
+        let (queue_url, queue_arn) =
+            queue(format!("{table}-events"), vec![(A::VisibilityTimeout, visibility.to_string()), (A::RedrivePolicy, redrive)]).await?;
         let (failure_url, _) = queue(format!("{table}-publish-failures"), vec![]).await?;
         let (tap_url, tap_arn) = queue(format!("{table}-published"), vec![]).await?;
 
@@ -127,8 +128,7 @@ impl LocalEvents {
                 .await
                 .map_err(|e| err("PutTargets", aws_sdk_eventbridge::error::DisplayErrorContext(e)))?;
         }
-        let table_desc = ddb.describe_table().table_name(table).send().await.map_err(|e| err("DescribeTable", aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
-        let stream_arn = table_desc.table().and_then(|t| t.latest_stream_arn()).ok_or_else(|| err("the table", "has no stream (infra/table.json turns it on)"))?.to_string();
+        let stream_arn = mitre_store::schema::enable_stream(ddb, table).await.map_err(|e| err("the table's stream", mitre_store::Chain(&e)))?;
         Ok(LocalEvents { platform_bus, out_bus, queue_url, dead_letter_url, failure_url, tap_url, stream_arn })
     }
 }
@@ -271,7 +271,8 @@ impl StreamPump {
             .send()
             .await
             .map_err(|e| err("DescribeStream", aws_sdk_dynamodbstreams::error::DisplayErrorContext(e)))?;
-        let shards: Vec<String> = described.stream_description().map(|d| d.shards().iter().filter_map(|s| s.shard_id().map(str::to_string)).collect()).unwrap_or_default();
+        let shards: Vec<String> =
+            described.stream_description().map(|d| d.shards().iter().filter_map(|s| s.shard_id().map(str::to_string)).collect()).unwrap_or_default();
         let mut handed = 0;
         for shard in shards {
             if self.closed.contains(&shard) {
@@ -293,8 +294,7 @@ impl StreamPump {
                     .map_err(|e| err("GetShardIterator", aws_sdk_dynamodbstreams::error::DisplayErrorContext(e)))?;
                 self.iterators.insert(shard.clone(), it.shard_iterator.unwrap_or_default());
             }
-            loop {
-                let Some(iterator) = self.iterators.get(&shard).cloned() else { break };
+            while let Some(iterator) = self.iterators.get(&shard).cloned() {
                 let page = self
                     .streams
                     .get_records()

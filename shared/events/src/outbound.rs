@@ -1,5 +1,5 @@
 //! What the module publishes: one event per audit entry of a committed change
-//! (`schemas/events/out/*.json`). The mapping of actions to detail-types, and each detail, are
+//! (`schemas/events/out/v1/*.json`). The mapping of actions to detail-types, and each detail, are
 //! pure functions of the entry, so an entry published twice is the same event twice (consumers
 //! drop repeats by `event_id`).
 use mitre_domain::AuditEntry;
@@ -146,7 +146,10 @@ mod tests {
         assert!(created.detail["mapping"].get("notes").is_none() && created.detail["mapping"].get("evidence").is_none());
 
         let repaired = of_entry(&entry("mapping.repair", Some(mapping("T1574.002", 3)), Some(mapping("T1574.001", 4)))).unwrap();
-        assert_eq!((repaired.detail_type, &repaired.detail["previous"]["technique"], &repaired.detail["mapping"]["version"]), ("MappingRepaired", &json!("T1574.002"), &json!(4)));
+        assert_eq!(
+            (repaired.detail_type, &repaired.detail["previous"]["technique"], &repaired.detail["mapping"]["version"]),
+            ("MappingRepaired", &json!("T1574.002"), &json!(4))
+        );
 
         let deleted = of_entry(&entry("mapping.reject", Some(mapping("T1059", 2)), None)).unwrap();
         assert_eq!((deleted.detail_type, &deleted.detail["mapping"]["id"]), ("MappingDeleted", &json!("01J")));
@@ -162,8 +165,16 @@ mod tests {
         let e = of_entry(&sync).unwrap();
         assert_eq!((e.detail_type, &e.detail["domain"], &e.detail["run"]["version"]), ("SyncFinished", &json!("enterprise-attack"), &json!("18.1")));
         assert_eq!(of_entry(&entry("correlations.repair", None, Some(json!({"mappings": 3})))).unwrap().detail_type, "RepairApplied");
-        let access = of_entry(&entry("access.delete", Some(json!({"entity": {"kind": "case", "id": "C-1"}, "groups": ["ir"], "version": 2})), Some(json!({"entity": {"kind": "case", "id": "C-1"}, "version": 3})))).unwrap();
-        assert_eq!((access.detail["groups"].clone(), access.detail["previous_groups"].clone(), access.detail["version"].clone()), (Value::Null, json!(["ir"]), json!(3)));
+        let access = of_entry(&entry(
+            "access.delete",
+            Some(json!({"entity": {"kind": "case", "id": "C-1"}, "groups": ["ir"], "version": 2})),
+            Some(json!({"entity": {"kind": "case", "id": "C-1"}, "version": 3})),
+        ))
+        .unwrap();
+        assert_eq!(
+            (access.detail["groups"].clone(), access.detail["previous_groups"].clone(), access.detail["version"].clone()),
+            (Value::Null, json!(["ir"]), json!(3))
+        );
     }
 
     #[test]

@@ -114,7 +114,8 @@ impl Publisher {
         let left = std::sync::Mutex::new((0..chunk.len()).collect::<Vec<usize>>());
         let attempt = || async {
             let indices = left.lock().map(|l| l.clone()).unwrap_or_default();
-            let entries: Vec<Entry> = indices.iter().map(|&i| Entry { detail_type: chunk[i].1.detail_type.to_string(), detail: chunk[i].1.detail.to_string() }).collect();
+            let entries: Vec<Entry> =
+                indices.iter().map(|&i| Entry { detail_type: chunk[i].1.detail_type.to_string(), detail: chunk[i].1.detail.to_string() }).collect();
             let answers = self.bus.put(&entries).await?;
             let refused: Vec<usize> = indices.iter().enumerate().filter(|(k, _)| answers.get(*k).is_none_or(Option::is_some)).map(|(_, i)| *i).collect();
             if refused.is_empty() {
@@ -126,10 +127,14 @@ impl Publisher {
             }
             Err(BoxError::from(format!("EventBridge refused {n} of {} entries", entries.len())))
         };
-        match self.policy.run(attempt, |e: &BoxError| {
-            tracing::warn!(error = %mitre_store::Chain(&**e), "events not all published: sent again");
-            true
-        }).await {
+        match self
+            .policy
+            .run(attempt, |e: &BoxError| {
+                tracing::warn!(error = %mitre_store::Chain(&**e), "events not all published: sent again");
+                true
+            })
+            .await
+        {
             Ok(()) => Ok(()),
             Err(e) => {
                 let first = left.lock().ok().and_then(|l| l.first().map(|&i| chunk[i].0.clone())).unwrap_or_default();

@@ -62,12 +62,18 @@ fn valid_incoming() -> Vec<(&'static str, Value)> {
             json!({"schema_version": 1, "tenant": "acme", "alert_id": "A-1", "text": "powershell -nop -enc SQBFAFgA",
                    "observables": [{"type": "command_line", "value": "powershell.exe -nop -enc SQBFAFgA"}, {"type": "process", "value": "powershell.exe"}]}),
         ),
-        ("AlertCreated", json!({"schema_version": 1, "tenant": "acme-eu-1", "alert_id": "siem:4711.a_b", "text": "Mimikatz sekurlsa::logonpasswords", "domain": "enterprise-attack"})),
+        (
+            "AlertCreated",
+            json!({"schema_version": 1, "tenant": "acme-eu-1", "alert_id": "siem:4711.a_b", "text": "Mimikatz sekurlsa::logonpasswords", "domain": "enterprise-attack"}),
+        ),
         (
             "AlertUpdated",
             json!({"schema_version": 1, "tenant": "acme", "alert_id": "A-1", "text": null, "observables": [{"type": "parent_process", "value": "winword.exe"}], "domain": null}),
         ),
-        ("IncidentCreated", json!({"schema_version": 1, "tenant": "0day", "incident_id": "INC-2026.0001", "text": "Ransomware note found on three file servers"})),
+        (
+            "IncidentCreated",
+            json!({"schema_version": 1, "tenant": "0day", "incident_id": "INC-2026.0001", "text": "Ransomware note found on three file servers"}),
+        ),
         (
             "IncidentUpdated",
             json!({"schema_version": 1, "tenant": "acme", "incident_id": "INC-7", "text": "",
@@ -86,7 +92,10 @@ fn valid_incoming() -> Vec<(&'static str, Value)> {
             "EntityAccessChanged",
             json!({"schema_version": 1, "tenant": "acme", "entity": {"kind": "incident", "id": "INC-7"}, "groups": [], "changed_at": "2026-12-02T11:00:00.250+01:00"}),
         ),
-        ("EntityAccessChanged", json!({"schema_version": 1, "tenant": "acme", "entity": {"kind": "observable", "id": "obs_9f2"}, "groups": ["ir"], "changed_at": null})),
+        (
+            "EntityAccessChanged",
+            json!({"schema_version": 1, "tenant": "acme", "entity": {"kind": "observable", "id": "obs_9f2"}, "groups": ["ir"], "changed_at": null}),
+        ),
     ]
 }
 
@@ -118,38 +127,74 @@ fn invalid_incoming() -> Vec<(&'static str, &'static str, Value)> {
         ("wrong schema_version", "AlertCreated", json!({"schema_version": 2, "tenant": "acme", "alert_id": "A-1", "text": "x"})),
         ("schema_version as a string", "AlertCreated", json!({"schema_version": "1", "tenant": "acme", "alert_id": "A-1", "text": "x"})),
         ("no schema_version", "IncidentCreated", json!({"tenant": "acme", "incident_id": "I-1", "text": "x"})),
-        ("wrong schema_version of an access change", "EntityAccessChanged", json!({"schema_version": 0, "tenant": "acme", "entity": {"kind": "case", "id": "C-1"}, "groups": null})),
+        (
+            "wrong schema_version of an access change",
+            "EntityAccessChanged",
+            json!({"schema_version": 0, "tenant": "acme", "entity": {"kind": "case", "id": "C-1"}, "groups": null}),
+        ),
         ("missing alert_id", "AlertCreated", json!({"schema_version": 1, "tenant": "acme", "text": "x"})),
         ("missing incident_id", "IncidentUpdated", json!({"schema_version": 1, "tenant": "acme", "text": "x"})),
-        ("missing observable_id", "ObservableAnalyzed", json!({"schema_version": 1, "tenant": "acme", "observables": [{"type": "ip", "value": "203.0.113.9"}]})),
+        (
+            "missing observable_id",
+            "ObservableAnalyzed",
+            json!({"schema_version": 1, "tenant": "acme", "observables": [{"type": "ip", "value": "203.0.113.9"}]}),
+        ),
         ("another kind's id instead", "AlertCreated", json!({"schema_version": 1, "tenant": "acme", "incident_id": "I-1", "text": "x"})),
         ("another kind's id as well", "IncidentCreated", json!({"schema_version": 1, "tenant": "acme", "incident_id": "I-1", "alert_id": "A-1", "text": "x"})),
         ("a null id", "ObservableAnalyzed", json!({"schema_version": 1, "tenant": "acme", "observable_id": null, "text": "x"})),
         ("a bad entity id", "AlertCreated", json!({"schema_version": 1, "tenant": "acme", "alert_id": "A 1", "text": "x"})),
         ("an entity id too long", "AlertUpdated", json!({"schema_version": 1, "tenant": "acme", "alert_id": "a".repeat(129), "text": "x"})),
         ("unknown field", "AlertCreated", json!({"schema_version": 1, "tenant": "acme", "alert_id": "A-1", "text": "x", "severity": 3})),
-        ("unknown field of an access change", "EntityAccessChanged", json!({"schema_version": 1, "tenant": "acme", "entity": {"kind": "case", "id": "C-1"}, "groups": null, "reason": "x"})),
-        ("unknown field of an entity", "EntityAccessChanged", json!({"schema_version": 1, "tenant": "acme", "entity": {"kind": "case", "id": "C-1", "name": "x"}, "groups": null})),
+        (
+            "unknown field of an access change",
+            "EntityAccessChanged",
+            json!({"schema_version": 1, "tenant": "acme", "entity": {"kind": "case", "id": "C-1"}, "groups": null, "reason": "x"}),
+        ),
+        (
+            "unknown field of an entity",
+            "EntityAccessChanged",
+            json!({"schema_version": 1, "tenant": "acme", "entity": {"kind": "case", "id": "C-1", "name": "x"}, "groups": null}),
+        ),
         ("upper-case tenant", "AlertCreated", json!({"schema_version": 1, "tenant": "Acme", "alert_id": "A-1", "text": "x"})),
         ("tenant with a '!'", "IncidentCreated", json!({"schema_version": 1, "tenant": "acme!", "incident_id": "I-1", "text": "x"})),
         ("tenant starting with '-'", "ObservableAnalyzed", json!({"schema_version": 1, "tenant": "-acme", "observable_id": "O-1", "text": "x"})),
         ("empty tenant", "AlertCreated", json!({"schema_version": 1, "tenant": "", "alert_id": "A-1", "text": "x"})),
         ("tenant of 65 characters", "AlertCreated", json!({"schema_version": 1, "tenant": "a".repeat(65), "alert_id": "A-1", "text": "x"})),
-        ("bad tenant of an access change", "EntityAccessChanged", json!({"schema_version": 1, "tenant": "ac me", "entity": {"kind": "case", "id": "C-1"}, "groups": null})),
+        (
+            "bad tenant of an access change",
+            "EntityAccessChanged",
+            json!({"schema_version": 1, "tenant": "ac me", "entity": {"kind": "case", "id": "C-1"}, "groups": null}),
+        ),
         ("missing tenant", "AlertCreated", json!({"schema_version": 1, "alert_id": "A-1", "text": "x"})),
         ("text not a string", "AlertCreated", json!({"schema_version": 1, "tenant": "acme", "alert_id": "A-1", "text": 42})),
         ("observables not a list", "AlertCreated", json!({"schema_version": 1, "tenant": "acme", "alert_id": "A-1", "observables": "powershell.exe"})),
         ("detail not an object", "AlertCreated", json!(["acme", "A-1"])),
         ("missing groups", "EntityAccessChanged", json!({"schema_version": 1, "tenant": "acme", "entity": {"kind": "case", "id": "C-1"}})),
-        ("missing groups, with changed_at", "EntityAccessChanged", json!({"schema_version": 1, "tenant": "acme", "entity": {"kind": "case", "id": "C-1"}, "changed_at": "2026-12-02T10:00:00Z"})),
+        (
+            "missing groups, with changed_at",
+            "EntityAccessChanged",
+            json!({"schema_version": 1, "tenant": "acme", "entity": {"kind": "case", "id": "C-1"}, "changed_at": "2026-12-02T10:00:00Z"}),
+        ),
         ("missing entity", "EntityAccessChanged", json!({"schema_version": 1, "tenant": "acme", "groups": null})),
         ("entity without id", "EntityAccessChanged", json!({"schema_version": 1, "tenant": "acme", "entity": {"kind": "case"}, "groups": null})),
-        ("unknown entity kind", "EntityAccessChanged", json!({"schema_version": 1, "tenant": "acme", "entity": {"kind": "ticket", "id": "T-1"}, "groups": null})),
-        ("bad entity id of an access change", "EntityAccessChanged", json!({"schema_version": 1, "tenant": "acme", "entity": {"kind": "case", "id": ""}, "groups": null})),
+        (
+            "unknown entity kind",
+            "EntityAccessChanged",
+            json!({"schema_version": 1, "tenant": "acme", "entity": {"kind": "ticket", "id": "T-1"}, "groups": null}),
+        ),
+        (
+            "bad entity id of an access change",
+            "EntityAccessChanged",
+            json!({"schema_version": 1, "tenant": "acme", "entity": {"kind": "case", "id": ""}, "groups": null}),
+        ),
         ("bad group", "EntityAccessChanged", json!({"schema_version": 1, "tenant": "acme", "entity": {"kind": "case", "id": "C-1"}, "groups": ["a b"]})),
         ("groups not a list", "EntityAccessChanged", json!({"schema_version": 1, "tenant": "acme", "entity": {"kind": "case", "id": "C-1"}, "groups": "ir"})),
         ("too many groups", "EntityAccessChanged", json!({"schema_version": 1, "tenant": "acme", "entity": {"kind": "case", "id": "C-1"}, "groups": groups})),
-        ("changed_at not a timestamp", "EntityAccessChanged", json!({"schema_version": 1, "tenant": "acme", "entity": {"kind": "case", "id": "C-1"}, "groups": null, "changed_at": "yesterday"})),
+        (
+            "changed_at not a timestamp",
+            "EntityAccessChanged",
+            json!({"schema_version": 1, "tenant": "acme", "entity": {"kind": "case", "id": "C-1"}, "groups": null, "changed_at": "yesterday"}),
+        ),
     ]
 }
 
@@ -171,11 +216,17 @@ fn what_enrichment_refuses_the_schemas_refuse() {
         ("neither text nor observables", json!({"schema_version": 1, "tenant": "acme", "alert_id": "A-1"})),
         ("a blank text and no observables", json!({"schema_version": 1, "tenant": "acme", "alert_id": "A-1", "text": " \n\t", "observables": []})),
         ("an unknown observable type", json!({"schema_version": 1, "tenant": "acme", "alert_id": "A-1", "observables": [{"type": "pcap", "value": "x"}]})),
-        ("an observable with another field", json!({"schema_version": 1, "tenant": "acme", "alert_id": "A-1", "observables": [{"type": "ip", "value": "203.0.113.9", "score": 3}]})),
+        (
+            "an observable with another field",
+            json!({"schema_version": 1, "tenant": "acme", "alert_id": "A-1", "observables": [{"type": "ip", "value": "203.0.113.9", "score": 3}]}),
+        ),
         ("a blank observable", json!({"schema_version": 1, "tenant": "acme", "alert_id": "A-1", "text": "x", "observables": [{"type": "ip", "value": " "}]})),
         ("an observable without a value", json!({"schema_version": 1, "tenant": "acme", "alert_id": "A-1", "observables": [{"type": "ip"}]})),
         ("too many observables", json!({"schema_version": 1, "tenant": "acme", "alert_id": "A-1", "observables": many})),
-        ("an observable too large", json!({"schema_version": 1, "tenant": "acme", "alert_id": "A-1", "observables": [{"type": "file", "value": "a".repeat(16 * 1024 + 1)}]})),
+        (
+            "an observable too large",
+            json!({"schema_version": 1, "tenant": "acme", "alert_id": "A-1", "observables": [{"type": "file", "value": "a".repeat(16 * 1024 + 1)}]}),
+        ),
         ("a text too large", json!({"schema_version": 1, "tenant": "acme", "alert_id": "A-1", "text": "a".repeat(64 * 1024 + 1)})),
         ("an unknown domain", json!({"schema_version": 1, "tenant": "acme", "alert_id": "A-1", "text": "x", "domain": "pre-attack"})),
     ];
@@ -205,7 +256,7 @@ fn mapping(changes: Value) -> Value {
     });
     if let (Some(m), Value::Object(changes)) = (m.as_object_mut(), changes) {
         for (k, v) in changes {
-            if v.is_null() { m.remove(&k) } else { m.insert(k, v) };
+            let _ = if v.is_null() { m.remove(&k) } else { m.insert(k, v) };
         }
     }
     let typed: Mapping = serde_json::from_value(m).unwrap_or_else(|e| panic!("not a mapping: {e}"));
@@ -268,7 +319,9 @@ fn published_entries() -> Vec<AuditEntry> {
         "access": {},
     }));
     let confirmed = mapping(json!({"version": 4, "reviewed_by": ANALYST, "reviewed_at": "2026-12-01T12:00:00.000Z", "updated_at": "2026-12-01T12:00:00.000Z"}));
-    let flagged = mapping(json!({"version": 5, "needs_review": "T1059.001 is deprecated in ATT&CK 19.0", "updated_by": "repair", "updated_at": "2026-12-02T04:00:00.000Z"}));
+    let flagged = mapping(
+        json!({"version": 5, "needs_review": "T1059.001 is deprecated in ATT&CK 19.0", "updated_by": "repair", "updated_at": "2026-12-02T04:00:00.000Z"}),
+    );
     let incident = mapping(json!({"id": "01JDQC0000EEEEFFFFGGGGHHHH", "kind": "incident", "alert_id": null, "case_id": null, "incident_id": "INC-7",
                                   "technique": "T1574.002", "technique_name": "DLL Side-Loading", "tactic": "persistence", "version": 3, "access": {}}));
     let repaired = mapping(json!({"id": "01JDQC0000EEEEFFFFGGGGHHHH", "kind": "incident", "alert_id": null, "case_id": null, "incident_id": "INC-7",
@@ -345,7 +398,8 @@ fn the_out_schemas_refuse_what_breaks_their_contract() {
     }
     let entries = published_entries();
     let by_action = |action: &str| outbound::of_entry(entries.iter().find(|e| e.action == action).unwrap()).unwrap();
-    let breaks: [(&str, &str, fn(&mut Value)); 14] = [
+    type Break = fn(&mut Value);
+    let breaks: [(&str, &str, Break); 14] = [
         ("mapping.create", "no event_id", |d| without(d, "event_id")),
         ("mapping.create", "schema_version 2", |d| d["schema_version"] = json!(2)),
         ("mapping.create", "the action of another type", |d| d["action"] = json!("mapping.update")),
@@ -355,7 +409,6 @@ fn the_out_schemas_refuse_what_breaks_their_contract() {
             without(&mut d["mapping"], "alert_id");
             without(&mut d["mapping"], "case_id");
         }),
-        
         ("mapping.create", "occurred_at not in UTC milliseconds", |d| d["occurred_at"] = json!("2026-12-02T10:00:00+01:00")),
         ("mapping.update", "no previous", |d| without(d, "previous")),
         ("mapping.delete", "a bad tenant", |d| d["tenant"] = json!("Acme")),

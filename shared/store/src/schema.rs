@@ -67,7 +67,43 @@ fn keys(defs: &[KeyDef]) -> Vec<KeySchemaElement> {
         .collect()
 }
 
-/// Creates the table `name` from the spec and waits until it is active.
+/// Turns the table's stream on (as the spec has it), unless it is on, and answers its ARN.
+/// Tables are created without it: DynamoDB Local slows down with every stream record it keeps,
+/// so the local stack turns it on only where the events publisher reads it.
+pub async fn enable_stream(ddb: &aws_sdk_dynamodb::Client, name: &str) -> Result<String, StoreError> {
+    let describe = || async {
+        let d = ddb.describe_table().table_name(name).send().await.map_err(|e| StoreError::dynamo("DescribeTable", e))?;
+        Ok::<_, StoreError>(
+            d.table().and_then(|t| t.latest_stream_arn().filter(|_| t.stream_specification().map(|s| s.stream_enabled()) == Some(true))).map(str::to_string),
+        )
+    };
+    if let Some(arn) = describe().await? {
+        return Ok(arn);
+    }
+    let spec = table_spec();
+    ddb.update_table()
+        .table_name(name)
+        .stream_specification(
+            aws_sdk_dynamodb::types::StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(aws_sdk_dynamodb::types::StreamViewType::from(spec.stream_specification.stream_view_type.as_str()))
+                .build()
+                .expect("complete stream specification"),
+        )
+        .send()
+        .await
+        .map_err(|e| StoreError::dynamo("UpdateTable", e))?;
+    for _ in 0..100 {
+        if let Some(arn) = describe().await? {
+            return Ok(arn);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Err(StoreError::Config(format!("the stream of table {name} did not come up")))
+}
+
+/// Creates the table `name` from the spec (without its stream: [`enable_stream`]) and waits
+/// until it is active.
 pub async fn create_table(ddb: &aws_sdk_dynamodb::Client, name: &str) -> Result<(), StoreError> {
     let spec = table_spec();
     let mut req = ddb.create_table().table_name(name).billing_mode(BillingMode::from(spec.billing_mode.as_str())).set_key_schema(Some(keys(&spec.key_schema)));
@@ -90,13 +126,6 @@ pub async fn create_table(ddb: &aws_sdk_dynamodb::Client, name: &str) -> Result<
                 .expect("complete index"),
         );
     }
-    req = req.stream_specification(
-        aws_sdk_dynamodb::types::StreamSpecification::builder()
-            .stream_enabled(true)
-            .stream_view_type(aws_sdk_dynamodb::types::StreamViewType::from(spec.stream_specification.stream_view_type.as_str()))
-            .build()
-            .expect("complete stream specification"),
-    );
     req.send().await.map_err(|e| StoreError::dynamo("CreateTable", e))?;
     for _ in 0..100 {
         let d = ddb.describe_table().table_name(name).send().await.map_err(|e| StoreError::dynamo("DescribeTable", e))?;
