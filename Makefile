@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help dev local-up local-down build build-lambdas sam-build bench-suggest bench-infer test test-unit test-integration validate template template-check template-resources bench-sync bench-api bench-build bench-stats bench-views bench test-schema test-load fuzz serve
+.PHONY: help dev local-up local-down build build-lambdas sam-build bench-suggest bench-infer bench-events test test-unit test-integration validate template template-check template-resources bench-sync bench-api bench-build bench-stats bench-views bench test-schema test-load fuzz serve
 
 help:
 	@echo "make dev        start the local stack, sync ATT&CK into it and show its status"
@@ -14,6 +14,7 @@ help:
 	@echo "make bench-suggest  suggestion quality (engine against plain BM25) and speed"
 	@echo "make bench-stats    statistics reads at 10,000 and 100,000 mappings beside a recount"
 	@echo "make bench-views    view and list latency for a restricted case with 200 mappings"
+	@echo "make bench-events   enrichment through the events queue beside POST enrich one by one; publisher lag"
 	@echo "make test-schema    the API against its OpenAPI document (schemathesis)"
 	@echo "make test-load      32 concurrent writers in two tenants, then no lost write, audit and statistics exact"
 	@echo "make fuzz           cargo-fuzz targets (STIX parser, router, suggestions), FUZZ_SECONDS each"
@@ -138,6 +139,9 @@ bench-suggest:
 # co-occurrence) and speed (no local stack needed).
 bench-infer:
 	bench/infer.sh
+
+bench-events:
+	bench/events.sh
 
 # Every benchmark (bootstraps, sync, API, statistics at BENCH_STATS_SIZES=10000, views, suggestions,
 # cold starts), then one report: target/bench/report.md and report.png (BENCH_ONLY=sync,api: a subset).

@@ -2,13 +2,13 @@
 # Every benchmark, then one report (`make bench`): the Lambda bootstraps' build and sizes
 # (infra/build-lambdas.sh), sync (bench/sync.sh), API (bench/api.sh), statistics
 # (bench/stats.sh), views (bench/views.sh), suggestions (bench/suggest.sh), technique inference
-# (bench/infer.sh) and cold starts (bench/cold.sh), in that order. Each step's whole output goes
+# (bench/infer.sh), events (bench/events.sh) and cold starts (bench/cold.sh), in that order. Each step's whole output goes
 # to target/bench/<step>.log (and the terminal), its last line, the JSON of its figures, to
 # target/bench/<step>.json, its exit
 # code and time to target/bench/<step>.status. A failed step is recorded and the others still
 # run. Then `mitre bench-report target/bench` writes target/bench/report.md and report.png.
 #
-# Environment: BENCH_ONLY (all) a comma-separated subset of build,sync,api,stats,views,suggest,infer,cold
+# Environment: BENCH_ONLY (all) a comma-separated subset of build,sync,api,stats,views,suggest,infer,events,cold
 # (the report also uses the JSON left by earlier runs of the others); BENCH_STATS_SIZES (10000
 # here: the 100,000 size takes about 45 minutes); BENCH_DIR (target/bench); CARGO (cargo); and
 # each benchmark's own variables.
@@ -22,10 +22,10 @@ CARGO="${CARGO:-cargo}"
 OUT="${BENCH_DIR:-target/bench}"
 export BENCH_STATS_SIZES="${BENCH_STATS_SIZES:-10000}"
 
-STEPS=(build sync api stats views suggest infer cold)
+STEPS=(build sync api stats views suggest infer events cold)
 declare -A COMMAND=(
   [build]=infra/build-lambdas.sh [sync]=bench/sync.sh [api]=bench/api.sh [stats]=bench/stats.sh
-  [views]=bench/views.sh [suggest]=bench/suggest.sh [infer]=bench/infer.sh [cold]=bench/cold.sh
+  [views]=bench/views.sh [suggest]=bench/suggest.sh [infer]=bench/infer.sh [events]=bench/events.sh [cold]=bench/cold.sh
 )
 
 die() { echo "bench: error: $*" >&2; exit 2; }

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 /// The steps of `make bench`, in order: name, the command that produces the figures, and what
 /// it measures.
-pub const STEPS: [(&str, &str); 8] = [
+pub const STEPS: [(&str, &str); 9] = [
     ("build", "make bench-build (infra/build-lambdas.sh)"),
     ("sync", "make bench-sync (bench/sync.sh)"),
     ("api", "make bench-api (bench/api.sh)"),
@@ -20,6 +20,7 @@ pub const STEPS: [(&str, &str); 8] = [
     ("views", "make bench-views (bench/views.sh)"),
     ("suggest", "make bench-suggest (bench/suggest.sh)"),
     ("infer", "make bench-infer (bench/infer.sh)"),
+    ("events", "make bench-events (bench/events.sh)"),
     ("cold", "bench/cold.sh"),
 ];
 
@@ -36,6 +37,8 @@ const SUGGEST_PRECISION_MIN: f64 = 0.9;
 /// Technique inference, NDCG@20 over ATT&CK's campaigns: from ATT&CK alone, and with the
 /// tenant's history.
 const INFER_NDCG_MIN: f64 = 0.31;
+/// The events queue against one-by-one HTTP enrichment (bench/events.sh).
+const EVENTS_RATIO_MIN: f64 = 3.0;
 const INFER_NDCG_TENANT_MIN: f64 = 0.40;
 const BOOTSTRAP_UNZIPPED_MAX_BYTES: f64 = 8e6;
 
@@ -398,6 +401,36 @@ pub fn markdown(inputs: &Inputs) -> (String, Vec<Goal>) {
     }
 
     // Cold starts
+    if let Some(e) = section(&mut o, inputs, "## Events", "events") {
+        let (h, q, p) = (&e["http"], &e["queue"], &e["publisher"]);
+        let _ = writeln!(
+            o,
+            "{} labelled alerts enriched on DynamoDB Local, one by one over HTTP, then through the events queue ({} pollers, batches of 10).\n",
+            f(num(e, "alerts"), 0),
+            f(num(e, "pollers"), 0)
+        );
+        o.push_str("| path | alerts/s | capacity units per alert | mappings |\n|---|---:|---:|---:|\n");
+        let _ = writeln!(
+            o,
+            "| POST enrich, one by one | {} | {} | {} |",
+            f(num(h, "alerts_per_s"), 1),
+            f(num(h, "capacity_per_alert"), 2),
+            f(num(h, "mappings"), 0)
+        );
+        let _ = writeln!(o, "| events queue | {} | {} | {} |", f(num(q, "alerts_per_s"), 1), f(num(q, "capacity_per_alert"), 2), f(num(q, "mappings"), 0));
+        let ratio = num(e, "ratio");
+        let v = goal("Events", ratio.map(|r| r >= EVENTS_RATIO_MIN), format!("queue / HTTP throughput {}x (goal ≥ {EVENTS_RATIO_MIN}x)", f(ratio, 2)));
+        let _ = writeln!(
+            o,
+            "\nQueue / HTTP: {}x (goal ≥ {EVENTS_RATIO_MIN}x: {v}). End to end (event put to first mapping): p50 {} ms, p99 {} ms. Publisher lag (commit to PutEvents): p50 {} ms, p99 {} ms.",
+            f(ratio, 2),
+            f(num(q, "e2e_p50_ms"), 0),
+            f(num(q, "e2e_p99_ms"), 0),
+            f(num(p, "lag_p50_ms"), 0),
+            f(num(p, "lag_p99_ms"), 0)
+        );
+    }
+
     if let Some(c) = section(&mut o, inputs, "## Cold starts and peak RSS", "cold") {
         let _ = writeln!(
             o,
@@ -421,7 +454,7 @@ pub fn markdown(inputs: &Inputs) -> (String, Vec<Goal>) {
             f(num(b, "build_seconds"), 0)
         );
         o.push_str("| function | unzipped (MB) | zipped (MB) | goal | verdict |\n|---|---:|---:|---|---|\n");
-        for name in ["api", "sync"] {
+        for name in ["api", "sync", "events-in", "events-out"] {
             let (u, z) = (num(b, &format!("bootstraps.{name}.unzipped_bytes")), num(b, &format!("bootstraps.{name}.zipped_bytes")));
             let v = goal(
                 "Bootstrap sizes",
@@ -782,7 +815,7 @@ mod tests {
         assert!(md.contains("Not measured (see `target/bench/sync.log`; run `make bench-sync (bench/sync.sh)`)."), "{md}");
         assert!(md.contains("Not measured: `make bench-views (bench/views.sh)` failed (exit 2); see `target/bench/views.log`."), "{md}");
         assert!(md.contains("| views | `make bench-views (bench/views.sh)` | **failed** (exit 2) |"), "{md}");
-        assert!(md.contains("- not measured: build, sync, api, stats, views, suggest, infer, cold"), "{md}");
+        assert!(md.contains("- not measured: build, sync, api, stats, views, suggest, infer, events, cold"), "{md}");
         assert!(md.contains("0 of 0 measured goals met."), "{md}");
     }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use mitre_domain::{AuditFilter, AuditLog, Timestamp};
-use mitre_events::local::{LocalEvents, QueuePump, StartAt, StreamPump};
+use mitre_events::local::{LocalEvents, QueuePump, StartAt, StreamPump, drain, platform_entry};
 use mitre_events::publisher::{Bus, Entry, Publisher};
 use mitre_store::Store;
 use serde_json::{Value, json};
@@ -89,14 +89,7 @@ pub async fn run(store: Store, command: EventsCommand) -> Result<std::process::E
             let client = aws_sdk_eventbridge::Client::new(&shared);
             let out = client
                 .put_events()
-                .entries(
-                    aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
-                        .event_bus_name(&events.platform_bus)
-                        .source(mitre_events::inbound::DEFAULT_SOURCE)
-                        .detail_type(&detail_type)
-                        .detail(detail.to_string())
-                        .build(),
-                )
+                .entries(platform_entry(&events.platform_bus, &detail_type, &detail))
                 .send()
                 .await
                 .map_err(|e| anyhow::anyhow!("PutEvents: {}", aws_sdk_eventbridge::error::DisplayErrorContext(e)))?;
@@ -105,14 +98,14 @@ pub async fn run(store: Store, command: EventsCommand) -> Result<std::process::E
         }
         EventsCommand::Received { wait } => {
             let events = local(&store).await?;
-            for (body, _) in drain(&aws_sdk_sqs::Client::new(&shared), &events.tap_url, wait).await? {
+            for (body, _) in drain(&aws_sdk_sqs::Client::new(&shared), &events.tap_url, wait as i32).await.map_err(|e| anyhow::anyhow!("{e}"))? {
                 let v: Value = serde_json::from_str(&body).unwrap_or(Value::String(body));
                 println!("{}", json!({"detail-type": v["detail-type"], "detail": v["detail"]}));
             }
         }
         EventsCommand::DeadLetters => {
             let events = local(&store).await?;
-            for (body, reason) in drain(&aws_sdk_sqs::Client::new(&shared), &events.dead_letter_url, 1).await? {
+            for (body, reason) in drain(&aws_sdk_sqs::Client::new(&shared), &events.dead_letter_url, 1).await.map_err(|e| anyhow::anyhow!("{e}"))? {
                 println!("{}", json!({"reason": reason, "event": serde_json::from_str::<Value>(&body).unwrap_or(Value::String(body))}));
             }
         }
@@ -148,34 +141,4 @@ pub async fn run(store: Store, command: EventsCommand) -> Result<std::process::E
         }
     }
     Ok(std::process::ExitCode::SUCCESS)
-}
-
-/// Receives and deletes every message of a queue: (body, reason attribute).
-async fn drain(sqs: &aws_sdk_sqs::Client, url: &str, wait: u32) -> Result<Vec<(String, Option<String>)>> {
-    let mut out = Vec::new();
-    loop {
-        let got = sqs
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(if out.is_empty() { wait as i32 } else { 0 })
-            .message_attribute_names("All")
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("ReceiveMessage: {}", aws_sdk_sqs::error::DisplayErrorContext(e)))?;
-        let messages = got.messages.unwrap_or_default();
-        if messages.is_empty() {
-            return Ok(out);
-        }
-        for m in messages {
-            let reason = m.message_attributes.as_ref().and_then(|a| a.get("reason")).and_then(|v| v.string_value.clone());
-            out.push((m.body.clone().unwrap_or_default(), reason));
-            sqs.delete_message()
-                .queue_url(url)
-                .receipt_handle(m.receipt_handle.unwrap_or_default())
-                .send()
-                .await
-                .map_err(|e| anyhow::anyhow!("DeleteMessage: {}", aws_sdk_sqs::error::DisplayErrorContext(e)))?;
-        }
-    }
 }

@@ -12,6 +12,7 @@ use mitre_sync::{Progress, SourceSpec, SyncOptions, Syncer};
 use serde_json::json;
 
 mod bench;
+mod bench_events;
 mod bench_report;
 mod events;
 mod serve;
@@ -147,6 +148,17 @@ enum Command {
     Events {
         #[command(subcommand)]
         command: events::EventsCommand,
+    },
+    /// Enrichment through the events queue beside POST enrich one by one, and the publisher's
+    /// lag (used by `make bench-events`; the local stack).
+    #[command(hide = true)]
+    BenchEvents {
+        /// Labelled alerts (JSON lines with text and observables).
+        #[arg(long, default_value = "tests/data/suggest/labelled.jsonl")]
+        alerts: std::path::PathBuf,
+        /// Concurrent pollers of the queue.
+        #[arg(long, default_value_t = 5)]
+        pollers: usize,
     },
     /// Measure in-process API latency on the synced store (used by `make bench-api`).
     #[command(hide = true)]
@@ -397,6 +409,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             serve::serve(app, port).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::BenchEvents { alerts, pollers } => bench_events::events(store().await?, &alerts, pollers).await,
         Command::BenchApi { iterations } => bench::api(store().await?, iterations).await,
         Command::BenchStats { sizes, iterations, recounts } => bench::stats(store().await?, &sizes, iterations, recounts).await,
         Command::BenchViews { mappings, iterations } => bench::views(store().await?, mappings, iterations).await,

@@ -133,6 +133,47 @@ impl LocalEvents {
     }
 }
 
+/// A platform event for the local platform bus, as the platform puts it.
+pub fn platform_entry(bus: &str, detail_type: &str, detail: &Value) -> aws_sdk_eventbridge::types::PutEventsRequestEntry {
+    aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+        .event_bus_name(bus)
+        .source(crate::inbound::DEFAULT_SOURCE)
+        .detail_type(detail_type)
+        .detail(detail.to_string())
+        .build()
+}
+
+/// Receives and deletes every message of a queue, waiting up to `wait` seconds for the first:
+/// each body with its `reason` attribute (the dead-letter queue's).
+pub async fn drain(sqs: &aws_sdk_sqs::Client, url: &str, wait: i32) -> Result<Vec<(String, Option<String>)>, BoxError> {
+    let mut out = Vec::new();
+    loop {
+        let got = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(if out.is_empty() { wait } else { 1 })
+            .message_attribute_names("All")
+            .send()
+            .await
+            .map_err(|e| err("ReceiveMessage", aws_sdk_sqs::error::DisplayErrorContext(e)))?;
+        let messages = got.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return Ok(out);
+        }
+        for m in messages {
+            let reason = m.message_attributes.as_ref().and_then(|a| a.get("reason")).and_then(|v| v.string_value.clone());
+            out.push((m.body.clone().unwrap_or_default(), reason));
+            sqs.delete_message()
+                .queue_url(url)
+                .receipt_handle(m.receipt_handle.unwrap_or_default())
+                .send()
+                .await
+                .map_err(|e| err("DeleteMessage", aws_sdk_sqs::error::DisplayErrorContext(e)))?;
+        }
+    }
+}
+
 /// Lambda's SQS event source mapping, one poll at a time.
 pub struct QueuePump {
     pub sqs: aws_sdk_sqs::Client,
@@ -176,18 +217,28 @@ impl QueuePump {
                 return Ok(messages.len());
             }
         };
+        // what Lambda's mapping does with a partial batch response: the rest deleted, in one call
         let failed = answer.failed();
-        for m in &messages {
+        let mut delete = self.sqs.delete_message_batch().queue_url(&self.queue_url);
+        let mut any = false;
+        for (i, m) in messages.iter().enumerate() {
             if failed.contains(&m.message_id.as_deref().unwrap_or_default()) {
                 continue;
             }
-            self.sqs
-                .delete_message()
-                .queue_url(&self.queue_url)
-                .receipt_handle(m.receipt_handle.clone().unwrap_or_default())
-                .send()
-                .await
-                .map_err(|e| err("DeleteMessage", aws_sdk_sqs::error::DisplayErrorContext(e)))?;
+            any = true;
+            delete = delete.entries(
+                aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(m.receipt_handle.clone().unwrap_or_default())
+                    .build()
+                    .map_err(|e| err("DeleteMessageBatch", e))?,
+            );
+        }
+        if any {
+            let out = delete.send().await.map_err(|e| err("DeleteMessageBatch", aws_sdk_sqs::error::DisplayErrorContext(e)))?;
+            if let Some(f) = out.failed.first() {
+                return Err(err("DeleteMessageBatch", format!("{} of the batch not deleted ({})", out.failed.len(), f.message.as_deref().unwrap_or("?"))));
+            }
         }
         Ok(messages.len())
     }

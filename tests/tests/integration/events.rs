@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use mitre_api::access::{Access, Target};
 use mitre_domain::{AccessRepo, AuditFilter, AuditLog, EntityRef, MappingFilter, MappingKind, MappingRepo, RetryPolicy, TenantId};
 use mitre_events::BoxError;
-use mitre_events::local::{Invoke, LocalEvents, QueuePump, StartAt, StreamPump, streams_client};
+use mitre_events::local::{Invoke, LocalEvents, QueuePump, StartAt, StreamPump, platform_entry, streams_client};
 use mitre_store::Store;
 use mitre_store::tenancy::Role;
 use mitre_tests::faults::{Fault, FaultProxy, Rule, Target as FaultTarget};
@@ -40,12 +40,7 @@ impl Invoke for Function {
 }
 
 fn platform_event(bus: &str, detail_type: &str, detail: Value) -> aws_sdk_eventbridge::types::PutEventsRequestEntry {
-    aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
-        .event_bus_name(bus)
-        .source(mitre_events::inbound::DEFAULT_SOURCE)
-        .detail_type(detail_type)
-        .detail(detail.to_string())
-        .build()
+    platform_entry(bus, detail_type, &detail)
 }
 
 fn alert(tenant: &str, id: &str) -> Value {
@@ -53,29 +48,9 @@ fn alert(tenant: &str, id: &str) -> Value {
            "observables": [{"type": "command_line", "value": "powershell.exe -nop -w hidden -enc SQBFAFgA"}]})
 }
 
-/// Every message of a queue (received and deleted): (body, reason attribute).
+/// Every message of a queue (received and deleted): (body as JSON, reason attribute).
 async fn drain(sqs: &aws_sdk_sqs::Client, url: &str, wait: i32) -> Vec<(Value, Option<String>)> {
-    let mut out = Vec::new();
-    loop {
-        let got = sqs
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(if out.is_empty() { wait } else { 1 })
-            .message_attribute_names("All")
-            .send()
-            .await
-            .unwrap();
-        let messages = got.messages.unwrap_or_default();
-        if messages.is_empty() {
-            return out;
-        }
-        for m in messages {
-            let reason = m.message_attributes.as_ref().and_then(|a| a.get("reason")).and_then(|v| v.string_value.clone());
-            out.push((serde_json::from_str(m.body().unwrap_or_default()).unwrap_or(Value::Null), reason));
-            sqs.delete_message().queue_url(url).receipt_handle(m.receipt_handle.unwrap_or_default()).send().await.unwrap();
-        }
-    }
+    mitre_events::local::drain(sqs, url, wait).await.unwrap().into_iter().map(|(b, r)| (serde_json::from_str(&b).unwrap_or(Value::Null), r)).collect()
 }
 
 async fn mappings(store: &Store, tenant: &str, alert: &str) -> Vec<(String, String)> {

@@ -74,3 +74,43 @@ fn every_route_is_a_function_and_every_function_a_route() {
     assert_eq!(deployed, routed);
     assert_eq!(functions.len(), mitre_api::routes::ROUTES.len());
 }
+
+/// The events' wiring: the rule feeds the queue, the consumer reports partial batch failures,
+/// refused events have a dead-letter queue with an alarm, and the publisher reads the stream's
+/// new audit entries with retries, bisection and an on-failure destination.
+#[test]
+fn events_flow_through_a_queue_with_a_dead_letter_queue_and_a_stream_with_an_on_failure_queue() {
+    let t = template();
+    let r = &t["Resources"];
+    assert_eq!(r["Table"]["Properties"]["StreamSpecification"]["StreamViewType"], Value::from("NEW_IMAGE"));
+    let rule = &r["PlatformEventsRule"]["Properties"];
+    let types: Vec<&str> = rule["EventPattern"]["detail-type"].as_sequence().unwrap().iter().filter_map(Value::as_str).collect();
+    let read: Vec<&str> = mitre_events::inbound::DETAIL_TYPES.iter().map(|(t, _)| *t).collect();
+    assert_eq!(types, read, "the rule matches exactly the detail-types the consumer reads");
+    assert_eq!(r["EventsQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"], Value::from(5));
+    let consumer = &r["EventsConsumerFunction"];
+    assert_eq!(consumer["Metadata"]["BuildProperties"]["Binary"], Value::from("events-in"));
+    let queue = &consumer["Properties"]["Events"]["Queue"];
+    assert_eq!((queue["Type"].as_str(), queue["Properties"]["FunctionResponseTypes"][0].as_str()), (Some("SQS"), Some("ReportBatchItemFailures")));
+    // the visibility timeout covers six of the consumer's timeouts
+    let timeout = consumer["Properties"]["Timeout"].as_u64().unwrap();
+    assert!(r["EventsQueue"]["Properties"]["VisibilityTimeout"].as_u64().unwrap() >= 6 * timeout);
+    let publisher = &r["EventsPublisherFunction"];
+    assert_eq!(publisher["Metadata"]["BuildProperties"]["Binary"], Value::from("events-out"));
+    let stream = &publisher["Properties"]["Events"]["Stream"]["Properties"];
+    assert_eq!(stream["BisectBatchOnFunctionError"], Value::Bool(true));
+    assert_eq!(stream["FunctionResponseTypes"][0], Value::from("ReportBatchItemFailures"));
+    assert!(!stream["DestinationConfig"]["OnFailure"]["Destination"].is_null());
+    let filter = stream["FilterCriteria"]["Filters"][0]["Pattern"].as_str().unwrap();
+    assert!(filter.contains("INSERT") && filter.contains(mitre_store::keys::AUDIT_GSI), "{filter}");
+    for (alarm, queue) in [("EventsDeadLetterAlarm", "EventsDeadLetterQueue"), ("PublishFailureAlarm", "PublishFailureQueue")] {
+        let dims = format!("{:?}", r[alarm]["Properties"]["Dimensions"]);
+        assert!(dims.contains(queue), "{alarm} watches {queue}: {dims}");
+    }
+    // both functions' policies are their access classes' statements
+    for (function, sid) in [("EventsConsumerFunction", "DeadLetters"), ("EventsPublisherFunction", "PublishEvents")] {
+        let statements = format!("{:?}", r[function]["Properties"]["Policies"]);
+        assert!(statements.contains(sid), "{function}: {statements}");
+        assert!(!statements.contains("dynamodb:Scan") && !statements.contains("\"*\""), "{function}");
+    }
+}
