@@ -345,20 +345,16 @@ impl Access {
                 statement("StartSync", &["lambda:InvokeFunction"], &[Function("SyncFunction")], &[]),
             ],
             Access::SyncRuns => vec![caller(), statement("SyncRunRecords", &[QUERY], &[Table], &[SYNC_RUNS])],
-            Access::EventsIn => vec![
-                catalog_state(),
-                snapshots(),
-                // enrichment's writes, as tenant-write; the entity access records and the
-                // mappings naming an entity, as access-write
-                statement("TenantMappings", &[GET, BATCH_GET, PUT, UPDATE, DELETE, CONDITION_CHECK], &[Table], &[TENANT_MAPPINGS]),
-                statement("MappingsByEntity", &[QUERY], &[Index(keys::GSI1), Index(keys::GSI2)], &[TENANT_MAPPINGS]),
-                statement("ReviewVerdicts", &[BATCH_GET], &[Table], &[TENANT_FEEDBACK]),
-                audit_append(),
-                counters(),
-                // which tenants exist
-                statement("Registry", &[QUERY], &[Index(keys::GSI1)], &[PRINCIPALS_INDEX]),
-                statement("DeadLetters", &["sqs:SendMessage"], &[Queue("EventsDeadLetterQueue")], &[]),
-            ],
+            Access::EventsIn => {
+                // enrichment's writes (tenant-write, without a caller's registry entry); the
+                // mappings naming an entity, which an access change rewrites (as access-write);
+                // which tenants exist; the dead-letter queue
+                let mut s: Vec<Statement> = Access::TenantWrite.statements().into_iter().filter(|s| s.sid != "CallerRegistry").collect();
+                s.push(statement("MappingsByEntity", &[QUERY], &[Index(keys::GSI1), Index(keys::GSI2)], &[TENANT_MAPPINGS]));
+                s.push(statement("Registry", &[QUERY], &[Index(keys::GSI1)], &[PRINCIPALS_INDEX]));
+                s.push(statement("DeadLetters", &["sqs:SendMessage"], &[Queue("EventsDeadLetterQueue")], &[]));
+                s
+            }
             Access::EventsOut => vec![
                 statement("PublishEvents", &["events:PutEvents"], &[EventBus], &[]),
                 statement("PublishFailures", &["sqs:SendMessage"], &[Queue("PublishFailureQueue")], &[]),
@@ -558,6 +554,32 @@ mod tests {
             unique.dedup();
             assert_eq!(unique.len(), sids.len(), "{a:?}: Sids repeat");
         }
+    }
+
+    #[test]
+    fn the_event_functions_reach_only_their_queue_bus_and_tenant_partitions() {
+        for a in Access::EVENTS {
+            assert!(!a.reads_registry() && !a.allows("dynamodb:GetItem", Table, &[&principal_pk(ALICE)]), "{a:?} reads no caller");
+            for s in a.statements() {
+                for action in &s.actions {
+                    match action.split(':').next() {
+                        Some("dynamodb") => assert!(!s.leading_keys.is_empty() && *action != "dynamodb:Scan", "{a:?} {}", s.sid),
+                        Some("sqs") => assert_eq!((*action, s.resources.len()), ("sqs:SendMessage", 1), "{a:?} {}", s.sid),
+                        Some("events") => assert_eq!((*action, s.resources.as_slice()), ("events:PutEvents", &[Resource::EventBus][..])),
+                        Some("s3") => assert_eq!(*action, "s3:GetObject"),
+                        other => panic!("{a:?} {}: {other:?}", s.sid),
+                    }
+                }
+            }
+        }
+        // the consumer writes what enrichment and access changes write, and no registry entry
+        assert!(Access::EventsIn.allows("dynamodb:PutItem", Table, &[&mapping_pk("acme", MappingKind::Alert)]));
+        assert!(Access::EventsIn.allows("dynamodb:PutItem", Table, &[&keys::audit_pk("acme")]));
+        assert!(!Access::EventsIn.allows("dynamodb:PutItem", Table, &[&principal_pk(ALICE)]));
+        assert!(Access::EventsIn.allows("sqs:SendMessage", Target::Queue("EventsDeadLetterQueue"), &[]));
+        assert!(!Access::EventsIn.allows("events:PutEvents", Target::EventBus, &[]));
+        // the publisher touches no table and no bucket
+        assert!(Access::EventsOut.statements().iter().all(|s| s.actions.iter().all(|a| a.starts_with("events:") || a.starts_with("sqs:"))));
     }
 
     #[test]
