@@ -117,16 +117,8 @@ pub async fn run(store: Store, command: EventsCommand) -> Result<std::process::E
             let parse = |t: &str| Timestamp::parse(t).map_err(|e| anyhow::anyhow!("{t:?}: {e}"));
             let filter = AuditFilter { since: Some(parse(&since)?), until: until.as_deref().map(parse).transpose()?, ..AuditFilter::default() };
             let bus = mitre_events::aws::EventBridgeBus { client: aws_sdk_eventbridge::Client::new(&shared), bus_name: bus_name.clone() };
-            let (mut cursor, mut published) = (None::<String>, 0usize);
-            let mut entries = Vec::new();
-            loop {
-                let page = store.list_audit(&filter, 500, cursor.as_deref()).await?;
-                entries.extend(page.items.iter().filter_map(mitre_events::outbound::of_entry));
-                match page.next_cursor {
-                    Some(c) => cursor = Some(c),
-                    None => break,
-                }
-            }
+            let mut published = 0usize;
+            let mut entries: Vec<_> = store.all_audit(&filter).await?.iter().filter_map(mitre_events::outbound::of_entry).collect();
             // oldest first, as they were written
             entries.reverse();
             for chunk in entries.chunks(mitre_events::publisher::MAX_ENTRIES) {

@@ -201,6 +201,19 @@ pub trait AuditLog: Send + Sync {
     async fn list_audit(&self, filter: &AuditFilter, limit: usize, cursor: Option<&str>) -> Result<Page<AuditEntry>, RepoError>;
     /// Appends an entry that goes with no other write (a system action).
     async fn append_audit(&self, entry: AuditEntry) -> Result<(), RepoError>;
+
+    /// Every entry that passes `filter`, newest first (every page of [`AuditLog::list_audit`]).
+    async fn all_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, RepoError> {
+        let (mut entries, mut cursor) = (Vec::new(), None::<String>);
+        loop {
+            let page = self.list_audit(filter, 500, cursor.as_deref()).await?;
+            entries.extend(page.items);
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => return Ok(entries),
+            }
+        }
+    }
 }
 
 /// The statistics counters of a tenant's mappings (see [`crate::stats`]).

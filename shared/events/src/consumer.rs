@@ -300,8 +300,7 @@ mod tests {
         let audit = mitre_domain::AuditEntry::of(&p.tenant, "setup", "principal.put", "principals/a".into(), None, Some(&p), "setup");
         repos.put_principal(&p, audit).await.unwrap();
         let app = App::in_memory(&[catalog], repos.clone(), Settings { metric_lines: false, ..Settings::default() }).unwrap();
-        let c = Consumer::new(app, letters, inbound::DEFAULT_SOURCE).with_policy(RetryPolicy::REQUEST.with_attempts(2));
-        (Consumer { metric_lines: false, ..c }, repos)
+        (Consumer::new(app, letters, inbound::DEFAULT_SOURCE).with_policy(RetryPolicy::REQUEST.with_attempts(2)).quiet(), repos)
     }
 
     fn message(id: &str, detail_type: &str, detail: Value) -> SqsMessage {

@@ -451,9 +451,9 @@ impl StreamPump {
     }
 }
 
-/// The template's filter: new audit entries only.
+/// The template's filter: new audit entries only (as the publisher reads them).
 fn passes_filter(r: &Value) -> bool {
-    r["eventName"] == "INSERT" && r["dynamodb"]["NewImage"]["gsi1pk"]["S"] == mitre_store::keys::AUDIT_GSI
+    serde_json::from_value::<crate::lambda::StreamRecord>(r.clone()).is_ok_and(|r| crate::publisher::is_audit_insert(&r))
 }
 
 /// Runs both pumps until the process ends, in process: the consumer from the queue, the

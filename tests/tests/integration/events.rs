@@ -91,7 +91,7 @@ async fn platform_events_are_mapped_and_every_commit_is_published_once_through_f
     register(&store, "arn:aws:iam::1:user/globex", "globex", Role::Analyst).await;
     let shared = mitre_store::config::sdk_config().await;
     // what was written before the stream was on is not published
-    let before: BTreeSet<String> = audit_log(&store).await.into_iter().map(|e| e.id).collect();
+    let before: BTreeSet<String> = store.all_audit(&AuditFilter::default()).await.unwrap().into_iter().map(|e| e.id).collect();
     let events = LocalEvents::ensure(&shared, &store.ddb, &table, 1).await.unwrap();
     // the stream is on from here: a second run of the sync (nothing to write) is its first record
     mitre_sync::Syncer::new(&store).run(&source, &mitre_sync::SyncOptions::new(mitre_attack::Domain::EnterpriseAttack), &|_| {}).await.unwrap();
@@ -206,7 +206,7 @@ async fn platform_events_are_mapped_and_every_commit_is_published_once_through_f
     assert!(drain(&sqs, &events.failure_url, 0).await.is_empty(), "no batch given up");
 
     // ---- the audit log and the published events, one to one ----
-    let entries: Vec<_> = audit_log(&store).await.into_iter().filter(|e| !before.contains(&e.id)).collect();
+    let entries: Vec<_> = store.all_audit(&AuditFilter::default()).await.unwrap().into_iter().filter(|e| !before.contains(&e.id)).collect();
     let expected: BTreeMap<String, mitre_events::outbound::OutEvent> =
         entries.iter().filter_map(|e| mitre_events::outbound::of_entry(e).map(|o| (e.id.clone(), o))).collect();
     let published = drain(&sqs, &events.tap_url, 2).await;
@@ -233,19 +233,6 @@ async fn platform_events_are_mapped_and_every_commit_is_published_once_through_f
         handed,
         eb_proxy.counts()
     );
-}
-
-/// Every tenant's audit entries.
-async fn audit_log(store: &Store) -> Vec<mitre_domain::AuditEntry> {
-    let (mut entries, mut cursor) = (Vec::new(), None::<String>);
-    loop {
-        let page = store.list_audit(&AuditFilter::default(), 500, cursor.as_deref()).await.unwrap();
-        entries.extend(page.items);
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => return entries,
-        }
-    }
 }
 
 /// One message of the queue, put back at once: its body.
