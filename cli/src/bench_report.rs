@@ -33,7 +33,8 @@ const PARSE_MB_S_MIN: f64 = 150.0;
 const INCREMENTAL_EXPECTED: f64 = 406.0;
 const VIEW_P99_MS_MAX: f64 = 50.0;
 const VIEW_CALLS_MAX: f64 = 2.0;
-const SUGGEST_PRECISION_MIN: f64 = 0.9;
+/// Auto-mapping precision on sources the engine never saw (the mean over the left-out sources).
+const SUGGEST_PRECISION_MIN: f64 = 0.85;
 /// Technique inference, NDCG@20 over ATT&CK's campaigns: from ATT&CK alone, and with the
 /// tenant's history.
 const INFER_NDCG_MIN: f64 = 0.31;
@@ -356,7 +357,7 @@ pub fn markdown(inputs: &Inputs) -> (String, Vec<Goal>) {
 
     // Suggestions
     if let Some(s) = section(&mut o, inputs, "## Suggestions", "suggest") {
-        o.push_str("Leave-one-out figures on the labelled alerts; the baseline is a plain BM25 ranking of technique names and descriptions.\n\n");
+        o.push_str("Leave one source out: each labelled source (Atomic Red Team with descriptions, TRAM, CAR, the project's alerts) measured by an engine that learned nothing from it, the mean over the four; the baseline is a plain BM25 ranking of technique names and descriptions.\n\n");
         o.push_str("| measure | engine | BM25 baseline | verdict |\n|---|---:|---:|---|\n");
         for (k, label) in [("top1", "top-1 accuracy"), ("top3", "top-3 accuracy")] {
             let (e, b) = (num(s, k), num(s, &format!("baseline_{k}")));

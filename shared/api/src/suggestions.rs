@@ -167,12 +167,13 @@ pub async fn enrich(app: &App, who: &Identity, kind: MappingKind, id: &str, para
     let analysis = app.engines.of(&catalog).await?.analyze(&request);
     let threshold = app.settings.enrich_threshold;
     // what the tenant's analysts decided before on the same technique and evidence: a rejected
-    // pair is not auto-mapped again, a confirmed one is trusted below the threshold
+    // pair is not auto-mapped again, a confirmed one is trusted below the threshold; only the
+    // best suggestion is auto-mapped on its score
     let suggested: Vec<String> =
         analysis.suggestions.iter().map(|s| s.technique.to_ascii_uppercase()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
     let verdicts = app.feedback.verdicts(who.tenant()?, &suggested).await?;
     let feedback = Feedback::from_counts(verdicts.into_iter().map(|((t, s), (confirmed, rejected))| (t, s, Verdicts { confirmed, rejected })));
-    let decisions: Vec<Decision> = analysis.suggestions.iter().map(|s| feedback.decide(s, threshold)).collect();
+    let decisions: Vec<Decision> = feedback.decide_all(&analysis.suggestions, threshold);
     // every mapping is planned (and checked) before the first is written
     let plan: Vec<Mapping> =
         analysis.suggestions.iter().zip(&decisions).filter(|(_, d)| d.maps()).map(|(s, _)| planned(&catalog, kind, &id, who, s)).collect::<Result<_, _>>()?;

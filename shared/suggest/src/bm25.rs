@@ -62,6 +62,26 @@ impl Bm25Builder {
         doc
     }
 
+    /// Adds one document given as terms already normalised (see
+    /// [`crate::text::for_each_token`]) with their frequencies; returns its number.
+    pub fn add_terms<'a>(&mut self, terms: impl IntoIterator<Item = (&'a str, u16)>) -> u32 {
+        let doc = self.lens.len() as u32;
+        self.scratch.clear();
+        let mut len = 0u32;
+        for (t, tf) in terms {
+            let next = self.vocab.len() as u32;
+            let id = *self.vocab.entry(t.to_string()).or_insert(next);
+            let e = self.scratch.entry(id).or_insert(0);
+            *e = e.saturating_add(tf);
+            len += tf as u32;
+        }
+        for (&t, &tf) in &self.scratch {
+            self.triples.push((t, doc, tf));
+        }
+        self.lens.push(len);
+        doc
+    }
+
     pub fn build(mut self) -> Bm25 {
         let n_terms = self.vocab.len();
         let n_docs = self.lens.len();

@@ -6,6 +6,7 @@ use regex::Regex;
 
 use crate::bm25::{Bm25, Bm25Builder};
 use crate::calibration::{BM25_SATURATION, Calibration, DEFAULT_CALIBRATION, Features, ID_CONFIDENCE, REVOKED_ID_CONFIDENCE};
+use crate::examples::{Profiles, default_profiles};
 use crate::names::{NameMatcher, program_spans};
 use crate::rules::{Rule, parse_rules};
 use crate::text::{clean_attack_markdown, for_each_token, snippet};
@@ -107,6 +108,10 @@ pub struct Engine {
     desc: Bm25,
     /// Technique of each description document.
     desc_docs: Vec<u32>,
+    /// Profiles learned from labelled examples (see [`crate::examples`]), one document each.
+    ex: Bm25,
+    /// Technique of each profile, and the examples it was learned from ("Atomic Red Team 4, TRAM 120").
+    ex_docs: Vec<(u32, String)>,
     id_pattern: Regex,
     calibration: Calibration,
     warnings: Vec<String>,
@@ -124,8 +129,16 @@ impl Engine {
     /// Builds the engine of `catalog` with the rule table `rules_yaml` (see
     /// data/suggest/rules.yaml). A rule whose technique is revoked follows its replacement; a
     /// rule whose technique is deprecated or unknown is left out; both are listed in
-    /// [`Engine::warnings`]. Malformed tables are errors.
+    /// [`Engine::warnings`]. Malformed tables are errors. The example profiles are the
+    /// shipped ones ([`default_profiles`]).
     pub fn new(catalog: &DomainCatalog, rules_yaml: &str) -> Result<Engine, Error> {
+        Engine::with_profiles(catalog, rules_yaml, default_profiles())
+    }
+
+    /// [`Engine::new`] with other example profiles (for evaluation). A profile of a revoked
+    /// technique counts for its replacement; one of a technique not live in `catalog` is left
+    /// out.
+    pub fn with_profiles(catalog: &DomainCatalog, rules_yaml: &str, profiles: &Profiles) -> Result<Engine, Error> {
         // techniques
         let mut techs: Vec<Tech> = catalog
             .techniques
@@ -308,6 +321,21 @@ impl Engine {
         }
         let desc = db.build();
 
+        // labelled-example profiles
+        let mut eb = Bm25Builder::default();
+        let mut ex_docs = Vec::new();
+        for p in &profiles.profiles {
+            let tech = match by_id.get(p.technique.as_str()).map(|&i| (i, &techs[i as usize])) {
+                Some((i, t)) if t.live => i,
+                Some((_, t)) if t.replaced_by.is_some() => t.replaced_by.unwrap_or_default(),
+                _ => continue,
+            };
+            eb.add_terms(p.terms.iter().map(|(t, w)| (t.as_str(), *w)));
+            let from: Vec<String> = p.sources.iter().map(|(s, n)| format!("{} {n}", crate::examples::source_name(s))).collect();
+            ex_docs.push((tech, from.join(", ")));
+        }
+        let ex = eb.build();
+
         Ok(Engine {
             version: catalog.version.clone(),
             techs,
@@ -319,6 +347,8 @@ impl Engine {
             proc_docs,
             desc,
             desc_docs,
+            ex,
+            ex_docs,
             id_pattern: Regex::new(r"(?i-u)\bT\d{4}(?:\.\d{3})?\b").expect("ID pattern"),
             calibration: DEFAULT_CALIBRATION,
             warnings,
@@ -359,7 +389,7 @@ impl Engine {
             self.entities.len(),
             self.proc_docs.len(),
             self.desc_docs.len(),
-            self.proc.heap_bytes() + self.desc.heap_bytes(),
+            self.proc.heap_bytes() + self.desc.heap_bytes() + self.ex.heap_bytes(),
         )
     }
 
@@ -527,9 +557,13 @@ impl Engine {
         // 3 and 5: BM25
         let terms = Self::query_terms(&inputs);
         // term ids of each index, and the query term each id stands for
-        let (mut proc_q, mut desc_q) = (Vec::new(), Vec::new());
-        let (mut proc_name, mut desc_name) = (HashMap::new(), HashMap::new());
+        let (mut proc_q, mut desc_q, mut ex_q) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut proc_name, mut desc_name, mut ex_name) = (HashMap::new(), HashMap::new(), HashMap::new());
         for (i, (t, _)) in terms.iter().enumerate() {
+            if let Some(id) = self.ex.term(t) {
+                ex_q.push(id);
+                ex_name.insert(id, i);
+            }
             if let Some(id) = self.proc.term(t) {
                 proc_q.push(id);
                 proc_name.insert(id, i);
@@ -635,6 +669,9 @@ impl Engine {
                     doc.snippet
                 );
                 let b = cands.entry(t).or_default();
+                if rank == 0 {
+                    b.features.agreement += 1.0 / 3.0;
+                }
                 b.features.procedure_rel = rel as f64;
                 b.features.procedure_abs = s as f64 / (s as f64 + BM25_SATURATION);
                 b.evidence.push(Evidence { kind, detail, span: sp });
@@ -653,12 +690,59 @@ impl Engine {
                 }
                 let (words, sp) = shared_words(&self.desc, &desc_name, &desc_q, d, 5);
                 let b = cands.entry(t).or_default();
+                if rank == 0 {
+                    b.features.agreement += 1.0 / 3.0;
+                }
                 b.features.description_rel = rel as f64;
                 b.features.description_abs = s as f64 / (s as f64 + BM25_SATURATION);
                 b.evidence.push(Evidence {
                     kind: EvidenceKind::Similarity,
                     detail: format!(
                         "resembles the technique's name and description (similarity {:.2} of the best, rank {}; shared terms: {})",
+                        rel,
+                        rank + 1,
+                        words.join(", ")
+                    ),
+                    span: sp,
+                });
+            }
+        }
+
+        // labelled-example similarity: the best profile of each technique
+        let mut eacc = vec![0.0f32; self.ex.n_docs()];
+        let mut etouched = Vec::new();
+        self.ex.score(&ex_q, &mut eacc, &mut etouched);
+        let mut ex_best: HashMap<u32, (f32, u32)> = HashMap::new();
+        for &d in &etouched {
+            let slot = ex_best.entry(self.ex_docs[d as usize].0).or_insert((0.0, d));
+            if eacc[d as usize] > slot.0 {
+                *slot = (eacc[d as usize], d);
+            }
+        }
+        let mut ex_rank: Vec<(u32, f32, u32)> = ex_best.into_iter().map(|(t, (s, d))| (t, s, d)).collect();
+        ex_rank.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let ex_top = ex_rank.first().map_or(0.0, |x| x.1);
+        if ex_top > 0.0 {
+            for (rank, &(t, s, d)) in ex_rank.iter().enumerate() {
+                let rel = s / ex_top;
+                if rank >= BM25_CANDIDATES && rel < BM25_MIN_REL {
+                    break;
+                }
+                if rank >= BM25_CANDIDATES && !cands.contains_key(&t) {
+                    continue;
+                }
+                let (words, sp) = shared_words(&self.ex, &ex_name, &ex_q, d, 5);
+                let b = cands.entry(t).or_default();
+                if rank == 0 {
+                    b.features.agreement += 1.0 / 3.0;
+                }
+                b.features.example_rel = rel as f64;
+                b.features.example_abs = s as f64 / (s as f64 + BM25_SATURATION);
+                b.evidence.push(Evidence {
+                    kind: EvidenceKind::Example,
+                    detail: format!(
+                        "resembles labelled examples of the technique ({}; similarity {:.2} of the best, rank {}; shared terms: {})",
+                        self.ex_docs[d as usize].1,
                         rel,
                         rank + 1,
                         words.join(", ")

@@ -18,9 +18,9 @@
 //! | `attack_id`, `revoked_attack_id` (and the notes' kinds) | the ID the alert names (`t1059.001`) | the technique's name, the catalog version, the replacement |
 //! | `software`, `group`, `campaign` | the entity's ATT&CK ID (`s0002`) | its name, the specificity, the procedure example it matched and the words shared with the alert |
 //! | `rule` | the rule's id | its weight and rationale |
-//! | `procedure`, `detection`, `similarity` | nothing: the kind alone | the similarity, the rank, the shared words, the matched document |
+//! | `procedure`, `detection`, `similarity`, `example` | nothing: the kind alone | the similarity, the rank, the shared words, the matched document |
 //!
-//! The three similarity kinds are text similarity (BM25): which document scored best, its rank
+//! The four similarity kinds are text similarity (BM25): which document scored best, its rank
 //! and the words it shares with the alert change with every wording of the same activity, so a
 //! signature that kept them would seldom recur and a rejection would seldom apply again. Kept
 //! as their kind alone, they still tell "this rule, backed by procedure-example similarity"
@@ -48,11 +48,16 @@
 //!   is still shown, never auto-mapped (one rejection suffices; a later confirmation that
 //!   brings the confirmations level again lifts it);
 //! - [`Decision::Trusted`] when `confirmed > rejected` and `score >= threshold *`
-//!   [`TRUSTED_FACTOR`] (three quarters of the threshold: 0.0825 at the shipped 0.11):
+//!   [`TRUSTED_FACTOR`] (three quarters of the threshold: 0.39 at the shipped 0.52):
 //!   auto-mapped, also at or above the threshold (the decision says why);
 //! - otherwise (no verdict, as many confirmations as rejections, or a trusted pair scoring
 //!   below the lowered bar) [`Decision::Map`] when `score >= threshold`, else
 //!   [`Decision::Below`]. A tie is no evidence either way: the plain threshold decides.
+//!
+//! Over the suggestions of one alert ([`Feedback::decide_all`]), only the best suggestion is
+//! auto-mapped on its score: a later one that would be is [`Decision::Secondary`]. Techniques
+//! the alert names by ATT&CK ID and trusted pairs are mapped wherever they rank; a suppressed
+//! suggestion does not count as the best (the next one may be mapped).
 //!
 //! The trusted bar was chosen on the same replay: at half the threshold the trusted pairs added
 //! 1 correct / 0 false auto-mappings on the labelled alerts, 32 / 86 on Atomic Red Team and
@@ -84,6 +89,7 @@ pub fn kind_name(kind: EvidenceKind) -> &'static str {
         EvidenceKind::Procedure => "procedure",
         EvidenceKind::Detection => "detection",
         EvidenceKind::Similarity => "similarity",
+        EvidenceKind::Example => "example",
     }
 }
 
@@ -136,7 +142,7 @@ fn line(kind: &str, detail: &str) -> String {
         "attack_id" | "revoked_attack_id" | "deprecated_attack_id" | "unknown_attack_id" => find_id(&d, &["t"], true),
         "software" | "group" | "campaign" => find_id(&d, &["s", "g", "c"], false).or_else(|| d.split(" is named").next()),
         "rule" => d.strip_prefix("rule ").and_then(|r| r.split([' ', ':']).next()).filter(|r| !r.is_empty()),
-        "procedure" | "detection" | "similarity" => Some(""),
+        "procedure" | "detection" | "similarity" | "example" => Some(""),
         _ => None,
     };
     format!("{}:{}", collapse(kind), key.unwrap_or(d.as_str()))
@@ -181,6 +187,9 @@ pub enum Decision {
     /// Not auto-mapped, whatever its score: the tenant rejected this technique on this
     /// evidence more often than it confirmed it.
     Suppressed { rejected: u32, confirmed: u32 },
+    /// Not auto-mapped although it scores at least the threshold: a better suggestion of the
+    /// same alert is auto-mapped, and only the best one is (see [`Feedback::decide_all`]).
+    Secondary,
     /// Auto-mapped: the tenant confirmed this technique on this evidence more often than it
     /// rejected it, and it scores at least [`TRUSTED_FACTOR`] times the threshold.
     Trusted { confirmed: u32 },
@@ -253,11 +262,71 @@ impl Feedback {
         }
         if s.score >= threshold { Decision::Map } else { Decision::Below }
     }
+
+    /// What becomes of each suggestion of one alert (ranked, best first): [`Feedback::decide`]
+    /// for each, then only the best suggestion is auto-mapped on the score alone; the first
+    /// suggestion that is neither suppressed nor named by an explicit ATT&CK ID is the best,
+    /// and a later one that would be mapped on its score is [`Decision::Secondary`] and stays
+    /// a suggestion. Techniques the alert names by ID, and pairs the tenant trusts, are mapped
+    /// wherever they rank.
+    ///
+    /// Why: an alert's labels are usually one or two techniques, and the second-best candidate
+    /// is most often a technique the alert merely touches (the PowerShell that ran the
+    /// credential dumper); measured on labelled sources the engine never saw, mapping every
+    /// suggestion above the threshold wrote two to three mappings per alert, most of them
+    /// wrong (see `make bench-suggest`).
+    pub fn decide_all(&self, suggestions: &[Suggestion], threshold: f64) -> Vec<Decision> {
+        let mut best_seen = false;
+        suggestions
+            .iter()
+            .map(|s| {
+                let d = self.decide(s, threshold);
+                let named = s.evidence.iter().any(|e| matches!(e.kind, EvidenceKind::AttackId | EvidenceKind::RevokedAttackId));
+                if named || matches!(d, Decision::Suppressed { .. }) {
+                    return d;
+                }
+                let best = !best_seen;
+                best_seen = true;
+                match d {
+                    Decision::Map if !best => Decision::Secondary,
+                    d => d,
+                }
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+
+    #[test]
+    fn only_the_best_suggestion_is_mapped_on_its_score() {
+        let s = |t: &str, score: f64, kind: EvidenceKind| Suggestion {
+            technique: t.into(),
+            name: String::new(),
+            tactics: Vec::new(),
+            score,
+            evidence: vec![Evidence { kind, detail: format!("rule r-{t} (weight 0.5): x"), span: None }],
+        };
+        let list = [
+            s("T1003.001", 0.9, EvidenceKind::Rule),
+            s("T1059.001", 0.8, EvidenceKind::Rule),
+            s("T1105", 0.95, EvidenceKind::AttackId),
+            s("T1082", 0.1, EvidenceKind::Rule),
+        ];
+        let none = Feedback::default();
+        assert_eq!(none.decide_all(&list, 0.5), [Decision::Map, Decision::Secondary, Decision::Map, Decision::Below]);
+        // a rejected best gives way to the next one; a trusted pair maps wherever it ranks
+        let mut f = Feedback::default();
+        f.record("T1003.001", &signature(&list[0].evidence), false);
+        f.record("T1082", &signature(&list[3].evidence), true);
+        assert_eq!(
+            f.decide_all(&list, 0.1),
+            [Decision::Suppressed { rejected: 1, confirmed: 0 }, Decision::Map, Decision::Map, Decision::Trusted { confirmed: 1 }]
+        );
+        assert!(none.decide_all(&[], 0.5).is_empty());
+    }
 
     use super::*;
     use crate::Span;

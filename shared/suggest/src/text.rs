@@ -262,11 +262,13 @@ fn is_noise(w: &str) -> bool {
 
 /// Calls `f(term, start, end)` for every token of `text`: lower-cased runs of letters and
 /// digits; a run that starts a command-line switch (`-enc`, `-nop`) keeps its dash. Stopwords,
-/// one-letter words and identifier-like noise are left out; terms are stemmed.
+/// one-letter words and identifier-like noise are left out; terms are stemmed. A camel-case
+/// identifier (`CreateRemoteThread`) is a term and also gives its words of three letters or more.
 pub fn for_each_token(text: &str, mut f: impl FnMut(&str, usize, usize)) {
     let bytes = text.as_bytes();
     let mut iter = text.char_indices().peekable();
     let mut word = String::new();
+    let mut humps: Vec<(usize, usize)> = Vec::new();
     while let Some((i, c)) = iter.next() {
         if !c.is_alphanumeric() {
             continue;
@@ -274,10 +276,17 @@ pub fn for_each_token(text: &str, mut f: impl FnMut(&str, usize, usize)) {
         let mut end = i + c.len_utf8();
         word.clear();
         word.extend(c.to_lowercase());
+        // where a lower-case letter is followed by an upper-case one ("CreateRemoteThread")
+        humps.clear();
+        let mut prev_lower = c.is_lowercase();
         while let Some(&(j, d)) = iter.peek() {
             if !d.is_alphanumeric() {
                 break;
             }
+            if prev_lower && d.is_uppercase() {
+                humps.push((j, word.len()));
+            }
+            prev_lower = d.is_lowercase();
             word.extend(d.to_lowercase());
             end = j + d.len_utf8();
             iter.next();
@@ -302,6 +311,19 @@ pub fn for_each_token(text: &str, mut f: impl FnMut(&str, usize, usize)) {
         }
         let t = stem(&word);
         f(&t, i, end);
+        // the words of a camel-case identifier too (CommandLine: command, line), so that
+        // field and API names meet prose
+        if !humps.is_empty() && word.is_ascii() {
+            let mut cuts = vec![(i, 0)];
+            cuts.extend(humps.iter().copied());
+            cuts.push((end, word.len()));
+            for w in cuts.windows(2) {
+                let part = &word[w[0].1..w[1].1];
+                if part.len() >= 3 && !is_stopword(part) && !is_noise(part) {
+                    f(&stem(part), w[0].0, w[1].0);
+                }
+            }
+        }
     }
 }
 
@@ -365,6 +387,11 @@ mod tests {
         assert_eq!(terms("203.0.113.9 4688 cea27ddb82dcfa1d84339ad256b6b9d8"), ["4688"]);
         // host names lose their top-level domain; COM stays a word
         assert_eq!(terms("billing@acme-invoices.com hijacked COM object"), ["bill", "acme", "invoic", "hijack", "com", "object"]);
+        // camel-case identifiers also give their words
+        assert_eq!(
+            terms("CommandLine EventID CreateRemoteThread"),
+            ["commandlin", "command", "line", "eventid", "event", "createremotethread", "creat", "remot", "thread"]
+        );
     }
 
     #[test]
