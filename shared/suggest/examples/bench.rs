@@ -41,8 +41,8 @@ use std::time::Instant;
 
 use mitre_attack::catalog::DomainCatalog;
 use mitre_attack::{Domain, decode_source_bytes, parse_bundle};
-use mitre_suggest::calibration::FEATURE_NAMES;
-use mitre_suggest::eval::{Accuracy, LabelledAlert, accuracy, automap, parent, parse_labelled};
+use mitre_suggest::calibration::{FEATURE_NAMES, lowest_threshold_weighted};
+use mitre_suggest::eval::{Accuracy, LabelledAlert, accuracy, automap, parse_labelled};
 use mitre_suggest::examples::{Example, Profiles, TERMS_PER_PROFILE, alert_examples, art_examples, car_examples, car_labels, car_text, tram_examples};
 use mitre_suggest::feedback::{Feedback, TRUSTED_FACTOR, signature};
 use mitre_suggest::{
@@ -244,34 +244,6 @@ fn map_at(alerts: &[&LabelledAlert], s: &[Scored], threshold: f64) -> Map {
 /// (score, correct, item weight) of every suggestion auto-mapping may write (see [`eligible`]).
 fn weighted_predictions(alerts: &[&LabelledAlert], s: &[Scored], weight: f64) -> Vec<(f64, bool, f64)> {
     alerts.iter().zip(s).flat_map(|(a, v)| eligible(v).into_iter().map(move |(t, x, _)| (x, a.expected.contains(&t), weight))).collect()
-}
-
-/// The lowest threshold from which the weighted precision stays at or above `target` (from
-/// the `min_support`-th prediction on), see `calibration::lowest_threshold`.
-fn lowest_weighted(p: &[(f64, bool, f64)], target: f64, min_support: usize) -> Option<f64> {
-    let mut p = p.to_vec();
-    p.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let (mut right, mut all) = (0.0, 0.0);
-    let mut best = None;
-    let mut k = 0;
-    while k < p.len() {
-        let s = p[k].0;
-        while k < p.len() && p[k].0 == s {
-            right += if p[k].1 { p[k].2 } else { 0.0 };
-            all += p[k].2;
-            k += 1;
-        }
-        if right / all >= target {
-            if k >= min_support || best.is_none() {
-                best = Some(s);
-            }
-        } else if k >= min_support {
-            break;
-        } else {
-            best = None;
-        }
-    }
-    best
 }
 
 /// The fold engines, the figures (JSON) and the threshold chosen on the left-out scores.
@@ -491,8 +463,7 @@ fn leave_one_source_out(catalog: &DomainCatalog, sources: &[Source]) -> Result<L
         let calibration_nr = fit(&no_rules_train);
         let engine = Engine::with_profiles(catalog, DEFAULT_RULES, &profiles_without(sources, &[h.key]))?.with_calibration(calibration);
         for (key, label, items) in &h.forms {
-            let alerts: Vec<LabelledAlert> = items.iter().cloned().map(strip_attack_ids).collect();
-            let alerts: Vec<&LabelledAlert> = alerts.iter().collect();
+            let alerts: Vec<&LabelledAlert> = items.iter().collect();
             let r: Vec<Rows> = alerts.iter().map(|a| rows(&engine, a)).collect();
             let s: Vec<Scored> = r.iter().map(|x| score(&calibration, x)).collect();
             let acc = ranked_accuracy(&alerts, &s);
@@ -533,9 +504,8 @@ fn leave_one_source_out(catalog: &DomainCatalog, sources: &[Source]) -> Result<L
             );
         }
         // the held-out fit items, for the threshold: each source weighs the same
-        let fit_alerts: Vec<LabelledAlert> = h.fit_items.iter().cloned().map(strip_attack_ids).collect();
-        let fit_scores: Vec<Scored> = fit_alerts.iter().map(|a| score(&calibration, &rows(&engine, a))).collect();
-        let fa: Vec<&LabelledAlert> = fit_alerts.iter().collect();
+        let fit_scores: Vec<Scored> = h.fit_items.iter().map(|a| score(&calibration, &rows(&engine, a))).collect();
+        let fa: Vec<&LabelledAlert> = h.fit_items.iter().collect();
         let p = weighted_predictions(&fa, &fit_scores, 1.0 / fa.len().max(1) as f64);
         if DETECTION_SOURCES.contains(&h.key) {
             pooled_detection.extend(p.iter().copied());
@@ -543,7 +513,7 @@ fn leave_one_source_out(catalog: &DomainCatalog, sources: &[Source]) -> Result<L
         pooled.extend(p);
         folds.push(Fold { key: h.key, engine, fit_scores });
     }
-    let chosen = lowest_weighted(&pooled_detection, TARGET_PRECISION, MIN_SUPPORT);
+    let chosen = lowest_threshold_weighted(&pooled_detection, TARGET_PRECISION, MIN_SUPPORT);
     let at = |th: f64| {
         let (mut right, mut all) = (0.0, 0.0);
         for (s, ok, w) in &pooled {
@@ -570,10 +540,7 @@ fn leave_one_source_out(catalog: &DomainCatalog, sources: &[Source]) -> Result<L
         println!("    [{lo:.2}, {:.2})  {:>6}  {:.3}", hi.min(1.0), m.len(), right / w.max(1e-12));
     }
     // auto-mapping precision and coverage of each left-out source by threshold (fit items)
-    let held: Vec<(&str, Vec<LabelledAlert>)> = folds
-        .iter()
-        .map(|f| (f.key, sources.iter().find(|s| s.key == f.key).expect("source").fit_items.iter().cloned().map(strip_attack_ids).collect()))
-        .collect();
+    let held: Vec<(&str, &[LabelledAlert])> = folds.iter().map(|f| (f.key, &sources.iter().find(|s| s.key == f.key).expect("source").fit_items[..])).collect();
     println!(
         "  by threshold, each left-out source (precision / coverage of its fit items) and pooled precision: {}",
         held.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")
@@ -592,13 +559,10 @@ fn leave_one_source_out(catalog: &DomainCatalog, sources: &[Source]) -> Result<L
         scan.push(serde_json::json!({"threshold": th, "pooled_precision": at(th), "sources": per}));
     }
     // per source at the shipped threshold, from the fit items
-    for f in &folds {
-        let h = sources.iter().find(|s| s.key == f.key).expect("source");
-        let fa: Vec<LabelledAlert> = h.fit_items.iter().cloned().map(strip_attack_ids).collect();
-        let fa: Vec<&LabelledAlert> = fa.iter().collect();
+    for (f, (_, items)) in folds.iter().zip(&held) {
+        let fa: Vec<&LabelledAlert> = items.iter().collect();
         let m = map_at(&fa, &f.fit_scores, DEFAULT_THRESHOLD);
-        let p = parent_share(&fa, &f.fit_scores, DEFAULT_THRESHOLD);
-        println!("    {:<8} at {DEFAULT_THRESHOLD}: precision {:.3} (parent {p:.3}), coverage {:.3}", f.key, m.precision, m.coverage);
+        println!("    {:<8} at {DEFAULT_THRESHOLD}: precision {:.3} (parent {:.3}), coverage {:.3}", f.key, m.precision, m.precision_parent, m.coverage);
     }
 
     // the shipped calibration: all four sources, each with features from profiles without it
@@ -618,18 +582,6 @@ fn leave_one_source_out(catalog: &DomainCatalog, sources: &[Source]) -> Result<L
     out.insert("pooled_precision".into(), at(DEFAULT_THRESHOLD).into());
     out.insert("by_threshold".into(), scan.into());
     Ok((folds, serde_json::Value::Object(out), chosen))
-}
-
-/// Parent-level precision of the auto-mappings at `threshold`.
-fn parent_share(alerts: &[&LabelledAlert], s: &[Scored], threshold: f64) -> f64 {
-    let (mut right, mut all) = (0usize, 0usize);
-    for (a, v) in alerts.iter().zip(s) {
-        for (t, _, _) in eligible(v).iter().filter(|(_, x, _)| *x >= threshold) {
-            all += 1;
-            right += a.expected.iter().any(|e| parent(e) == parent(t)) as usize;
-        }
-    }
-    if all == 0 { 1.0 } else { right as f64 / all as f64 }
 }
 
 /// An ATT&CK technique ID as the public sets write it: T1059, T1059.001, the T1059/001 of
@@ -876,14 +828,9 @@ fn car_request(r: &serde_json::Value) -> Option<Request> {
     Some(Request { text, observables: Vec::new(), limit: LIMIT as i64 })
 }
 
-/// The suggestions for labelled alerts (limit 20, ATT&CK IDs removed), halves by id parity.
+/// The suggestions for labelled alerts (limit 20), halves by id parity.
 fn replayed(engine: &Engine, alerts: &[LabelledAlert]) -> Vec<Replayed> {
-    alerts
-        .iter()
-        .cloned()
-        .map(strip_attack_ids)
-        .map(|a| Replayed { odd: a.number() % 2 == 1, suggestions: engine.suggest(&a.request(LIMIT as i64)), expected: a.expected.clone() })
-        .collect()
+    alerts.iter().map(|a| Replayed { odd: a.number() % 2 == 1, suggestions: engine.suggest(&a.request(LIMIT as i64)), expected: a.expected.clone() }).collect()
 }
 
 /// The review replay: how much auto-mapping learns from one tenant's review (see the

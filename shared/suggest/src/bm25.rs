@@ -37,44 +37,43 @@ impl Bm25Builder {
     /// Adds one document made of `(text, weight)` parts (weight: how many times each token
     /// of the part counts); returns its number.
     pub fn add(&mut self, parts: &[(&str, u16)]) -> u32 {
-        let doc = self.lens.len() as u32;
         self.scratch.clear();
         let mut len = 0u32;
         for &(text, weight) in parts {
-            for_each_token(text, |t, _, _| {
-                let next = self.vocab.len() as u32;
-                let id = match self.vocab.get(t) {
-                    Some(&id) => id,
-                    None => {
-                        self.vocab.insert(t.to_string(), next);
-                        next
-                    }
-                };
-                let e = self.scratch.entry(id).or_insert(0);
-                *e = e.saturating_add(weight);
-                len += weight as u32;
-            });
+            for_each_token(text, |t, _, _| len += self.count(t, weight));
         }
-        for (&t, &tf) in &self.scratch {
-            self.triples.push((t, doc, tf));
-        }
-        self.lens.push(len);
-        doc
+        self.finish_doc(len)
     }
 
     /// Adds one document given as terms already normalised (see
     /// [`crate::text::for_each_token`]) with their frequencies; returns its number.
     pub fn add_terms<'a>(&mut self, terms: impl IntoIterator<Item = (&'a str, u16)>) -> u32 {
-        let doc = self.lens.len() as u32;
         self.scratch.clear();
         let mut len = 0u32;
         for (t, tf) in terms {
-            let next = self.vocab.len() as u32;
-            let id = *self.vocab.entry(t.to_string()).or_insert(next);
-            let e = self.scratch.entry(id).or_insert(0);
-            *e = e.saturating_add(tf);
-            len += tf as u32;
+            len += self.count(t, tf);
         }
+        self.finish_doc(len)
+    }
+
+    /// Counts `tf` occurrences of term `t` in the document being added; returns `tf`.
+    fn count(&mut self, t: &str, tf: u16) -> u32 {
+        let next = self.vocab.len() as u32;
+        let id = match self.vocab.get(t) {
+            Some(&id) => id,
+            None => {
+                self.vocab.insert(t.to_string(), next);
+                next
+            }
+        };
+        let e = self.scratch.entry(id).or_insert(0);
+        *e = e.saturating_add(tf);
+        tf as u32
+    }
+
+    /// Closes the document being added, of `len` tokens; returns its number.
+    fn finish_doc(&mut self, len: u32) -> u32 {
+        let doc = self.lens.len() as u32;
         for (&t, &tf) in &self.scratch {
             self.triples.push((t, doc, tf));
         }

@@ -299,20 +299,28 @@ pub fn fit_logistic(xs: &[Vec<f64>], ys: &[bool], l2: f64) -> (f64, Vec<f64>) {
 /// scoring at least s" must stay at or above `target` from the `min_support`-th prediction
 /// on down to s. `predictions` are (score, correct). None when no threshold reaches it.
 pub fn lowest_threshold(predictions: &[(f64, bool)], target: f64, min_support: usize) -> Option<f64> {
-    let mut p: Vec<(f64, bool)> = predictions.to_vec();
+    let weighted: Vec<(f64, bool, f64)> = predictions.iter().map(|&(s, ok)| (s, ok, 1.0)).collect();
+    lowest_threshold_weighted(&weighted, target, min_support)
+}
+
+/// [`lowest_threshold`] over weighted predictions (score, correct, weight): the precision is
+/// the weight of the correct predictions over the weight of all (so that sources of different
+/// sizes can count the same); `min_support` counts predictions.
+pub fn lowest_threshold_weighted(predictions: &[(f64, bool, f64)], target: f64, min_support: usize) -> Option<f64> {
+    let mut p = predictions.to_vec();
     p.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let mut correct = 0usize;
+    let (mut right, mut all) = (0.0, 0.0);
     let mut best = None;
     let mut k = 0;
     while k < p.len() {
         // all predictions tied at this score go together
         let s = p[k].0;
         while k < p.len() && p[k].0 == s {
-            correct += p[k].1 as usize;
+            right += if p[k].1 { p[k].2 } else { 0.0 };
+            all += p[k].2;
             k += 1;
         }
-        let precision = correct as f64 / k as f64;
-        if precision >= target {
+        if all > 0.0 && right / all >= target {
             if k >= min_support || best.is_none() {
                 best = Some(s);
             }
@@ -373,5 +381,9 @@ mod tests {
         assert_eq!(lowest_threshold(&p, 0.8, 1), Some(0.7));
         assert_eq!(lowest_threshold(&p, 0.99, 1), Some(0.7));
         assert_eq!(lowest_threshold(&[(0.5, false)], 0.9, 1), None);
+        // weights: one heavy wrong prediction outweighs two light right ones
+        let w = [(0.9, true, 1.0), (0.8, true, 1.0), (0.7, false, 3.0), (0.6, true, 1.0)];
+        assert_eq!(lowest_threshold_weighted(&w, 0.5, 1), Some(0.8));
+        assert_eq!(lowest_threshold_weighted(&w, 0.4, 1), Some(0.6));
     }
 }

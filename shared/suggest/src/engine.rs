@@ -64,6 +64,23 @@ struct EngineRule {
     tech: u32,
 }
 
+/// The entries of a similarity ranking (technique, score, document; best first) that count,
+/// with their rank: the first [`BM25_CANDIDATES`], then those scoring at least
+/// [`BM25_MIN_REL`] of the best for a technique another signal brought in (`known`).
+fn counted(ranked: &[(u32, f32, u32)], known: impl Fn(u32) -> bool) -> Vec<(usize, u32, f32, u32)> {
+    let top = ranked.first().map_or(0.0, |x| x.1);
+    let mut out = Vec::new();
+    for (rank, &(t, s, d)) in ranked.iter().enumerate() {
+        if rank >= BM25_CANDIDATES && s / top < BM25_MIN_REL {
+            break;
+        }
+        if rank < BM25_CANDIDATES || known(t) {
+            out.push((rank, t, s, d));
+        }
+    }
+    out
+}
+
 /// A request's text-bearing inputs: 0 is the text, i + 1 the i-th observable.
 struct Input<'a> {
     field: usize,
@@ -643,14 +660,8 @@ impl Engine {
 
         // procedure similarity
         if proc_top > 0.0 {
-            for (rank, &(t, s, d)) in proc_rank.iter().enumerate() {
+            for (rank, t, s, d) in counted(&proc_rank, |t| cands.contains_key(&t)) {
                 let rel = s / proc_top;
-                if rank >= BM25_CANDIDATES && rel < BM25_MIN_REL {
-                    break;
-                }
-                if rank >= BM25_CANDIDATES && !cands.contains_key(&t) {
-                    continue;
-                }
                 let doc = &self.proc_docs[d as usize];
                 let (words, sp) = shared_words(&self.proc, &proc_name, &proc_q, d, 5);
                 let (kind, source) = match (&doc.detection, doc.entity) {
@@ -680,14 +691,8 @@ impl Engine {
 
         // description similarity
         if desc_top > 0.0 {
-            for (rank, &(t, s, d)) in desc_rank.iter().enumerate() {
+            for (rank, t, s, d) in counted(&desc_rank, |t| cands.contains_key(&t)) {
                 let rel = s / desc_top;
-                if rank >= BM25_CANDIDATES && rel < BM25_MIN_REL {
-                    break;
-                }
-                if rank >= BM25_CANDIDATES && !cands.contains_key(&t) {
-                    continue;
-                }
                 let (words, sp) = shared_words(&self.desc, &desc_name, &desc_q, d, 5);
                 let b = cands.entry(t).or_default();
                 if rank == 0 {
@@ -723,14 +728,8 @@ impl Engine {
         ex_rank.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         let ex_top = ex_rank.first().map_or(0.0, |x| x.1);
         if ex_top > 0.0 {
-            for (rank, &(t, s, d)) in ex_rank.iter().enumerate() {
+            for (rank, t, s, d) in counted(&ex_rank, |t| cands.contains_key(&t)) {
                 let rel = s / ex_top;
-                if rank >= BM25_CANDIDATES && rel < BM25_MIN_REL {
-                    break;
-                }
-                if rank >= BM25_CANDIDATES && !cands.contains_key(&t) {
-                    continue;
-                }
                 let (words, sp) = shared_words(&self.ex, &ex_name, &ex_q, d, 5);
                 let b = cands.entry(t).or_default();
                 if rank == 0 {
