@@ -49,7 +49,7 @@
 //!   is still shown, never auto-mapped (one rejection suffices; a later confirmation that
 //!   brings the confirmations level again lifts it);
 //! - [`Decision::Trusted`] when `confirmed > rejected` and `score >= threshold *`
-//!   [`TRUSTED_FACTOR`] (three quarters of the threshold: 0.39 at the shipped 0.52):
+//!   [`TRUSTED_FACTOR`] (three quarters of the threshold: 0.38 at the shipped 0.51):
 //!   auto-mapped, also at or above the threshold (the decision says why);
 //! - otherwise (no verdict, as many confirmations as rejections, or a trusted pair scoring
 //!   below the lowered bar) [`Decision::Map`] when `score >= threshold`, else

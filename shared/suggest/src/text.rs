@@ -198,6 +198,14 @@ const STOPWORDS: &[&str] = &[
 const TLDS: &[&str] =
     &["com", "net", "org", "io", "co", "uk", "de", "ru", "cn", "top", "xyz", "info", "biz", "us", "gov", "edu", "local", "lan", "nz", "me", "cc"];
 
+/// Words of log schemas that say where a value sits, not what happened: a camel-case field
+/// name (`EventCode`, `WinEventLog`, `TargetObject`) does not give them as words of its own,
+/// or every query that names its fields would meet "clear event logs".
+const SCHEMA_WORDS: &[&str] = &[
+    "event", "code", "log", "win", "type", "name", "value", "data", "object", "source", "target", "field", "time", "channel", "level", "record", "message",
+    "status", "provider", "guid", "utc", "info", "computer", "keyword",
+];
+
 fn is_stopword(w: &str) -> bool {
     static SET: OnceLock<std::collections::HashSet<&'static str>> = OnceLock::new();
     SET.get_or_init(|| STOPWORDS.iter().copied().collect()).contains(w)
@@ -319,7 +327,7 @@ pub fn for_each_token(text: &str, mut f: impl FnMut(&str, usize, usize)) {
             cuts.push((end, word.len()));
             for w in cuts.windows(2) {
                 let part = &word[w[0].1..w[1].1];
-                if part.len() >= 3 && !is_stopword(part) && !is_noise(part) {
+                if part.len() >= 3 && !is_stopword(part) && !is_noise(part) && !SCHEMA_WORDS.contains(&part) {
                     f(&stem(part), w[0].0, w[1].0);
                 }
             }
@@ -390,8 +398,10 @@ mod tests {
         // camel-case identifiers also give their words
         assert_eq!(
             terms("CommandLine EventID CreateRemoteThread"),
-            ["commandlin", "command", "line", "eventid", "event", "createremotethread", "creat", "remot", "thread"]
+            ["commandlin", "command", "line", "eventid", "createremotethread", "creat", "remot", "thread"]
         );
+        // but not the words that only say where a value sits in a log
+        assert_eq!(terms("WinEventLog:Security EventCode=4698 TargetObject"), ["wineventlog", "security", "eventcod", "4698", "targetobject"]);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{catalog, engine, find, ids, labelled, req};
-use mitre_suggest::{DEFAULT_RULES, Engine, Error, EvidenceKind, Request, Suggestion};
+use mitre_suggest::{DEFAULT_RULES, DEFAULT_THRESHOLD, Engine, Error, EvidenceKind, Request, Suggestion};
 
 fn has(s: &Suggestion, kind: EvidenceKind) -> bool {
     s.evidence.iter().any(|e| e.kind == kind)
@@ -277,4 +277,17 @@ fn rule_tables_are_checked_against_the_catalog() {
     }
     assert!(matches!(Engine::new(catalog(), "rules: ["), Err(Error::Rules(_))));
     assert!(Engine::new(catalog(), DEFAULT_RULES).unwrap().warnings().is_empty());
+}
+
+#[test]
+fn the_field_names_of_a_query_are_not_read_as_prose() {
+    // a camel-case field name gives its words, but not those that only say where a value
+    // sits: "EventCode" and "WinEventLog" made every Windows search resemble "clear event logs"
+    let s = engine().suggest(&req("sourcetype=WinEventLog:Security EventCode=4698", &[]));
+    assert!(s.iter().all(|x| x.score < DEFAULT_THRESHOLD), "nothing to auto-map: {:?}", s.iter().map(|x| (&x.technique, x.score)).collect::<Vec<_>>());
+    // the values and the meaningful field names still count: a Kerberoasting search
+    let s = engine().suggest(&req("index=wineventlog EventCode=4769 Ticket_Encryption_Type=0x17", &[]));
+    assert_eq!(s[0].technique, "T1558.003", "{:?}", ids(&s));
+    let s = engine().suggest(&req("eventSource: cloudtrail.amazonaws.com eventName: StopLogging", &[]));
+    assert!(s[0].technique == "T1562.008" && s[0].score >= DEFAULT_THRESHOLD, "{:?}", ids(&s));
 }
