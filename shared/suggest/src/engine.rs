@@ -64,18 +64,45 @@ struct EngineRule {
     tech: u32,
 }
 
-/// The entries of a similarity ranking (technique, score, document; best first) that count,
-/// with their rank: the first [`BM25_CANDIDATES`], then those scoring at least
-/// [`BM25_MIN_REL`] of the best for a technique another signal brought in (`known`).
-fn counted(ranked: &[(u32, f32, u32)], known: impl Fn(u32) -> bool) -> Vec<(usize, u32, f32, u32)> {
+/// A technique that a similarity signal ranks, as it counts for the technique's features.
+struct Hit {
+    rank: usize,
+    tech: u32,
+    /// The technique's best document.
+    doc: u32,
+    /// Its score over the best technique's.
+    rel: f64,
+    /// Its score, saturated to [0, 1).
+    abs: f64,
+}
+
+impl Hit {
+    /// Its share of the `agreement` feature: a third when the signal ranks it first.
+    fn agreement(&self) -> f64 {
+        if self.rank == 0 { 1.0 / 3.0 } else { 0.0 }
+    }
+
+    /// How it resembles, for its evidence.
+    fn said(&self, words: &[String]) -> String {
+        format!("similarity {:.2} of the best, rank {}; shared terms: {}", self.rel, self.rank + 1, words.join(", "))
+    }
+}
+
+/// The entries of a similarity ranking (technique, score, document; best first) that count:
+/// the first [`BM25_CANDIDATES`], then those scoring at least [`BM25_MIN_REL`] of the best for
+/// a technique another signal brought in (`known`). None when nothing scored.
+fn counted(ranked: &[(u32, f32, u32)], known: impl Fn(u32) -> bool) -> Vec<Hit> {
     let top = ranked.first().map_or(0.0, |x| x.1);
     let mut out = Vec::new();
-    for (rank, &(t, s, d)) in ranked.iter().enumerate() {
+    if top <= 0.0 {
+        return out;
+    }
+    for (rank, &(tech, s, doc)) in ranked.iter().enumerate() {
         if rank >= BM25_CANDIDATES && s / top < BM25_MIN_REL {
             break;
         }
-        if rank < BM25_CANDIDATES || known(t) {
-            out.push((rank, t, s, d));
+        if rank < BM25_CANDIDATES || known(tech) {
+            out.push(Hit { rank, tech, doc, rel: (s / top) as f64, abs: s as f64 / (s as f64 + BM25_SATURATION) });
         }
     }
     out
@@ -613,14 +640,12 @@ impl Engine {
         }
         let mut proc_rank: Vec<(u32, f32, u32)> = best.iter().map(|(&t, s)| (t, s[0].0 + 0.5 * s[1].0 + 0.25 * s[2].0, s[0].1)).collect();
         proc_rank.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        let proc_top = proc_rank.first().map_or(0.0, |x| x.1);
 
         let mut dacc = vec![0.0f32; self.desc.n_docs()];
         let mut dtouched = Vec::new();
         self.desc.score(&desc_q, &mut dacc, &mut dtouched);
         let mut desc_rank: Vec<(u32, f32, u32)> = dtouched.iter().map(|&d| (self.desc_docs[d as usize], dacc[d as usize], d)).collect();
         desc_rank.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        let desc_top = desc_rank.first().map_or(0.0, |x| x.1);
 
         // named entities: their techniques, and how well their own procedure examples match
         for (e, sp) in &mentioned {
@@ -659,58 +684,32 @@ impl Engine {
         }
 
         // procedure similarity
-        if proc_top > 0.0 {
-            for (rank, t, s, d) in counted(&proc_rank, |t| cands.contains_key(&t)) {
-                let rel = s / proc_top;
-                let doc = &self.proc_docs[d as usize];
-                let (words, sp) = shared_words(&self.proc, &proc_name, &proc_q, d, 5);
-                let (kind, source) = match (&doc.detection, doc.entity) {
-                    (Some(det), _) => (EvidenceKind::Detection, format!("detection strategy {det}")),
-                    (None, Some(e)) => {
-                        let ent = &self.entities[e as usize];
-                        (EvidenceKind::Procedure, format!("a procedure example of {} ({})", ent.name, ent.attack_id))
-                    }
-                    (None, None) => (EvidenceKind::Procedure, "a procedure example".to_string()),
-                };
-                let detail = format!(
-                    "resembles {source} (similarity {:.2} of the best, rank {}; shared terms: {}): \"{}\"",
-                    rel,
-                    rank + 1,
-                    words.join(", "),
-                    doc.snippet
-                );
-                let b = cands.entry(t).or_default();
-                if rank == 0 {
-                    b.features.agreement += 1.0 / 3.0;
+        for h in counted(&proc_rank, |t| cands.contains_key(&t)) {
+            let doc = &self.proc_docs[h.doc as usize];
+            let (words, span) = shared_words(&self.proc, &proc_name, &proc_q, h.doc, 5);
+            let (kind, source) = match (&doc.detection, doc.entity) {
+                (Some(det), _) => (EvidenceKind::Detection, format!("detection strategy {det}")),
+                (None, Some(e)) => {
+                    let ent = &self.entities[e as usize];
+                    (EvidenceKind::Procedure, format!("a procedure example of {} ({})", ent.name, ent.attack_id))
                 }
-                b.features.procedure_rel = rel as f64;
-                b.features.procedure_abs = s as f64 / (s as f64 + BM25_SATURATION);
-                b.evidence.push(Evidence { kind, detail, span: sp });
-            }
+                (None, None) => (EvidenceKind::Procedure, "a procedure example".to_string()),
+            };
+            let detail = format!("resembles {source} ({}): \"{}\"", h.said(&words), doc.snippet);
+            let b = cands.entry(h.tech).or_default();
+            b.features.agreement += h.agreement();
+            (b.features.procedure_rel, b.features.procedure_abs) = (h.rel, h.abs);
+            b.evidence.push(Evidence { kind, detail, span });
         }
 
         // description similarity
-        if desc_top > 0.0 {
-            for (rank, t, s, d) in counted(&desc_rank, |t| cands.contains_key(&t)) {
-                let rel = s / desc_top;
-                let (words, sp) = shared_words(&self.desc, &desc_name, &desc_q, d, 5);
-                let b = cands.entry(t).or_default();
-                if rank == 0 {
-                    b.features.agreement += 1.0 / 3.0;
-                }
-                b.features.description_rel = rel as f64;
-                b.features.description_abs = s as f64 / (s as f64 + BM25_SATURATION);
-                b.evidence.push(Evidence {
-                    kind: EvidenceKind::Similarity,
-                    detail: format!(
-                        "resembles the technique's name and description (similarity {:.2} of the best, rank {}; shared terms: {})",
-                        rel,
-                        rank + 1,
-                        words.join(", ")
-                    ),
-                    span: sp,
-                });
-            }
+        for h in counted(&desc_rank, |t| cands.contains_key(&t)) {
+            let (words, span) = shared_words(&self.desc, &desc_name, &desc_q, h.doc, 5);
+            let detail = format!("resembles the technique's name and description ({})", h.said(&words));
+            let b = cands.entry(h.tech).or_default();
+            b.features.agreement += h.agreement();
+            (b.features.description_rel, b.features.description_abs) = (h.rel, h.abs);
+            b.evidence.push(Evidence { kind: EvidenceKind::Similarity, detail, span });
         }
 
         // labelled-example similarity: the best profile of each technique
@@ -726,29 +725,13 @@ impl Engine {
         }
         let mut ex_rank: Vec<(u32, f32, u32)> = ex_best.into_iter().map(|(t, (s, d))| (t, s, d)).collect();
         ex_rank.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        let ex_top = ex_rank.first().map_or(0.0, |x| x.1);
-        if ex_top > 0.0 {
-            for (rank, t, s, d) in counted(&ex_rank, |t| cands.contains_key(&t)) {
-                let rel = s / ex_top;
-                let (words, sp) = shared_words(&self.ex, &ex_name, &ex_q, d, 5);
-                let b = cands.entry(t).or_default();
-                if rank == 0 {
-                    b.features.agreement += 1.0 / 3.0;
-                }
-                b.features.example_rel = rel as f64;
-                b.features.example_abs = s as f64 / (s as f64 + BM25_SATURATION);
-                b.evidence.push(Evidence {
-                    kind: EvidenceKind::Example,
-                    detail: format!(
-                        "resembles labelled examples of the technique ({}; similarity {:.2} of the best, rank {}; shared terms: {})",
-                        self.ex_docs[d as usize].1,
-                        rel,
-                        rank + 1,
-                        words.join(", ")
-                    ),
-                    span: sp,
-                });
-            }
+        for h in counted(&ex_rank, |t| cands.contains_key(&t)) {
+            let (words, span) = shared_words(&self.ex, &ex_name, &ex_q, h.doc, 5);
+            let detail = format!("resembles labelled examples of the technique ({}; {})", self.ex_docs[h.doc as usize].1, h.said(&words));
+            let b = cands.entry(h.tech).or_default();
+            b.features.agreement += h.agreement();
+            (b.features.example_rel, b.features.example_abs) = (h.rel, h.abs);
+            b.evidence.push(Evidence { kind: EvidenceKind::Example, detail, span });
         }
 
         // assemble: rule evidence first
