@@ -88,6 +88,12 @@ impl Hit {
     }
 }
 
+/// A similarity ranking of (technique, score, document): best first, ties by technique.
+fn ranked(mut v: Vec<(u32, f32, u32)>) -> Vec<(u32, f32, u32)> {
+    v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    v
+}
+
 /// The entries of a similarity ranking (technique, score, document; best first) that count:
 /// the first [`BM25_CANDIDATES`], then those scoring at least [`BM25_MIN_REL`] of the best for
 /// a technique another signal brought in (`known`). None when nothing scored.
@@ -638,14 +644,12 @@ impl Engine {
                 slot.sort_by(|a, b| b.0.total_cmp(&a.0));
             }
         }
-        let mut proc_rank: Vec<(u32, f32, u32)> = best.iter().map(|(&t, s)| (t, s[0].0 + 0.5 * s[1].0 + 0.25 * s[2].0, s[0].1)).collect();
-        proc_rank.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let proc_rank = ranked(best.iter().map(|(&t, s)| (t, s[0].0 + 0.5 * s[1].0 + 0.25 * s[2].0, s[0].1)).collect());
 
         let mut dacc = vec![0.0f32; self.desc.n_docs()];
         let mut dtouched = Vec::new();
         self.desc.score(&desc_q, &mut dacc, &mut dtouched);
-        let mut desc_rank: Vec<(u32, f32, u32)> = dtouched.iter().map(|&d| (self.desc_docs[d as usize], dacc[d as usize], d)).collect();
-        desc_rank.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let desc_rank = ranked(dtouched.iter().map(|&d| (self.desc_docs[d as usize], dacc[d as usize], d)).collect());
 
         // named entities: their techniques, and how well their own procedure examples match
         for (e, sp) in &mentioned {
@@ -723,8 +727,7 @@ impl Engine {
                 *slot = (eacc[d as usize], d);
             }
         }
-        let mut ex_rank: Vec<(u32, f32, u32)> = ex_best.into_iter().map(|(t, (s, d))| (t, s, d)).collect();
-        ex_rank.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let ex_rank = ranked(ex_best.into_iter().map(|(t, (s, d))| (t, s, d)).collect());
         for h in counted(&ex_rank, |t| cands.contains_key(&t)) {
             let (words, span) = shared_words(&self.ex, &ex_name, &ex_q, h.doc, 5);
             let detail = format!("resembles labelled examples of the technique ({}; {})", self.ex_docs[h.doc as usize].1, h.said(&words));
@@ -754,7 +757,7 @@ impl Engine {
             }
             b.features.rule = 1.0 - miss;
             // explicit IDs, then rules, then the rest in signal order
-            let ids = b.evidence.iter().take_while(|e| matches!(e.kind, EvidenceKind::AttackId | EvidenceKind::RevokedAttackId)).count();
+            let ids = b.evidence.iter().take_while(|e| e.kind.is_named_id()).count();
             let rest = b.evidence.split_off(ids);
             b.evidence.extend(rule_ev);
             b.evidence.extend(rest);

@@ -282,7 +282,7 @@ impl Feedback {
             .iter()
             .map(|s| {
                 let d = self.decide(s, threshold);
-                let named = s.evidence.iter().any(|e| matches!(e.kind, EvidenceKind::AttackId | EvidenceKind::RevokedAttackId));
+                let named = s.evidence.iter().any(|e| e.kind.is_named_id());
                 if named || matches!(d, Decision::Suppressed { .. }) {
                     return d;
                 }
@@ -300,6 +300,9 @@ impl Feedback {
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+
+    use super::*;
+    use crate::Span;
 
     #[test]
     fn only_the_best_suggestion_is_mapped_on_its_score() {
@@ -328,9 +331,6 @@ mod tests {
         );
         assert!(none.decide_all(&[], 0.5).is_empty());
     }
-
-    use super::*;
-    use crate::Span;
 
     fn ev(kind: EvidenceKind, detail: &str) -> Evidence {
         Evidence { kind, detail: detail.to_string(), span: None }

@@ -233,6 +233,14 @@ pub enum EvidenceKind {
     Example,
 }
 
+impl EvidenceKind {
+    /// True for evidence that the text names the technique by ATT&CK ID (its own, or a revoked
+    /// one it replaced).
+    pub fn is_named_id(self) -> bool {
+        matches!(self, EvidenceKind::AttackId | EvidenceKind::RevokedAttackId)
+    }
+}
+
 /// Why a technique is suggested.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evidence {

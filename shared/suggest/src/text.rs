@@ -322,14 +322,13 @@ pub fn for_each_token(text: &str, mut f: impl FnMut(&str, usize, usize)) {
         // the words of a camel-case identifier too (CommandLine: command, line), so that
         // field and API names meet prose
         if !humps.is_empty() && word.is_ascii() {
-            let mut cuts = vec![(i, 0)];
-            cuts.extend(humps.iter().copied());
-            cuts.push((end, word.len()));
-            for w in cuts.windows(2) {
-                let part = &word[w[0].1..w[1].1];
+            let mut from = (i, 0);
+            for &to in humps.iter().chain(std::iter::once(&(end, word.len()))) {
+                let part = &word[from.1..to.1];
                 if part.len() >= 3 && !is_stopword(part) && !is_noise(part) && !SCHEMA_WORDS.contains(&part) {
-                    f(&stem(part), w[0].0, w[1].0);
+                    f(&stem(part), from.0, to.0);
                 }
+                from = to;
             }
         }
     }
